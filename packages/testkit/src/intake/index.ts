@@ -1,0 +1,2 @@
+// The fake Datadog intake's public surface (re-exported by src/index.ts).
+export {};

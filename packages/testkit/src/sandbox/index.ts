@@ -1,0 +1,2 @@
+// The local Lambda sandbox's public surface (re-exported by src/index.ts).
+export {};
