@@ -53,10 +53,6 @@ describe('readCgroupCpu', () => {
     while (performance.now() < until) {}
     const after = readCgroupCpu()!;
     expect(after.usageNanos).toBeGreaterThan(before.usageNanos);
-    if (v1)
-      expect(after.usageNanos).toBeGreaterThanOrEqual(
-        Number(readFileSync('/sys/fs/cgroup/cpuacct/cpuacct.usage', 'utf8')) - 1e12,
-      );
     expect(after.limitNanocores).toBeGreaterThan(0);
   });
 
