@@ -34,7 +34,7 @@ const grammar: [string, FlushStrategy][] = [
   // u64::from_str takes a leading '+' and leading zeros
   ['periodically,+5', { kind: 'periodically', intervalMs: 5 }],
   ['periodically,007', { kind: 'periodically', intervalMs: 7 }],
-  ['periodically,18446744073709551615', { kind: 'periodically', intervalMs: 18446744073709551615 }],
+  ['periodically,18446744073709551615', { kind: 'periodically', intervalMs: Number(18446744073709551615n) }],
   // only the first two fields are read
   ['periodically,1000,extra', { kind: 'periodically', intervalMs: 1000 }],
   ['end,5,6', { kind: 'end-periodically', intervalMs: 5 }],
