@@ -247,10 +247,13 @@ export class FlushCore {
     }
     if (action.type !== 'nothing') return [action, this.#resetTimer(now)];
 
-    // A timer that came due while the sandbox was frozen has not fired. Datadog lets it fire late,
-    // as a blocking flush in the new invocation; here the core decides now, with the real time.
-    if (this.#variant === 'aware' && this.#timerDue !== undefined && this.#timerDue <= now) {
-      if (this.#timerActive()) return [this.#background('overdue-after-thaw', false), this.#resetTimer(now)];
+    // A timer that came due while the sandbox was frozen has not fired on time. Datadog's missed
+    // tick fires at once, as a blocking flush inside the new invocation; here the core decides now,
+    // with the real time, and does not hold the function for data that is already late.
+    if (this.#timerDue !== undefined && this.#timerDue <= now && this.#timerActive()) {
+      if (this.#variant === 'aware')
+        return [this.#background('overdue-after-thaw', false), this.#resetTimer(now)];
+      return [action, arm(now, now)];
     }
     return [action];
   }
@@ -267,8 +270,10 @@ export class FlushCore {
     const now = this.#clock();
     if (this.#timerDue === undefined) return [nothing('timer-inactive')];
     if (now < this.#timerDue) return [nothing('timer-not-due'), arm(this.#timerDue, now)];
-    if (this.#blockingPending()) return [nothing('flush-in-flight'), this.#resetTimer(now)];
-    if (!this.#timerActive()) return [nothing('timer-inactive'), this.#resetTimer(now)];
+    // Datadog's timer is not polled during a blocking flush, and is reset when that flush returns.
+    if (this.#blockingPending()) return [nothing('flush-in-flight')];
+    // Nor in the phases where its loop does not select on it: the tick stays pending until a phase that does.
+    if (!this.#timerActive()) return [nothing('timer-inactive')];
     if (this.#strategy.kind === 'timer') {
       // Missed ticks are skipped, and a tick is skipped while the previous flush is still out.
       const action = this.#backgroundPending()
