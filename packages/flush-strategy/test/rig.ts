@@ -21,20 +21,20 @@ export type RigEvent =
 
 /** Decisions in a compact, reviewable form, with timers relative to the event's time. */
 export function summarize(decisions: readonly FlushDecision[], now: number): string {
-  return decisions
-    .map((d) => {
-      switch (d.type) {
-        case 'flush-blocking':
-          return `block ${d.reason} ${d.budgetMs}${d.final ? ' final' : ''}`;
-        case 'flush-background':
-          return `bg ${d.reason}${d.downgraded ? ` (${d.downgraded})` : ''}${d.final ? ' final' : ''}`;
-        case 'nothing':
-          return `- ${d.reason}`;
-        case 'arm-timer':
-          return `timer +${d.at - now}`;
-      }
-    })
-    .join(' ; ');
+  return decisions.map((d) => summarizeOne(d, now)).join(' ; ');
+}
+
+function summarizeOne(d: FlushDecision, now: number): string {
+  switch (d.type) {
+    case 'flush-blocking':
+      return `block ${d.reason} ${d.budgetMs}${d.final ? ' final' : ''}`;
+    case 'flush-background':
+      return `bg ${d.reason}${d.downgraded ? ` (${d.downgraded})` : ''}${d.final ? ' final' : ''}`;
+    case 'nothing':
+      return `- ${d.reason}`;
+    case 'arm-timer':
+      return `timer +${d.at - now}`;
+  }
 }
 
 export class Rig {
