@@ -372,6 +372,17 @@ export class FlushCore {
     let budgetMs = timeoutMs;
     if (this.#deadlineMs !== undefined) {
       const remaining = this.#deadlineMs - now - this.#marginMs;
+      // The final flush has no later to defer to and holds no function: it waits out whatever
+      // time is left, and only that.
+      if (final && remaining > 0) {
+        return this.#start(true, (id) => ({
+          type: 'flush-blocking',
+          id,
+          reason,
+          budgetMs: Math.min(timeoutMs, remaining),
+          final,
+        }));
+      }
       if (remaining <= 0 || this.flushEstimateMs > remaining) {
         this.#logger.debug(
           `flush: ${reason} flush would not finish ${remaining}ms before the deadline ` +
