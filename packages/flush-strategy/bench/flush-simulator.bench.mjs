@@ -10,9 +10,13 @@
 //   thaw). The app's timer that came due while frozen fires right after the thaw.
 // - Each invocation produces three items: one mid-handler, one at runtime done, and the platform
 //   report, which arrives after runtime done (so after the end-of-invocation flush has started).
-// - A flush carries everything buffered when it starts; it takes a sampled intake latency
-//   (nothing to send: 1 ms). Flushes run concurrently. The forwarder reports a destination
-//   unhealthy after a flush slower than 1 s and healthy again after a faster one.
+// - A flush carries everything buffered when it starts. It has two parts: connecting (TCP and TLS,
+//   the extension keeps no pooled connection across a freeze) and uploading take three round trips
+//   and need the sandbox awake; the intake's processing then runs on the intake's clock, frozen or
+//   not. The data counts as delivered when the intake has processed it; the app sees the response at
+//   the first moment it is awake after that. Nothing to send: 1 ms, awake. Flushes run concurrently.
+//   The forwarder reports a destination unhealthy after a flush slower than 1 s and healthy again
+//   after a faster one.
 // - Every figure is the median over SEEDS runs with different random streams.
 import { FlushCore, parseFlushStrategy } from '@serverless-agent/flush-strategy';
 import { median, printTable, quantile, ratio } from '../../../bench/stats.mjs';
@@ -22,7 +26,8 @@ const MARKDOWN = process.argv.includes('--md');
 const TIMEOUT_MS = 3000;
 const IDLE_SHUTDOWN_MS = 10 * 60_000;
 const SHUTDOWN_GRACE_MS = 2000;
-const HEALTHY_INTAKE = { medianMs: 80, sigma: 0.5 };
+const RTT = { medianMs: 20, sigma: 0.3 };
+const HEALTHY_INTAKE = { medianMs: 20, sigma: 0.6 };
 const SLOW_INTAKE = { medianMs: 1500, sigma: 0.5 };
 const HOUR = 3_600_000;
 
@@ -112,16 +117,25 @@ class Sandbox {
 
   startFlush(d) {
     const items = this.buffer.splice(0);
-    const { medianMs, sigma } = this.sim.intake;
-    const cost = items.length === 0 ? 1 : lognormal(this.sim.rng, medianMs, sigma);
+    const { rng, intake } = this.sim;
+    const awakeMs = items.length === 0 ? 1 : 3 * lognormal(rng, RTT.medianMs, RTT.sigma);
+    const serverMs = items.length === 0 ? 0 : lognormal(rng, intake.medianMs, intake.sigma);
     if (items.length > 0) this.sim.requests++;
     this.flights.set(d.id, {
       items,
-      remaining: cost,
+      awakeLeft: awakeMs,
+      serverMs,
+      serverDoneAt: null,
+      slow: awakeMs + serverMs > 1000,
       started: this.t,
       blocking: d.type === 'flush-blocking',
       waitUntil: d.type === 'flush-blocking' ? this.t + d.budgetMs : this.t,
     });
+  }
+
+  /** The next moment something happens to this flight while awake. */
+  nextFor(f) {
+    return f.serverDoneAt === null ? this.t + f.awakeLeft : Math.max(this.t, f.serverDoneAt);
   }
 
   /** Runs awake until `until`, or until `stop()` holds after an event. */
@@ -130,8 +144,8 @@ class Sandbox {
       let nextId = null;
       let nextFlight = Number.POSITIVE_INFINITY;
       for (const [id, f] of this.flights)
-        if (this.t + f.remaining < nextFlight) {
-          nextFlight = this.t + f.remaining;
+        if (this.nextFor(f) < nextFlight) {
+          nextFlight = this.nextFor(f);
           nextId = id;
         }
       const nextTimer = this.timerAt === null ? Number.POSITIVE_INFINITY : Math.max(this.t, this.timerAt);
@@ -141,8 +155,11 @@ class Sandbox {
         return;
       }
       this.progress(next);
-      if (nextFlight <= nextTimer) this.complete(nextId);
-      else {
+      if (nextFlight <= nextTimer) {
+        const f = this.flights.get(nextId);
+        if (f.serverDoneAt === null) f.serverDoneAt = this.t + f.serverMs;
+        else this.complete(nextId);
+      } else {
         this.timerAt = null;
         this.apply(this.core.handle({ type: 'timer' }));
       }
@@ -150,19 +167,20 @@ class Sandbox {
     }
   }
 
+  /** Awake time passes: connecting and uploading progress. */
   progress(to) {
     const dt = to - this.t;
-    for (const f of this.flights.values()) f.remaining -= dt;
+    for (const f of this.flights.values()) if (f.serverDoneAt === null) f.awakeLeft -= dt;
     this.t = to;
   }
 
   complete(id) {
     const f = this.flights.get(id);
     this.flights.delete(id);
-    for (const produced of f.items) this.sim.delays.push(this.t - produced);
+    for (const produced of f.items) this.sim.delays.push(f.serverDoneAt - produced);
     const took = this.t - f.started;
     this.apply(this.core.handle({ type: 'flush-finished', id, outcome: 'success', durationMs: took }));
-    const slow = f.items.length > 0 && took > 1000;
+    const slow = f.items.length > 0 && f.slow;
     if (f.items.length > 0 && slow !== this.unhealthy) {
       this.unhealthy = slow;
       this.apply(this.core.handle({ type: 'backend-health', healthy: !slow }));
@@ -221,7 +239,12 @@ class Sandbox {
     const exitBy = final ? Math.min(deadline, this.t + final.budgetMs) : deadline;
     this.runAwake(exitBy, () => this.flights.size === 0);
     let lost = this.buffer.length;
-    for (const f of this.flights.values()) lost += f.items.length;
+    for (const f of this.flights.values()) {
+      // the intake may have it even if the process is gone before the response
+      if (f.serverDoneAt !== null && f.serverDoneAt <= deadline)
+        for (const produced of f.items) this.sim.delays.push(f.serverDoneAt - produced);
+      else lost += f.items.length;
+    }
     this.sim.lost += lost;
   }
 }
@@ -291,7 +314,11 @@ function simulateContainer(pattern, seed) {
         if (items.length > 0) sim.requests++;
         flights.set(d.id, {
           items,
-          end: box.t + (items.length ? lognormal(rng, intake.medianMs, intake.sigma) : 1),
+          end:
+            box.t +
+            (items.length
+              ? 3 * lognormal(rng, RTT.medianMs, RTT.sigma) + lognormal(rng, intake.medianMs, intake.sigma)
+              : 1),
         });
       }
     }
@@ -410,8 +437,9 @@ for (const pattern of patterns) {
 }
 
 console.log(
-  `flush simulator: ${SEEDS} seeds, function timeout ${TIMEOUT_MS} ms, intake latency median ` +
-    `${HEALTHY_INTAKE.medianMs} ms (slow intake ${SLOW_INTAKE.medianMs} ms), medians over seeds\n`,
+  `flush simulator: ${SEEDS} seeds, function timeout ${TIMEOUT_MS} ms, round trip median ${RTT.medianMs} ms, ` +
+    `intake processing median ${HEALTHY_INTAKE.medianMs} ms (slow intake ${SLOW_INTAKE.medianMs} ms), ` +
+    'medians over seeds\n',
 );
 if (MARKDOWN) {
   console.log(`| ${header.join(' | ')} |`);
