@@ -3,6 +3,7 @@ import {
   DEFAULT_FLUSH_TIMEOUT_S,
   type FlushStrategy,
   MANAGED_INSTANCES_INTERVAL_MS,
+  SERVERLESS_INIT_FLUSH_TIMEOUT_S,
   SERVERLESS_INIT_INTERVAL_MS,
 } from './strategy.js';
 
@@ -75,14 +76,15 @@ export function fromEnv(
   logger: Logger = noopLogger,
   options: FromEnvOptions = {},
 ): FlushConfig {
-  const flushTimeoutS = readFlushTimeout(env['DD_FLUSH_TIMEOUT'], logger);
   if (options.platform === 'serverless-init') {
+    // serverless-init reads neither variable: a 3 s ticker, and 5 s for each part of the last flush.
     return {
       strategy: { kind: 'timer', intervalMs: SERVERLESS_INIT_INTERVAL_MS },
-      flushTimeoutS,
+      flushTimeoutS: SERVERLESS_INIT_FLUSH_TIMEOUT_S,
       managedInstances: false,
     };
   }
+  const flushTimeoutS = readFlushTimeout(env['DD_FLUSH_TIMEOUT'], logger);
   const raw = env['DD_SERVERLESS_FLUSH_STRATEGY'];
   let strategy: FlushStrategy = { kind: 'default' };
   if (raw !== undefined && raw !== '') {

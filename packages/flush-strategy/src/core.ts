@@ -97,6 +97,18 @@ export interface FlushCoreOptions {
   readonly logger?: Logger;
 }
 
+/** Counts of the core's decisions since it started. */
+export interface FlushCounters {
+  readonly blocking: number;
+  readonly background: number;
+  /** Blocking flushes that became background ones because they would not have finished in time. */
+  readonly downgradedForDeadline: number;
+  /** Blocking flushes whose wait was shortened to the unhealthy budget. */
+  readonly cappedByHealth: number;
+  /** Flushes decided at a thaw for a timer that came due while the sandbox was frozen. */
+  readonly overdueAfterThaw: number;
+}
+
 export const DEFAULT_UNHEALTHY_BUDGET_MS = 250;
 export const DEFAULT_DEADLINE_MARGIN_MS = 100;
 /** Recent flush durations the deadline estimate looks at. */
@@ -105,6 +117,7 @@ const DURATION_SAMPLES = 8;
 const MAX_TIMER_STEP_MS = 2 ** 31 - 1;
 /** A timer firing this much after its due time was held up by a freeze, not by a busy event loop. */
 const LATE_TIMER_MS = 1_000;
+const NOTE_INTERVAL_MS = 60_000;
 
 type Phase = 'init' | 'invocation' | 'post-runtime' | 'shutdown';
 
@@ -137,6 +150,14 @@ export class FlushCore {
   #deadlineMs: number | undefined;
   #timerDue: number | undefined;
   #nextId = 1;
+  #lastNoteAt: number | undefined;
+  readonly #counters = {
+    blocking: 0,
+    background: 0,
+    downgradedForDeadline: 0,
+    cappedByHealth: 0,
+    overdueAfterThaw: 0,
+  };
   #lastConcrete: ConcreteStrategy | undefined;
 
   constructor(options: FlushCoreOptions) {
@@ -156,6 +177,11 @@ export class FlushCore {
   /** The strategy the latest invocation ran under (the default strategy resolved by the adaptive rule). */
   get concreteStrategy(): ConcreteStrategy | undefined {
     return this.#lastConcrete;
+  }
+
+  /** What the core has decided so far, for the app to report. */
+  get counters(): FlushCounters {
+    return { ...this.#counters };
   }
 
   /** Flushes started and not yet reported finished. */
@@ -251,8 +277,10 @@ export class FlushCore {
     // tick fires at once, as a blocking flush inside the new invocation; here the core decides now,
     // with the real time, and does not hold the function for data that is already late.
     if (this.#timerDue !== undefined && this.#timerDue <= now && this.#timerActive()) {
-      if (this.#variant === 'aware')
+      if (this.#variant === 'aware') {
+        this.#counters.overdueAfterThaw++;
         return [this.#background('overdue-after-thaw', false), this.#resetTimer(now)];
+      }
       return [action, arm(now, now)];
     }
     return [action];
@@ -286,6 +314,7 @@ export class FlushCore {
     // After runtime done the app has (or is about to have) called `/event/next`: holding it back
     // buys nothing. A timer this late fired at a thaw, not on time.
     const late = now - this.#timerDue > LATE_TIMER_MS;
+    if (late) this.#counters.overdueAfterThaw++;
     return [this.#background(late ? 'overdue-after-thaw' : 'backup-timer', false), this.#resetTimer(now)];
   }
 
@@ -384,9 +413,10 @@ export class FlushCore {
         }));
       }
       if (remaining <= 0 || this.flushEstimateMs > remaining) {
-        this.#logger.debug(
-          `flush: ${reason} flush would not finish ${remaining}ms before the deadline ` +
-            `(recent flushes up to ${this.flushEstimateMs}ms): flushing in the background`,
+        this.#counters.downgradedForDeadline++;
+        this.#note(
+          `flush: a ${reason} flush would not finish in the ${Math.max(0, remaining)} ms left before the ` +
+            `deadline (recent flushes took up to ${this.flushEstimateMs} ms): flushing in the background`,
         );
         return this.#start(false, (id) => ({
           type: 'flush-background',
@@ -398,7 +428,10 @@ export class FlushCore {
       }
       budgetMs = Math.min(budgetMs, remaining);
     }
-    if (!this.#healthy) budgetMs = Math.min(budgetMs, this.#unhealthyBudgetMs);
+    if (!this.#healthy && this.#unhealthyBudgetMs < budgetMs) {
+      budgetMs = this.#unhealthyBudgetMs;
+      this.#counters.cappedByHealth++;
+    }
     return this.#start(true, (id) => ({ type: 'flush-blocking', id, reason, budgetMs, final }));
   }
 
@@ -409,7 +442,17 @@ export class FlushCore {
   #start(blocking: boolean, make: (id: number) => FlushDecision): FlushDecision {
     const id = this.#nextId++;
     this.#inFlight.set(id, { blocking, spannedFreeze: false });
+    if (blocking) this.#counters.blocking++;
+    else this.#counters.background++;
     return make(id);
+  }
+
+  /** A debug line at most once a minute, so a flush on every invocation does not flood the log. */
+  #note(message: string): void {
+    const now = this.#clock();
+    if (this.#lastNoteAt !== undefined && now - this.#lastNoteAt < NOTE_INTERVAL_MS) return;
+    this.#lastNoteAt = now;
+    this.#logger.debug(message);
   }
 
   #blockingPending(): boolean {

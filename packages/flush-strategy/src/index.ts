@@ -20,6 +20,7 @@ export {
   DEFAULT_UNHEALTHY_BUDGET_MS,
   FlushCore,
   type FlushCoreOptions,
+  type FlushCounters,
   type FlushDecision,
   type FlushEvent,
   type FlushOutcome,
@@ -39,5 +40,6 @@ export {
   formatStrategy,
   LOOKBACK_COUNT,
   MANAGED_INSTANCES_INTERVAL_MS,
+  SERVERLESS_INIT_FLUSH_TIMEOUT_S,
   SERVERLESS_INIT_INTERVAL_MS,
 } from './strategy.js';

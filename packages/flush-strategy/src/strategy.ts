@@ -30,6 +30,8 @@ export const END_BACKUP_INTERVAL_MS = 15 * 60_000;
 export const MANAGED_INSTANCES_INTERVAL_MS = 30_000;
 /** serverless-init flushes traces and metrics every 3 s. */
 export const SERVERLESS_INIT_INTERVAL_MS = 3_000;
+/** serverless-init bounds each part of its last flush (metrics, traces, logs) by 5 s. */
+export const SERVERLESS_INIT_FLUSH_TIMEOUT_S = 5;
 /** `DD_FLUSH_TIMEOUT` default, in seconds. */
 export const DEFAULT_FLUSH_TIMEOUT_S = 30;
 

@@ -157,14 +157,16 @@ describe('platform modes', () => {
     }
   });
 
-  it('serverless-init flushes every 3 s and ignores the Lambda strategy', () => {
-    const config = fromEnv({ DD_SERVERLESS_FLUSH_STRATEGY: 'end', DD_FLUSH_TIMEOUT: '9' }, undefined, {
+  it('serverless-init flushes every 3 s, 5 s for the last flush, and reads neither variable', () => {
+    const logger = recordingLogger();
+    const config = fromEnv({ DD_SERVERLESS_FLUSH_STRATEGY: 'end', DD_FLUSH_TIMEOUT: 'junk' }, logger, {
       platform: 'serverless-init',
     });
     expect(config).toEqual({
       strategy: { kind: 'timer', intervalMs: 3000 },
-      flushTimeoutS: 9,
+      flushTimeoutS: 5,
       managedInstances: false,
     });
+    expect(logger.lines).toEqual([]);
   });
 });

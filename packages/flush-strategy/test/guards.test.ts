@@ -191,3 +191,32 @@ describe('thaw after a long freeze', () => {
     expect(rig.core.inFlight).toBe(0);
   });
 });
+
+describe('counters and log lines', () => {
+  it('counts decisions and logs a downgrade at most once a minute', () => {
+    const lines: string[] = [];
+    const logger = { debug: (m: string) => lines.push(m), info() {}, warn() {}, error() {} };
+    const rig = new Rig({ strategy: { kind: 'end' }, logger });
+    rig.step(0, start);
+    rig.step(1, invoke(3));
+    rig.step(1.1, done);
+    rig.step(3.6, finish(2500));
+    for (let i = 0; i < 10; i++) {
+      rig.step(10 + i, invoke(1));
+      expect(rig.step(10.5 + i, done)).toMatch(/^bg end-of-invocation \(deadline\)/);
+    }
+    rig.step(100, invoke(1));
+    rig.step(100.5, done);
+    expect(lines.filter((l) => l.includes('would not finish'))).toHaveLength(2);
+    rig.step(101, health(false));
+    rig.step(102, invoke(10));
+    rig.step(102.1, done);
+    expect(rig.core.counters).toEqual({
+      blocking: 2,
+      background: 11,
+      downgradedForDeadline: 11,
+      cappedByHealth: 1,
+      overdueAfterThaw: 0,
+    });
+  });
+});
