@@ -233,12 +233,13 @@ export class FlushCore {
   #invocationStarted(deadlineMs: number): readonly FlushDecision[] {
     const now = this.#clock();
     const nowS = Math.floor(now / 1000);
+    this.#phase = 'invocation';
+    this.#deadlineMs = validDeadline(deadlineMs);
+    this.#endBranch = false;
+    // Never frozen (managed instances, containers): invocations do not drive flushes.
+    if (this.#strategy.kind === 'timer') return [nothing('no-flush-this-phase')];
     // The sandbox may have been frozen since the last runtime done: time measured across it is not flush time.
     for (const f of this.#inFlight.values()) f.spannedFreeze = true;
-    this.#phase = 'invocation';
-    this.#deadlineMs = deadlineMs;
-    this.#endBranch = false;
-    if (this.#strategy.kind === 'timer') return [nothing('no-flush-this-phase')];
 
     this.#times.add(nowS);
     const concrete = this.#concrete(nowS);
@@ -321,7 +322,7 @@ export class FlushCore {
   #shutdown(deadlineMs: number): readonly FlushDecision[] {
     const now = this.#clock();
     this.#phase = 'shutdown';
-    this.#deadlineMs = deadlineMs;
+    this.#deadlineMs = validDeadline(deadlineMs);
     this.#timerDue = undefined;
     return [this.#blocking(now, 'shutdown', true)];
   }
@@ -356,7 +357,8 @@ export class FlushCore {
 
   #concrete(nowS: number): ConcreteStrategy {
     const s = this.#strategy;
-    if (s.kind === 'default' || s.kind === 'timer') return this.#times.adapt(nowS, this.#flushTimeoutS);
+    if (s.kind === 'default') return this.#times.adapt(nowS, this.#flushTimeoutS);
+    if (s.kind === 'timer') return { kind: 'continuously', intervalMs: s.intervalMs };
     return s;
   }
 
@@ -464,6 +466,11 @@ export class FlushCore {
     for (const f of this.#inFlight.values()) if (!f.blocking) return true;
     return false;
   }
+}
+
+/** A deadline that is not a number is no deadline: the wait falls back to `DD_FLUSH_TIMEOUT`. */
+function validDeadline(deadlineMs: number): number | undefined {
+  return Number.isFinite(deadlineMs) ? deadlineMs : undefined;
 }
 
 function nothing(reason: NothingReason): FlushDecision {

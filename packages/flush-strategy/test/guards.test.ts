@@ -86,6 +86,24 @@ describe('deadline-awareness', () => {
     expect(late.step(5, { type: 'shutdown', graceS: 0.05 })).toBe('bg shutdown (deadline) final');
   });
 
+  it('treats a deadline that is not a number as no deadline', () => {
+    const rig = new Rig({ strategy: { kind: 'end' } });
+    rig.step(0, start);
+    rig.at(1);
+    rig.core.handle({ type: 'invocation-started', deadlineMs: Number.NaN });
+    rig.at(1.1);
+    expect(rig.core.handle({ type: 'runtime-done' })[0]).toMatchObject({
+      type: 'flush-blocking',
+      budgetMs: 30_000,
+    });
+    rig.at(2);
+    expect(rig.core.handle({ type: 'shutdown', deadlineMs: Number.POSITIVE_INFINITY })[0]).toMatchObject({
+      type: 'flush-blocking',
+      budgetMs: 30_000,
+      final: true,
+    });
+  });
+
   it('takes the estimate from the last eight flushes only', () => {
     const rig = new Rig({ strategy: { kind: 'end' } });
     rig.step(0, start);
@@ -99,6 +117,15 @@ describe('deadline-awareness', () => {
       rig.step(10.2 + i, finish(100));
     }
     expect(rig.core.flushEstimateMs).toBe(100);
+  });
+
+  it('keeps durations on a process that is never frozen', () => {
+    const rig = new Rig({ strategy: { kind: 'timer', intervalMs: 3000 } });
+    rig.step(0, start);
+    expect(rig.step(3, timer)).toBe('bg interval ; timer +3000');
+    rig.step(3.5, invoke(60));
+    rig.step(4, finish(1000));
+    expect(rig.core.flushEstimateMs).toBe(1000);
   });
 
   it('ignores durations that include a freeze', () => {
