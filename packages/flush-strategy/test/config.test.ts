@@ -170,3 +170,17 @@ describe('platform modes', () => {
     expect(logger.lines).toEqual([]);
   });
 });
+
+describe('formatStrategy', () => {
+  it('writes what the grammar reads back', () => {
+    const all: FlushStrategy[] = [
+      { kind: 'end' },
+      { kind: 'end-periodically', intervalMs: 1000 },
+      { kind: 'periodically', intervalMs: 0 },
+      { kind: 'continuously', intervalMs: 30_000 },
+    ];
+    for (const s of all) expect(parseFlushStrategy(formatStrategy(s))).toEqual({ ok: true, value: s });
+    expect(formatStrategy({ kind: 'default' })).toBe('default');
+    expect(formatStrategy({ kind: 'timer', intervalMs: 3000 })).toBe('timer,3000');
+  });
+});
