@@ -430,7 +430,9 @@ export class FlushCore {
       }
       budgetMs = Math.min(budgetMs, remaining);
     }
-    if (!this.#healthy && this.#unhealthyBudgetMs < budgetMs) {
+    // The final flush is not capped for health either, with or without a known deadline: no function
+    // waits on it and nothing comes after it.
+    if (!final && !this.#healthy && this.#unhealthyBudgetMs < budgetMs) {
       budgetMs = this.#unhealthyBudgetMs;
       this.#counters.cappedByHealth++;
     }
