@@ -477,6 +477,7 @@ export class DatadogIntake {
       path,
       url: `${path}${target.search}`,
       destination,
+      site: parseDestination(destination),
       headers,
       apiKey: {
         present: apiKey !== undefined,
@@ -556,7 +557,7 @@ export class DatadogIntake {
     });
     if (!route) return refuse(404, `no intake at ${record.path}`);
     if (record.method !== route.method) return refuse(405, `${record.path} takes ${route.method}`);
-    const dest = parseDestination(record.destination);
+    const dest = record.site;
     if (this.opts.checkDestination && dest && !hostServes(dest, route.kind))
       return refuse(404, `${record.destination} does not serve ${record.path}`);
     if (!keyAccepted) {

@@ -1,4 +1,5 @@
 // Shapes of what the intake records and returns from its query helpers.
+import type { Destination } from './sites.js';
 
 export type IntakeKind =
   | 'series'
@@ -177,6 +178,8 @@ export interface RecordedRequest {
   url: string;
   /** The host the client addressed (Host header, or the proxy target), without the port. */
   destination: string;
+  /** The Datadog site and intake role of `destination` when it is a real intake host name. */
+  site: Destination | undefined;
   /** Header names lower-cased; the API key is redacted. */
   headers: Record<string, string>;
   apiKey: { present: boolean; accepted: boolean; redacted: string | undefined };
