@@ -35,38 +35,53 @@ export class ProtoReader {
     return this.pos >= this.end;
   }
 
-  /** A varint as an unsigned 64-bit bigint (at most 10 bytes). */
-  varint(): bigint {
-    let result = 0n;
-    let shift = 0n;
+  /**
+   * Reads a varint of at most 10 bytes into two unsigned 32-bit halves (so that no precision is
+   * lost and no bigint is made unless the caller wants one).
+   */
+  private varintHalves(): [number, number] {
+    let lo = 0;
+    let hi = 0;
     for (let i = 0; i < 10; i++) {
       if (this.pos >= this.end) throw new ProtobufError('truncated varint');
       const byte = this.buf[this.pos++]!;
-      result |= BigInt(byte & 0x7f) << shift;
+      const bits = byte & 0x7f;
+      if (i < 4) lo |= bits << (7 * i);
+      else if (i === 4) {
+        lo |= (bits & 0x0f) << 28;
+        hi |= bits >>> 4;
+      } else hi |= bits << (7 * i - 32);
       if ((byte & 0x80) === 0) {
         if (i === 9 && byte > 1) throw new ProtobufError('varint overflows 64 bits');
-        return result;
+        return [lo >>> 0, hi >>> 0];
       }
-      shift += 7n;
     }
     throw new ProtobufError('varint longer than 10 bytes');
   }
 
-  /** A varint that must fit in 32 bits unsigned (tags and lengths); fast path for small values. */
+  /** A varint as an unsigned 64-bit bigint. */
+  varint(): bigint {
+    const [lo, hi] = this.varintHalves();
+    return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
+  }
+
+  /** The low 32 bits of a varint, unsigned (int32, uint32, sint32, enum; negatives are sign-extended). */
+  varintLow32(): number {
+    return this.varintHalves()[0];
+  }
+
+  /** A varint as a JS number (exact below 2^53), two's-complement signed when `signed`. */
+  varintNumber(signed: boolean): number {
+    const [lo, hi] = this.varintHalves();
+    if (signed && hi >= 0x80000000) return -((~hi >>> 0) * 2 ** 32 + (~lo >>> 0) + 1);
+    return hi * 2 ** 32 + lo;
+  }
+
+  /** A varint that must fit in 32 bits unsigned (tags and lengths). */
   varint32(): number {
-    let result = 0;
-    let shift = 0;
-    for (let i = 0; i < 5; i++) {
-      if (this.pos >= this.end) throw new ProtobufError('truncated varint');
-      const byte = this.buf[this.pos++]!;
-      result += (byte & 0x7f) * 2 ** shift;
-      if ((byte & 0x80) === 0) {
-        if (result > 0xffffffff) throw new ProtobufError('varint exceeds 32 bits');
-        return result;
-      }
-      shift += 7;
-    }
-    throw new ProtobufError('varint exceeds 32 bits');
+    const [lo, hi] = this.varintHalves();
+    if (hi !== 0) throw new ProtobufError('varint exceeds 32 bits');
+    return lo;
   }
 
   fixed64(): bigint {
@@ -231,15 +246,15 @@ function readScalar(r: ProtoReader, type: ScalarType): unknown {
     case 'sfixed32':
       return r.fixed32() | 0;
     case 'bool':
-      return r.varint() !== 0n;
+      return r.varintNumber(false) !== 0;
     case 'uint32':
-      return Number(BigInt.asUintN(32, r.varint()));
+      return r.varintLow32();
     case 'int32':
     case 'enum':
       // Negative int32 values are sign-extended to 10 bytes on the wire.
-      return Number(BigInt.asIntN(32, r.varint()));
+      return r.varintLow32() | 0;
     case 'sint32':
-      return zigzag32(Number(BigInt.asUintN(32, r.varint())));
+      return zigzag32(r.varintLow32());
     case 'int64':
       return toInt64(r.varint());
     case 'uint64':
@@ -247,9 +262,9 @@ function readScalar(r: ProtoReader, type: ScalarType): unknown {
     case 'sint64':
       return zigzag64(r.varint());
     case 'int64:number':
-      return Number(toInt64(r.varint()));
+      return r.varintNumber(true);
     case 'uint64:number':
-      return Number(r.varint());
+      return r.varintNumber(false);
     case 'string': {
       const [s, e] = r.lengthDelimited();
       try {
