@@ -15,6 +15,7 @@ export type { FaultAction, FaultHandle, FaultMatch, FaultSpec, PathMatcher } fro
 export {
   DatadogIntake,
   DEFAULT_INTAKE_API_KEY,
+  formatRequest,
   type IntakeOptions,
   type Logger as IntakeLogger,
   redactApiKey,

@@ -7,7 +7,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { DecompressError, decompress, parseContentEncoding } from './decompress.js';
 import { type FaultHandle, FaultRule, type FaultSpec } from './faults.js';
 import { type DecodeResult, PayloadError } from './payloads.js';
-import { DEFAULT_LIMITS, findRoute, type PayloadLimit } from './routes.js';
+import { DEFAULT_LIMITS, findRoute, INTAKE_PATHS, type PayloadLimit } from './routes.js';
 import { hostServes, parseDestination, siteCertificateHostnames } from './sites.js';
 import { DEFAULT_CERT_HOSTNAMES, makeTestCertificate, type TestCertificate } from './tls-cert.js';
 import type {
@@ -53,6 +53,8 @@ export interface IntakeOptions {
   maxLogsPerPayload?: number;
   /** Requests kept; older ones are dropped (and counted in `droppedRequests`). Default 10 000. */
   maxRecordedRequests?: number;
+  /** Items (points, sketches, logs, spans, ...) kept per kind; older ones are dropped. Default 1 000 000. */
+  maxRecordedItems?: number;
   /** Refuse (404) payloads sent to a known Datadog host that does not serve them. Default true. */
   checkDestination?: boolean;
   /** Clock (ms since epoch), for the metrics time-window check. */
@@ -112,6 +114,8 @@ export class DatadogIntake {
   };
   /** Requests dropped from the record because of `maxRecordedRequests`. */
   droppedRequests = 0;
+  /** Items dropped from the query lists because of `maxRecordedItems`. */
+  droppedItems = 0;
 
   constructor(options: IntakeOptions = {}) {
     this.opts = {
@@ -122,6 +126,7 @@ export class DatadogIntake {
       apiKeys: options.apiKeys ?? [DEFAULT_INTAKE_API_KEY],
       maxLogsPerPayload: options.maxLogsPerPayload ?? 1000,
       maxRecordedRequests: options.maxRecordedRequests ?? 10_000,
+      maxRecordedItems: options.maxRecordedItems ?? 1_000_000,
       checkDestination: options.checkDestination ?? true,
     };
     this.acceptedKeys = this.opts.apiKeys === 'any' ? 'any' : new Set(this.opts.apiKeys);
@@ -308,6 +313,35 @@ export class DatadogIntake {
     return select(this.store.stats, filter, (s) => String(s.group['Resource'] ?? ''));
   }
 
+  /**
+   * Calls `listener` with every request once it is answered (or reset / black-holed). Returns a
+   * function that unsubscribes. Use `formatRequest` for a printable line.
+   */
+  onRequest(listener: (record: RecordedRequest) => void): () => void {
+    const wrapped = (r: RecordedRequest | undefined) => {
+      if (r) listener(r);
+    };
+    this.emitter.on('record', wrapped);
+    return () => this.emitter.off('record', wrapped);
+  }
+
+  /** Where the intake listens and what it serves, for printing (the API key is redacted). */
+  describe(): {
+    url: string;
+    httpsUrl: string | undefined;
+    proxyUrl: string;
+    apiKey: string;
+    paths: readonly string[];
+  } {
+    return {
+      url: this.url,
+      httpsUrl: this.httpsServer ? this.httpsUrl : undefined,
+      proxyUrl: this.proxyUrl,
+      apiKey: this.acceptedKeys === 'any' ? 'any' : redactApiKey(this.apiKey),
+      paths: INTAKE_PATHS,
+    };
+  }
+
   /** Forgets everything recorded (faults stay). */
   clear(): void {
     this.recorded.length = 0;
@@ -369,6 +403,43 @@ export class DatadogIntake {
         return m.length >= count && m;
       },
       { description: `${count} point(s) of ${metric}`, ...options },
+    );
+  }
+
+  /** Waits until at least `count` accepted log entries match; resolves with them. */
+  waitForLogs(count = 1, filter?: Filter<LogRecord>, options: WaitOptions = {}): Promise<LogRecord[]> {
+    return this.waitFor(
+      (i) => {
+        const l = i.logs(filter);
+        return l.length >= count && l;
+      },
+      { description: `${count} log(s)`, ...options },
+    );
+  }
+
+  /** Waits until at least `count` accepted spans match; resolves with them. */
+  waitForSpans(count = 1, filter?: Filter<SpanRecord>, options: WaitOptions = {}): Promise<SpanRecord[]> {
+    return this.waitFor(
+      (i) => {
+        const l = i.spans(filter);
+        return l.length >= count && l;
+      },
+      { description: `${count} span(s)`, ...options },
+    );
+  }
+
+  /** Waits until at least `count` sketches of `metric` arrived; resolves with them. */
+  waitForDistribution(
+    metric: string,
+    options: WaitOptions & { count?: number } = {},
+  ): Promise<DistributionRecord[]> {
+    const count = options.count ?? 1;
+    return this.waitFor(
+      (i) => {
+        const d = i.distributions(metric);
+        return d.length >= count && d;
+      },
+      { description: `${count} sketch(es) of ${metric}`, ...options },
     );
   }
 
@@ -599,16 +670,24 @@ export class DatadogIntake {
   private accept(result: DecodeResult, record: RecordedRequest): void {
     record.items = result.items;
     const s = this.store;
-    if (result.metrics) s.metrics.push(...result.metrics);
-    if (result.distributions) s.distributions.push(...result.distributions);
-    if (result.checks) s.checks.push(...result.checks);
-    if (result.events) s.events.push(...result.events);
-    if (result.logs) s.logs.push(...result.logs);
-    if (result.spans) {
-      s.spans.push(...result.spans);
-      s.agentPayloads.push({ ...(result.decoded as Record<string, unknown>), requestId: record.id });
-    }
-    if (result.stats) s.stats.push(...result.stats);
+    const add = <T>(list: T[], items: readonly T[] | undefined) => {
+      if (!items) return;
+      for (const item of items) list.push(item);
+      const excess = list.length - this.opts.maxRecordedItems;
+      if (excess > 0) {
+        list.splice(0, excess);
+        this.droppedItems += excess;
+      }
+    };
+    add(s.metrics, result.metrics);
+    add(s.distributions, result.distributions);
+    add(s.checks, result.checks);
+    add(s.events, result.events);
+    add(s.logs, result.logs);
+    add(s.spans, result.spans);
+    if (result.spans)
+      add(s.agentPayloads, [{ ...(result.decoded as Record<string, unknown>), requestId: record.id }]);
+    add(s.stats, result.stats);
   }
 
   private keep(record: RecordedRequest): void {
@@ -686,6 +765,29 @@ function listen(server: http.Server | https.Server, port: number, host: string):
       resolve();
     });
   });
+}
+
+/** One printable line per request, e.g. `#3 POST /api/v2/logs logs zstd 812 B → 202 (2 items)`. */
+export function formatRequest(r: RecordedRequest): string {
+  const answer =
+    r.status !== undefined
+      ? String(r.status)
+      : r.fault?.includes('reset')
+        ? 'reset'
+        : 'no answer (black hole)';
+  const parts = [
+    `#${r.id}`,
+    r.method,
+    r.destination && !/^(127\.|localhost$|::1$)/.test(r.destination) ? `${r.destination}${r.url}` : r.url,
+    r.kind ?? 'unknown',
+    r.contentEncoding || 'identity',
+    `${r.bodyBytes} B`,
+    `→ ${answer}`,
+  ];
+  if (r.items) parts.push(`(${r.items} item${r.items === 1 ? '' : 's'})`);
+  if (r.fault) parts.push(`[${r.fault}]`);
+  else if (r.error) parts.push(`[${r.error}]`);
+  return parts.join(' ');
 }
 
 /** Starts an intake and resolves once it listens (see IntakeOptions). */

@@ -275,7 +275,8 @@ function readScalar(r: ProtoReader, type: ScalarType): unknown {
     }
     case 'bytes': {
       const [s, e] = r.lengthDelimited();
-      return r.buf.slice(s, e);
+      // A plain Uint8Array copy, whatever the input buffer type (node Buffers slice to Buffers).
+      return new Uint8Array(r.buf.subarray(s, e));
     }
   }
 }
