@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type DatadogIntake, DEFAULT_INTAKE_API_KEY, formatRequest, startIntake } from '../../src/index.js';
 import { send } from './helpers/http.js';
@@ -88,6 +89,33 @@ describe('intake lifecycle', () => {
     expect((await logs).map((l) => l['message'])).toEqual(['x', 'y']);
     await expect(i.waitForSpans(1, undefined, { timeoutMs: 30 })).rejects.toThrow(/1 span\(s\)/);
     await expect(i.waitForDistribution('d', { timeoutMs: 30 })).rejects.toThrow(/sketch\(es\) of d/);
+  });
+
+  it('takes 150 concurrent requests of mixed kinds and records every one', async () => {
+    const i = await start();
+    const headers = {
+      'dd-api-key': i.apiKey,
+      'content-type': 'application/json',
+      'content-encoding': 'gzip',
+    };
+    const series = (n: number) =>
+      gzipSync(
+        JSON.stringify({ series: [{ metric: `c.${n}`, type: 3, points: [{ timestamp: 1, value: n }] }] }),
+      );
+    const sends = Array.from({ length: 150 }, (_, n) =>
+      n % 3 === 0
+        ? send(i.url, '/api/v2/series', { body: series(n), headers })
+        : n % 3 === 1
+          ? send(i.url, '/api/v2/logs', { body: gzipSync(`[{"message":"c${n}"}]`), headers })
+          : send(i.url, '/api/v1/check_run', { body: gzipSync(`[{"check":"c${n}","status":0}]`), headers }),
+    );
+    const answers = await Promise.all(sends);
+    expect(answers.every((a) => a.status === 202)).toBe(true);
+    expect(i.requests()).toHaveLength(150);
+    expect(new Set(i.requests().map((r) => r.id)).size).toBe(150);
+    expect(i.metrics()).toHaveLength(50);
+    expect(i.logs()).toHaveLength(50);
+    expect(i.checks()).toHaveLength(50);
   });
 
   it('disposes with await using', async () => {
