@@ -1,9 +1,12 @@
 // DatadogIntake: a fake Datadog on loopback that decodes and validates what the agent sends, records
 // it for tests, and misbehaves on request (fault injection).
 import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DecompressError, decompress, parseContentEncoding } from './decompress.js';
 import { type FaultHandle, FaultRule, type FaultSpec } from './faults.js';
 import { type DecodeResult, PayloadError } from './payloads.js';
@@ -90,6 +93,7 @@ export class DatadogIntake {
   private readonly httpServer: http.Server;
   private httpsServer: https.Server | undefined;
   private certificate: TestCertificate | undefined;
+  private caDir: string | undefined;
   private readonly tlsHostnames: string[];
   private acceptedKeys: Set<string> | 'any';
   private readonly rules: FaultRule[] = [];
@@ -185,6 +189,7 @@ export class DatadogIntake {
         server.closeAllConnections();
       });
     await Promise.all([close(this.httpServer), close(this.httpsServer)]);
+    if (this.caDir) rmSync(this.caDir, { recursive: true, force: true });
     this.emitter.emit('record');
   }
 
@@ -227,6 +232,40 @@ export class DatadogIntake {
   get cert(): string {
     if (!this.certificate) throw new Error('the intake was started without https: true');
     return this.certificate.cert;
+  }
+
+  /**
+   * A file holding the CA PEM (public, no key), for clients that take a path such as
+   * `DD_TLS_CERT_FILE` or `NODE_EXTRA_CA_CERTS`. Made on first use, removed by `stop()`.
+   */
+  get caFile(): string {
+    const ca = this.ca;
+    if (!this.caDir) {
+      this.caDir = mkdtempSync(join(tmpdir(), 'dd-intake-ca-'));
+      writeFileSync(join(this.caDir, 'ca.pem'), ca);
+    }
+    return join(this.caDir, 'ca.pem');
+  }
+
+  /**
+   * `DD_*` variables that point an agent at this intake. Direct (default): every intake URL
+   * override set to `url` (or `httpsUrl` with `tls`, plus `DD_TLS_CERT_FILE`). With `site`, the
+   * agent keeps the real site host names and reaches us as its HTTPS proxy (`DD_PROXY_HTTPS`).
+   */
+  agentEnv(options: { tls?: boolean; site?: string } = {}): Record<string, string> {
+    const env: Record<string, string> = { DD_API_KEY: this.apiKey };
+    if (options.site) {
+      env['DD_SITE'] = options.site;
+      env['DD_PROXY_HTTPS'] = this.proxyUrl;
+      env['DD_TLS_CERT_FILE'] = this.caFile;
+      return env;
+    }
+    const base = options.tls ? this.httpsUrl : this.url;
+    env['DD_DD_URL'] = base;
+    env['DD_APM_DD_URL'] = base;
+    env['DD_LOGS_CONFIG_LOGS_DD_URL'] = base;
+    if (options.tls) env['DD_TLS_CERT_FILE'] = this.caFile;
+    return env;
   }
 
   /** The first accepted API key (the one tests usually configure their client with). */

@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
@@ -112,6 +113,37 @@ describe('HTTPS', () => {
     const b = makeTestCertificate(['localhost']);
     expect(a.key).not.toBe(b.key);
     expect(new X509Certificate(a.cert).checkIssued(new X509Certificate(b.ca))).toBe(false);
+  });
+});
+
+describe('agent environment', () => {
+  it('points DD_* URL overrides at the intake, over HTTP or HTTPS', () => {
+    expect(intake.agentEnv()).toEqual({
+      DD_API_KEY: intake.apiKey,
+      DD_DD_URL: intake.url,
+      DD_APM_DD_URL: intake.url,
+      DD_LOGS_CONFIG_LOGS_DD_URL: intake.url,
+    });
+    const secure = intake.agentEnv({ tls: true });
+    expect(secure['DD_DD_URL']).toBe(intake.httpsUrl);
+    expect(readFileSync(secure['DD_TLS_CERT_FILE']!, 'utf8')).toBe(intake.ca);
+  });
+
+  it('keeps the real site and goes through the intake as the HTTPS proxy', () => {
+    expect(intake.agentEnv({ site: 'datadoghq.eu' })).toEqual({
+      DD_API_KEY: intake.apiKey,
+      DD_SITE: 'datadoghq.eu',
+      DD_PROXY_HTTPS: intake.proxyUrl,
+      DD_TLS_CERT_FILE: intake.caFile,
+    });
+  });
+
+  it('removes the CA file when it stops', async () => {
+    const other = await startIntake({ https: true });
+    const file = other.caFile;
+    expect(existsSync(file)).toBe(true);
+    await other.stop();
+    expect(existsSync(file)).toBe(false);
   });
 });
 
