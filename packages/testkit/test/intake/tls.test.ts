@@ -80,6 +80,25 @@ describe('HTTPS', () => {
     });
   });
 
+  it('resets and black-holes HTTPS connections too', async () => {
+    const headers = { 'dd-api-key': intake.apiKey, 'content-type': 'application/json' };
+    const reset = intake.fault({ path: '/api/v2/logs', reset: true, times: 1 });
+    await expect(
+      send(intake.httpsUrl, '/api/v2/logs', { body: '[]', ca: intake.ca, headers }),
+    ).rejects.toMatchObject({
+      code: 'ECONNRESET',
+    });
+    expect(reset.spent).toBe(true);
+    const hole = intake.fault({ path: '/api/v2/logs', blackhole: true });
+    await expect(
+      send(intake.httpsUrl, '/api/v2/logs', { body: '[]', ca: intake.ca, headers, timeoutMs: 200 }),
+    ).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    hole.remove();
+    expect((await send(intake.httpsUrl, '/api/v2/logs', { body: '[]', ca: intake.ca, headers })).status).toBe(
+      202,
+    );
+  });
+
   it('keeps serving plain HTTP beside HTTPS', async () => {
     const res = await send(intake.url, '/api/v1/validate', {
       method: 'GET',
