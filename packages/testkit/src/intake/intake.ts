@@ -297,16 +297,18 @@ export class DatadogIntake {
 
   // ---- queries -----------------------------------------------------------------------------
 
-  /** Every recorded request (newest last), optionally only those with this path/kind/API key. */
+  /** Every recorded request (newest last), optionally only those with this path/kind/key/status/destination. */
   requests(filter?: {
     path?: string;
     kind?: IntakeKind;
     apiKey?: string;
     status?: number;
+    destination?: string;
   }): RecordedRequest[] {
     if (!filter) return [...this.recorded];
     return this.recorded.filter(
       (r) =>
+        (filter.destination === undefined || r.destination === filter.destination.toLowerCase()) &&
         (filter.path === undefined || r.path === filter.path) &&
         (filter.kind === undefined || r.kind === filter.kind) &&
         (filter.status === undefined || r.status === filter.status) &&

@@ -103,6 +103,23 @@ describe('series /api/v2/series', () => {
   });
 });
 
+describe('legacy series /api/v1/series', () => {
+  it('decodes [[timestamp, value]] points and the type name', async () => {
+    const body = JSON.stringify({
+      series: [
+        { metric: 'v1.g', points: [[NOW, 2]], type: 'gauge', host: 'h', tags: ['a:b'] },
+        { metric: 'v1.r', points: [[NOW, 0.5]], type: 'rate', interval: 10 },
+      ],
+    });
+    const res = await post('/api/v1/series', body, { 'content-type': 'application/json' });
+    expect(res.status).toBe(202);
+    expect(intake.metrics()).toMatchObject([
+      { metric: 'v1.g', type: 'gauge', value: 2, host: 'h', tags: ['a:b'] },
+      { metric: 'v1.r', type: 'rate', value: 0.5, interval: 10 },
+    ]);
+  });
+});
+
 describe('sketches /api/beta/sketches', () => {
   it('decodes a hand-built SketchPayload: key 1338 is the value 1', async () => {
     // Dogsketch k = [1338] → zigzag 2676 → varint F4 14; n = [1].
