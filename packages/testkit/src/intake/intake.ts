@@ -76,6 +76,9 @@ type Filter<T> = string | RegExp | ((item: T) => boolean);
 
 const DRAIN_CAP = 64 * 1024 * 1024;
 
+/** Headers whose values are credentials: recorded redacted only. */
+const SECRET_HEADERS = new Set(['dd-api-key', 'dd-application-key', 'authorization', 'proxy-authorization']);
+
 export function redactApiKey(key: string): string {
   return key.length > 5 ? `***${key.slice(-5)}` : '***';
 }
@@ -580,11 +583,12 @@ export class DatadogIntake {
     for (const [k, v] of Object.entries(req.headers)) {
       if (v === undefined) continue;
       const value = Array.isArray(v) ? v.join(', ') : v;
-      headers[k] = k === 'dd-api-key' ? redactApiKey(value) : value;
+      headers[k] = SECRET_HEADERS.has(k) ? redactApiKey(value) : value;
     }
     const record: RecordedRequest = {
       id: this.nextRequestId++,
       receivedAt: this.now(),
+      answeredAt: undefined,
       method: req.method ?? 'GET',
       path,
       url: `${path}${target.search}`,
@@ -635,6 +639,7 @@ export class DatadogIntake {
       if (spec.status !== undefined) {
         const s = spec as { status: number; body?: string; headers?: Record<string, string> };
         record.status = s.status;
+        record.answeredAt = this.now();
         record.error = `${record.fault}`;
         record.responseBody = s.body ?? JSON.stringify({ errors: [http.STATUS_CODES[s.status] ?? 'fault'] });
         this.keep(record);
@@ -646,6 +651,7 @@ export class DatadogIntake {
     }
 
     record.status = outcome.status;
+    record.answeredAt = this.now();
     record.responseBody = outcome.body;
     record.error = outcome.error;
     if (outcome.result && outcome.status >= 200 && outcome.status < 300) this.accept(outcome.result, record);

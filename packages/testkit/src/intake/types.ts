@@ -170,7 +170,10 @@ export interface DDSketchSummary {
 
 export interface RecordedRequest {
   id: number;
+  /** When the body was fully read (ms since the epoch, from the intake's clock). */
   receivedAt: number;
+  /** When the intake answered (after any delay fault); undefined for a reset or a black hole. */
+  answeredAt: number | undefined;
   method: string;
   /** Path without the query string. */
   path: string;
@@ -180,7 +183,7 @@ export interface RecordedRequest {
   destination: string;
   /** The Datadog site and intake role of `destination` when it is a real intake host name. */
   site: Destination | undefined;
-  /** Header names lower-cased; the API key is redacted. */
+  /** Header names lower-cased; `dd-api-key`, `dd-application-key` and (proxy-)authorization redacted. */
   headers: Record<string, string>;
   apiKey: { present: boolean; accepted: boolean; redacted: string | undefined };
   kind: IntakeKind | undefined;

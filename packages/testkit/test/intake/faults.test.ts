@@ -87,6 +87,8 @@ describe('fault injection', () => {
     expect(res.status).toBe(202);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
     expect(intake.logs()).toHaveLength(1);
+    const [rec] = intake.requests();
+    expect(rec!.answeredAt! - rec!.receivedAt).toBeGreaterThanOrEqual(290);
   });
 
   it('delays and then fails when both are given', async () => {

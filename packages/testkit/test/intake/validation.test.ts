@@ -122,13 +122,19 @@ describe('API key', () => {
   });
 
   it('never records the key in clear', async () => {
-    await post('/api/v2/logs', '[]', { 'dd-api-key': 'second-key-9876543210' });
+    await post('/api/v2/logs', '[]', {
+      'dd-api-key': 'second-key-9876543210',
+      'dd-application-key': 'app-key-abcdefghijk',
+    });
     await send(intake.url, '/api/v2/logs?api_key=second-key-9876543210', { body: '[]' });
     const recs = intake.requests();
     expect(recs[0]!.headers['dd-api-key']).toBe('***43210');
+    expect(recs[0]!.headers['dd-application-key']).toBe('***ghijk');
     expect(recs[0]!.apiKey).toEqual({ present: true, accepted: true, redacted: '***43210' });
     expect(recs[1]!.url).toBe('/api/v2/logs?api_key=***43210');
-    expect(JSON.stringify(recs.map(({ body: _b, ...r }) => r))).not.toContain('second-key-9876543210');
+    const printed = JSON.stringify(recs.map(({ body: _b, ...r }) => r));
+    expect(printed).not.toContain('second-key-9876543210');
+    expect(printed).not.toContain('app-key-abcdefghijk');
     expect(intake.summary()).not.toContain('9876543210');
   });
 
