@@ -521,6 +521,9 @@ export class DatadogIntake {
   // ---- request handling --------------------------------------------------------------------
 
   private trackSockets(server: http.Server | https.Server): void {
+    // Keep idle connections longer than clients do (undici: 4 s), as the real intakes' load
+    // balancers do, so a client never races a server-side close on a pooled connection.
+    server.keepAliveTimeout = 30_000;
     server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
