@@ -11,6 +11,12 @@ export {
   agentSketchLowerBound,
   agentSketchQuantile,
 } from './agent-sketch.js';
+export {
+  INTAKE_USAGE,
+  type IntakeCommandIo,
+  intakeOptionsFromArgs,
+  runIntakeCommand,
+} from './command.js';
 export type { FaultAction, FaultHandle, FaultMatch, FaultSpec, PathMatcher } from './faults.js';
 export {
   DatadogIntake,

@@ -105,6 +105,9 @@ export class DatadogIntake {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly sockets = new Set<Socket>();
   private started = false;
+  /** Ports as bound at start, so URLs stay readable after stop(). */
+  private boundPort = 0;
+  private boundHttpsPort: number | undefined;
   private stopped = false;
 
   private readonly recorded: RecordedRequest[] = [];
@@ -164,6 +167,7 @@ export class DatadogIntake {
     if (this.started) return this;
     this.started = true;
     await listen(this.httpServer, this.opts.port, this.opts.host);
+    this.boundPort = (this.httpServer.address() as AddressInfo).port;
     if (this.opts.https) {
       this.certificate = makeTestCertificate(this.tlsHostnames);
       this.httpsServer = https.createServer(
@@ -172,6 +176,7 @@ export class DatadogIntake {
       );
       this.trackSockets(this.httpsServer);
       await listen(this.httpsServer, this.opts.httpsPort, this.opts.host);
+      this.boundHttpsPort = (this.httpsServer.address() as AddressInfo).port;
     }
     this.logger.info(
       `datadog intake listening on ${this.url}${this.httpsServer ? ` and ${this.httpsUrl}` : ''}`,
@@ -202,7 +207,8 @@ export class DatadogIntake {
   }
 
   get port(): number {
-    return (this.httpServer.address() as AddressInfo).port;
+    if (!this.started) throw new Error('the intake is not started');
+    return this.boundPort;
   }
 
   /** Base URL of the plain HTTP listener, e.g. `http://127.0.0.1:41234`. */
@@ -213,11 +219,11 @@ export class DatadogIntake {
   /** Base URL of the HTTPS listener (only with `https: true`). */
   get httpsUrl(): string {
     if (!this.httpsServer) throw new Error('the intake was started without https: true');
-    return `https://${hostForUrl(this.opts.host)}:${(this.httpsServer.address() as AddressInfo).port}`;
+    return `https://${hostForUrl(this.opts.host)}:${this.boundHttpsPort}`;
   }
 
   get httpsPort(): number | undefined {
-    return this.httpsServer ? (this.httpsServer.address() as AddressInfo).port : undefined;
+    return this.boundHttpsPort;
   }
 
   /** The URL to use as an HTTP(S) proxy (the plain listener answers CONNECT and absolute-form requests). */
