@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+// datadog-init: only what the process itself needs is loaded before the child is spawned; the
+// agent comes in afterwards.
+import { main } from './main.js';
+
+main({
+  argv: process.argv.slice(2),
+  env: process.env,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  signals: process,
+  loadAgent: () => import('./agent.js').then((m) => m.startAgent),
+}).then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    process.stderr.write(`datadog-init: ${err.stack ?? err.message}\n`);
+    process.exit(1);
+  },
+);
