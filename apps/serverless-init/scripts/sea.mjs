@@ -3,7 +3,16 @@
 // (dist/datadog-init.cjs) injected into a copy of the node binary, so it runs in images without
 // Node. Reuses the previous build when neither the bundle nor the node binary changed.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,10 +54,14 @@ try {
   copyFileSync(process.execPath, tmp);
   chmodSync(tmp, 0o755);
   const postject = createRequire(import.meta.url).resolve('postject/dist/cli.js');
-  execFileSync(process.execPath, [postject, tmp, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', FUSE], { stdio: 'pipe' });
+  execFileSync(process.execPath, [postject, tmp, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', FUSE], {
+    stdio: 'pipe',
+  });
   renameSync(tmp, out);
   writeFileSync(stamp, key);
-  console.log(`dist/datadog-init: ${(statSync(out).size / 1024 / 1024).toFixed(1)} MiB (node ${process.version})`);
+  console.log(
+    `dist/datadog-init: ${(statSync(out).size / 1024 / 1024).toFixed(1)} MiB (node ${process.version})`,
+  );
 } finally {
   rmSync(tmp, { force: true });
   rmSync(blob, { force: true });
