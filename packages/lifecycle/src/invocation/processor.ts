@@ -83,7 +83,8 @@ const FINISHED_MEMORY = 1000;
 
 export class InvocationProcessor {
   private readonly contexts = new Map<string, Context>();
-  private readonly finished = new Set<string>();
+  // Finished contexts stay a while: late hook errors and log-line OOMs still dedupe against them.
+  private readonly finished = new Map<string, Context>();
   private readonly listeners = new Set<LifecycleListener>();
   private readonly waiters = new Map<string, Array<() => void>>();
   private readonly logger: Logger;
@@ -206,14 +207,14 @@ export class InvocationProcessor {
       this.countOom(undefined, time, 'log-line');
       return;
     }
-    const ctx = this.contexts.get(requestId);
+    const ctx = this.contexts.get(requestId) ?? this.finished.get(requestId);
     if (ctx) this.countOom(ctx, time, 'log-line');
-    else if (!this.finished.has(requestId)) this.countOom(undefined, time, 'log-line', requestId);
+    else this.countOom(undefined, time, 'log-line', requestId);
   }
 
   /** An error the tracer reported at end-invocation (thrown error or 5xx). */
   invocationErrored(requestId: string | undefined, time = this.now()): void {
-    const ctx = requestId ? this.contexts.get(requestId) : undefined;
+    const ctx = requestId ? (this.contexts.get(requestId) ?? this.finished.get(requestId)) : undefined;
     if (ctx) this.countError(ctx, time);
     else this.emit(ENHANCED.errors, 1, time, this.baseTags());
   }
@@ -479,9 +480,9 @@ export class InvocationProcessor {
   private maybeFinish(ctx: Context): void {
     if (!ctx.runtimeDone || !ctx.report) return;
     this.contexts.delete(ctx.requestId);
-    this.finished.add(ctx.requestId);
+    this.finished.set(ctx.requestId, ctx);
     if (this.finished.size > FINISHED_MEMORY) {
-      const oldest = this.finished.values().next().value;
+      const oldest = this.finished.keys().next().value;
       if (oldest !== undefined) this.finished.delete(oldest);
     }
   }
