@@ -32,7 +32,7 @@ export class FakeLambdaApi {
   constructor(readonly options: FakeLambdaApiOptions = {}) {}
 
   get address(): string {
-    return `127.0.0.1:${(this.server?.address() as AddressInfo).port}`;
+    return `127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
   }
 
   async start(): Promise<string> {
