@@ -140,6 +140,11 @@ export class InvocationProcessor {
     return [...this.contexts.values()].filter((c) => !c.runtimeDone).map((c) => c.requestId);
   }
 
+  /** Request ids still waiting for their runtimeDone or their report. */
+  pending(): string[] {
+    return [...this.contexts.keys()];
+  }
+
   /** Resolves true once runtimeDone for the request has been processed, false on timeout. */
   waitForRuntimeDone(requestId: string, timeoutMs: number): Promise<boolean> {
     const ctx = this.contexts.get(requestId);
