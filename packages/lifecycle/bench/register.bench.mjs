@@ -41,7 +41,15 @@ const results = { null: { register: [], ready: [] }, lifecycle: { register: [], 
 await once(NULL_EXTENSION_DIR);
 await once(ours);
 for (let i = 0; i < ROUNDS; i++) {
-  for (const [name, dir] of i % 2 ? [['null', NULL_EXTENSION_DIR], ['lifecycle', ours]] : [['lifecycle', ours], ['null', NULL_EXTENSION_DIR]]) {
+  for (const [name, dir] of i % 2
+    ? [
+        ['null', NULL_EXTENSION_DIR],
+        ['lifecycle', ours],
+      ]
+    : [
+        ['lifecycle', ours],
+        ['null', NULL_EXTENSION_DIR],
+      ]) {
     const r = await once(dir);
     results[name].register.push(r.register);
     results[name].ready.push(r.ready);
@@ -62,4 +70,6 @@ printTable(
 const reg = ratio(median(results.lifecycle.register), median(results.null.register));
 const ready = ratio(median(results.lifecycle.ready), median(results.null.ready));
 console.log(`\nratio lifecycle/null, spawn→register: ${reg.toFixed(3)} (target ≤ 1.10)`);
-console.log(`ratio lifecycle/null, spawn→ready:    ${ready.toFixed(3)} (ready = listeners bound, telemetry subscribed, first next)`);
+console.log(
+  `ratio lifecycle/null, spawn→ready:    ${ready.toFixed(3)} (ready = listeners bound, telemetry subscribed, first next)`,
+);
