@@ -207,3 +207,27 @@ describe('the /proc enhanced metrics of an invocation', () => {
     ]);
   });
 });
+
+describe('UsageSampler', () => {
+  it('keeps peaks and backs off when a sample is expensive', async () => {
+    let calls = 0;
+    const reader = new ProcReader({ pids: () => [process.pid] });
+    const slow = Object.assign(Object.create(reader), {
+      processes(pids: number[]) {
+        calls++;
+        const until = performance.now() + 3; // 3 ms a sample: far over a tenth of 10 ms
+        while (performance.now() < until) {}
+        return reader.processes(pids);
+      },
+    }) as ProcReader;
+    const { UsageSampler } = await import('../src/index.js');
+    const sampler = new UsageSampler(slow, 10);
+    sampler.start();
+    await new Promise((r) => setTimeout(r, 200));
+    const peaks = sampler.stop();
+    expect(sampler.currentIntervalMs).toBeGreaterThan(10);
+    expect(calls).toBeLessThan(20);
+    expect(peaks.fdUsePeak).toBeGreaterThan(0);
+    expect(sampler.running).toBe(false);
+  });
+});

@@ -221,19 +221,31 @@ export interface UsagePeaks {
   threadsUsePeak: number;
 }
 
-/** Polls tmp/fd/thread usage while an invocation runs and keeps the peaks. */
+/**
+ * Polls tmp/fd/thread usage while an invocation runs and keeps the peaks. A sample that costs more
+ * than a tenth of the interval (many processes visible) doubles the interval, up to a second, so
+ * the sampler never takes more than ~10 % of a core from the function.
+ */
 export class UsageSampler {
   private timer: NodeJS.Timeout | undefined;
   private peaks: UsagePeaks = { tmpUsedPeak: 0, fdUsePeak: 0, threadsUsePeak: 0 };
   private pidList: number[] = [];
+  private interval: number;
 
   constructor(
     private readonly reader: ProcReader,
     private readonly intervalMs = 10,
-  ) {}
+  ) {
+    this.interval = intervalMs;
+  }
 
   get running(): boolean {
     return this.timer !== undefined;
+  }
+
+  /** The interval in use (grows when sampling is expensive). */
+  get currentIntervalMs(): number {
+    return this.interval;
   }
 
   start(): void {
@@ -241,21 +253,31 @@ export class UsageSampler {
     this.peaks = { tmpUsedPeak: 0, fdUsePeak: 0, threadsUsePeak: 0 };
     this.pidList = this.reader.pids();
     this.sample();
-    this.timer = setInterval(() => this.sample(), this.intervalMs);
-    this.timer.unref();
+    this.schedule();
   }
 
   /** Takes a last sample, stops, and returns the peaks seen. */
   stop(): UsagePeaks {
     if (this.timer) {
-      clearInterval(this.timer);
+      clearTimeout(this.timer);
       this.timer = undefined;
       this.sample();
     }
     return this.peaks;
   }
 
-  private sample(): void {
+  private schedule(): void {
+    this.timer = setTimeout(() => {
+      const cost = this.sample();
+      if (cost > this.interval / 10) this.interval = Math.min(1000, this.interval * 2);
+      this.schedule();
+    }, this.interval);
+    this.timer.unref();
+  }
+
+  /** Returns how long the sample took, ms. */
+  private sample(): number {
+    const t0 = performance.now();
     const tmp = this.reader.tmp();
     if (tmp) {
       this.peaks.tmp = tmp;
@@ -266,5 +288,6 @@ export class UsageSampler {
     this.peaks.threadsUsePeak = Math.max(this.peaks.threadsUsePeak, p.threadsUse);
     if (p.fdMax !== undefined) this.peaks.fdMax = p.fdMax;
     if (p.threadsMax !== undefined) this.peaks.threadsMax = p.threadsMax;
+    return performance.now() - t0;
   }
 }
