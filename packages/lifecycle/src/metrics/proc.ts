@@ -234,7 +234,7 @@ export class UsageSampler {
 
   constructor(
     private readonly reader: ProcReader,
-    private readonly intervalMs = 10,
+    intervalMs = 10,
   ) {
     this.interval = intervalMs;
   }
