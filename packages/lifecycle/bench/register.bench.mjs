@@ -1,5 +1,5 @@
 // spawn→register and spawn→ready (first `event/next`) of an extension built from this package
-// alone (examples/extension.mjs), against the testkit's null extension, in the same run, in the
+// alone (examples/extension.cjs), against the testkit's null extension, in the same run, in the
 // testkit's LambdaSandbox. Rounds alternate so machine noise hits both alike.
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,7 @@ import { LambdaSandbox, NULL_EXTENSION_DIR, SAMPLE_FUNCTION_DIR } from '@serverl
 import { median, printTable, quantile, ratio } from '../../../bench/stats.mjs';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 20);
-const example = fileURLToPath(new URL('../examples/extension.mjs', import.meta.url));
+const example = fileURLToPath(new URL('../examples/extension.cjs', import.meta.url));
 
 // Lambda knows an extension by its file name: expose the example as `datadog-agent`.
 const ours = mkdtempSync(join(tmpdir(), 'lifecycle-bench-'));

@@ -4,7 +4,7 @@ import {
   errorTypeOf,
   lambdaApiRequest,
   type Registration,
-} from './register.js';
+} from './register.cjs';
 
 export interface TracingHeader {
   type: string;

@@ -88,7 +88,7 @@ export {
   type RegisterOptions,
   type Registration,
   register,
-} from './register.js';
+} from './register.cjs';
 export * from './telemetry/events.js';
 export {
   DEFAULT_TELEMETRY_PORT,

@@ -14,7 +14,7 @@ import { errorMessage, type Logger, noopLogger } from './logger.js';
 import type { MetricSubmit } from './metrics/enhanced.js';
 import type { ProcReader } from './metrics/proc.js';
 import type { LifecycleOptions } from './options.js';
-import { type Registration, register } from './register.js';
+import { type Registration, register } from './register.cjs';
 import { TelemetryListener } from './telemetry/listener.js';
 import { type SubscribeOutcome, subscribeTelemetry } from './telemetry/subscribe.js';
 

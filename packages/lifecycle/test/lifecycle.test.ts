@@ -219,7 +219,7 @@ describe('Lifecycle', () => {
 });
 
 describe('the example extension, as a child process built from dist', () => {
-  const example = fileURLToPath(new URL('../examples/extension.mjs', import.meta.url));
+  const example = fileURLToPath(new URL('../examples/extension.cjs', import.meta.url));
   const built = existsSync(fileURLToPath(new URL('../dist/index.js', import.meta.url)));
 
   it.runIf(built)('registers first, runs invocations from telemetry, and exits 0 on SHUTDOWN', async () => {

@@ -18,7 +18,7 @@ import { LambdaSandbox, type LambdaSandboxOptions, type TelemetryEvent } from '@
 import { afterEach, describe, expect, it } from 'vitest';
 import { architectureOf, estimatedCostUsd, parseCpu, parseLimits, parseNetDev } from '../src/index.js';
 
-const EXAMPLE = fileURLToPath(new URL('../examples/extension.mjs', import.meta.url));
+const EXAMPLE = fileURLToPath(new URL('../examples/extension.cjs', import.meta.url));
 const BUILT = existsSync(fileURLToPath(new URL('../dist/index.js', import.meta.url)));
 
 const FUNCTION = `

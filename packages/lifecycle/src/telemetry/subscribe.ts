@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.js';
-import { ExtensionsApiError, errorTypeOf, lambdaApiRequest } from '../register.js';
+import { ExtensionsApiError, errorTypeOf, lambdaApiRequest } from '../register.cjs';
 
 export const TELEMETRY_API_VERSION = '2022-07-01';
 
