@@ -115,8 +115,15 @@ export class Lifecycle {
   async start(early?: Registration | Promise<Registration>): Promise<StartResult> {
     const t0 = this.now();
     const result: StartResult = { state: 'new', readyInMs: 0 };
+    // The sockets need no registration: bind them while it is on its way.
+    const listening = Promise.all([this.telemetry.start(), this.hooks.start()]).then(
+      (ports) => ({ ports, error: undefined }),
+      (error: unknown) => ({ ports: undefined, error }),
+    );
     const registration = await this.registerOnce(early);
+    const bound = await listening;
     if (!registration) {
+      await this.close();
       this.stateValue = 'unregistered';
       result.state = this.stateValue;
       result.readyInMs = this.now() - t0;
@@ -124,12 +131,10 @@ export class Lifecycle {
     }
     result.registration = registration;
     this.client = new ExtensionsClient(this.options.runtimeApi ?? '', registration);
-    try {
-      const [telemetryPort, hooksPort] = await Promise.all([this.telemetry.start(), this.hooks.start()]);
-      result.telemetryPort = telemetryPort;
-      result.hooksPort = hooksPort;
-    } catch (err) {
-      this.fallBackToIdle(`a listener could not start: ${errorMessage(err)}`);
+    if (bound.ports) {
+      [result.telemetryPort, result.hooksPort] = bound.ports;
+    } else {
+      this.fallBackToIdle(`a listener could not start: ${errorMessage(bound.error)}`);
     }
     if (this.stateValue !== 'idle') {
       try {
