@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { LambdaSandbox, NULL_EXTENSION_DIR, SAMPLE_FUNCTION_DIR } from '@serverless-agent/testkit';
 import { median, printTable, quantile, ratio } from '../../../bench/stats.mjs';
 
-const ROUNDS = Number(process.env.ROUNDS ?? 20);
+const ROUNDS = Number(process.env.ROUNDS ?? 30);
 const example = fileURLToPath(new URL('../examples/extension.cjs', import.meta.url));
 
 // Lambda knows an extension by its file name: expose the example as `datadog-agent`.

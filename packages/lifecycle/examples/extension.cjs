@@ -8,9 +8,19 @@ const { register } = require('@serverless-agent/lifecycle/register');
 const registration = register({
   managedInstances: process.env.AWS_LAMBDA_INITIALIZATION_TYPE === 'lambda-managed-instances',
 });
-registration.catch(() => {}); // the Lifecycle reports it
+// Load the rest only once the request is answered: compiling modules on this thread earlier would
+// hold the register request back (its socket connects and writes on a later turn of the loop).
+registration.then(main, main);
 
 async function main() {
+  try {
+    await run();
+  } catch (err) {
+    fatal(err);
+  }
+}
+
+async function run() {
   const { Lifecycle, fromEnv } = await import('@serverless-agent/lifecycle');
   const line = (level) => (msg) => process.stderr.write(`DD_EXTENSION | ${level} | ${msg}\n`);
   const logger = { debug() {}, info: line('INFO'), warn: line('WARN'), error: line('ERROR') };
@@ -31,8 +41,8 @@ async function main() {
   process.exit(0);
 }
 
-main().catch((err) => {
+function fatal(err) {
   process.stderr.write(`DD_EXTENSION | ERROR | ${err?.stack ?? err}\n`);
   // Exiting would fail the invocation; stay until Lambda ends the environment.
   setInterval(() => {}, 1 << 30);
-});
+}
