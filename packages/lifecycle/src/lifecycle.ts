@@ -77,6 +77,7 @@ export class Lifecycle {
       enhancedMetrics: options.enhancedMetrics,
       procEnhancedMetrics: options.procEnhancedMetrics,
       managedInstances: options.managedInstances,
+      snapStart: options.snapStart,
       architecture: options.architecture,
       logger: this.logger,
       ...(deps.submit ? { submit: deps.submit } : {}),

@@ -9,6 +9,8 @@ export interface LifecycleOptions {
   runtimeApi: string | undefined;
   /** `AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances`. */
   managedInstances: boolean;
+  /** `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`: the first invocation runs in a restored snapshot. */
+  snapStart: boolean;
   /** `DD_ENHANCED_METRICS`, default true. */
   enhancedMetrics: boolean;
   /** `DD_LAMBDA_PROC_ENHANCED_METRICS`, default true. */
@@ -52,6 +54,7 @@ export function fromEnv(env: Env = process.env, logger?: Logger): LifecycleOptio
   return {
     runtimeApi: env['AWS_LAMBDA_RUNTIME_API'] || undefined,
     managedInstances: env['AWS_LAMBDA_INITIALIZATION_TYPE'] === 'lambda-managed-instances',
+    snapStart: env['AWS_LAMBDA_INITIALIZATION_TYPE'] === 'snap-start',
     enhancedMetrics: parseBool(env, 'DD_ENHANCED_METRICS', true, logger) ?? true,
     procEnhancedMetrics: parseBool(env, 'DD_LAMBDA_PROC_ENHANCED_METRICS', true, logger) ?? true,
     logsEnabled,

@@ -6,6 +6,7 @@ describe('fromEnv', () => {
     expect(fromEnv({})).toMatchObject({
       runtimeApi: undefined,
       managedInstances: false,
+      snapStart: false,
       enhancedMetrics: true,
       procEnhancedMetrics: true,
       logsEnabled: true,
@@ -31,6 +32,13 @@ describe('fromEnv', () => {
       procEnhancedMetrics: false,
       telemetryPort: 9999,
       hooksPort: 0,
+    });
+  });
+
+  it('knows SnapStart from the initialization type', () => {
+    expect(fromEnv({ AWS_LAMBDA_INITIALIZATION_TYPE: 'snap-start' })).toMatchObject({
+      snapStart: true,
+      managedInstances: false,
     });
   });
 

@@ -193,6 +193,20 @@ describe('InvocationProcessor: a cold start and a warm invocation', () => {
     expect(t.named('snapstart_restore_duration')).toEqual([expect.objectContaining({ value: 0.2204 })]);
   });
 
+  it('knows a SnapStart restore from its mode when restoreStart comes after the INVOKE', () => {
+    const t = setup({ snapStart: true, startedAt: T0 - 3_600_000 });
+    t.p.onInvoke(invoke('r1'));
+    t.p.onTelemetry([
+      ev('platform.restoreStart', -50, {}),
+      ev('platform.restoreReport', -10, { status: 'success', metrics: { durationMs: 40 } }),
+    ]);
+    expect(t.events.find((e) => e.type === 'invocationStart')).toMatchObject({
+      snapStartRestore: true,
+      coldStart: true,
+      proactiveInitialization: false,
+    });
+  });
+
   it('emits nothing when enhanced metrics are disabled, and still publishes events', () => {
     const t = setup({ enhancedMetrics: false });
     t.p.onInvoke(invoke('r1'));

@@ -301,6 +301,22 @@ export const handler = async () => ({ ok: true });
     expect(h.values('billed_duration')).toEqual([]);
   }, 60_000);
 
+  it('SnapStart: a restore, its duration, and the restored first invocation', async () => {
+    const h = harness({ snapStart: true });
+    await h.sandbox.start();
+    const r = await h.sandbox.invoke({});
+    expect(r.status).toBe('success');
+    await h.sandbox.shutdown();
+    await h.waitFor(() => h.ofType('shutdown').length >= 1, 'shutdown');
+    const restore = h.tele('platform.restoreReport')[0]!;
+    expect(h.values('snapstart_restore_duration')).toEqual([restore.record.metrics!.durationMs * 0.001]);
+    expect(h.ofType('restoreReport')).toHaveLength(1);
+    expect(h.ofType('invocationStart').at(-1)).toMatchObject({
+      requestId: r.requestId,
+      snapStartRestore: true,
+    });
+  }, 60_000);
+
   it('with DD_ENHANCED_METRICS=false: events, and not one sample', async () => {
     const h = harness({}, FUNCTION, { DD_ENHANCED_METRICS: 'false' });
     await h.sandbox.start();

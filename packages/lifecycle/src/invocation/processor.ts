@@ -30,6 +30,11 @@ export interface InvocationProcessorOptions {
   /** `DD_LAMBDA_PROC_ENHANCED_METRICS`; default true. */
   procEnhancedMetrics?: boolean;
   managedInstances?: boolean;
+  /**
+   * SnapStart (`AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`): the first invocation is a restore even
+   * when `platform.restoreStart` arrives after its INVOKE.
+   */
+  snapStart?: boolean;
   architecture?: Architecture;
   /** Where samples go (the app connects dogstatsd's in-process submit). */
   submit?: MetricSubmit;
@@ -507,8 +512,9 @@ export class InvocationProcessor {
     let proactive = false;
     let snapStart = false;
     if (first && !this.managed) {
-      snapStart = this.restoreStartedAt !== undefined;
-      const since = this.restoreStartedAt ?? this.startedAt;
+      snapStart = this.restoreStartedAt !== undefined || (this.options.snapStart ?? false);
+      // A restored snapshot's process clock started long ago: without restoreStart, it is no proactive init.
+      const since = this.restoreStartedAt ?? (snapStart ? time : this.startedAt);
       proactive = time - since > PROACTIVE_INITIALIZATION_THRESHOLD_MS;
       coldStart = !proactive;
     }
