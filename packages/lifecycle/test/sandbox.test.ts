@@ -11,6 +11,7 @@ import {
   statfsSync,
   writeFileSync,
 } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -136,6 +137,16 @@ function harness(...args: ConstructorParameters<typeof Harness>): Harness {
   const h = new Harness(...args);
   harnesses.push(h);
   return h;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 const cpuNow = () => parseCpu(readFileSync('/proc/stat', 'utf8'), readFileSync('/proc/uptime', 'utf8'))!;
@@ -315,6 +326,42 @@ export const handler = async () => ({ ok: true });
       requestId: r.requestId,
       snapStartRestore: true,
     });
+  }, 60_000);
+
+  it('universal instrumentation: the function calls the hooks; the error counts once', async () => {
+    const port = await freePort();
+    const source = `
+import { request } from 'node:http';
+const call = (path, body, headers) => new Promise((resolve, reject) => {
+  const req = request({ host: '127.0.0.1', port: Number(process.env.SERVERLESS_AGENT_HOOKS_PORT), path, method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+    let text = ''; res.on('data', (c) => (text += c)); res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: text }));
+  });
+  req.on('error', reject); req.end(body);
+});
+export const handler = async (event, context) => {
+  const id = { 'lambda-runtime-aws-request-id': context.awsRequestId };
+  const start = await call('/lambda/start-invocation', JSON.stringify(event), id);
+  await call('/lambda/end-invocation', JSON.stringify({ statusCode: 500 }), {
+    ...id, 'x-datadog-invocation-error': 'true', 'x-datadog-invocation-error-msg': Buffer.from('it broke').toString('base64'),
+  });
+  if (start.status !== 200 || start.body !== '{}') throw new Error('bad start answer');
+  throw new Error('it broke');
+};
+`;
+    const h = harness({}, source, { SERVERLESS_AGENT_HOOKS_PORT: String(port) });
+    await h.sandbox.start();
+    const r = await h.sandbox.invoke({ headers: { 'x-datadog-trace-id': '123' } });
+    expect(r.status).toBe('error');
+    await h.sandbox.shutdown();
+    await h.waitFor(() => h.ofType('shutdown').length === 1, 'shutdown');
+    expect(h.ofType('universalStart')).toMatchObject([
+      { requestId: r.requestId, event: { headers: { 'x-datadog-trace-id': '123' } } },
+    ]);
+    expect(h.ofType('universalEnd')).toMatchObject([
+      { requestId: r.requestId, statusCode: 500, error: { message: 'it broke' } },
+    ]);
+    expect(h.values('errors')).toEqual([1]);
   }, 60_000);
 
   it('with DD_ENHANCED_METRICS=false: events, and not one sample', async () => {
