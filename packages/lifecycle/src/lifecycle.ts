@@ -153,6 +153,7 @@ export class Lifecycle {
           `telemetry subscription failed, running without platform events: ${errorMessage(err)}`,
         );
       }
+      if (result.telemetry !== 'subscribed') this.processor.telemetryUnavailable();
     }
     if (this.stateValue === 'new') this.stateValue = 'ready';
     result.state = this.stateValue;

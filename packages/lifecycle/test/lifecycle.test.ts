@@ -185,6 +185,28 @@ describe('Lifecycle', () => {
     noInitError(t.api);
   });
 
+  it('without telemetry, counts the cold-start invocation at INVOKE instead of holding it', async () => {
+    const t = await setup();
+    t.api.options.telemetryStatus = 202;
+    t.api.options.telemetryBody =
+      '{"errorMessage":"Telemetry API is not supported","errorType":"Telemetry.NotSupported"}';
+    expect((await t.lc.start()).telemetry).toBe('not-supported');
+    const running = t.lc.run();
+    await t.api.waitNextCalls(1);
+    t.api.push({
+      eventType: 'INVOKE',
+      requestId: 'r1',
+      deadlineMs: Date.now() + 3000,
+      invokedFunctionArn: 'arn',
+    });
+    await t.api.waitNextCalls(2);
+    expect(t.samples.filter((s) => s.name === 'aws.lambda.enhanced.invocations').map((s) => s.tags)).toEqual([
+      ['cold_start:true'],
+    ]);
+    t.api.push({ eventType: 'SHUTDOWN', shutdownReason: 'spindown', deadlineMs: Date.now() + 2000 });
+    await running;
+  });
+
   it('stays out of the way when registration is refused', async () => {
     const api = new FakeLambdaApi({ registerStatus: 403 });
     closers.push(() => api.close());

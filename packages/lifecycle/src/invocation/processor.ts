@@ -97,7 +97,8 @@ export class InvocationProcessor {
   private readonly now: () => number;
   private readonly startedAt: number;
   private readonly enhanced: boolean;
-  private readonly procEnabled: boolean;
+  private procEnabled: boolean;
+  private telemetryAvailable = true;
   private readonly managed: boolean;
   private readonly arch: Architecture;
   private readonly reader: ProcReader;
@@ -172,6 +173,20 @@ export class InvocationProcessor {
       list.push(done);
       this.waiters.set(requestId, list);
     });
+  }
+
+  /**
+   * Without platform events (the subscription failed or is not supported) nothing will release a
+   * held invocation count or stop the /proc sampler: count at INVOKE and skip the /proc metrics.
+   */
+  telemetryUnavailable(): void {
+    this.telemetryAvailable = false;
+    this.procEnabled = false;
+    if (this.sampler.running) this.sampler.stop();
+    for (const ctx of this.contexts.values()) {
+      ctx.procStart = undefined;
+      this.releaseInvocations(ctx);
+    }
   }
 
   // ---- inputs ----------------------------------------------------------------------------
@@ -546,7 +561,7 @@ export class InvocationProcessor {
       this.once.warn('evicted', `more than ${max} invocations open: the oldest are dropped (counted)`);
     }
     // On a cold start the count waits for initStart, which may tag it `durable_function:true`.
-    if (coldStart && !this.initStartSeen) ctx.heldInvocationsAt = time;
+    if (coldStart && !this.initStartSeen && this.telemetryAvailable) ctx.heldInvocationsAt = time;
     else this.emitInvocations(ctx, time);
     if (this.procEnabled && !this.managed) {
       ctx.procStart = { ...this.snapshot() };
