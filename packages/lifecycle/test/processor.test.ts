@@ -308,6 +308,16 @@ describe('InvocationProcessor: errors, timeouts, out of memory', () => {
     expect(t.named('timeouts')).toHaveLength(0);
   });
 
+  it('counts once when the end-invocation error beats its INVOKE', () => {
+    const t = setup();
+    t.p.invocationErrored('early');
+    t.p.onInvoke(invoke('early'));
+    t.p.onTelemetry([runtimeDone('early', 10, 5, 'error', 'Error')]);
+    expect(t.named('errors')).toHaveLength(1);
+    expect(t.named('invocations')).toHaveLength(1);
+    expect(t.events.filter((e) => e.type === 'invocationStart')).toHaveLength(1);
+  });
+
   it('detects OOM by all three detectors and counts it once per request', () => {
     const t = setup();
     t.p.onInvoke(invoke('r1'));

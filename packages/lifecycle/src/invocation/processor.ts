@@ -239,7 +239,9 @@ export class InvocationProcessor {
 
   /** An error the tracer reported at end-invocation (thrown error or 5xx). */
   invocationErrored(requestId: string | undefined, time = this.now()): void {
-    const ctx = requestId ? (this.contexts.get(requestId) ?? this.finished.get(requestId)) : undefined;
+    // A hook can beat its INVOKE here (the runtime and the extension get the invoke at once): the
+    // context starts now, and the INVOKE joins it.
+    const ctx = requestId ? (this.finished.get(requestId) ?? this.context(requestId, time)) : undefined;
     if (ctx) this.countError(ctx, time);
     else this.emit(ENHANCED.errors, 1, time, this.baseTags());
   }
