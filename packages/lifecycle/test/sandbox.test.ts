@@ -168,7 +168,8 @@ describe.runIf(BUILT)('in the LambdaSandbox', () => {
     const extFds = readdirSync(`/proc/${extPid}/fd`).length;
     const extThreads = readdirSync(`/proc/${extPid}/task`).length;
     const extFdLimit = parseLimits(readFileSync(`/proc/${extPid}/limits`, 'utf8')).fd!;
-    const r2 = await h.sandbox.invoke({});
+    // Both last longer than /proc/uptime's 10 ms resolution, so utilisation has a window.
+    const r2 = await h.sandbox.invoke({ sleepMs: 30 });
     expect([r1.record.coldStart, r2.record.coldStart]).toEqual([true, false]);
     await h.sandbox.shutdown(); // thaws: r2's report reaches the extension only now
     const cpu1 = cpuNow();
