@@ -66,8 +66,22 @@ function tokenize(q: string): Tok[] {
     if (c === '"' || c === '`') {
       const end = q.indexOf(c, i + 1);
       if (end < 0) throw new SqlParseError('unterminated quoted identifier');
-      out.push({ kind: 'ident', text: q.slice(i, end + 1) });
+      const inner = q.slice(i + 1, end).trim();
+      out.push({ kind: 'ident', text: inner === '' ? '""' : inner });
       i = end + 1;
+      continue;
+    }
+    if (c === '{') {
+      // a map literal (CQL `WITH replication = {...}`) is one value
+      let depth = 0;
+      let j = i;
+      for (; j < n; j++) {
+        if (q[j] === '{') depth++;
+        else if (q[j] === '}' && --depth === 0) break;
+      }
+      if (j >= n) throw new SqlParseError('unterminated brace');
+      out.push({ kind: 'literal', text: '?' });
+      i = j + 1;
       continue;
     }
     if (c === '$') {
@@ -129,16 +143,16 @@ function tokenize(q: string): Tok[] {
       continue;
     }
     if ((c === ':' || c === '@') && q[i + 1] !== undefined && isIdentStart(q[i + 1]!) && q[i - 1] !== ':') {
-      // :name bind variables and @variables
+      // :name bind variables and @variables name a value without holding one: kept
       let j = i + 1;
       while (j < n && isIdentPart(q[j]!)) j++;
-      out.push({ kind: 'literal', text: '?' });
+      out.push({ kind: 'ident', text: q.slice(i, j) });
       i = j;
       continue;
     }
     if (isIdentStart(c)) {
       let j = i + 1;
-      while (j < n && (isIdentPart(q[j]!) || (q[j] === '*' && q[j - 1] === '.'))) j++;
+      while (j < n && (isIdentPart(q[j]!) || q[j] === '#' || (q[j] === '*' && q[j - 1] === '.'))) j++;
       const text = q.slice(i, j);
       out.push(
         LITERAL_WORDS.has(text.toUpperCase()) ? { kind: 'literal', text: '?' } : { kind: 'ident', text },
@@ -217,19 +231,28 @@ export function obfuscateSql(query: string, opts: SqlOptions = {}): string {
   const kept: Tok[] = [];
   for (let i = 0; i < toks.length; i++) {
     const t = toks[i]!;
+    const next = toks[i + 1];
+    const upper = t.kind === 'ident' ? t.text.toUpperCase() : '';
     if (
       !opts.keepAlias &&
-      t.kind === 'ident' &&
-      t.text.toUpperCase() === 'AS' &&
-      toks[i + 1]?.kind === 'ident'
+      upper === 'AS' &&
+      (next?.kind === 'ident' || next?.kind === 'literal' || next?.kind === 'open')
     ) {
-      const next = toks[i + 1]!.text.toUpperCase();
-      // `CAST(x AS int)` keeps its type
-      const inCast = kept.some((k, idx) => k.kind === 'open' && kept[idx - 1]?.text.toUpperCase() === 'CAST');
-      if (!inCast && next !== 'SELECT' && next !== 'WITH') {
+      // `AS alias` goes; `AS [alias]` goes with its brackets; `AS (subquery)` stays
+      if (next.kind !== 'open') {
         i++;
         continue;
       }
+      if (next.text === '[' && toks[i + 2]?.kind === 'ident' && toks[i + 3]?.kind === 'close') {
+        i += 3;
+        continue;
+      }
+    }
+    // savepoint names are generated per transaction
+    if (upper === 'SAVEPOINT' && next?.kind === 'ident') {
+      kept.push(t, { kind: 'literal', text: '?' });
+      i++;
+      continue;
     }
     kept.push(t);
   }
@@ -241,8 +264,7 @@ export function obfuscateSql(query: string, opts: SqlOptions = {}): string {
     if (t.kind === 'literal' && last?.kind === 'literal') continue;
     if (t.kind === 'comma' && last?.kind === 'literal') {
       const after = kept[i + 1];
-      if (after?.kind === 'literal') continue;
-      if (after && after.kind !== 'open') continue;
+      if (after === undefined || after.kind !== 'open') continue;
     }
     if (
       t.kind === 'comma' &&
@@ -258,6 +280,7 @@ export function obfuscateSql(query: string, opts: SqlOptions = {}): string {
     }
     out.push(t);
   }
+  while (out.length > 0 && out[out.length - 1]!.kind === 'semi') out.pop();
   let s = '';
   for (const t of out) {
     if (s === '' || t.kind === 'comma' || t.kind === 'semi') s += t.text;

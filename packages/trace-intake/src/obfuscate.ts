@@ -42,19 +42,36 @@ function redisArgs(line: string): string[] {
   return out;
 }
 
-/** Resource for a redis span: the command names, de-duplicated order kept ("SET GET"). */
+const REDIS_MAX_COMMANDS = 3;
+
+/** Resource for a redis span: up to three command names, then `...` ("GET GET HDEL ..."). */
 export function quantizeRedis(query: string): string {
+  const lines = query
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   const names: string[] = [];
-  for (const raw of query.split('\n')) {
-    const args = redisArgs(raw.trim());
-    if (args.length === 0) continue;
-    if (args[0]!.endsWith(REDIS_TRUNCATION)) continue;
+  let truncated = false;
+  for (let i = 0; i < lines.length; i++) {
+    const args = redisArgs(lines[i]!);
+    // a command cut by the tracer's length limit: skipped, and marked when it ends the query
+    if (args.length === 1 && args[0]!.endsWith(REDIS_TRUNCATION)) {
+      if (i === lines.length - 1) truncated = true;
+      continue;
+    }
     let cmd = args[0]!.toUpperCase();
     if (REDIS_COMPOUND.has(cmd) && args[1]) cmd += ` ${args[1].toUpperCase()}`;
-    if (names[names.length - 1] !== cmd) names.push(cmd);
+    names.push(cmd);
+    if (names.length === REDIS_MAX_COMMANDS && i < lines.length - 1) {
+      truncated = true;
+      break;
+    }
   }
-  return names.join(' ');
+  if (!truncated) return names.join(' ');
+  return names.length > 0 ? `${names.join(' ')} ${REDIS_TRUNCATION}` : REDIS_TRUNCATION;
 }
+
+const ZADD_FLAGS = new Set(['NX', 'XX', 'GT', 'LT', 'CH', 'INCR']);
 
 function obfuscateRedisCmd(args: string[]): string[] {
   if (args.length === 0) return args;
@@ -82,8 +99,8 @@ function obfuscateRedisCmd(args: string[]): string[] {
     case 'ZSCORE':
       // SET key value [EX ...]: only the value
       if (a.length > 1) a[1] = '?';
-      if (cmd !== 'SET') q(2);
       break;
+    case 'HSET':
     case 'HSETNX':
     case 'LREM':
     case 'LSET':
@@ -113,7 +130,6 @@ function obfuscateRedisCmd(args: string[]): string[] {
       // GEOADD key longitude latitude member [...]: members
       for (let i = 3; i < a.length; i += 3) a[i] = '?';
       break;
-    case 'HSET':
     case 'HMSET':
       for (let i = 2; i < a.length; i += 2) a[i] = '?';
       break;
@@ -128,15 +144,13 @@ function obfuscateRedisCmd(args: string[]): string[] {
       for (let i = 0; i < a.length; i++)
         if (a[i]!.toUpperCase() === 'SET' && a.length > i + 3) a[i + 3] = '?';
       break;
-    case 'ZADD':
-      // ZADD key [NX|XX] [CH] [INCR] score member [score member ...]: members
-      for (let i = 1; i < a.length; i++) {
-        if (/^[+-]?(\d+(\.\d*)?|\.\d+|inf)$/i.test(a[i]!) && i + 1 < a.length) {
-          a[i + 1] = '?';
-          i++;
-        }
-      }
+    case 'ZADD': {
+      // ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]: members
+      let i = 1;
+      while (i < a.length && ZADD_FLAGS.has(a[i]!.toUpperCase())) i++;
+      for (; i + 1 < a.length; i += 2) a[i + 1] = '?';
       break;
+    }
     default:
       break;
   }
@@ -147,9 +161,10 @@ function obfuscateRedisCmd(args: string[]): string[] {
 export function obfuscateRedis(cmd: string, removeAllArgs = false): string {
   return cmd
     .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
     .map((line) => {
-      const args = redisArgs(line.trim());
-      if (args.length === 0) return line.trim();
+      const args = redisArgs(line);
       if (removeAllArgs) return args.length > 1 ? `${args[0]} ?` : args[0]!;
       return obfuscateRedisCmd(args).join(' ');
     })

@@ -75,6 +75,7 @@ const ADVERTISED = [
   '/v0.4/traces',
   '/v0.5/traces',
   STATS_ENDPOINT,
+  '/info',
   ...PROXY_ROUTES.map((r) => r.path).filter((p) => !p.startsWith('/telemetry/')),
 ];
 
