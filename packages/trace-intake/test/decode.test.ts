@@ -302,7 +302,10 @@ describe('every msgpack width', () => {
     for (const b of bad) expect(() => decodeV04(b)).toThrow(DecodeError);
     // random bytes: only DecodeError or a valid result
     let seed = 7;
-    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
     for (let n = 0; n < 500; n++) {
       const b = Uint8Array.from({ length: 1 + Math.floor(rand() * 64) }, () => Math.floor(rand() * 256));
       try {
