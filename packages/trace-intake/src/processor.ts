@@ -268,13 +268,14 @@ export class SpanProcessor {
         c.spansDropped.invalid++;
         continue;
       }
-      if (this.dedup.seen(`${idKey(span.trace_id)}:${idKey(span.span_id)}`)) {
-        c.spansDropped.duplicate++;
-        continue;
-      }
+      // before de-duplication: the span we build from it reuses its ids
       if (span.resource === PLACEHOLDER_RESOURCE) {
         c.spansDropped.placeholder++;
         for (const o of this.observers) o.onPlaceholder?.(span);
+        continue;
+      }
+      if (this.dedup.seen(`${idKey(span.trace_id)}:${idKey(span.span_id)}`)) {
+        c.spansDropped.duplicate++;
         continue;
       }
       if (this.isInternal(span)) {

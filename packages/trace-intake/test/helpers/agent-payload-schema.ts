@@ -23,7 +23,7 @@ message IndexMapping { double gamma = 1; double indexOffset = 2; int32 interpola
 message Store { map<sint32,double> binCounts = 1; repeated double contiguousBinCounts = 2 [packed = true]; sint32 contiguousBinIndexOffset = 3; }
 `;
 
-const root = protobuf.parse(PROTO).root;
+const root = protobuf.parse(PROTO, { keepCase: true }).root;
 const AgentPayload = root.lookupType('check.AgentPayload');
 const DDSketch = root.lookupType('check.DDSketch');
 
