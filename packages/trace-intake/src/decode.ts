@@ -53,9 +53,15 @@ function num(v: unknown, field: string): number {
 }
 
 function strMap(v: unknown, field: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (v === undefined || v === null) return out;
+  if (v === undefined || v === null) return {};
   if (!isObj(v)) throw new DecodeError(`span field ${field}: expected a map`);
+  // the decoded map is used as is when every value is already a string (the common case)
+  for (const k in v) if (typeof v[k] !== 'string') return coerceStrMap(v, field);
+  return v as Record<string, string>;
+}
+
+function coerceStrMap(v: Record<string, unknown>, field: string): Record<string, string> {
+  const out: Record<string, string> = {};
   for (const k in v) {
     const x = v[k];
     if (typeof x === 'string') out[k] = x;
@@ -67,9 +73,17 @@ function strMap(v: unknown, field: string): Record<string, string> {
 }
 
 function numMap(v: unknown, field: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  if (v === undefined || v === null) return out;
+  if (v === undefined || v === null) return {};
   if (!isObj(v)) throw new DecodeError(`span field ${field}: expected a map`);
+  let plain = true;
+  for (const k in v) {
+    if (typeof v[k] !== 'number') {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return v as Record<string, number>;
+  const out: Record<string, number> = {};
   for (const k in v) out[k] = num(v[k], `${field}.${k}`);
   return out;
 }

@@ -1,8 +1,8 @@
-// AgentPayload protobuf (wire-protocols E.1) for `/api/v0.2/traces`, written field by field with
-// protobufjs's Writer so that 64-bit ids go out exactly (BigInt halves, never through a double).
+// AgentPayload protobuf (wire-protocols E.1) for `/api/v0.2/traces`: the envelope (AgentPayload,
+// TracerPayload) with protobufjs's Writer, the chunks with SpanWriter; 64-bit ids go out exact.
 import protobuf from 'protobufjs/minimal.js';
-import { split64 } from './ids.js';
-import type { AttributeAnyValue, Id, OutgoingPayload, Span, TraceChunk, TracerPayload } from './types.js';
+import { SpanWriter } from './span-writer.js';
+import type { OutgoingPayload, TraceChunk, TracerPayload } from './types.js';
 
 const { Writer } = protobuf;
 type W = protobuf.Writer;
@@ -12,12 +12,6 @@ export const MAX_TRACE_PAYLOAD_BYTES = 3_200_000;
 
 // wire types: 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32
 const tag = (field: number, wire: number) => (field << 3) | wire;
-
-function u64(w: W, field: number, v: Id): void {
-  if (v === 0 || v === 0n) return;
-  const { lo, hi } = split64(v);
-  w.uint32(tag(field, 0)).uint64({ low: lo, high: hi } as unknown as number);
-}
 
 function str(w: W, field: number, v: string | undefined): void {
   if (v) w.uint32(tag(field, 2)).string(v);
@@ -33,113 +27,11 @@ function strMap(w: W, field: number, m: Record<string, string> | undefined): voi
   }
 }
 
-function writeAny(w: W, v: AttributeAnyValue, allowArray: boolean): void {
-  if (v.type !== 0) w.uint32(tag(1, 0)).int32(v.type);
-  switch (v.type) {
-    case 0:
-      str(w, 2, v.string_value);
-      break;
-    case 1:
-      if (v.bool_value) w.uint32(tag(3, 0)).bool(true);
-      break;
-    case 2:
-      u64(w, 4, v.int_value);
-      break;
-    case 3:
-      if (v.double_value !== 0) w.uint32(tag(5, 1)).double(v.double_value);
-      break;
-    case 4:
-      if (!allowArray) break;
-      w.uint32(tag(6, 2)).fork();
-      for (const x of v.array_value.values) {
-        w.uint32(tag(1, 2)).fork();
-        writeAny(w, x, false);
-        w.ldelim();
-      }
-      w.ldelim();
-      break;
-  }
-}
-
-export function writeSpan(w: W, s: Span): void {
-  str(w, 1, s.service);
-  str(w, 2, s.name);
-  str(w, 3, s.resource);
-  u64(w, 4, s.trace_id);
-  u64(w, 5, s.span_id);
-  u64(w, 6, s.parent_id);
-  u64(w, 7, s.start);
-  u64(w, 8, s.duration);
-  if (s.error !== 0) w.uint32(tag(9, 0)).int32(s.error);
-  strMap(w, 10, s.meta);
-  const metrics = s.metrics;
-  for (const k in metrics) {
-    w.uint32(tag(11, 2)).fork();
-    str(w, 1, k);
-    const v = metrics[k]!;
-    if (v !== 0) w.uint32(tag(2, 1)).double(v);
-    w.ldelim();
-  }
-  str(w, 12, s.type);
-  if (s.meta_struct) {
-    for (const k in s.meta_struct) {
-      w.uint32(tag(13, 2)).fork();
-      str(w, 1, k);
-      const b = s.meta_struct[k]!;
-      if (b.length > 0) w.uint32(tag(2, 2)).bytes(b);
-      w.ldelim();
-    }
-  }
-  if (s.span_links) {
-    for (const l of s.span_links) {
-      w.uint32(tag(14, 2)).fork();
-      u64(w, 1, l.trace_id);
-      u64(w, 2, l.trace_id_high);
-      u64(w, 3, l.span_id);
-      strMap(w, 4, l.attributes);
-      str(w, 5, l.tracestate);
-      if (l.flags) w.uint32(tag(6, 0)).uint32(l.flags >>> 0);
-      w.ldelim();
-    }
-  }
-  if (s.span_events) {
-    for (const e of s.span_events) {
-      w.uint32(tag(15, 2)).fork();
-      const { lo, hi } = split64(e.time_unix_nano);
-      if (lo !== 0 || hi !== 0) w.uint32(tag(1, 1)).fixed64({ low: lo, high: hi } as unknown as number);
-      str(w, 2, e.name);
-      if (e.attributes) {
-        for (const k in e.attributes) {
-          w.uint32(tag(3, 2)).fork();
-          str(w, 1, k);
-          w.uint32(tag(2, 2)).fork();
-          writeAny(w, e.attributes[k]!, true);
-          w.ldelim();
-          w.ldelim();
-        }
-      }
-      w.ldelim();
-    }
-  }
-}
-
-function writeChunk(w: W, c: TraceChunk): void {
-  if (c.priority !== 0) w.uint32(tag(1, 0)).int32(c.priority);
-  str(w, 2, c.origin);
-  for (const s of c.spans) {
-    w.uint32(tag(3, 2)).fork();
-    writeSpan(w, s);
-    w.ldelim();
-  }
-  strMap(w, 4, c.tags);
-  if (c.droppedTrace) w.uint32(tag(5, 0)).bool(true);
-}
+const chunkWriter = new SpanWriter();
 
 /** One TraceChunk message. */
 export function encodeChunk(c: TraceChunk): Uint8Array {
-  const w = Writer.create();
-  writeChunk(w, c);
-  return w.finish();
+  return chunkWriter.chunk(c);
 }
 
 /**

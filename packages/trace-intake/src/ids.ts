@@ -25,16 +25,26 @@ export function idKey(id: Id): string {
   return typeof id === 'number' && id >= 0 ? String(id) : toU64(id).toString();
 }
 
-/** Low and high 32-bit halves of an unsigned 64-bit value, for varint/fixed64 writers. */
+const scratch = new DataView(new ArrayBuffer(8));
+const halves = { lo: 0, hi: 0 };
+
+/**
+ * Low and high 32-bit halves of an unsigned 64-bit value, for varint/fixed64 writers. Returns a
+ * shared object (read it before the next call): this runs for every id of every span.
+ */
 export function split64(id: Id): { lo: number; hi: number } {
   if (typeof id === 'number') {
     if (id >= 0 && id <= Number.MAX_SAFE_INTEGER) {
-      return { lo: (id % TWO32) >>> 0, hi: Math.floor(id / TWO32) >>> 0 };
+      halves.lo = (id % TWO32) >>> 0;
+      halves.hi = Math.floor(id / TWO32) >>> 0;
+      return halves;
     }
     id = toU64(id);
   }
-  const v = id & U64;
-  return { lo: Number(v & 0xffffffffn), hi: Number(v >> 32n) };
+  scratch.setBigUint64(0, BigInt.asUintN(64, id), true);
+  halves.lo = scratch.getUint32(0, true);
+  halves.hi = scratch.getUint32(4, true);
+  return halves;
 }
 
 export function parseU64(text: string | undefined, radix: 10 | 16 = 10): bigint | undefined {

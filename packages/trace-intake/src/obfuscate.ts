@@ -421,11 +421,11 @@ export class Obfuscator {
     if (o.removeStackTraces && meta['error.stack'] !== undefined) meta['error.stack'] = '?';
     if (o.creditCards.enabled) {
       for (const k in meta) {
-        if (k.charCodeAt(0) === 95 /* _ */ || CC_EXEMPT.has(k) || this.ccKeep.has(k)) continue;
         const v = meta[k]!;
-        // cheap pre-check: card numbers start with a digit 2-6
+        // cheap pre-checks first: card numbers start with a digit 2-6 and have 12 to 23 characters
         const c = v.charCodeAt(0);
-        if (c < 50 || c > 54) continue;
+        if (c < 50 || c > 54 || v.length < 12 || v.length > 23) continue;
+        if (k.charCodeAt(0) === 95 /* _ */ || CC_EXEMPT.has(k) || this.ccKeep.has(k)) continue;
         if (isCardNumber(v, o.creditCards.luhn)) meta[k] = '?';
       }
     }

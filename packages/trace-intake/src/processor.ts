@@ -1,8 +1,8 @@
 // Span processing for Lambda and serverless containers: normalisation, the extension's own filters,
 // tags, obfuscation, top-level marking, chunk priority. One tracer request in, one TracerPayload out.
-import { idKey, isZeroId } from './ids.js';
+import { isZeroId } from './ids.js';
 import { defaultObfuscationOptions, type ObfuscationOptions, Obfuscator } from './obfuscate.js';
-import type { Span, SpanProcessorHook, TraceChunk, TracerHeaders, TracerPayload } from './types.js';
+import type { Id, Span, SpanProcessorHook, TraceChunk, TracerHeaders, TracerPayload } from './types.js';
 
 export interface ReplaceRule {
   /** Tag name, `resource.name`, or `*` for every tag and the resource. */
@@ -81,29 +81,32 @@ function truncate(s: string, n: number): string {
   return s.length > n ? s.slice(0, n) : s;
 }
 
+/** Ids as Map keys: one BigInt per value whatever width the tracer used. */
+const idK = (id: Id): bigint => (typeof id === 'bigint' ? id : BigInt(id));
+
 class DedupSet {
-  private readonly set = new Set<string>();
+  // span id → trace id: a span id alone almost never repeats across traces, so one lookup decides
+  private readonly map = new Map<bigint, bigint>();
   constructor(private readonly capacity: number) {}
-  seen(key: string): boolean {
+  seen(span: Span): boolean {
     if (this.capacity <= 0) return false;
-    if (this.set.has(key)) return true;
-    this.set.add(key);
-    if (this.set.size > this.capacity) {
-      const first = this.set.values().next().value as string;
-      this.set.delete(first);
-    }
+    const sid = idK(span.span_id);
+    const tid = idK(span.trace_id);
+    if (this.map.get(sid) === tid) return true;
+    this.map.set(sid, tid);
+    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as bigint);
     return false;
   }
 }
 
 export function rootOf(spans: Span[]): Span | undefined {
   if (spans.length === 0) return undefined;
-  const ids = new Set<string>();
-  for (const s of spans) ids.add(idKey(s.span_id));
+  const ids = new Set<bigint>();
+  for (const s of spans) ids.add(idK(s.span_id));
   let candidate: Span | undefined;
   for (const s of spans) {
     if (isZeroId(s.parent_id)) return s;
-    if (!candidate && !ids.has(idKey(s.parent_id))) candidate = s;
+    if (!candidate && !ids.has(idK(s.parent_id))) candidate = s;
   }
   return candidate ?? spans[spans.length - 1];
 }
@@ -274,7 +277,7 @@ export class SpanProcessor {
         for (const o of this.observers) o.onPlaceholder?.(span);
         continue;
       }
-      if (this.dedup.seen(`${idKey(span.trace_id)}:${idKey(span.span_id)}`)) {
+      if (this.dedup.seen(span)) {
         c.spansDropped.duplicate++;
         continue;
       }
@@ -299,8 +302,8 @@ export class SpanProcessor {
       return undefined;
     }
     const o = this.opts;
-    const byId = header.clientComputedTopLevel ? undefined : new Map<string, Span>();
-    if (byId) for (const s of spans) byId.set(idKey(s.span_id), s);
+    const byId = header.clientComputedTopLevel ? undefined : new Map<bigint, Span>();
+    if (byId) for (const s of spans) byId.set(idK(s.span_id), s);
     let priority = PRIORITY_NONE;
     let origin = '';
     for (const span of spans) {
@@ -321,7 +324,7 @@ export class SpanProcessor {
       this.obfuscator.obfuscate(span);
       if (o.replaceTags.length > 0) this.applyReplace(span);
       if (byId) {
-        const parent = isZeroId(span.parent_id) ? undefined : byId.get(idKey(span.parent_id));
+        const parent = isZeroId(span.parent_id) ? undefined : byId.get(idK(span.parent_id));
         if (!parent || parent.service !== span.service) span.metrics['_top_level'] = 1;
         else delete span.metrics['_top_level'];
       }

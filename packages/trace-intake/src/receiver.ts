@@ -119,18 +119,30 @@ export function createTraceReceiver(agent: TraceAgent, opts: ReceiverOptions): T
   });
   const info = {
     version: agent.agentVersion,
+    git_commit: '',
     endpoints: ADVERTISED,
     client_drop_p0s: false,
     span_meta_structs: true,
     long_running_spans: false,
     config: {
       default_env: agent.opts.env ?? 'none',
+      // no sampling here: the tracer decides, every trace is kept
+      target_tps: 0,
+      max_eps: 0,
       receiver_port: opts.port,
+      receiver_socket: '',
+      connection_limit: 0,
+      receiver_timeout: 0,
       max_request_bytes: opts.maxTraceBodyBytes,
       statsd_port: 8125,
+      max_memory: 0,
+      max_cpu: 0,
+      analyzed_spans_by_service: {},
       obfuscation: {
         elastic_search: agent.opts.obfuscation.elasticsearch.enabled,
         mongo: agent.opts.obfuscation.mongodb.enabled,
+        sql_exec_plan: false,
+        sql_exec_plan_normalize: false,
         http: {
           remove_query_string: agent.opts.obfuscation.http.removeQueryString,
           remove_path_digits: agent.opts.obfuscation.http.removePathDigits,
