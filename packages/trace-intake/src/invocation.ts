@@ -118,6 +118,7 @@ export class InvocationTracer implements ChunkObserver {
   private coldStartSent = false;
   private sawFirstInvocation = false;
   private placeholders = new Map<string, Span>();
+  private readonly platformStarts = new Map<string, number>();
   invocationsTraced = 0;
 
   constructor(private readonly opts: InvocationTracerOptions) {
@@ -168,6 +169,16 @@ export class InvocationTracer implements ChunkObserver {
     return out;
   }
 
+  /**
+   * Telemetry `platform.start` of a request: the `aws.lambda` span starts there (as the extension's
+   * does) rather than when the tracer called start-invocation.
+   */
+  platformStart(requestId: string, timeNs: number): void {
+    this.platformStarts.set(requestId, timeNs);
+    if (this.platformStarts.size > 64)
+      this.platformStarts.delete(this.platformStarts.keys().next().value as string);
+  }
+
   private takePending(requestId: string | undefined): Pending | undefined {
     const i = requestId === undefined ? -1 : this.pending.findIndex((p) => p.requestId === requestId);
     if (i >= 0) return this.pending.splice(i, 1)[0];
@@ -188,6 +199,9 @@ export class InvocationTracer implements ChunkObserver {
     this.sawFirstInvocation = true;
     const h = input.headers;
     const requestId = input.requestId ?? p.requestId;
+    const platformStart = requestId ? this.platformStarts.get(requestId) : undefined;
+    if (requestId) this.platformStarts.delete(requestId);
+    if (platformStart !== undefined && platformStart <= p.startNs) p.startNs = platformStart;
     let ctx = p.context;
     const placeholder = requestId ? this.placeholders.get(requestId) : undefined;
     if (requestId) this.placeholders.delete(requestId);

@@ -110,6 +110,17 @@ describe('universal instrumentation', () => {
     expect(lambda!.metrics['_sampling_priority_v1']).toBe(-1);
   });
 
+  it('starts aws.lambda at platform.start when the lifecycle reports it', () => {
+    const a = agent();
+    a.invocations!.platformStart('ps', ev.T0_NS - 5e6);
+    a.invocations!.startInvocation({ requestId: 'ps', headers: {}, event: {}, timeNs: ev.T0_NS });
+    a.invocations!.endInvocation({ requestId: 'ps', headers: {}, response: {}, timeNs: ev.T0_NS + 20e6 });
+    const [lambda] = flushed(a);
+    // ns timestamps held as doubles are exact to well under a microsecond
+    expect(Math.abs(Number(lambda!.start) - (ev.T0_NS - 5e6))).toBeLessThan(1000);
+    expect(Math.abs(Number(lambda!.duration) - 25e6)).toBeLessThan(1000);
+  });
+
   it('error headers: only "true" or a message/type/stack header counts; raw values when not base64', () => {
     expect(errorTagsFromHeaders({ 'x-datadog-invocation-error': 'false' })).toBeUndefined();
     expect(errorTagsFromHeaders({ 'x-datadog-invocation-error': 'TRUE' })).toEqual({});
