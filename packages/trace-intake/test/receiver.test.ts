@@ -126,6 +126,28 @@ describe('trace endpoints', () => {
     ).toBe(200);
   });
 
+  it('accepts a body without a content type, and an empty body', async () => {
+    intake = await startIntake();
+    const { request: req } = await import('node:http');
+    const body = fixture('dd-trace-plain', 'trace-1.msgpack');
+    const status = await new Promise<number>((resolve, reject) => {
+      const r = req(
+        `${intake!.url}/v0.4/traces`,
+        { method: 'PUT', headers: { 'content-length': body.length } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        },
+      );
+      r.on('error', reject);
+      r.end(body);
+    });
+    expect(status).toBe(200);
+    expect(intake.agent.buffered.spans).toBe(2);
+    expect((await fetch(`${intake.url}/v0.5/traces`, { method: 'PUT' })).status).toBe(400);
+    expect((await fetch(`${intake.url}/v0.4/traces`, { method: 'PUT' })).status).toBe(200);
+  });
+
   it('unknown routes are 404, GET on traces is not served', async () => {
     intake = await startIntake();
     expect((await fetch(`${intake.url}/v0.7/traces`, { method: 'PUT', body: 'x' })).status).toBe(404);
