@@ -2,7 +2,15 @@
 // tags, obfuscation, top-level marking, chunk priority. One tracer request in, one TracerPayload out.
 import { isZeroId } from './ids.js';
 import { defaultObfuscationOptions, type ObfuscationOptions, Obfuscator } from './obfuscate.js';
-import type { Id, Span, SpanProcessorHook, TraceChunk, TracerHeaders, TracerPayload } from './types.js';
+import type {
+  Id,
+  Span,
+  SpanProcessorHook,
+  SpanTagStamp,
+  TraceChunk,
+  TracerHeaders,
+  TracerPayload,
+} from './types.js';
 
 export interface ReplaceRule {
   /** Tag name, `resource.name`, or `*` for every tag and the resource. */
@@ -136,7 +144,7 @@ export class SpanProcessor {
   private readonly observers: ChunkObserver[] = [];
   private readonly internalUrl: RegExp;
   private readonly functionTags: string;
-  private readonly tagEntries: [string, string][];
+  private readonly stamp: SpanTagStamp;
 
   constructor(private readonly opts: ProcessorOptions) {
     this.dedup = new DedupSet(opts.dedupCapacity);
@@ -146,7 +154,23 @@ export class SpanProcessor {
     this.functionTags = Object.entries(opts.tags)
       .map(([k, v]) => `${k}:${v}`)
       .join(',');
-    this.tagEntries = Object.entries(opts.tags);
+    // tags every span gets, written at encoding rather than copied into each span's meta
+    const always: Record<string, string> = {};
+    if (opts.origin) {
+      always['_dd.origin'] = opts.origin;
+      always['origin'] = opts.origin;
+    }
+    if (!opts.computeStats) always['_dd.compute_stats'] = '1';
+    const ifAbsent: Record<string, string> = {};
+    if (opts.env) ifAbsent['env'] = opts.env;
+    if (opts.version) ifAbsent['version'] = opts.version;
+    Object.assign(ifAbsent, opts.tags);
+    this.stamp = { always, ifAbsent };
+  }
+
+  /** The tags the encoder adds to every span (see TraceChunk.spanTags). */
+  get spanTags(): SpanTagStamp {
+    return this.stamp;
   }
 
   addHook(hook: SpanProcessorHook): void {
@@ -313,14 +337,6 @@ export class SpanProcessor {
         const base = o.service ?? o.tags['functionname'];
         if (base) meta['_dd.base_service'] = base;
       }
-      for (const [k, v] of this.tagEntries) if (meta[k] === undefined) meta[k] = v;
-      if (o.env && meta['env'] === undefined) meta['env'] = o.env;
-      if (o.version && meta['version'] === undefined) meta['version'] = o.version;
-      if (o.origin) {
-        meta['_dd.origin'] = o.origin;
-        meta['origin'] = o.origin;
-      }
-      if (!o.computeStats) meta['_dd.compute_stats'] = '1';
       this.obfuscator.obfuscate(span);
       if (o.replaceTags.length > 0) this.applyReplace(span);
       if (byId) {
@@ -332,6 +348,7 @@ export class SpanProcessor {
       if (p !== undefined && (priority === PRIORITY_NONE || span === root)) priority = p | 0;
       if (origin === '' && meta['_dd.origin']) origin = meta['_dd.origin'];
     }
-    return { priority, origin, spans };
+    if (o.origin) origin = o.origin;
+    return { priority, origin, spans, spanTags: this.stamp };
   }
 }

@@ -2,11 +2,59 @@
 // ASCII strings copied without a UTF-8 encoder call, nested lengths patched in place. The envelope
 // (AgentPayload, TracerPayload) is written with protobufjs; tests decode both with an independent schema.
 import { split64 } from './ids.js';
-import type { AttributeAnyValue, Id, Span, TraceChunk } from './types.js';
+import type { AttributeAnyValue, Id, Span, SpanTagStamp, TraceChunk } from './types.js';
+
+interface EncodedStamp {
+  always: Set<string>;
+  alwaysBytes: Uint8Array;
+  ifAbsent: [string, Uint8Array][];
+}
+
+/** A meta map entry (Span field 10) as bytes. */
+function metaEntry(k: string, v: string): Uint8Array {
+  const w = new SpanWriter();
+  return w.entry(k, v);
+}
 
 export class SpanWriter {
-  private buf: Buffer = Buffer.allocUnsafe(1 << 16);
+  private buf: Buffer = Buffer.allocUnsafe(1 << 12);
   private pos = 0;
+  private readonly stamps = new WeakMap<SpanTagStamp, EncodedStamp>();
+
+  /** One meta entry on its own (for precomputed stamps). */
+  entry(k: string, v: string): Uint8Array {
+    this.pos = 0;
+    this.strMap(10, { [k]: v });
+    return Uint8Array.prototype.slice.call(this.buf, 0, this.pos);
+  }
+
+  private encodedStamp(st: SpanTagStamp): EncodedStamp {
+    let e = this.stamps.get(st);
+    if (!e) {
+      const parts = Object.entries(st.always).map(([k, v]) => metaEntry(k, v));
+      const alwaysBytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let off = 0;
+      for (const p of parts) {
+        alwaysBytes.set(p, off);
+        off += p.length;
+      }
+      e = {
+        always: new Set(Object.keys(st.always)),
+        alwaysBytes,
+        ifAbsent: Object.entries(st.ifAbsent)
+          .filter(([k]) => !(k in st.always))
+          .map(([k, v]) => [k, metaEntry(k, v)]),
+      };
+      this.stamps.set(st, e);
+    }
+    return e;
+  }
+
+  private raw(bytes: Uint8Array): void {
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
 
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
@@ -135,10 +183,11 @@ export class SpanWriter {
     this.pos += extra;
   }
 
-  private strMap(field: number, m: Record<string, string> | undefined): void {
+  private strMap(field: number, m: Record<string, string> | undefined, skip?: Set<string>): void {
     if (!m) return;
     const tagByte = (field << 3) | 2;
     for (const k in m) {
+      if (skip?.has(k)) continue;
       const v = m[k]!;
       const kl = k.length;
       const vl = v.length;
@@ -223,7 +272,7 @@ export class SpanWriter {
     }
   }
 
-  span(s: Span): void {
+  span(s: Span, stamp?: EncodedStamp): void {
     this.str(1, s.service);
     this.str(2, s.name);
     this.str(3, s.resource);
@@ -239,7 +288,11 @@ export class SpanWriter {
       if (s.error > 0) this.varint(s.error);
       else this.varint64(s.error >>> 0, 0xffffffff);
     }
-    this.strMap(10, s.meta);
+    if (stamp) {
+      this.strMap(10, s.meta, stamp.always);
+      this.raw(stamp.alwaysBytes);
+      for (const [k, bytes] of stamp.ifAbsent) if (s.meta[k] === undefined) this.raw(bytes);
+    } else this.strMap(10, s.meta);
     const metrics = s.metrics;
     for (const k in metrics) {
       const v = metrics[k]!;
@@ -348,9 +401,10 @@ export class SpanWriter {
       else this.varint64(c.priority >>> 0, 0xffffffff);
     }
     this.str(2, c.origin);
+    const stamp = c.spanTags ? this.encodedStamp(c.spanTags) : undefined;
     for (const s of c.spans) {
       const mark = this.open(3);
-      this.span(s);
+      this.span(s, stamp);
       this.close(mark);
     }
     this.strMap(4, c.tags);

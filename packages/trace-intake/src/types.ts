@@ -111,6 +111,16 @@ export interface TraceChunk {
   spans: Span[];
   tags?: Record<string, string>;
   droppedTrace?: boolean;
+  /**
+   * Tags every span of the chunk gets when encoded, without copying them into each span's meta:
+   * `always` overrides what the span has, `ifAbsent` only fills in.
+   */
+  spanTags?: SpanTagStamp;
+}
+
+export interface SpanTagStamp {
+  always: Record<string, string>;
+  ifAbsent: Record<string, string>;
 }
 
 /** A hook an app adds to adjust spans (serverless-init parents job spans under its task span). */

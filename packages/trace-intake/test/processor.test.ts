@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import {
   defaultProcessorOptions,
+  encodeAgentPayloads,
   fromEnv,
   type Span,
   SpanProcessor,
   type TracerHeaders,
+  type TracerPayload,
   tracerHeadersFrom,
 } from '../src/index.js';
+import { allSpans, decodeAgentPayload } from './helpers/agent-payload-schema.js';
 
 const H: TracerHeaders = tracerHeadersFrom({ 'datadog-meta-lang': 'nodejs' });
 let next = 1;
@@ -25,6 +28,13 @@ const span = (over: Partial<Span> = {}): Span => ({
   type: '',
   ...over,
 });
+
+// what Datadog receives: the processor's stamps are written by the encoder
+function sent(p: TracerPayload) {
+  return encodeAgentPayloads([p], { agentVersion: 't', targetTPS: 0, errorTPS: 0 }).flatMap((o) =>
+    allSpans(decodeAgentPayload(o.body)),
+  );
+}
 
 function processor(env: Record<string, string> = {}, tags: Record<string, string> = {}) {
   const o = fromEnv(env);
@@ -52,7 +62,9 @@ describe('Lambda tags and naming', () => {
     expect(out.env).toBe('prod');
     expect(out.appVersion).toBe('7');
     expect(root.service).toBe('orders');
-    expect(root.meta).toMatchObject({
+    const [r, o, inf] = sent(out);
+    expect(r!.service).toBe('orders');
+    expect(r!.meta).toMatchObject({
       '_dd.origin': 'lambda',
       origin: 'lambda',
       '_dd.compute_stats': '1',
@@ -62,16 +74,21 @@ describe('Lambda tags and naming', () => {
       env: 'prod',
       version: '7',
     });
-    expect(own.meta['env']).toBe('staging');
-    expect(inferred.meta['_dd.base_service']).toBe('orders');
+    expect(o!.meta['env']).toBe('staging');
+    expect(o!.meta['_dd.origin']).toBe('lambda');
+    expect(inf!.meta['_dd.base_service']).toBe('orders');
+    expect(inf!.meta['team']).toBe('pay');
     expect(out.chunks.map((c) => c.origin)).toEqual(['lambda', 'lambda']);
   });
 
   it('with DD_LAMBDA_EXTENSION_COMPUTE_STATS the spans are not stamped for the backend', () => {
     const p = processor({ DD_LAMBDA_EXTENSION_COMPUTE_STATS: 'true' });
-    const s = span();
-    p.process([[s]], H);
-    expect(s.meta['_dd.compute_stats']).toBeUndefined();
+    const [s] = sent(p.process([[span({ meta: { _dd: 'x' } })]], H)!);
+    expect(s!.meta['_dd.compute_stats']).toBeUndefined();
+    expect(s!.meta['_dd.origin']).toBe('lambda');
+    // a tracer's own origin is replaced, as the extension does
+    const [t] = sent(processor().process([[span({ meta: { '_dd.origin': 'rum' } })]], H)!);
+    expect(t!.meta['_dd.origin']).toBe('lambda');
   });
 
   it('marks top-level spans (root, or service differs from the parent) unless the tracer did', () => {
