@@ -1,0 +1,154 @@
+import { MAX_EVENT_BYTES, TRUNCATED_MARKER } from './limits.js';
+import type { LogRecord } from './types.js';
+
+/**
+ * `lambda`: the real extension's shape, with message, `lambda`, timestamp and status nested in
+ * `message` (the intake flattens it with `DD-PROTOCOL: agent-json`); `flat`: the Agent's shape, as
+ * serverless-init sends it.
+ */
+export type EventLayout = 'lambda' | 'flat';
+
+export interface EncoderOptions {
+  layout: EventLayout;
+  /** `hostname`; on Lambda the function ARN. */
+  hostname: string;
+  /** `lambda.arn` (lambda layout); defaults to `hostname`. */
+  functionArn?: string;
+  /** `service` (lower-cased by `fromEnv`); "" when unset, as the real extension sends. */
+  service: string;
+  /** `ddsource`: `lambda`, `cloudrun`, ... */
+  source: string;
+  /** `ddtags`: comma-joined `k:v` tags. */
+  tags: string;
+  /** Events whose JSON exceeds this many bytes are truncated (default 1 MiB). */
+  maxEventBytes?: number;
+}
+
+export interface EncodedEvent {
+  json: string;
+  /** UTF-8 byte length of `json`. */
+  bytes: number;
+  truncated: boolean;
+}
+
+const LAMBDA_RESERVED = new Set(['message', 'lambda', 'timestamp', 'status']);
+const LAMBDA_KEYS = new Set(['arn', 'request_id']);
+const FLAT_RESERVED = new Set([
+  'message',
+  'status',
+  'timestamp',
+  'hostname',
+  'service',
+  'ddsource',
+  'ddtags',
+]);
+
+function attrsJson(attrs: Record<string, unknown> | undefined, reserved: Set<string>): string {
+  if (!attrs) return '';
+  let out = '';
+  for (const key in attrs) {
+    if (reserved.has(key)) continue;
+    const value = attrs[key];
+    if (value === undefined || typeof value === 'function') continue;
+    let v: string | undefined;
+    try {
+      v = JSON.stringify(value);
+    } catch {
+      v = undefined;
+    }
+    if (v !== undefined) out += ',' + JSON.stringify(key) + ':' + v;
+  }
+  return out;
+}
+
+/** Serialises log records into intake JSON, once, with the constant parts pre-serialised. */
+export class EventEncoder {
+  readonly maxEventBytes: number;
+  readonly layout: EventLayout;
+  private readonly arnJson: string;
+  private readonly hostJson: string;
+  private readonly serviceJson: string;
+  private readonly sourceJson: string;
+  private readonly tags: string;
+  private readonly tail: string;
+  private readonly tagsJson: string;
+
+  constructor(options: EncoderOptions) {
+    this.layout = options.layout;
+    this.maxEventBytes = options.maxEventBytes ?? MAX_EVENT_BYTES;
+    this.hostJson = JSON.stringify(options.hostname);
+    this.arnJson = JSON.stringify(options.functionArn ?? options.hostname);
+    this.serviceJson = JSON.stringify(options.service);
+    this.sourceJson = JSON.stringify(options.source);
+    this.tags = options.tags;
+    this.tagsJson = JSON.stringify(options.tags);
+    this.tail =
+      this.layout === 'lambda'
+        ? `},"hostname":${this.hostJson},"service":${this.serviceJson},"ddtags":${this.tagsJson},"ddsource":${this.sourceJson}}`
+        : '';
+  }
+
+  private tagsFor(extra: string | undefined): string {
+    if (!extra) return this.tagsJson;
+    return JSON.stringify(this.tags === '' ? extra : this.tags + ',' + extra);
+  }
+
+  private serialise(r: LogRecord, messageJson: string, withAttributes: boolean): string {
+    if (this.layout === 'lambda') {
+      let lambda = `{"arn":${this.arnJson},"request_id":${r.requestId === null ? 'null' : JSON.stringify(r.requestId)}`;
+      if (r.lambda) lambda += attrsJson(r.lambda, LAMBDA_KEYS);
+      lambda += '}';
+      const head = `{"message":{"message":${messageJson},"lambda":${lambda},"timestamp":${r.timestamp},"status":"${r.status}"`;
+      const attrs = withAttributes ? attrsJson(r.attributes, LAMBDA_RESERVED) : '';
+      if (r.tags) {
+        return `${head}${attrs}},"hostname":${this.hostJson},"service":${this.serviceJson},"ddtags":${this.tagsFor(r.tags)},"ddsource":${this.sourceJson}}`;
+      }
+      return head + attrs + this.tail;
+    }
+    const attrs = withAttributes ? attrsJson(r.attributes, FLAT_RESERVED) : '';
+    return `{"message":${messageJson},"status":"${r.status}","timestamp":${r.timestamp},"hostname":${this.hostJson},"service":${this.serviceJson},"ddsource":${this.sourceJson},"ddtags":${this.tagsFor(r.tags)}${attrs}}`;
+  }
+
+  encode(record: LogRecord): EncodedEvent {
+    const json = this.serialise(record, JSON.stringify(record.message), true);
+    const bytes = Buffer.byteLength(json);
+    if (bytes <= this.maxEventBytes) return { json, bytes, truncated: false };
+    return this.truncate(record);
+  }
+
+  /**
+   * Cuts the message so the whole event fits, ending it with the Agent's `...TRUNCATED...` marker.
+   * Attributes go first if they alone are too big to fit.
+   */
+  private truncate(record: LogRecord): EncodedEvent {
+    const max = this.maxEventBytes;
+    let withAttributes = true;
+    let overhead = Buffer.byteLength(this.serialise(record, '""', true)) - 2;
+    if (overhead + TRUNCATED_MARKER.length + 2 > max) {
+      withAttributes = false;
+      overhead = Buffer.byteLength(this.serialise(record, '""', false)) - 2;
+    }
+    const fits = (n: number): string | undefined => {
+      const m = JSON.stringify(cut(record.message, n) + TRUNCATED_MARKER);
+      return overhead + Buffer.byteLength(m) <= max ? m : undefined;
+    };
+    // Largest prefix (in UTF-16 units) that fits: binary search, since escaping makes bytes uneven.
+    let lo = 0;
+    let hi = Math.min(record.message.length, max);
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (fits(mid) !== undefined) lo = mid;
+      else hi = mid - 1;
+    }
+    const messageJson = fits(lo) ?? JSON.stringify(TRUNCATED_MARKER);
+    const json = this.serialise(record, messageJson, withAttributes);
+    return { json, bytes: Buffer.byteLength(json), truncated: true };
+  }
+}
+
+/** The first `n` UTF-16 units, never splitting a surrogate pair. */
+function cut(s: string, n: number): string {
+  if (n >= s.length) return s;
+  const c = s.charCodeAt(n - 1);
+  return c >= 0xd800 && c <= 0xdbff ? s.slice(0, n - 1) : s.slice(0, n);
+}
