@@ -20,10 +20,13 @@ export interface OutOfMemoryReport {
   line: string;
 }
 
+// Longest first, so a line reports the most specific pattern (Ruby's contains Python's).
+const BY_LENGTH = [...OOM_PATTERNS].sort((a, b) => b.length - a.length);
+
 /** Returns the OOM pattern a line contains, if any. */
 export function findOutOfMemory(line: string): string | undefined {
   // Cheap gate: every pattern contains "emory" except the Node kill line.
   if (!line.includes('emory') && !line.includes('killed')) return undefined;
-  for (const p of OOM_PATTERNS) if (line.includes(p)) return p;
+  for (const p of BY_LENGTH) if (line.includes(p)) return p;
   return undefined;
 }
