@@ -51,6 +51,7 @@ describe('processing rules', () => {
           type: 'mask_sequences',
           name: 'mask_key',
           pattern: '(api_key=)\\w+',
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: an RE2 group reference, not a template
           replace_placeholder: '${1}[redacted]',
         },
         {
