@@ -26,7 +26,7 @@ export interface EncoderOptions {
 
 export interface EncodedEvent {
   json: string;
-  /** UTF-8 byte length of `json`. */
+  /** UTF-8 byte length of `json`, or -1 when not counted (it is then well under the limit). */
   bytes: number;
   truncated: boolean;
 }
@@ -93,17 +93,26 @@ export class EventEncoder {
     return JSON.stringify(this.tags === '' ? extra : this.tags + ',' + extra);
   }
 
+  private lastRequestId: string | null = null;
+  private lastLambdaHead = '';
+
+  /** `,"lambda":{"arn":…,"request_id":…` for a request id, cached: consecutive events share it. */
+  private lambdaHead(requestId: string | null): string {
+    if (requestId !== this.lastRequestId || this.lastLambdaHead === '') {
+      this.lastRequestId = requestId;
+      this.lastLambdaHead = `,"lambda":{"arn":${this.arnJson},"request_id":${requestId === null ? 'null' : JSON.stringify(requestId)}`;
+    }
+    return this.lastLambdaHead;
+  }
+
   private serialise(r: LogRecord, messageJson: string, withAttributes: boolean): string {
     if (this.layout === 'lambda') {
-      let lambda = `{"arn":${this.arnJson},"request_id":${r.requestId === null ? 'null' : JSON.stringify(r.requestId)}`;
-      if (r.lambda) lambda += attrsJson(r.lambda, LAMBDA_KEYS);
-      lambda += '}';
-      const head = `{"message":{"message":${messageJson},"lambda":${lambda},"timestamp":${r.timestamp},"status":"${r.status}"`;
-      const attrs = withAttributes ? attrsJson(r.attributes, LAMBDA_RESERVED) : '';
-      if (r.tags) {
-        return `${head}${attrs}},"hostname":${this.hostJson},"service":${this.serviceJson},"ddtags":${this.tagsFor(r.tags)},"ddsource":${this.sourceJson}}`;
-      }
-      return head + attrs + this.tail;
+      const lambdaExtra = r.lambda ? attrsJson(r.lambda, LAMBDA_KEYS) : '';
+      const attrs = withAttributes && r.attributes ? attrsJson(r.attributes, LAMBDA_RESERVED) : '';
+      const tail = r.tags
+        ? `},"hostname":${this.hostJson},"service":${this.serviceJson},"ddtags":${this.tagsFor(r.tags)},"ddsource":${this.sourceJson}}`
+        : this.tail;
+      return `{"message":{"message":${messageJson}${this.lambdaHead(r.requestId)}${lambdaExtra}},"timestamp":${r.timestamp},"status":"${r.status}"${attrs}${tail}`;
     }
     const attrs = withAttributes ? attrsJson(r.attributes, FLAT_RESERVED) : '';
     return `{"message":${messageJson},"status":"${r.status}","timestamp":${r.timestamp},"hostname":${this.hostJson},"service":${this.serviceJson},"ddsource":${this.sourceJson},"ddtags":${this.tagsFor(r.tags)}${attrs}}`;
@@ -111,6 +120,8 @@ export class EventEncoder {
 
   encode(record: LogRecord): EncodedEvent {
     const json = this.serialise(record, JSON.stringify(record.message), true);
+    // n UTF-16 units are at most 3n UTF-8 bytes: most events need no byte count here at all.
+    if (json.length * 3 <= this.maxEventBytes) return { json, bytes: -1, truncated: false };
     const bytes = Buffer.byteLength(json);
     if (bytes <= this.maxEventBytes) return { json, bytes, truncated: false };
     return this.truncate(record);

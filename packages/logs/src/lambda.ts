@@ -153,8 +153,7 @@ export class LambdaLogs {
       this.invalid('a telemetry event has no "type"');
       return;
     }
-    const parsed = typeof event.time === 'string' ? Date.parse(event.time) : Number.NaN;
-    const timestamp = Number.isFinite(parsed) ? parsed : this.now();
+    const timestamp = this.timestampOf(event.time);
     if (type === 'function' || type === 'extension') {
       this.logRecord(type, event.record, timestamp);
       return;
@@ -164,6 +163,28 @@ export class LambdaLogs {
       return;
     }
     this.platform(type, event.record, timestamp);
+  }
+
+  private minutePrefix = '';
+  private minuteBase = 0;
+
+  /**
+   * The event's ISO time in ms (now, if missing or unparseable). Consecutive events share their
+   * minute, so only the seconds are read when the `YYYY-MM-DDTHH:MM:` prefix repeats.
+   */
+  private timestampOf(time: unknown): number {
+    if (typeof time !== 'string') return this.now();
+    if (time.length === 24 && this.minutePrefix !== '' && time.startsWith(this.minutePrefix)) {
+      const secMs = secondsMillis(time);
+      if (secMs >= 0) return this.minuteBase + secMs;
+    }
+    const parsed = parseIsoMillis(time);
+    if (!Number.isFinite(parsed)) return this.now();
+    if (time.length === 24 && secondsMillis(time) >= 0) {
+      this.minutePrefix = time.slice(0, 17);
+      this.minuteBase = parsed - secondsMillis(time);
+    }
+    return parsed;
   }
 
   private invalid(why: string): void {
@@ -362,4 +383,52 @@ function findOutOfMemoryIn(obj: Record<string, unknown>): string | undefined {
     }
   }
   return undefined;
+}
+
+const ISO_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22];
+
+/** `YYYY-MM-DDTHH:MM:SS.mmmZ`, the Telemetry API's time format, without `Date.parse`'s generality. */
+export function parseIsoMillis(s: string): number {
+  if (s.length !== 24 || s.charCodeAt(10) !== 84 /* T */ || s.charCodeAt(23) !== 90 /* Z */)
+    return Date.parse(s);
+  for (const i of ISO_DIGITS) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return Date.parse(s);
+  }
+  const d = (i: number): number => s.charCodeAt(i) - 48;
+  const month = d(5) * 10 + d(6);
+  const day = d(8) * 10 + d(9);
+  const hour = d(11) * 10 + d(12);
+  const minute = d(14) * 10 + d(15);
+  const second = d(17) * 10 + d(18);
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59)
+    return Date.parse(s);
+  const year = d(0) * 1000 + d(1) * 100 + d(2) * 10 + d(3);
+  return Date.UTC(year, month - 1, day, hour, minute, second, d(20) * 100 + d(21) * 10 + d(22));
+}
+
+/** `SS.mmmZ` at the end of a 24-character ISO time, in ms; -1 if malformed. */
+function secondsMillis(s: string): number {
+  const a = s.charCodeAt(17) - 48;
+  const b = s.charCodeAt(18) - 48;
+  const c = s.charCodeAt(20) - 48;
+  const d = s.charCodeAt(21) - 48;
+  const e = s.charCodeAt(22) - 48;
+  if (
+    a < 0 ||
+    a > 5 ||
+    b < 0 ||
+    b > 9 ||
+    c < 0 ||
+    c > 9 ||
+    d < 0 ||
+    d > 9 ||
+    e < 0 ||
+    e > 9 ||
+    s.charCodeAt(19) !== 46 ||
+    s.charCodeAt(23) !== 90
+  ) {
+    return -1;
+  }
+  return (a * 10 + b) * 1000 + c * 100 + d * 10 + e;
 }

@@ -198,3 +198,46 @@ describe('LambdaLogs', () => {
     });
   });
 });
+
+describe('parseIsoMillis', () => {
+  it('agrees with Date.parse on the Telemetry API format and falls back to it otherwise', async () => {
+    const { parseIsoMillis } = await import('../src/lambda.js');
+    for (const t of [
+      '2024-05-01T12:00:00.431Z',
+      '1999-12-31T23:59:59.999Z',
+      '2024-02-29T00:00:00.000Z',
+      '2030-01-01T00:00:00.001Z',
+    ]) {
+      expect(parseIsoMillis(t)).toBe(Date.parse(t));
+    }
+    for (const t of [
+      '2024-05-01T12:00:00Z',
+      '2024-05-01T12:00:00.431+02:00',
+      '2024-13-01T12:00:00.000Z',
+      'garbage',
+      '2024-05-01T12:00:00.4a1Z',
+    ]) {
+      expect(Object.is(parseIsoMillis(t), Date.parse(t))).toBe(true);
+    }
+  });
+});
+
+describe('event timestamps', () => {
+  it('are the telemetry times in ms, across minutes, hours and odd formats', () => {
+    const logs = new LambdaLogs({ functionArn: ARN, now: () => 1_700_000_000_000 });
+    const times = [
+      '2024-05-01T12:00:59.999Z',
+      '2024-05-01T12:01:00.000Z',
+      '2024-05-01T12:00:30.500Z',
+      '2024-05-01T23:59:59.999Z',
+      '2024-05-02T00:00:00.001Z',
+      '2024-05-02T00:00:00Z',
+      '2024-05-02T02:00:00.250+02:00',
+    ];
+    logs.ingest({ time: times[0]!, type: 'platform.start', record: { requestId: 'ts' } });
+    logs.ingest(times.map((t) => fn('x', t)));
+    logs.ingest(fn('y', 'not a time'));
+    const got = decodeAll(logs.flush()).map((e) => e.timestamp);
+    expect(got).toEqual([Date.parse(times[0]!), ...times.map((t) => Date.parse(t)), 1_700_000_000_000]);
+  });
+});

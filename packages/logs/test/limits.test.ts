@@ -29,7 +29,7 @@ function record(message: string): LogRecord {
 
 /** An ASCII message whose encoded event is exactly `bytes` long. */
 function messageFor(bytes: number): string {
-  const overhead = encoder().encode(record('')).bytes;
+  const overhead = Buffer.byteLength(encoder().encode(record('')).json);
   return 'x'.repeat(bytes - overhead);
 }
 
