@@ -1,7 +1,8 @@
 // Records/s through parse → rules → encode (LambdaLogs.ingest + flush into /api/v2/logs bodies),
 // against JSON.stringify of the very same output events, in the same run. Typical records are
 // Node/Python text lines and JSON-format records of ~100-200 bytes; large ones are ~8 KiB stack
-// traces and JSON payloads. Medians of interleaved rounds; the machine is shared and noisy.
+// traces and JSON payloads. Medians of interleaved rounds (no forced GC between them: each side
+// pays for its own garbage); the machine is shared and noisy.
 import { compileRules, LambdaLogs } from '@serverless-agent/logs';
 import { median, printTable, ratio } from '../../../bench/stats.mjs';
 
@@ -113,9 +114,7 @@ for (const [label, make, n] of [
       runStringify(objs);
     }
     for (let r = 0; r < ROUNDS; r++) {
-      globalThis.gc?.();
       ours.push(n / time(() => runOurs(evts, rules)));
-      globalThis.gc?.();
       peer.push(objs.length / time(() => runStringify(objs)));
     }
     const avgBytes = Math.round(runStringify(objs) / objs.length);

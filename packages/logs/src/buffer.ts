@@ -20,6 +20,8 @@ export const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 // Events are written as UTF-8 into large off-heap chunks as they arrive: the JS string of each
 // event dies young, and what waits for the flush costs the garbage collector nothing.
 const CHUNK_BYTES = 4 * 1024 * 1024;
+const GROUP_EVENTS = 64;
+const GROUP_CHARS = 256 * 1024;
 
 /**
  * The bounded store between intake and flush: serialised events in arrival order. When full, new
@@ -46,35 +48,65 @@ export class LogBuffer {
     this.warn = options.logger ? new RateLimitedLog(options.logger, 10_000, options.now) : undefined;
   }
 
+  private pending: string[] = [];
+  private pendingChars = 0;
+
   /** Adds an event; `false` (and a counted drop) when the buffer is full. */
   push(event: EncodedEvent): boolean {
     const { json } = event;
-    const worst = event.bytes >= 0 ? event.bytes : json.length * 3;
+    // A string of n UTF-16 units is at least n UTF-8 bytes: the exact count comes at commit.
     if (
-      this.sizeOf.length >= this.maxEvents ||
-      this.heldBytes + Math.min(worst, json.length) > this.maxBytes
+      this.sizeOf.length + this.pending.length >= this.maxEvents ||
+      this.heldBytes + this.pendingChars + json.length > this.maxBytes
     ) {
       return this.drop();
     }
-    if (!this.chunk || this.chunk.length - this.used < worst + 1) this.newChunk(worst + 1);
-    const chunk = this.chunk!;
-    const n = chunk.write(json, this.used, 'utf8');
-    if (this.heldBytes + n > this.maxBytes) return this.drop();
-    this.chunkOf.push(this.chunks.length - 1);
-    this.startOf.push(this.used);
-    this.sizeOf.push(n);
-    // Each event is followed by a comma, so a batch is one copy per chunk it spans.
-    chunk[this.used + n] = 0x2c;
-    this.used += n + 1;
-    this.heldBytes += n;
+    this.pending.push(json);
+    this.pendingChars += json.length;
+    if (this.pending.length >= GROUP_EVENTS || this.pendingChars >= GROUP_CHARS) this.commit();
     return true;
+  }
+
+  /**
+   * Writes the pending events into the chunk with one UTF-8 write (one native call per group, not
+   * per event); every event is followed by a comma, so a batch later is one copy per chunk.
+   */
+  private commit(): void {
+    const pending = this.pending;
+    const count = pending.length;
+    if (count === 0) return;
+    this.pending = [];
+    this.pendingChars = 0;
+    const text = count === 1 ? pending[0]! : pending.join(',');
+    const worst = text.length * 3 + 1;
+    if (!this.chunk || this.chunk.length - this.used < worst) this.newChunk(worst);
+    const chunk = this.chunk!;
+    const n = chunk.write(text, this.used, 'utf8');
+    chunk[this.used + n] = 0x2c;
+    const ascii = n === text.length;
+    const chunkIndex = this.chunks.length - 1;
+    let at = this.used;
+    for (let i = 0; i < count; i++) {
+      const size = ascii ? pending[i]!.length : Buffer.byteLength(pending[i]!);
+      if (this.heldBytes + size > this.maxBytes) {
+        // Multi-byte text made the group bigger than its estimate: what does not fit is dropped.
+        for (let k = i; k < count; k++) this.drop();
+        break;
+      }
+      this.chunkOf.push(chunkIndex);
+      this.startOf.push(at);
+      this.sizeOf.push(size);
+      this.heldBytes += size;
+      at += size + 1;
+    }
+    this.used = at;
   }
 
   private drop(): false {
     this.droppedCount++;
     this.warn?.warn(
       'buffer-full',
-      `logs: buffer full (${this.sizeOf.length} events, ${this.heldBytes} bytes); dropping logs until the next flush, ${this.droppedCount} dropped so far`,
+      `logs: buffer full (${this.length} events, ${this.bytes} bytes); dropping logs until the next flush, ${this.droppedCount} dropped so far`,
     );
     return false;
   }
@@ -93,11 +125,12 @@ export class LogBuffer {
   }
 
   get length(): number {
-    return this.sizeOf.length;
+    return this.sizeOf.length + this.pending.length;
   }
 
+  /** Bytes held (events still waiting for their group write are counted as one byte a character). */
   get bytes(): number {
-    return this.heldBytes;
+    return this.heldBytes + this.pendingChars;
   }
 
   /** Events dropped because the buffer was full, since creation. */
@@ -110,6 +143,7 @@ export class LogBuffer {
    * bytes each (brackets and commas included), in arrival order.
    */
   drain(limits: BatchLimits = {}): OutgoingPayload[] {
+    this.commit();
     const count = this.sizeOf.length;
     if (count === 0) return [];
     const maxEvents = limits.maxEvents ?? MAX_BATCH_EVENTS;

@@ -108,13 +108,19 @@ export class EventEncoder {
   private serialise(r: LogRecord, messageJson: string, withAttributes: boolean): string {
     if (this.layout === 'lambda') {
       const lambdaExtra = r.lambda ? attrsJson(r.lambda, LAMBDA_KEYS) : '';
-      const attrs = withAttributes && r.attributes ? attrsJson(r.attributes, LAMBDA_RESERVED) : '';
+      const attrs = !withAttributes
+        ? ''
+        : r.attributesJson !== undefined
+          ? r.attributesJson
+          : r.attributes
+            ? attrsJson(r.attributes, LAMBDA_RESERVED)
+            : '';
       const tail = r.tags
         ? `},"hostname":${this.hostJson},"service":${this.serviceJson},"ddtags":${this.tagsFor(r.tags)},"ddsource":${this.sourceJson}}`
         : this.tail;
       return `{"message":{"message":${messageJson}${this.lambdaHead(r.requestId)}${lambdaExtra}},"timestamp":${r.timestamp},"status":"${r.status}"${attrs}${tail}`;
     }
-    const attrs = withAttributes ? attrsJson(r.attributes, FLAT_RESERVED) : '';
+    const attrs = !withAttributes ? '' : (r.attributesJson ?? attrsJson(r.attributes, FLAT_RESERVED));
     return `{"message":${messageJson},"status":"${r.status}","timestamp":${r.timestamp},"hostname":${this.hostJson},"service":${this.serviceJson},"ddsource":${this.sourceJson},"ddtags":${this.tagsFor(r.tags)}${attrs}}`;
   }
 

@@ -7,9 +7,21 @@ export interface Interpretation {
   message: string;
   status?: LogStatus;
   requestId?: string;
-  attributes?: Record<string, unknown>;
+  /** Attributes parsed from a JSON message, as a JSON fragment: `,"key":value,…`. */
+  attributesJson?: string;
   tags?: string;
   lambda?: Record<string, unknown>;
+}
+
+const keyJsonCache = new Map<string, string>();
+/** `JSON.stringify(key)`, cached: structured logs repeat the same few keys. */
+function keyJson(key: string): string {
+  let k = keyJsonCache.get(key);
+  if (k === undefined) {
+    k = JSON.stringify(key);
+    if (keyJsonCache.size < 1024) keyJsonCache.set(key, k);
+  }
+  return k;
 }
 
 /** Keys a JSON record cannot set as attributes: they are the event's own fields. */
@@ -25,8 +37,8 @@ const RESERVED = new Set([
 ]);
 
 const ISO_TS = String.raw`\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z`;
-// Node and .NET: `2024-05-01T12:00:00.431Z\t<requestId>\tINFO\tmessage`
-const NODE_LINE = new RegExp(String.raw`^${ISO_TS}\t([^\t]*)\t([A-Za-z]+)\t`);
+// Node and .NET: `2024-05-01T12:00:00.431Z\t<requestId>\tINFO\tmessage` (parsed by hand below)
+const TIME_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
 // Python: `[INFO]\t2024-05-01T12:00:00.431Z\t<requestId>\tmessage`
 const PYTHON_LINE = new RegExp(String.raw`^\[([A-Za-z]+)\]\t${ISO_TS}\t([^\t]*)\t`);
 // Python's uncaught-exception lines and Java's LambdaLogger text format: `[ERROR] message`
@@ -36,6 +48,37 @@ const LOG4J_LINE =
   /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})? (?:([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}) +)? *(TRACE|DEBUG|INFO|WARN|ERROR|FATAL)\b/;
 // Ruby's Logger: `I, [2024-05-01T12:00:00.431513 #8]  INFO -- : message`
 const RUBY_LINE = /^[DIWEFA], \[[^\]]*\] +(DEBUG|INFO|WARN|ERROR|FATAL|ANY) -- /;
+
+/**
+ * Where the message starts in a Node/.NET line (`<ISO time>\t<requestId>\t<LEVEL>\t…`), or -1:
+ * a hand-written check, as this is the hottest path of the package.
+ */
+function nodeLinePrefix(line: string): number {
+  if (
+    line.charCodeAt(4) !== 45 ||
+    line.charCodeAt(7) !== 45 ||
+    line.charCodeAt(10) !== 84 ||
+    line.charCodeAt(13) !== 58 ||
+    line.charCodeAt(16) !== 58
+  ) {
+    return -1;
+  }
+  const t1 = line.indexOf('\t', 20);
+  if (t1 < 0 || t1 > 40 || line.charCodeAt(t1 - 1) !== 90 /* Z */) return -1;
+  const t2 = line.indexOf('\t', t1 + 1);
+  if (t2 < 0) return -1;
+  const t3 = line.indexOf('\t', t2 + 1);
+  if (t3 < 0 || t3 - t2 - 1 < 1 || t3 - t2 - 1 > 11) return -1;
+  for (let i = t2 + 1; i < t3; i++) {
+    const c = line.charCodeAt(i) | 0x20;
+    if (c < 97 || c > 122) return -1;
+  }
+  for (const i of TIME_DIGITS) {
+    const c = line.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+  }
+  return t3 + 1;
+}
 
 function requestIdOrUndefined(id: string | undefined): string | undefined {
   if (id === undefined || id === '' || id === 'undefined' || id === 'null') return undefined;
@@ -49,11 +92,13 @@ export function interpretText(line: string): Interpretation {
   let requestId: string | undefined;
   let rest = -1; // where the message proper starts, when a runtime prefix was recognised
   if (first >= 48 && first <= 57) {
-    const node = NODE_LINE.exec(line);
-    if (node) {
-      requestId = requestIdOrUndefined(node[1]);
-      status = statusFromLevel(node[2]);
-      rest = node[0].length;
+    const node = nodeLinePrefix(line);
+    if (node > 0) {
+      const t1 = line.indexOf('\t', 20);
+      const t2 = line.indexOf('\t', t1 + 1);
+      requestId = requestIdOrUndefined(line.slice(t1 + 1, t2));
+      status = statusFromLevel(line.slice(t2 + 1, node - 1));
+      rest = node;
     } else {
       const j = LOG4J_LINE.exec(line);
       if (j) {
@@ -89,7 +134,7 @@ export function interpretText(line: string): Interpretation {
       const inner = interpretObject(obj, line);
       if (inner.status) status = inner.status;
       if (inner.requestId) requestId ??= inner.requestId;
-      if (inner.attributes) out.attributes = inner.attributes;
+      if (inner.attributesJson) out.attributesJson = inner.attributesJson;
       if (inner.tags) out.tags = inner.tags;
       if (inner.lambda) out.lambda = inner.lambda;
     }
@@ -164,16 +209,23 @@ export function interpretObject(obj: Record<string, unknown>, raw?: string): Int
   const msg = record['message'];
   const message =
     typeof msg === 'string' ? msg : rawText !== undefined ? trimEnd(rawText) : JSON.stringify(record);
-  let attributes: Record<string, unknown> | undefined;
+  let attributesJson = '';
   for (const key in record) {
     if (RESERVED.has(key)) continue;
-    attributes ??= {};
-    attributes[key] = record[key];
+    const value = record[key];
+    if (value === undefined || typeof value === 'function') continue;
+    let v: string | undefined;
+    try {
+      v = JSON.stringify(value);
+    } catch {
+      v = undefined; // a cycle or a BigInt: not JSON, not an attribute
+    }
+    if (v !== undefined) attributesJson += ',' + keyJson(key) + ':' + v;
   }
   const out: Interpretation = { message };
   if (status) out.status = status;
   if (requestId) out.requestId = requestId;
-  if (attributes) out.attributes = attributes;
+  if (attributesJson !== '') out.attributesJson = attributesJson;
   if (tags) out.tags = tags;
   const arn = record['executionArn'];
   if (typeof arn === 'string') {

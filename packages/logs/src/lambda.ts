@@ -278,7 +278,7 @@ export class LambdaLogs {
       timestamp,
       requestId: interp.requestId ?? (this.managed ? null : this.currentRequestId),
     };
-    if (interp.attributes) rec.attributes = interp.attributes;
+    if (interp.attributesJson) rec.attributesJson = interp.attributesJson;
     if (interp.tags) rec.tags = interp.tags;
     if (interp.lambda) rec.lambda = interp.lambda;
     this.route(rec);

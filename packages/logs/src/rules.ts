@@ -24,6 +24,8 @@ export interface ProcessingRule {
     groups: readonly (string | undefined)[],
     named?: Record<string, string>,
   ) => string;
+  /** The placeholder itself when it references no group: the engine's own replacement is faster. */
+  readonly literal: string | undefined;
 }
 
 const TYPES = new Set<string>(['exclude_at_match', 'include_at_match', 'mask_sequences']);
@@ -128,6 +130,7 @@ export function compileRule(spec: unknown, index: number): ProcessingRule {
     regex,
     globalRegex: new RegExp(regex.source, regex.flags + 'g'),
     replace: compilePlaceholder(placeholder ?? ''),
+    literal: (placeholder ?? '').includes('$') ? undefined : (placeholder ?? ''),
   };
 }
 
@@ -183,8 +186,12 @@ export function applyRules(rules: readonly ProcessingRule[], message: string): s
         if (!rule.regex.test(msg)) return null;
         break;
       case 'mask_sequences': {
-        const replace = rule.replace;
         rule.globalRegex.lastIndex = 0;
+        if (rule.literal !== undefined) {
+          msg = msg.replace(rule.globalRegex, rule.literal);
+          break;
+        }
+        const replace = rule.replace;
         msg = msg.replace(rule.globalRegex, (match: string, ...rest: unknown[]) => {
           // rest = groups..., offset, input[, namedGroups]
           const hasNamed = typeof rest[rest.length - 1] === 'object' && rest[rest.length - 1] !== null;

@@ -53,6 +53,8 @@ export interface LogRecord {
   requestId: string | null;
   /** Attributes parsed from a JSON message (never the reserved keys). */
   attributes?: Record<string, unknown>;
+  /** The same, already serialised as `,"key":value,…` (what the parsers produce); wins over `attributes`. */
+  attributesJson?: string;
   /** Tags the record carried itself (`ddtags` in a JSON message), comma-joined. */
   tags?: string;
   /** Extra keys under the `lambda` attribute (durable functions). */
