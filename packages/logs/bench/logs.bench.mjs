@@ -20,7 +20,7 @@ const RULES = compileRules([
     pattern: '\\b4[0-9]{12}(?:[0-9]{3})?\\b',
     replace_placeholder: '[card]',
   },
-  { type: 'mask_sequences', name: 'keys', pattern: '(api_key=)\\w+', replace_placeholder: '${1}***' },
+  { type: 'mask_sequences', name: 'keys', pattern: '(api_key=)\\w+', replace_placeholder: '$1***' },
 ]);
 
 function typical(i) {

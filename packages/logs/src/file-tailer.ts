@@ -157,6 +157,8 @@ export class FileTailer {
       try {
         await this.follow(path, registry);
       } catch (err) {
+        // Gone between listing and reading (or not created yet): the next pass sees.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
         this.log.warn(`read:${path}`, `logs: cannot tail ${path}: ${(err as Error).message}`);
       }
     }

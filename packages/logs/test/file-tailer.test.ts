@@ -171,3 +171,28 @@ describe('FileTailer (DD_SERVERLESS_LOG_PATH)', () => {
     ]);
   });
 });
+
+describe('FileTailer on paths that do not exist yet', () => {
+  it('waits quietly for a plain file path to appear, then reads it', async () => {
+    const warnings: string[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      warn: (m: string) => warnings.push(m),
+      error: (m: string) => warnings.push(m),
+    };
+    const file = join(dir, 'later.log');
+    const lines: string[] = [];
+    const t = new FileTailer({ pattern: file, onLine: (l) => lines.push(l), logger });
+    await t.poll();
+    writeFileSync(file, 'here now\n');
+    await t.poll();
+    expect(lines).toEqual(['here now']);
+    expect(warnings).toEqual([]);
+    await t.stop();
+    const missingDir = new FileTailer({ pattern: join(dir, 'nope', '*.log'), onLine: () => {}, logger });
+    await missingDir.poll();
+    await missingDir.stop();
+    expect(warnings.every((w) => w.includes('registry'))).toBe(true);
+  });
+});
