@@ -54,16 +54,35 @@ export class LogBuffer {
   /** Adds an event; `false` (and a counted drop) when the buffer is full. */
   push(event: EncodedEvent): boolean {
     const { json } = event;
+    const length = event.parts ? (event.length ?? 0) : json.length;
     // A string of n UTF-16 units is at least n UTF-8 bytes: the exact count comes at commit.
     if (
       this.sizeOf.length + this.pending.length >= this.maxEvents ||
-      this.heldBytes + this.pendingChars + json.length > this.maxBytes
+      this.heldBytes + this.pendingChars + length > this.maxBytes
     ) {
       return this.drop();
     }
+    if (event.parts) return this.writeParts(event.parts, event.bytes >= 0 ? event.bytes : length * 3);
     this.pending.push(json);
     this.pendingChars += json.length;
     if (this.pending.length >= GROUP_EVENTS || this.pendingChars >= GROUP_CHARS) this.commit();
+    return true;
+  }
+
+  /** A large event: its pieces are written straight into the chunk, never joined into one string. */
+  private writeParts(parts: readonly string[], worst: number): boolean {
+    this.commit();
+    if (!this.chunk || this.chunk.length - this.used < worst + 1) this.newChunk(worst + 1);
+    const chunk = this.chunk!;
+    let n = 0;
+    for (const p of parts) n += chunk.write(p, this.used + n, 'utf8');
+    if (this.heldBytes + n > this.maxBytes) return this.drop();
+    this.chunkOf.push(this.chunks.length - 1);
+    this.startOf.push(this.used);
+    this.sizeOf.push(n);
+    chunk[this.used + n] = 0x2c;
+    this.used += n + 1;
+    this.heldBytes += n;
     return true;
   }
 

@@ -25,13 +25,22 @@ export interface EncoderOptions {
 }
 
 export interface EncodedEvent {
+  /** The event's JSON; "" when it comes in `parts`. */
   json: string;
+  /** A large event as pieces to write one after the other (their concatenation is the JSON). */
+  parts?: readonly string[];
+  /** Total UTF-16 length of `parts`. */
+  length?: number;
   /** UTF-8 byte length of `json`, or -1 when not counted (it is then well under the limit). */
   bytes: number;
   truncated: boolean;
 }
 
 const LAMBDA_RESERVED = new Set(['message', 'lambda', 'timestamp', 'status']);
+const LAMBDA_BEFORE = '{"message":{"message":';
+const FLAT_BEFORE = '{"message":';
+// Messages at least this long (as JSON) are written on their own rather than joined into the event.
+const LARGE_MESSAGE = 2048;
 const LAMBDA_KEYS = new Set(['arn', 'request_id']);
 const FLAT_RESERVED = new Set([
   'message',
@@ -105,7 +114,8 @@ export class EventEncoder {
     return this.lastLambdaHead;
   }
 
-  private serialise(r: LogRecord, messageJson: string, withAttributes: boolean): string {
+  /** The event around its message: `[before, after]`, so a large message is never copied into a rope. */
+  private around(r: LogRecord, withAttributes: boolean): [string, string] {
     if (this.layout === 'lambda') {
       const lambdaExtra = r.lambda ? attrsJson(r.lambda, LAMBDA_KEYS) : '';
       const attrs = !withAttributes
@@ -118,14 +128,35 @@ export class EventEncoder {
       const tail = r.tags
         ? `},"hostname":${this.hostJson},"service":${this.serviceJson},"ddtags":${this.tagsFor(r.tags)},"ddsource":${this.sourceJson}}`
         : this.tail;
-      return `{"message":{"message":${messageJson}${this.lambdaHead(r.requestId)}${lambdaExtra}},"timestamp":${r.timestamp},"status":"${r.status}"${attrs}${tail}`;
+      return [
+        LAMBDA_BEFORE,
+        `${this.lambdaHead(r.requestId)}${lambdaExtra}},"timestamp":${r.timestamp},"status":"${r.status}"${attrs}${tail}`,
+      ];
     }
     const attrs = !withAttributes ? '' : (r.attributesJson ?? attrsJson(r.attributes, FLAT_RESERVED));
-    return `{"message":${messageJson},"status":"${r.status}","timestamp":${r.timestamp},"hostname":${this.hostJson},"service":${this.serviceJson},"ddsource":${this.sourceJson},"ddtags":${this.tagsFor(r.tags)}${attrs}}`;
+    return [
+      FLAT_BEFORE,
+      `,"status":"${r.status}","timestamp":${r.timestamp},"hostname":${this.hostJson},"service":${this.serviceJson},"ddsource":${this.sourceJson},"ddtags":${this.tagsFor(r.tags)}${attrs}}`,
+    ];
+  }
+
+  private serialise(r: LogRecord, messageJson: string, withAttributes: boolean): string {
+    const [before, after] = this.around(r, withAttributes);
+    return before + messageJson + after;
   }
 
   encode(record: LogRecord): EncodedEvent {
-    const json = this.serialise(record, JSON.stringify(record.message), true);
+    const messageJson = JSON.stringify(record.message);
+    const [before, after] = this.around(record, true);
+    if (messageJson.length >= LARGE_MESSAGE) {
+      const parts = [before, messageJson, after];
+      const length = before.length + messageJson.length + after.length;
+      if (length * 3 <= this.maxEventBytes) return { json: '', parts, length, bytes: -1, truncated: false };
+      const bytes = Buffer.byteLength(before) + Buffer.byteLength(messageJson) + Buffer.byteLength(after);
+      if (bytes <= this.maxEventBytes) return { json: '', parts, length, bytes, truncated: false };
+      return this.truncate(record);
+    }
+    const json = before + messageJson + after;
     // n UTF-16 units are at most 3n UTF-8 bytes: most events need no byte count here at all.
     if (json.length * 3 <= this.maxEventBytes) return { json, bytes: -1, truncated: false };
     const bytes = Buffer.byteLength(json);
