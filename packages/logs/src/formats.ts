@@ -171,7 +171,7 @@ const DURABLE_ARN = /\/durable-execution\/([^/]+)\/([^/]+)\/?$/;
  * `ddtags` lifted into tags, the other keys as attributes. `raw` is the record's text, the message
  * when the record has no `message` string.
  */
-export function interpretObject(obj: Record<string, unknown>, raw?: string): Interpretation {
+export function interpretObject(obj: Record<string, unknown>, raw?: string, depth = 0): Interpretation {
   let record = obj;
   let tags: string | undefined;
   let rawText = raw;
@@ -225,8 +225,20 @@ export function interpretObject(obj: Record<string, unknown>, raw?: string): Int
   const out: Interpretation = { message };
   if (status) out.status = status;
   if (requestId) out.requestId = requestId;
+  if (typeof msg === 'string' && msg.charCodeAt(0) === 123 /* { */ && depth === 0) {
+    // The JSON log format with a JSON message (`console.log(JSON.stringify(obj))`): as in the text
+    // format, the inner object's level and fields count, the message stays as written.
+    const innerObj = parseObject(msg);
+    if (innerObj) {
+      const inner = interpretObject(innerObj, msg, 1);
+      if (inner.status) out.status = inner.status;
+      if (inner.requestId && !out.requestId) out.requestId = inner.requestId;
+      if (inner.attributesJson) attributesJson += inner.attributesJson;
+      if (inner.tags) out.tags = out.tags ? out.tags + ',' + inner.tags : inner.tags;
+    }
+  }
   if (attributesJson !== '') out.attributesJson = attributesJson;
-  if (tags) out.tags = tags;
+  if (tags) out.tags = out.tags ? tags + ',' + out.tags : tags;
   const arn = record['executionArn'];
   if (typeof arn === 'string') {
     const m = DURABLE_ARN.exec(arn);
