@@ -16,6 +16,8 @@ export interface LogsConfig {
   runPath?: string;
   /** `DD_LOGS_CONFIG_TAILING_MODE`-style start position for tailed files (default `beginning`). */
   startPosition: StartPosition;
+  /** `DD_LOGS_CONFIG_OPEN_FILES_LIMIT`: most files tailed at once (default 500). */
+  openFilesLimit: number;
   /** `DD_SERVERLESS_AGENT_SHIP_OWN_LOGS`: also ship this extension's own lines. */
   shipOwnLogs: boolean;
 }
@@ -63,6 +65,7 @@ export function fromEnv(env: Env, logger: Logger = noopLogger, options: FromEnvO
     rules: parseProcessingRules(env['DD_LOGS_CONFIG_PROCESSING_RULES'], logger),
     service: (env['DD_SERVICE'] ?? '').trim().toLowerCase(),
     startPosition: 'beginning',
+    openFilesLimit: 500,
     shipOwnLogs: parseBool(env, 'DD_SERVERLESS_AGENT_SHIP_OWN_LOGS', logger) ?? false,
   };
   const source = env['DD_SOURCE']?.trim();
@@ -71,6 +74,15 @@ export function fromEnv(env: Env, logger: Logger = noopLogger, options: FromEnvO
   if (logPath) config.logPath = logPath;
   const runPath = env['DD_LOGS_CONFIG_RUN_PATH']?.trim();
   if (runPath) config.runPath = runPath;
+  const limit = env['DD_LOGS_CONFIG_OPEN_FILES_LIMIT']?.trim();
+  if (limit) {
+    const n = Number(limit);
+    if (Number.isSafeInteger(n) && n > 0) config.openFilesLimit = n;
+    else
+      logger.warn(
+        `logs: DD_LOGS_CONFIG_OPEN_FILES_LIMIT=${JSON.stringify(limit)} is not a positive integer; using 500`,
+      );
+  }
   const mode = env['DD_LOGS_CONFIG_TAILING_MODE']?.trim();
   if (mode) {
     if (START_POSITIONS.has(mode as StartPosition)) config.startPosition = mode as StartPosition;

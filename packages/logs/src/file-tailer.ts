@@ -25,6 +25,8 @@ export interface FileTailerOptions {
   pollIntervalMs?: number;
   /** A line longer than this is shipped in pieces of this size (default 1 MiB). */
   maxLineBytes?: number;
+  /** Most files tailed at once (`DD_LOGS_CONFIG_OPEN_FILES_LIMIT`; default 500, the Agent's). */
+  maxOpenFiles?: number;
   logger?: Logger;
 }
 
@@ -61,6 +63,7 @@ export class FileTailer {
   private readonly registryPath: string;
   private readonly pollIntervalMs: number;
   private readonly maxLineBytes: number;
+  private readonly maxOpenFiles: number;
   private readonly log: RateLimitedLog;
   private registry: Record<string, RegistryEntry> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -74,6 +77,7 @@ export class FileTailer {
     this.registryPath = join(options.registryDir ?? globBase(options.pattern), REGISTRY_FILE);
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.maxLineBytes = options.maxLineBytes ?? MAX_EVENT_BYTES;
+    this.maxOpenFiles = options.maxOpenFiles ?? 500;
     this.log = new RateLimitedLog(options.logger ?? noopLogger);
   }
 
@@ -153,6 +157,15 @@ export class FileTailer {
       matches = [];
     }
     const seen = new Set(matches);
+    // Files gone from the glob (deleted or renamed away): read what is left, then let go.
+    for (const [path, t] of this.files) {
+      if (seen.has(path)) continue;
+      await this.readToEnd(t, true);
+      await t.handle.close().catch(() => {});
+      this.files.delete(path);
+      delete registry[`file:${path}`];
+      this.dirty = true;
+    }
     for (const path of matches) {
       try {
         await this.follow(path, registry);
@@ -161,13 +174,6 @@ export class FileTailer {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
         this.log.warn(`read:${path}`, `logs: cannot tail ${path}: ${(err as Error).message}`);
       }
-    }
-    // Files gone from the glob (deleted or renamed away): read what is left, then let go.
-    for (const [path, t] of this.files) {
-      if (seen.has(path)) continue;
-      await this.readToEnd(t, true);
-      await t.handle.close().catch(() => {});
-      this.files.delete(path);
     }
     if (final) {
       for (const t of this.files.values()) await this.readToEnd(t, true);
@@ -187,6 +193,13 @@ export class FileTailer {
       this.files.delete(path);
       t = await this.openAt(path, st.ino, 0);
     } else if (!t) {
+      if (this.files.size >= this.maxOpenFiles) {
+        this.log.warn(
+          'open-files',
+          `logs: already tailing ${this.files.size} files (the limit); not opening ${path}`,
+        );
+        return;
+      }
       t = await this.openAt(path, st.ino, this.startOffset(path, st.ino, st.size, registry));
     } else if (st.size < t.offset + t.partial.length) {
       // Truncated in place: everything in it now is new.

@@ -73,7 +73,10 @@ describe('fromEnv', () => {
       rules: [],
       service: '',
       startPosition: 'beginning',
+      openFilesLimit: 500,
       shipOwnLogs: false,
     });
+    expect(fromEnv({ DD_LOGS_CONFIG_OPEN_FILES_LIMIT: '3' }).openFilesLimit).toBe(3);
+    expect(fromEnv({ DD_LOGS_CONFIG_OPEN_FILES_LIMIT: 'lots' }).openFilesLimit).toBe(500);
   });
 });

@@ -196,3 +196,24 @@ describe('FileTailer on paths that do not exist yet', () => {
     expect(warnings.every((w) => w.includes('registry'))).toBe(true);
   });
 });
+
+describe('FileTailer bounds', () => {
+  it('tails at most maxOpenFiles files and forgets files that left the glob', async () => {
+    for (const n of ['a', 'b', 'c']) writeFileSync(join(dir, `${n}.log`), `${n}1\n`);
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, warn: (m: string) => warnings.push(m), error() {} };
+    const { t, lines } = tailer({ maxOpenFiles: 2, logger });
+    await t.poll();
+    expect(lines).toEqual(['a1', 'b1']);
+    expect(warnings[0]).toContain('not opening');
+    rmSync(join(dir, 'a.log'));
+    await t.poll();
+    expect(lines).toEqual(['a1', 'b1', 'c1']);
+    const registry = JSON.parse(readFileSync(join(dir, REGISTRY_FILE), 'utf8')).Registry;
+    expect(Object.keys(registry).sort()).toEqual([
+      `file:${join(dir, 'b.log')}`,
+      `file:${join(dir, 'c.log')}`,
+    ]);
+    await t.stop();
+  });
+});
