@@ -176,27 +176,48 @@ export class EventEncoder {
       withAttributes = false;
       overhead = Buffer.byteLength(this.serialise(record, '""', false)) - 2;
     }
-    const fits = (n: number): string | undefined => {
-      const m = JSON.stringify(cut(record.message, n) + TRUNCATED_MARKER);
+    // The longest prefix whose escaped UTF-8 fits: one pass, adding each character's cost in JSON.
+    const budget = max - overhead - 2 - TRUNCATED_MARKER.length;
+    const n = prefixFitting(record.message, budget);
+    const fits = (k: number): string | undefined => {
+      const m = JSON.stringify(record.message.slice(0, k) + TRUNCATED_MARKER);
       return overhead + Buffer.byteLength(m) <= max ? m : undefined;
     };
-    // Largest prefix (in UTF-16 units) that fits: binary search, since escaping makes bytes uneven.
-    let lo = 0;
-    let hi = Math.min(record.message.length, max);
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (fits(mid) !== undefined) lo = mid;
-      else hi = mid - 1;
-    }
-    const messageJson = fits(lo) ?? JSON.stringify(TRUNCATED_MARKER);
+    const messageJson = fits(n) ?? JSON.stringify(TRUNCATED_MARKER);
     const json = this.serialise(record, messageJson, withAttributes);
     return { json, bytes: Buffer.byteLength(json), truncated: true };
   }
 }
 
-/** The first `n` UTF-16 units, never splitting a surrogate pair. */
-function cut(s: string, n: number): string {
-  if (n >= s.length) return s;
-  const c = s.charCodeAt(n - 1);
-  return c >= 0xd800 && c <= 0xdbff ? s.slice(0, n - 1) : s.slice(0, n);
+/**
+ * How many UTF-16 units of `s` fit in `budget` bytes once JSON-escaped and UTF-8 encoded, never
+ * ending inside a surrogate pair (JSON.stringify writes a lone surrogate as a 6-byte escape).
+ */
+export function prefixFitting(s: string, budget: number): number {
+  let used = 0;
+  let i = 0;
+  const n = s.length;
+  while (i < n) {
+    const c = s.charCodeAt(i);
+    let cost: number;
+    let width = 1;
+    if (c < 0x80) {
+      if (c === 0x22 || c === 0x5c || c === 0x08 || c === 0x0c || c === 0x0a || c === 0x0d || c === 0x09)
+        cost = 2;
+      else if (c < 0x20) cost = 6;
+      else cost = 1;
+    } else if (c < 0x800) cost = 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      const d = i + 1 < n ? s.charCodeAt(i + 1) : 0;
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        cost = 4;
+        width = 2;
+      } else cost = 6;
+    } else if (c >= 0xdc00 && c <= 0xdfff) cost = 6;
+    else cost = 3;
+    if (used + cost > budget) break;
+    used += cost;
+    i += width;
+  }
+  return i;
 }

@@ -134,3 +134,28 @@ describe('batching limits, exact at the edges', () => {
     expect(byBytes.flush()[0]!.body.byteLength).toBeLessThanOrEqual(3 * MiB);
   });
 });
+
+describe('prefixFitting', () => {
+  it('finds the longest prefix whose escaped UTF-8 fits, for any mix of characters', async () => {
+    const { prefixFitting } = await import('../src/encoder.js');
+    const alphabet = ['a', 'é', '€', '😀', '\n', '"', '\\', '\u0001', '\ud800', '\udc00', ' '];
+    let seed = 7;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed;
+    };
+    const escaped = (t: string) => Buffer.byteLength(JSON.stringify(t)) - 2;
+    for (let round = 0; round < 300; round++) {
+      let text = '';
+      const len = rand() % 60;
+      for (let i = 0; i < len; i++) text += alphabet[rand() % alphabet.length];
+      const budget = rand() % 120;
+      const n = prefixFitting(text, budget);
+      expect(escaped(text.slice(0, n))).toBeLessThanOrEqual(budget);
+      if (n < text.length) {
+        const next = text.codePointAt(n)! > 0xffff && text.charCodeAt(n + 1) >= 0xdc00 ? n + 2 : n + 1;
+        expect(escaped(text.slice(0, next))).toBeGreaterThan(budget);
+      }
+    }
+  });
+});
