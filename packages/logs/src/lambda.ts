@@ -135,9 +135,19 @@ export class LambdaLogs {
   /** Takes one POST body of the Telemetry API (an array of events) or a single event. */
   ingest(events: unknown): void {
     if (Array.isArray(events)) {
-      for (const e of events) this.ingestOne(e);
+      for (const e of events) this.ingestSafely(e);
     } else {
-      this.ingestOne(events);
+      this.ingestSafely(events);
+    }
+  }
+
+  /** No event, however odd, may throw into the listener that feeds us. */
+  private ingestSafely(event: unknown): void {
+    try {
+      this.ingestOne(event);
+    } catch (err) {
+      this.counters.invalid++;
+      this.log.error('ingest-failed', `logs: could not process a telemetry event: ${(err as Error).message}`);
     }
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LambdaLogs } from '../src/index.js';
+import { compileRules, LambdaLogs } from '../src/index.js';
 import { decodeAll } from './helpers/intake-schema.js';
 import { ARN, fixture, fn } from './helpers/telemetry.js';
 
@@ -125,7 +125,15 @@ describe('runtime log formats', () => {
       { type: 'function', record: '[INFO]' },
       { type: 'function', record: '2024-05-01T12:00:00.431Z\t' },
     ];
+    const cyclic: Record<string, unknown> = { level: 'INFO', message: 'loop' };
+    cyclic['self'] = cyclic;
     expect(() => logs.ingest(odd)).not.toThrow();
+    const withRules = new LambdaLogs({
+      functionArn: ARN,
+      rules: compileRules([{ type: 'exclude_at_match', name: 'x', pattern: 'x' }]),
+    });
+    expect(() => withRules.ingest([fn(cyclic), fn({ big: 10n, message: 'bigint' })])).not.toThrow();
+    expect(withRules.stats().invalid).toBe(2);
     const s = logs.stats();
     expect(s.invalid).toBe(9);
     const events = decodeAll(logs.flush({ final: true }));
