@@ -183,6 +183,8 @@ export class LambdaLogs {
    * minute, so only the seconds are read when the `YYYY-MM-DDTHH:MM:` prefix repeats.
    */
   private timestampOf(time: unknown): number {
+    // Already parsed (the lifecycle package hands events on with `time` in epoch ms).
+    if (typeof time === 'number') return Number.isFinite(time) ? Math.trunc(time) : this.now();
     if (typeof time !== 'string') return this.now();
     if (time.length === 24 && this.minutePrefix !== '' && time.startsWith(this.minutePrefix)) {
       const secMs = secondsMillis(time);

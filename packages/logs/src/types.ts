@@ -36,10 +36,11 @@ export type LogStatus = 'critical' | 'error' | 'warn' | 'info' | 'debug' | 'trac
 
 /**
  * One Telemetry API event as Lambda posts it (`{"time","type","record"}`), accepted structurally:
- * anything else is counted as invalid and skipped.
+ * anything else is counted as invalid and skipped. `time` is the ISO string Lambda sends, or epoch
+ * milliseconds when a parser upstream already converted it.
  */
 export interface TelemetryEvent {
-  time: string;
+  time: string | number;
   type: string;
   record: unknown;
 }

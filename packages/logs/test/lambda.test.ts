@@ -237,7 +237,14 @@ describe('event timestamps', () => {
     logs.ingest({ time: times[0]!, type: 'platform.start', record: { requestId: 'ts' } });
     logs.ingest(times.map((t) => fn('x', t)));
     logs.ingest(fn('y', 'not a time'));
+    // Events parsed upstream carry epoch milliseconds.
+    logs.ingest({ time: 1714564800431, type: 'function', record: 'z' });
     const got = decodeAll(logs.flush()).map((e) => e.timestamp);
-    expect(got).toEqual([Date.parse(times[0]!), ...times.map((t) => Date.parse(t)), 1_700_000_000_000]);
+    expect(got).toEqual([
+      Date.parse(times[0]!),
+      ...times.map((t) => Date.parse(t)),
+      1_700_000_000_000,
+      1714564800431,
+    ]);
   });
 });
