@@ -100,6 +100,19 @@ interface ZstdWasmModule {
   compress(data: Uint8Array, level?: number): Uint8Array;
 }
 
+// One instance per process: initialising the module again would swap its memory under any other user.
+let wasmModule: Promise<ZstdWasmModule> | undefined;
+
+function loadWasmZstd(): Promise<ZstdWasmModule> {
+  wasmModule ??= (async () => {
+    const require = createRequire(import.meta.url);
+    const mod = require('@bokuweb/zstd-wasm') as ZstdWasmModule;
+    await mod.init();
+    return mod;
+  })();
+  return wasmModule;
+}
+
 /**
  * zstd compiled to WebAssembly: no native addon, so it ships in a one-file layer for both architectures.
  * Loading it costs a few milliseconds, so it starts at `prepare()` (during init), never on first use.
@@ -108,20 +121,13 @@ export class WasmZstdCodec implements Codec {
   readonly kind = 'zstd';
   readonly implementation = 'wasm';
   readonly encoding = 'zstd';
-  #ready: Promise<ZstdWasmModule> | undefined;
 
   prepare(): Promise<ZstdWasmModule> {
-    this.#ready ??= (async () => {
-      const require = createRequire(import.meta.url);
-      const mod = require('@bokuweb/zstd-wasm') as ZstdWasmModule;
-      await mod.init();
-      return mod;
-    })();
-    return this.#ready;
+    return loadWasmZstd();
   }
 
   async compress(data: Uint8Array, level: number): Promise<Uint8Array> {
-    const mod = await this.prepare();
+    const mod = await loadWasmZstd();
     return mod.compress(data, clampZstdLevel(level));
   }
 }

@@ -5,7 +5,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import zlib from 'node:zlib';
-import { decompress as zstdDecompress, init as zstdInit } from '@bokuweb/zstd-wasm';
+import { decompress as zstdDecompress } from 'fzstd';
 
 export const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url);
 export const CA_FILE = fixture('ca.pem').pathname;
@@ -33,8 +33,6 @@ export interface ReceivedRequest {
 
 export type Behaviour = (req: ReceivedRequest, index: number) => Fault | undefined;
 
-let zstdReady: Promise<void> | undefined;
-
 export async function decodeBody(req: ReceivedRequest): Promise<Buffer> {
   switch (req.headers['content-encoding']) {
     case undefined:
@@ -44,8 +42,7 @@ export async function decodeBody(req: ReceivedRequest): Promise<Buffer> {
     case 'deflate':
       return zlib.inflateSync(req.body);
     case 'zstd':
-      zstdReady ??= zstdInit();
-      await zstdReady;
+      // fzstd: a pure-JS decoder, independent of the codec the forwarder compresses with.
       return Buffer.from(zstdDecompress(req.body));
     default:
       throw new Error(`unknown content-encoding ${req.headers['content-encoding']}`);
