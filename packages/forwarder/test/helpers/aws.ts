@@ -27,6 +27,7 @@ export function verifySigV4(
   headers: http.IncomingHttpHeaders,
   body: Buffer,
   secretAccessKey: string,
+  nowMs: number = Date.now(),
 ): SignatureCheck {
   const auth = headers.authorization;
   if (typeof auth !== 'string') return { ok: false, reason: 'no Authorization header' };
@@ -40,7 +41,7 @@ export function verifySigV4(
   if (typeof amzDate !== 'string' || !amzDate.startsWith(date!)) return { ok: false, reason: 'x-amz-date' };
   const skew = Math.abs(
     Date.parse(amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z')) -
-      Date.now(),
+      nowMs,
   );
   if (!(skew < 15 * 60_000)) return { ok: false, reason: 'request time skew' };
   const names = signedHeaders!.split(';');
@@ -85,7 +86,7 @@ export interface AwsCall {
   host: string | undefined;
 }
 
-export type AwsHandler = (call: AwsCall) => { status: number; body: unknown };
+export type AwsHandler = (call: AwsCall) => { status: number; body: unknown; delayMs?: number };
 
 export class FakeAws {
   readonly calls: AwsCall[] = [];
@@ -134,8 +135,13 @@ export class FakeAws {
                 status: 403,
                 body: { __type: 'InvalidSignatureException', message: check.reason ?? 'token' },
               };
-        res.writeHead(answer.status, { 'content-type': 'application/x-amz-json-1.1' });
-        res.end(JSON.stringify(answer.body));
+        const send = () => {
+          res.writeHead(answer.status, { 'content-type': 'application/x-amz-json-1.1' });
+          res.end(JSON.stringify(answer.body));
+        };
+        const delay = 'delayMs' in answer ? answer.delayMs : undefined;
+        if (delay) setTimeout(send, delay);
+        else send();
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -4,6 +4,8 @@ import net, { type AddressInfo, type Socket } from 'node:net';
 
 export class ConnectProxy {
   readonly tunnels: string[] = [];
+  /** Plain (absolute-form) requests, which this proxy refuses. */
+  plainRequests = 0;
   readonly authorizations: Array<string | undefined> = [];
   readonly #server: http.Server;
   readonly #sockets = new Set<Socket>();
@@ -14,10 +16,11 @@ export class ConnectProxy {
 
   static async start(): Promise<ConnectProxy> {
     const server = http.createServer((_req, res) => {
+      proxy.plainRequests++;
       res.writeHead(405);
       res.end();
     });
-    const proxy = new ConnectProxy(server);
+    const proxy: ConnectProxy = new ConnectProxy(server);
     server.on('connect', (req: http.IncomingMessage, client: Socket, head: Buffer) => {
       proxy.tunnels.push(req.url ?? '');
       proxy.authorizations.push(req.headers['proxy-authorization']);
