@@ -157,6 +157,40 @@ type Outcome =
 const MAX_SPLIT_DEPTH = 8;
 const RETRYABLE_STATUS = (s: number) => s === 408 || s === 429 || s >= 500;
 
+/**
+ * Settles with `work`, or rejects with the signal's reason as soon as it aborts, whether or not the
+ * dispatcher honours the signal in every state (a proxy that never answers CONNECT, for one).
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal, dispose?: (late: T) => void): Promise<T> {
+  // What arrives after we gave up is released (a response body is drained so its socket is freed).
+  const abandon = () => work.then((late) => dispose?.(late)).catch(() => {});
+  if (signal.aborted) {
+    abandon();
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      abandon();
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+const drain = (res: { body: { dump(): Promise<void> } }) => {
+  res.body.dump().catch(() => {});
+};
+
 function isAbort(err: unknown): boolean {
   return err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError');
 }
@@ -342,14 +376,18 @@ export class Forwarder {
     try {
       // GET / carries no key and no data; its only purpose is the socket (and TLS session) it leaves open.
       // (Not HEAD: undici closes the connection after a HEAD.)
-      const res = await dispatcher.request({
-        origin,
-        path: '/',
-        method: 'GET',
-        headers: { 'user-agent': this.#o.userAgent },
+      const res = await untilAborted(
+        dispatcher.request({
+          origin,
+          path: '/',
+          method: 'GET',
+          headers: { 'user-agent': this.#o.userAgent },
+          signal,
+        }),
         signal,
-      });
-      await res.body.dump();
+        drain,
+      );
+      await untilAborted(res.body.dump(), signal);
     } catch (err) {
       this.#logger.debug(`warm-up of ${origin} failed: ${errorText(err)}`);
       throw err;
@@ -523,17 +561,22 @@ export class Forwarder {
       const origin = d.url.origin;
       const dispatcher = this.#connections.acquire(origin);
       try {
-        const res = await dispatcher.request({
-          origin,
-          path: d.url.pathname + d.url.search,
-          method: 'POST',
-          headers: { ...r.headers, 'dd-api-key': apiKey },
-          body: r.body,
-          signal: AbortSignal.any([signal, AbortSignal.timeout(this.#o.requestTimeoutMs)]),
-        });
+        const attemptSignal = AbortSignal.any([signal, AbortSignal.timeout(this.#o.requestTimeoutMs)]);
+        const res = await untilAborted(
+          dispatcher.request({
+            origin,
+            path: d.url.pathname + d.url.search,
+            method: 'POST',
+            headers: { ...r.headers, 'dd-api-key': apiKey },
+            body: r.body,
+            signal: attemptSignal,
+          }),
+          attemptSignal,
+          drain,
+        );
         status = res.statusCode;
         retryAfter = res.headers['retry-after'];
-        await res.body.dump().catch(() => {});
+        await untilAborted(res.body.dump(), attemptSignal).catch(() => {});
         failure = `HTTP ${status}`;
       } catch (err) {
         status = 0;
