@@ -36,7 +36,7 @@ export const DEFAULT_COMPRESSION: CompressionOptions = {
   metricsLevel: 3,
   logsLevel: 3,
   apmLevel: 3,
-  zstdWasm: true,
+  zstdWasm: false,
 };
 
 // Trace stats go gzip at the fast level in both the Agent and the Lambda extension (wire-protocols.md §E.2).

@@ -260,7 +260,7 @@ export function fromEnv(env: Env, logger: Logger): ForwarderOptions {
     metricsLevel: level('DD_METRICS_CONFIG_COMPRESSION_LEVEL', globalLevel),
     logsLevel: level('DD_LOGS_CONFIG_COMPRESSION_LEVEL', globalLevel),
     apmLevel: level('DD_APM_CONFIG_COMPRESSION_LEVEL', globalLevel),
-    zstdWasm: bool(env, 'DD_FORWARDER_ZSTD_WASM', true, logger),
+    zstdWasm: bool(env, 'DD_FORWARDER_ZSTD_WASM', false, logger),
   };
 
   const region = value(env, 'AWS_REGION') ?? value(env, 'AWS_DEFAULT_REGION') ?? 'us-east-1';

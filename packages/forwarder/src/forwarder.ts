@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { type ApiKeyOptions, ApiKeyProvider, type ApiKeyState } from './api-key.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF, retryAfterMs, sleep } from './backoff.js';
 import { type CompressionOptions, CompressionPolicy, DEFAULT_COMPRESSION } from './compression.js';
@@ -35,7 +36,7 @@ export interface ForwarderOptions {
   /** Attempts per request within one flush (the first one included). */
   maxAttempts: number;
   backoff: BackoffOptions;
-  /** Cap on one HTTP request (`DD_FLUSH_TIMEOUT`); the caller's deadline usually ends it sooner. */
+  /** Cap on one flush's requests (`DD_FLUSH_TIMEOUT`); the caller's deadline usually ends them sooner. */
   requestTimeoutMs: number;
   /** Bound of the retry buffer, in compressed bytes. */
   retryBufferBytes: number;
@@ -191,8 +192,28 @@ const drain = (res: { body: { dump(): Promise<void> } }) => {
   res.body.dump().catch(() => {});
 };
 
-function isAbort(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError');
+/**
+ * One signal per call, which every request of the call listens to (many listeners, on purpose), ending at
+ * the first of the caller's deadline and `capMs`.
+ */
+function shared(signal: AbortSignal, capMs: number): [AbortSignal, () => void] {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new DOMException('request timeout', 'TimeoutError')),
+    capMs,
+  );
+  timer.unref();
+  const onAbort = () => {
+    clearTimeout(timer);
+    controller.abort(signal.reason);
+  };
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  const dispose = () => {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', onAbort);
+  };
+  return [controller.signal, dispose];
 }
 
 function errorText(err: unknown): string {
@@ -218,6 +239,7 @@ export class Forwarder {
   readonly #buffer: RetryBuffer<Request>;
   readonly #freeze: FreezeDetector;
   readonly #destinations = new Map<string, Destination>();
+  readonly #byKind = new Map<EndpointKind, Destination[]>();
   readonly #dropped = {} as Record<DropReason, { requests: number; items: number }>;
   #warmedOrigins: string[] | undefined;
   #freezes = 0;
@@ -266,7 +288,9 @@ export class Forwarder {
    * and loads the codecs, so that the first flush pays for neither. Resolves to the number of sockets
    * opened. Failures are logged at debug level: the first flush then just connects.
    */
-  async warmUp(signal: AbortSignal = AbortSignal.timeout(this.#o.warmUpTimeoutMs)): Promise<number> {
+  async warmUp(deadline: AbortSignal = AbortSignal.timeout(this.#o.warmUpTimeoutMs)): Promise<number> {
+    const [signal, dispose] = shared(deadline, this.#o.warmUpTimeoutMs);
+    setMaxListeners(0, signal);
     const origins = new Set<string>();
     for (const kind of ['series', 'logs', 'traces'] as EndpointKind[]) {
       for (const d of this.#destinationsFor(kind)) origins.add(d.url.origin);
@@ -276,6 +300,9 @@ export class Forwarder {
       this.#compression.prepare(),
       ...this.#warmedOrigins.flatMap((origin) => this.#openAll(origin, signal)),
     ]);
+    dispose();
+    // Time spent warming up is not a freeze.
+    this.#freeze.observe();
     return opened.filter((r) => r.status === 'fulfilled').length;
   }
 
@@ -288,7 +315,16 @@ export class Forwarder {
    * Sends what waits in the retry buffer first, then `payloads`, to every destination of each payload's kind.
    * Resolves by the deadline of `options.signal` at the latest; what is not delivered by then is buffered.
    */
-  async flush(payloads: OutgoingPayload[], options: SendOptions): Promise<FlushResult> {
+  async flush(payloads: OutgoingPayload[], callOptions: SendOptions): Promise<FlushResult> {
+    const [signal, dispose] = shared(callOptions.signal, this.#o.requestTimeoutMs);
+    try {
+      return await this.#flush(payloads, { ...callOptions, signal });
+    } finally {
+      dispose();
+    }
+  }
+
+  async #flush(payloads: OutgoingPayload[], options: SendOptions): Promise<FlushResult> {
     const result: FlushResult = { delivered: 0, buffered: 0, dropped: {} };
     if (this.#closed) {
       for (const p of payloads) this.#drop(result, 'closed', p.items ?? 0);
@@ -298,6 +334,9 @@ export class Forwarder {
 
     const waiting = this.#buffer.takeAll();
     const fresh = (await Promise.all(payloads.map((p) => this.#requestsFor(p, undefined, 0)))).flat();
+    // Each request listens to the call's signal; past Node's default of 10 that is by design, not a leak.
+    // (Raised only when needed: setMaxListeners costs more than the rest of a small send.)
+    if (waiting.length + fresh.length > 3) setMaxListeners(0, options.signal);
     const byDestination = new Map<Destination, Request[]>();
     for (const r of [...waiting, ...fresh]) {
       const list = byDestination.get(r.destination) ?? [];
@@ -361,8 +400,9 @@ export class Forwarder {
     // Re-open in the background so the end-of-invocation flush finds a connection ready.
     const origins = this.#warmedOrigins;
     if (origins && !this.#closed) {
-      const signal = AbortSignal.timeout(this.#o.warmUpTimeoutMs);
-      for (const origin of origins) for (const p of this.#openAll(origin, signal)) p.catch(() => {});
+      for (const origin of origins)
+        for (const p of this.#openAll(origin, AbortSignal.timeout(this.#o.warmUpTimeoutMs)))
+          p.catch(() => {});
     }
   }
 
@@ -397,10 +437,13 @@ export class Forwarder {
   }
 
   #destinationsFor(kind: EndpointKind): Destination[] {
-    const list: Destination[] = [this.#destination(intakeUrl(kind, this.#o.endpoints), undefined, true, 0)];
+    let list = this.#byKind.get(kind);
+    if (list) return list;
+    list = [this.#destination(intakeUrl(kind, this.#o.endpoints), undefined, true, 0)];
     for (const [i, e] of additionalFor(kind, this.#o.additionalEndpoints).entries()) {
       list.push(this.#destination(additionalUrl(kind, e), e.apiKey, e.reliable, i + 1));
     }
+    this.#byKind.set(kind, list);
     return list;
   }
 
@@ -561,7 +604,6 @@ export class Forwarder {
       const origin = d.url.origin;
       const dispatcher = this.#connections.acquire(origin);
       try {
-        const attemptSignal = AbortSignal.any([signal, AbortSignal.timeout(this.#o.requestTimeoutMs)]);
         const res = await untilAborted(
           dispatcher.request({
             origin,
@@ -569,19 +611,19 @@ export class Forwarder {
             method: 'POST',
             headers: { ...r.headers, 'dd-api-key': apiKey },
             body: r.body,
-            signal: attemptSignal,
+            signal: signal,
           }),
-          attemptSignal,
+          signal,
           drain,
         );
         status = res.statusCode;
         retryAfter = res.headers['retry-after'];
-        await untilAborted(res.body.dump(), attemptSignal).catch(() => {});
+        await untilAborted(res.body.dump(), signal).catch(() => {});
         failure = `HTTP ${status}`;
       } catch (err) {
         status = 0;
         failure = errorText(err);
-        if (signal.aborted && isAbort(err)) {
+        if (signal.aborted) {
           this.#health.failure(d.id);
           return { type: 'buffer' };
         }
