@@ -387,9 +387,16 @@ export class Forwarder {
     this.#connections.discardAll();
   }
 
+  /** Stops the forwarder. What still waits in the retry buffer is dropped and counted (`closed`). */
   async close(): Promise<void> {
     this.#closed = true;
     this.#freeze.stop();
+    const left = this.#buffer.takeAll();
+    for (const r of left) {
+      this.#dropped.closed.requests++;
+      this.#dropped.closed.items += r.items;
+    }
+    if (left.length > 0) this.#logger.warn(`closing with ${left.length} request(s) undelivered; dropped`);
     await Promise.all([this.#connections.close(), this.#apiKey.close()]);
   }
 
@@ -635,6 +642,8 @@ export class Forwarder {
         this.#health.success(d.id);
         return { type: 'delivered' };
       }
+      // Any answer that is not a retryable failure shows the backend up.
+      if (status !== 0 && !RETRYABLE_STATUS(status)) this.#health.success(d.id);
       if (status === 403) {
         if (!d.warned403) {
           d.warned403 = true;
