@@ -176,3 +176,15 @@ describe('transport', () => {
     expect((await f.send(jsonPayload('series', {}), deadline())).delivered).toBe(1);
   });
 });
+
+describe('freeze detection', () => {
+  it('notices a thaw from its own ticker, before any send', async () => {
+    const i = await intake();
+    const clock = manualClock();
+    const f = forwarder(i.url, {}, captureLogger(), { clock, freezeGapMs: 1_000, freezeTickMs: 10 });
+    await f.warmUp();
+    expect(f.stats().freezes).toBe(0);
+    clock.advance(10_000);
+    await expect.poll(() => f.stats().freezes).toBe(1);
+  });
+});
