@@ -64,8 +64,8 @@ const ROUTES: Record<EndpointKind, Route> = {
   },
 };
 
-export function isEndpointKind(kind: string): kind is EndpointKind {
-  return Object.hasOwn(ROUTES, kind);
+export function isEndpointKind(kind: unknown): kind is EndpointKind {
+  return typeof kind === 'string' && Object.hasOwn(ROUTES, kind);
 }
 
 export function routeOf(kind: EndpointKind): { family: Family; path: string } {

@@ -10,6 +10,7 @@ import {
   DEFAULT_SITE,
   type EndpointConfig,
   intakeUrl,
+  isEndpointKind,
   NO_ADDITIONAL_ENDPOINTS,
 } from './endpoints.js';
 import { FreezeDetector } from './freeze.js';
@@ -97,6 +98,7 @@ export type DropReason =
   | 'too_large'
   | 'no_api_key'
   | 'unreliable_endpoint'
+  | 'unknown_kind'
   | 'closed';
 
 export interface FlushResult {
@@ -270,6 +272,7 @@ export class Forwarder {
       'too_large',
       'no_api_key',
       'unreliable_endpoint',
+      'unknown_kind',
       'closed',
     ] as DropReason[])
       this.#dropped[r] = { requests: 0, items: 0 };
@@ -317,23 +320,36 @@ export class Forwarder {
    */
   async flush(payloads: OutgoingPayload[], callOptions: SendOptions): Promise<FlushResult> {
     const [signal, dispose] = shared(callOptions.signal, this.#o.requestTimeoutMs);
+    const result: FlushResult = { delivered: 0, buffered: 0, dropped: {} };
     try {
-      return await this.#flush(payloads, { ...callOptions, signal });
+      await this.#flush(payloads, { ...callOptions, signal }, result);
+    } catch (err) {
+      // A bug of ours must not become the function's problem: log it, keep going.
+      this.#logger.error(`flush failed unexpectedly: ${errorText(err)}`);
     } finally {
       dispose();
     }
+    return result;
   }
 
-  async #flush(payloads: OutgoingPayload[], options: SendOptions): Promise<FlushResult> {
-    const result: FlushResult = { delivered: 0, buffered: 0, dropped: {} };
+  async #flush(payloads: OutgoingPayload[], options: SendOptions, result: FlushResult): Promise<void> {
     if (this.#closed) {
       for (const p of payloads) this.#drop(result, 'closed', p.items ?? 0);
-      return result;
+      return;
     }
     if (this.#freeze.observe()) this.#afterFreeze();
 
     const waiting = this.#buffer.takeAll();
-    const fresh = (await Promise.all(payloads.map((p) => this.#requestsFor(p, undefined, 0)))).flat();
+    const known = payloads.filter((p) => {
+      if (isEndpointKind(p?.kind)) return true;
+      this.#drop(result, 'unknown_kind', p?.items ?? 0);
+      if (this.#dropped.unknown_kind.requests === 1)
+        this.#logger.warn(
+          `dropping a payload of unknown kind ${JSON.stringify(p?.kind)} (counted as unknown_kind)`,
+        );
+      return false;
+    });
+    const fresh = (await Promise.all(known.map((p) => this.#requestsFor(p, undefined, 0)))).flat();
     // Each request listens to the call's signal; past Node's default of 10 that is by design, not a leak.
     // (Raised only when needed: setMaxListeners costs more than the rest of a small send.)
     if (waiting.length + fresh.length > 3) setMaxListeners(0, options.signal);
@@ -346,7 +362,6 @@ export class Forwarder {
     await Promise.all(
       [...byDestination].map(([d, list]) => this.#flushDestination(d, list, options, result)),
     );
-    return result;
   }
 
   /** True when every destination is healthy; what the flush strategy reads. */

@@ -309,3 +309,15 @@ describe('dual shipping', () => {
     expect(r).toEqual({ delivered: 1, buffered: 0, dropped: { unreliable_endpoint: 1 } });
   });
 });
+
+describe('bad input', () => {
+  it('drops and counts a payload of an unknown kind, without a throw, and sends the rest', async () => {
+    const i = await intake();
+    const logger = captureLogger();
+    const f = forwarder(i.url, {}, logger);
+    const bogus = { ...jsonPayload('series', {}), kind: 'nonsense' } as unknown as OutgoingPayload;
+    const r = await f.flush([bogus, jsonPayload('series', { ok: 1 })], deadline());
+    expect(r).toEqual({ delivered: 1, buffered: 0, dropped: { unknown_kind: 1 } });
+    expect(logger.lines.filter((l) => l.level === 'warn')).toHaveLength(1);
+  });
+});
