@@ -162,18 +162,13 @@ export class ApiKeyProvider {
     const signal = AbortSignal.timeout(this.#options.timeoutMs);
     const started = this.#clock.now();
     this.#inFlight = this.#resolve(signal)
-      .then(
-        (key) => {
-          if (!key) throw new Error('the secret holds no usable API key');
-          this.#logger.debug(
-            `API key resolved from ${describe(this.#options.source)} in ${Math.round(this.#clock.now() - started)} ms`,
-          );
-          this.#settle(key, undefined);
-        },
-        (err: unknown) => {
-          throw err;
-        },
-      )
+      .then((key) => {
+        if (!key) throw new Error('the secret holds no usable API key');
+        this.#logger.debug(
+          `API key resolved from ${describe(this.#options.source)} in ${Math.round(this.#clock.now() - started)} ms`,
+        );
+        this.#settle(key, undefined);
+      })
       .catch((err: unknown) => {
         const reason = err instanceof Error ? err.message : String(err);
         // A reload that fails keeps the key that works.
