@@ -158,7 +158,12 @@ describe('against the testkit intake', () => {
     expect(next.delivered).toBe(3);
     const accepted = i.requests({ status: 202 }).map((q) => q.path);
     expect(accepted).toHaveLength(3);
-    expect(i.metrics().map((m) => m.metric)).toEqual(['fwd.first', 'fwd.second']);
+    expect(
+      i
+        .metrics()
+        .map((m) => m.metric)
+        .sort(),
+    ).toEqual(['fwd.first', 'fwd.second']);
   });
 
   it('ships to an additional endpoint with its own key, and retries only the one that failed', async () => {
