@@ -52,8 +52,10 @@ export interface SketchSummary {
 }
 
 /**
- * Estimates the q-quantile: the rank roundHalfEven(q·(cnt−1)) is located in the bins (sorted by
- * key) and the value is interpolated inside that bin, clamped to [min, max].
+ * Estimates the q-quantile as the Agent does: the rank roundHalfEven(q·(cnt−1)) is located in the
+ * bins (sorted by key), and the value is interpolated linearly between the bin's lower bound and
+ * lower bound·gamma (the first bin starts at min instead). Unlike the Agent, the result is clamped
+ * to [min, max], so an estimate never leaves the range the client actually saw.
  */
 export function agentSketchQuantile(bins: SketchBins, summary: SketchSummary, q: number): number {
   const { cnt, min, max } = summary;
@@ -67,22 +69,11 @@ export function agentSketchQuantile(bins: SketchBins, summary: SketchSummary, q:
     if (n === 0) continue;
     seen += n;
     if (seen <= rank) continue;
-    const k = bins.k[i]!;
-    let lo: number;
-    let hi: number;
-    if (k === 0) {
-      lo = 0;
-      hi = 0;
-    } else if (k > 0) {
-      lo = agentSketchLowerBound(k);
-      hi = lo * AGENT_SKETCH_GAMMA;
-    } else {
-      hi = agentSketchLowerBound(k);
-      lo = hi * AGENT_SKETCH_GAMMA;
-    }
-    // Fraction of this bin's population that lies at or below the wanted rank.
-    const within = (rank - (seen - n) + 0.5) / n;
-    const v = lo + (hi - lo) * within;
+    const weight = (seen - rank) / n;
+    let lo = agentSketchLowerBound(bins.k[i]!);
+    const hi = lo * AGENT_SKETCH_GAMMA;
+    if (i === 0) lo = min;
+    const v = lo * weight + hi * (1 - weight);
     return Math.min(max, Math.max(min, v));
   }
   return max;

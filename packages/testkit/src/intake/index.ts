@@ -11,10 +11,17 @@ export {
   agentSketchLowerBound,
   agentSketchQuantile,
 } from './agent-sketch.js';
+export {
+  INTAKE_USAGE,
+  type IntakeCommandIo,
+  intakeOptionsFromArgs,
+  runIntakeCommand,
+} from './command.js';
 export type { FaultAction, FaultHandle, FaultMatch, FaultSpec, PathMatcher } from './faults.js';
 export {
   DatadogIntake,
   DEFAULT_INTAKE_API_KEY,
+  formatRequest,
   type IntakeOptions,
   type Logger as IntakeLogger,
   redactApiKey,

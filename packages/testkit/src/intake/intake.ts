@@ -1,13 +1,16 @@
 // DatadogIntake: a fake Datadog on loopback that decodes and validates what the agent sends, records
 // it for tests, and misbehaves on request (fault injection).
 import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DecompressError, decompress, parseContentEncoding } from './decompress.js';
 import { type FaultHandle, FaultRule, type FaultSpec } from './faults.js';
 import { type DecodeResult, PayloadError } from './payloads.js';
-import { DEFAULT_LIMITS, findRoute, type PayloadLimit } from './routes.js';
+import { DEFAULT_LIMITS, findRoute, INTAKE_PATHS, type PayloadLimit } from './routes.js';
 import { hostServes, parseDestination, siteCertificateHostnames } from './sites.js';
 import { DEFAULT_CERT_HOSTNAMES, makeTestCertificate, type TestCertificate } from './tls-cert.js';
 import type {
@@ -53,6 +56,8 @@ export interface IntakeOptions {
   maxLogsPerPayload?: number;
   /** Requests kept; older ones are dropped (and counted in `droppedRequests`). Default 10 000. */
   maxRecordedRequests?: number;
+  /** Items (points, sketches, logs, spans, ...) kept per kind; older ones are dropped. Default 1 000 000. */
+  maxRecordedItems?: number;
   /** Refuse (404) payloads sent to a known Datadog host that does not serve them. Default true. */
   checkDestination?: boolean;
   /** Clock (ms since epoch), for the metrics time-window check. */
@@ -71,6 +76,9 @@ type Filter<T> = string | RegExp | ((item: T) => boolean);
 
 const DRAIN_CAP = 64 * 1024 * 1024;
 
+/** Headers whose values are credentials: recorded redacted only. */
+const SECRET_HEADERS = new Set(['dd-api-key', 'dd-application-key', 'authorization', 'proxy-authorization']);
+
 export function redactApiKey(key: string): string {
   return key.length > 5 ? `***${key.slice(-5)}` : '***';
 }
@@ -88,6 +96,7 @@ export class DatadogIntake {
   private readonly httpServer: http.Server;
   private httpsServer: https.Server | undefined;
   private certificate: TestCertificate | undefined;
+  private caDir: string | undefined;
   private readonly tlsHostnames: string[];
   private acceptedKeys: Set<string> | 'any';
   private readonly rules: FaultRule[] = [];
@@ -96,6 +105,9 @@ export class DatadogIntake {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly sockets = new Set<Socket>();
   private started = false;
+  /** Ports as bound at start, so URLs stay readable after stop(). */
+  private boundPort = 0;
+  private boundHttpsPort: number | undefined;
   private stopped = false;
 
   private readonly recorded: RecordedRequest[] = [];
@@ -112,6 +124,8 @@ export class DatadogIntake {
   };
   /** Requests dropped from the record because of `maxRecordedRequests`. */
   droppedRequests = 0;
+  /** Items dropped from the query lists because of `maxRecordedItems`. */
+  droppedItems = 0;
 
   constructor(options: IntakeOptions = {}) {
     this.opts = {
@@ -122,6 +136,7 @@ export class DatadogIntake {
       apiKeys: options.apiKeys ?? [DEFAULT_INTAKE_API_KEY],
       maxLogsPerPayload: options.maxLogsPerPayload ?? 1000,
       maxRecordedRequests: options.maxRecordedRequests ?? 10_000,
+      maxRecordedItems: options.maxRecordedItems ?? 1_000_000,
       checkDestination: options.checkDestination ?? true,
     };
     this.acceptedKeys = this.opts.apiKeys === 'any' ? 'any' : new Set(this.opts.apiKeys);
@@ -152,6 +167,7 @@ export class DatadogIntake {
     if (this.started) return this;
     this.started = true;
     await listen(this.httpServer, this.opts.port, this.opts.host);
+    this.boundPort = (this.httpServer.address() as AddressInfo).port;
     if (this.opts.https) {
       this.certificate = makeTestCertificate(this.tlsHostnames);
       this.httpsServer = https.createServer(
@@ -160,6 +176,7 @@ export class DatadogIntake {
       );
       this.trackSockets(this.httpsServer);
       await listen(this.httpsServer, this.opts.httpsPort, this.opts.host);
+      this.boundHttpsPort = (this.httpsServer.address() as AddressInfo).port;
     }
     this.logger.info(
       `datadog intake listening on ${this.url}${this.httpsServer ? ` and ${this.httpsUrl}` : ''}`,
@@ -180,6 +197,7 @@ export class DatadogIntake {
         server.closeAllConnections();
       });
     await Promise.all([close(this.httpServer), close(this.httpsServer)]);
+    if (this.caDir) rmSync(this.caDir, { recursive: true, force: true });
     this.emitter.emit('record');
   }
 
@@ -189,7 +207,8 @@ export class DatadogIntake {
   }
 
   get port(): number {
-    return (this.httpServer.address() as AddressInfo).port;
+    if (!this.started) throw new Error('the intake is not started');
+    return this.boundPort;
   }
 
   /** Base URL of the plain HTTP listener, e.g. `http://127.0.0.1:41234`. */
@@ -200,11 +219,11 @@ export class DatadogIntake {
   /** Base URL of the HTTPS listener (only with `https: true`). */
   get httpsUrl(): string {
     if (!this.httpsServer) throw new Error('the intake was started without https: true');
-    return `https://${hostForUrl(this.opts.host)}:${(this.httpsServer.address() as AddressInfo).port}`;
+    return `https://${hostForUrl(this.opts.host)}:${this.boundHttpsPort}`;
   }
 
   get httpsPort(): number | undefined {
-    return this.httpsServer ? (this.httpsServer.address() as AddressInfo).port : undefined;
+    return this.boundHttpsPort;
   }
 
   /** The URL to use as an HTTP(S) proxy (the plain listener answers CONNECT and absolute-form requests). */
@@ -222,6 +241,40 @@ export class DatadogIntake {
   get cert(): string {
     if (!this.certificate) throw new Error('the intake was started without https: true');
     return this.certificate.cert;
+  }
+
+  /**
+   * A file holding the CA PEM (public, no key), for clients that take a path such as
+   * `DD_TLS_CERT_FILE` or `NODE_EXTRA_CA_CERTS`. Made on first use, removed by `stop()`.
+   */
+  get caFile(): string {
+    const ca = this.ca;
+    if (!this.caDir) {
+      this.caDir = mkdtempSync(join(tmpdir(), 'dd-intake-ca-'));
+      writeFileSync(join(this.caDir, 'ca.pem'), ca);
+    }
+    return join(this.caDir, 'ca.pem');
+  }
+
+  /**
+   * `DD_*` variables that point an agent at this intake. Direct (default): every intake URL
+   * override set to `url` (or `httpsUrl` with `tls`, plus `DD_TLS_CERT_FILE`). With `site`, the
+   * agent keeps the real site host names and reaches us as its HTTPS proxy (`DD_PROXY_HTTPS`).
+   */
+  agentEnv(options: { tls?: boolean; site?: string } = {}): Record<string, string> {
+    const env: Record<string, string> = { DD_API_KEY: this.apiKey };
+    if (options.site) {
+      env['DD_SITE'] = options.site;
+      env['DD_PROXY_HTTPS'] = this.proxyUrl;
+      env['DD_TLS_CERT_FILE'] = this.caFile;
+      return env;
+    }
+    const base = options.tls ? this.httpsUrl : this.url;
+    env['DD_DD_URL'] = base;
+    env['DD_APM_DD_URL'] = base;
+    env['DD_LOGS_CONFIG_LOGS_DD_URL'] = base;
+    if (options.tls) env['DD_TLS_CERT_FILE'] = this.caFile;
+    return env;
   }
 
   /** The first accepted API key (the one tests usually configure their client with). */
@@ -253,16 +306,18 @@ export class DatadogIntake {
 
   // ---- queries -----------------------------------------------------------------------------
 
-  /** Every recorded request (newest last), optionally only those with this path/kind/API key. */
+  /** Every recorded request (newest last), optionally only those with this path/kind/key/status/destination. */
   requests(filter?: {
     path?: string;
     kind?: IntakeKind;
     apiKey?: string;
     status?: number;
+    destination?: string;
   }): RecordedRequest[] {
     if (!filter) return [...this.recorded];
     return this.recorded.filter(
       (r) =>
+        (filter.destination === undefined || r.destination === filter.destination.toLowerCase()) &&
         (filter.path === undefined || r.path === filter.path) &&
         (filter.kind === undefined || r.kind === filter.kind) &&
         (filter.status === undefined || r.status === filter.status) &&
@@ -306,6 +361,35 @@ export class DatadogIntake {
   /** Accepted APM stats groups with bucket and payload context; a string filter matches the resource. */
   stats(filter?: Filter<StatsRecord>): StatsRecord[] {
     return select(this.store.stats, filter, (s) => String(s.group['Resource'] ?? ''));
+  }
+
+  /**
+   * Calls `listener` with every request once it is answered (or reset / black-holed). Returns a
+   * function that unsubscribes. Use `formatRequest` for a printable line.
+   */
+  onRequest(listener: (record: RecordedRequest) => void): () => void {
+    const wrapped = (r: RecordedRequest | undefined) => {
+      if (r) listener(r);
+    };
+    this.emitter.on('record', wrapped);
+    return () => this.emitter.off('record', wrapped);
+  }
+
+  /** Where the intake listens and what it serves, for printing (the API key is redacted). */
+  describe(): {
+    url: string;
+    httpsUrl: string | undefined;
+    proxyUrl: string;
+    apiKey: string;
+    paths: readonly string[];
+  } {
+    return {
+      url: this.url,
+      httpsUrl: this.httpsServer ? this.httpsUrl : undefined,
+      proxyUrl: this.proxyUrl,
+      apiKey: this.acceptedKeys === 'any' ? 'any' : redactApiKey(this.apiKey),
+      paths: INTAKE_PATHS,
+    };
   }
 
   /** Forgets everything recorded (faults stay). */
@@ -372,6 +456,43 @@ export class DatadogIntake {
     );
   }
 
+  /** Waits until at least `count` accepted log entries match; resolves with them. */
+  waitForLogs(count = 1, filter?: Filter<LogRecord>, options: WaitOptions = {}): Promise<LogRecord[]> {
+    return this.waitFor(
+      (i) => {
+        const l = i.logs(filter);
+        return l.length >= count && l;
+      },
+      { description: `${count} log(s)`, ...options },
+    );
+  }
+
+  /** Waits until at least `count` accepted spans match; resolves with them. */
+  waitForSpans(count = 1, filter?: Filter<SpanRecord>, options: WaitOptions = {}): Promise<SpanRecord[]> {
+    return this.waitFor(
+      (i) => {
+        const l = i.spans(filter);
+        return l.length >= count && l;
+      },
+      { description: `${count} span(s)`, ...options },
+    );
+  }
+
+  /** Waits until at least `count` sketches of `metric` arrived; resolves with them. */
+  waitForDistribution(
+    metric: string,
+    options: WaitOptions & { count?: number } = {},
+  ): Promise<DistributionRecord[]> {
+    const count = options.count ?? 1;
+    return this.waitFor(
+      (i) => {
+        const d = i.distributions(metric);
+        return d.length >= count && d;
+      },
+      { description: `${count} sketch(es) of ${metric}`, ...options },
+    );
+  }
+
   /** Waits until at least `count` requests match the filter; resolves with them. */
   waitForRequests(
     count: number,
@@ -406,6 +527,9 @@ export class DatadogIntake {
   // ---- request handling --------------------------------------------------------------------
 
   private trackSockets(server: http.Server | https.Server): void {
+    // Keep idle connections longer than clients do (undici: 4 s), as the real intakes' load
+    // balancers do, so a client never races a server-side close on a pooled connection.
+    server.keepAliveTimeout = 30_000;
     server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
@@ -468,15 +592,17 @@ export class DatadogIntake {
     for (const [k, v] of Object.entries(req.headers)) {
       if (v === undefined) continue;
       const value = Array.isArray(v) ? v.join(', ') : v;
-      headers[k] = k === 'dd-api-key' ? redactApiKey(value) : value;
+      headers[k] = SECRET_HEADERS.has(k) ? redactApiKey(value) : value;
     }
     const record: RecordedRequest = {
       id: this.nextRequestId++,
       receivedAt: this.now(),
+      answeredAt: undefined,
       method: req.method ?? 'GET',
       path,
       url: `${path}${target.search}`,
       destination,
+      site: parseDestination(destination),
       headers,
       apiKey: {
         present: apiKey !== undefined,
@@ -522,6 +648,7 @@ export class DatadogIntake {
       if (spec.status !== undefined) {
         const s = spec as { status: number; body?: string; headers?: Record<string, string> };
         record.status = s.status;
+        record.answeredAt = this.now();
         record.error = `${record.fault}`;
         record.responseBody = s.body ?? JSON.stringify({ errors: [http.STATUS_CODES[s.status] ?? 'fault'] });
         this.keep(record);
@@ -533,6 +660,7 @@ export class DatadogIntake {
     }
 
     record.status = outcome.status;
+    record.answeredAt = this.now();
     record.responseBody = outcome.body;
     record.error = outcome.error;
     if (outcome.result && outcome.status >= 200 && outcome.status < 300) this.accept(outcome.result, record);
@@ -556,7 +684,7 @@ export class DatadogIntake {
     });
     if (!route) return refuse(404, `no intake at ${record.path}`);
     if (record.method !== route.method) return refuse(405, `${record.path} takes ${route.method}`);
-    const dest = parseDestination(record.destination);
+    const dest = record.site;
     if (this.opts.checkDestination && dest && !hostServes(dest, route.kind))
       return refuse(404, `${record.destination} does not serve ${record.path}`);
     if (!keyAccepted) {
@@ -598,16 +726,24 @@ export class DatadogIntake {
   private accept(result: DecodeResult, record: RecordedRequest): void {
     record.items = result.items;
     const s = this.store;
-    if (result.metrics) s.metrics.push(...result.metrics);
-    if (result.distributions) s.distributions.push(...result.distributions);
-    if (result.checks) s.checks.push(...result.checks);
-    if (result.events) s.events.push(...result.events);
-    if (result.logs) s.logs.push(...result.logs);
-    if (result.spans) {
-      s.spans.push(...result.spans);
-      s.agentPayloads.push({ ...(result.decoded as Record<string, unknown>), requestId: record.id });
-    }
-    if (result.stats) s.stats.push(...result.stats);
+    const add = <T>(list: T[], items: readonly T[] | undefined) => {
+      if (!items) return;
+      for (const item of items) list.push(item);
+      const excess = list.length - this.opts.maxRecordedItems;
+      if (excess > 0) {
+        list.splice(0, excess);
+        this.droppedItems += excess;
+      }
+    };
+    add(s.metrics, result.metrics);
+    add(s.distributions, result.distributions);
+    add(s.checks, result.checks);
+    add(s.events, result.events);
+    add(s.logs, result.logs);
+    add(s.spans, result.spans);
+    if (result.spans)
+      add(s.agentPayloads, [{ ...(result.decoded as Record<string, unknown>), requestId: record.id }]);
+    add(s.stats, result.stats);
   }
 
   private keep(record: RecordedRequest): void {
@@ -685,6 +821,29 @@ function listen(server: http.Server | https.Server, port: number, host: string):
       resolve();
     });
   });
+}
+
+/** One printable line per request, e.g. `#3 POST /api/v2/logs logs zstd 812 B → 202 (2 items)`. */
+export function formatRequest(r: RecordedRequest): string {
+  const answer =
+    r.status !== undefined
+      ? String(r.status)
+      : r.fault?.includes('reset')
+        ? 'reset'
+        : 'no answer (black hole)';
+  const parts = [
+    `#${r.id}`,
+    r.method,
+    r.destination && !/^(127\.|localhost$|::1$)/.test(r.destination) ? `${r.destination}${r.url}` : r.url,
+    r.kind ?? 'unknown',
+    r.contentEncoding || 'identity',
+    `${r.bodyBytes} B`,
+    `→ ${answer}`,
+  ];
+  if (r.items) parts.push(`(${r.items} item${r.items === 1 ? '' : 's'})`);
+  if (r.fault) parts.push(`[${r.fault}]`);
+  else if (r.error) parts.push(`[${r.error}]`);
+  return parts.join(' ');
 }
 
 /** Starts an intake and resolves once it listens (see IntakeOptions). */

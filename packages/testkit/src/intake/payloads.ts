@@ -431,7 +431,28 @@ export function decodeTraces(body: Uint8Array, ctx: DecodeContext): DecodeResult
         droppedTrace: c['droppedTrace'] as boolean,
       };
       for (const s of c['spans'] as Decoded[]) {
-        spans.push({ ...(s as unknown as SpanRecord), chunk, tracer, agent, requestId: ctx.requestId });
+        // A literal of fixed shape: spreading the decoded objects is several times slower.
+        spans.push({
+          service: s['service'] as string,
+          name: s['name'] as string,
+          resource: s['resource'] as string,
+          traceID: s['traceID'] as bigint,
+          spanID: s['spanID'] as bigint,
+          parentID: s['parentID'] as bigint,
+          start: s['start'] as bigint,
+          duration: s['duration'] as bigint,
+          error: s['error'] as number,
+          meta: s['meta'] as Record<string, string>,
+          metrics: s['metrics'] as Record<string, number>,
+          type: s['type'] as string,
+          meta_struct: s['meta_struct'] as Record<string, Uint8Array>,
+          spanLinks: s['spanLinks'] as SpanRecord['spanLinks'],
+          spanEvents: s['spanEvents'] as Record<string, unknown>[],
+          chunk,
+          tracer,
+          agent,
+          requestId: ctx.requestId,
+        });
       }
     }
   }

@@ -8,6 +8,8 @@ export class ProtobufError extends Error {
   override name = 'ProtobufError';
 }
 
+const textDecoder = new TextDecoder('utf-8', { fatal: true });
+
 export const WIRE_VARINT = 0;
 export const WIRE_FIXED64 = 1;
 export const WIRE_LEN = 2;
@@ -18,8 +20,11 @@ export const WIRE_FIXED32 = 5;
 /** Reads the primitive encodings; every read checks bounds and throws ProtobufError on bad bytes. */
 export class ProtoReader {
   pos: number;
-  readonly end: number;
+  /** The current limit: narrowed while a nested message is read, so it cannot overrun its parent. */
+  end: number;
   private readonly view: DataView;
+  /** High 32 bits of the last varint read by `varintLo`. */
+  private hi = 0;
 
   constructor(
     readonly buf: Uint8Array,
@@ -35,38 +40,57 @@ export class ProtoReader {
     return this.pos >= this.end;
   }
 
-  /** A varint as an unsigned 64-bit bigint (at most 10 bytes). */
-  varint(): bigint {
-    let result = 0n;
-    let shift = 0n;
+  /**
+   * Reads a varint of at most 10 bytes as two unsigned 32-bit halves (no precision lost, no bigint
+   * made unless wanted): returns the low half, leaves the high half in `this.hi`.
+   */
+  private varintLo(): number {
+    const buf = this.buf;
+    let lo = 0;
+    let hi = 0;
     for (let i = 0; i < 10; i++) {
       if (this.pos >= this.end) throw new ProtobufError('truncated varint');
-      const byte = this.buf[this.pos++]!;
-      result |= BigInt(byte & 0x7f) << shift;
+      const byte = buf[this.pos++]!;
+      const bits = byte & 0x7f;
+      if (i < 4) lo |= bits << (7 * i);
+      else if (i === 4) {
+        lo |= (bits & 0x0f) << 28;
+        hi |= bits >>> 4;
+      } else hi |= bits << (7 * i - 32);
       if ((byte & 0x80) === 0) {
         if (i === 9 && byte > 1) throw new ProtobufError('varint overflows 64 bits');
-        return result;
+        this.hi = hi >>> 0;
+        return lo >>> 0;
       }
-      shift += 7n;
     }
     throw new ProtobufError('varint longer than 10 bytes');
   }
 
-  /** A varint that must fit in 32 bits unsigned (tags and lengths); fast path for small values. */
+  /** A varint as an unsigned 64-bit bigint. */
+  varint(): bigint {
+    const lo = this.varintLo();
+    const hi = this.hi;
+    return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
+  }
+
+  /** The low 32 bits of a varint, unsigned (int32, uint32, sint32, enum; negatives are sign-extended). */
+  varintLow32(): number {
+    return this.varintLo();
+  }
+
+  /** A varint as a JS number (exact below 2^53), two's-complement signed when `signed`. */
+  varintNumber(signed: boolean): number {
+    const lo = this.varintLo();
+    const hi = this.hi;
+    if (signed && hi >= 0x80000000) return -((~hi >>> 0) * 2 ** 32 + (~lo >>> 0) + 1);
+    return hi * 2 ** 32 + lo;
+  }
+
+  /** A varint that must fit in 32 bits unsigned (tags and lengths). */
   varint32(): number {
-    let result = 0;
-    let shift = 0;
-    for (let i = 0; i < 5; i++) {
-      if (this.pos >= this.end) throw new ProtobufError('truncated varint');
-      const byte = this.buf[this.pos++]!;
-      result += (byte & 0x7f) * 2 ** shift;
-      if ((byte & 0x80) === 0) {
-        if (result > 0xffffffff) throw new ProtobufError('varint exceeds 32 bits');
-        return result;
-      }
-      shift += 7;
-    }
-    throw new ProtobufError('varint exceeds 32 bits');
+    const lo = this.varintLo();
+    if (this.hi !== 0) throw new ProtobufError('varint exceeds 32 bits');
+    return lo;
   }
 
   fixed64(): bigint {
@@ -97,19 +121,48 @@ export class ProtoReader {
     return v;
   }
 
-  /** A length-delimited field: returns the [start, end) range and moves past it. */
-  lengthDelimited(): [number, number] {
+  /** The length prefix of a length-delimited field, checked against the current limit. */
+  length(): number {
     const len = this.varint32();
     this.need(len);
+    return len;
+  }
+
+  /** A length-delimited field: returns the [start, end) range and moves past it. */
+  lengthDelimited(): [number, number] {
+    const len = this.length();
     const start = this.pos;
     this.pos += len;
     return [start, this.pos];
   }
 
+  /** A UTF-8 string field; short ASCII strings skip TextDecoder, which costs more than it saves there. */
+  string(): string {
+    const len = this.length();
+    const start = this.pos;
+    const buf = this.buf;
+    this.pos += len;
+    if (len < 64) {
+      let out = '';
+      let i = start;
+      for (; i < this.pos; i++) {
+        const c = buf[i]!;
+        if (c >= 0x80) break;
+        out += String.fromCharCode(c);
+      }
+      if (i === this.pos) return out;
+    }
+    try {
+      return textDecoder.decode(buf.subarray(start, this.pos));
+    } catch {
+      throw new ProtobufError('string field is not valid UTF-8');
+    }
+  }
+
   skip(wireType: number): void {
     switch (wireType) {
       case WIRE_VARINT:
-        this.varint();
+        this.varintLo();
         return;
       case WIRE_FIXED64:
         this.need(8);
@@ -177,8 +230,6 @@ export type FieldSpec =
 
 export type Decoded = Record<string, unknown>;
 
-const textDecoder = new TextDecoder('utf-8', { fatal: true });
-
 const PACKABLE = new Set<ScalarType>([
   'double',
   'float',
@@ -231,15 +282,15 @@ function readScalar(r: ProtoReader, type: ScalarType): unknown {
     case 'sfixed32':
       return r.fixed32() | 0;
     case 'bool':
-      return r.varint() !== 0n;
+      return r.varintNumber(false) !== 0;
     case 'uint32':
-      return Number(BigInt.asUintN(32, r.varint()));
+      return r.varintLow32();
     case 'int32':
     case 'enum':
       // Negative int32 values are sign-extended to 10 bytes on the wire.
-      return Number(BigInt.asIntN(32, r.varint()));
+      return r.varintLow32() | 0;
     case 'sint32':
-      return zigzag32(Number(BigInt.asUintN(32, r.varint())));
+      return zigzag32(r.varintLow32());
     case 'int64':
       return toInt64(r.varint());
     case 'uint64':
@@ -247,20 +298,15 @@ function readScalar(r: ProtoReader, type: ScalarType): unknown {
     case 'sint64':
       return zigzag64(r.varint());
     case 'int64:number':
-      return Number(toInt64(r.varint()));
+      return r.varintNumber(true);
     case 'uint64:number':
-      return Number(r.varint());
-    case 'string': {
-      const [s, e] = r.lengthDelimited();
-      try {
-        return textDecoder.decode(r.buf.subarray(s, e));
-      } catch {
-        throw new ProtobufError('string field is not valid UTF-8');
-      }
-    }
+      return r.varintNumber(false);
+    case 'string':
+      return r.string();
     case 'bytes': {
       const [s, e] = r.lengthDelimited();
-      return r.buf.slice(s, e);
+      // A plain Uint8Array copy, whatever the input buffer type (node Buffers slice to Buffers).
+      return new Uint8Array(r.buf.subarray(s, e));
     }
   }
 }
@@ -288,28 +334,43 @@ function wireTypeError(schema: MessageSchema, field: number, name: string, got: 
   return new ProtobufError(`${schema.name}.${name} (field ${field}): unexpected wire type ${got}`);
 }
 
+type Init = readonly [name: string, make: () => unknown][];
+const initCache = new WeakMap<MessageSchema, Init>();
+
+/** What every decoded message of a schema starts as: proto3 defaults, computed once per schema. */
+function initOf(schema: MessageSchema): Init {
+  let init = initCache.get(schema);
+  if (!init) {
+    init = Object.values(schema.fields).flatMap((spec): Init => {
+      if ('map' in spec) return [[spec.name, () => ({})]];
+      if (spec.repeated) return [[spec.name, () => []]];
+      if ('type' in spec) {
+        const d = defaultScalar(spec.type);
+        return [[spec.name, d instanceof Uint8Array ? () => new Uint8Array(0) : () => d]];
+      }
+      return [];
+    });
+    initCache.set(schema, init);
+  }
+  return init;
+}
+
 /**
  * Decodes one message. Proto3 semantics: absent scalars get their default, repeated fields an
- * empty array, maps an empty object, absent sub-messages are left undefined; unknown fields are
- * skipped and counted in `$unknownFields` when there are any.
+ * empty array, maps an empty object, absent sub-messages are left out; unknown fields are
+ * skipped and counted in a non-enumerable `$unknownFields` when there are any.
  */
-export function decodeMessage(
-  buf: Uint8Array,
-  schema: MessageSchema,
-  start = 0,
-  end = buf.length,
-  depth = 0,
-): Decoded {
+export function decodeMessage(buf: Uint8Array, schema: MessageSchema, start = 0, end = buf.length): Decoded {
+  return decodeFrom(new ProtoReader(buf, start, end), schema, 0);
+}
+
+/** Decodes fields until the reader's current limit. */
+function decodeFrom(r: ProtoReader, schema: MessageSchema, depth: number): Decoded {
   if (depth > 32) throw new ProtobufError('message nesting deeper than 32');
   const out: Decoded = {};
-  for (const spec of Object.values(schema.fields)) {
-    if ('map' in spec) out[spec.name] = {};
-    else if (spec.repeated) out[spec.name] = [];
-    else if ('type' in spec) out[spec.name] = defaultScalar(spec.type);
-  }
+  for (const [name, make] of initOf(schema)) out[name] = make();
   let unknown = 0;
-  const r = new ProtoReader(buf, start, end);
-  while (!r.done()) {
+  while (r.pos < r.end) {
     const tag = r.varint32();
     const field = tag >>> 3;
     const wire = tag & 7;
@@ -322,47 +383,53 @@ export function decodeMessage(
     }
     if ('map' in spec) {
       if (wire !== WIRE_LEN) throw wireTypeError(schema, field, spec.name, wire);
-      const [s, e] = r.lengthDelimited();
-      const [k, v] = decodeMapEntry(buf, s, e, spec.map, depth, `${schema.name}.${spec.name}`);
+      const [k, v] = within(r, () => decodeMapEntry(r, spec.map, depth, `${schema.name}.${spec.name}`));
       (out[spec.name] as Record<string, unknown>)[String(k)] = v;
     } else if ('message' in spec) {
       if (wire !== WIRE_LEN) throw wireTypeError(schema, field, spec.name, wire);
-      const [s, e] = r.lengthDelimited();
-      const msg = decodeMessage(buf, spec.message(), s, e, depth + 1);
+      const msg = within(r, () => decodeFrom(r, spec.message(), depth + 1));
       if (spec.repeated) (out[spec.name] as unknown[]).push(msg);
       else out[spec.name] = msg;
+    } else if (spec.repeated && wire === WIRE_LEN && PACKABLE.has(spec.type)) {
+      // Packed repeated: a length-delimited run of values without tags.
+      const list = out[spec.name] as unknown[];
+      within(r, () => {
+        while (r.pos < r.end) list.push(readScalar(r, spec.type));
+      });
     } else {
-      const want = expectedWireType(spec.type);
-      if (spec.repeated && wire === WIRE_LEN && PACKABLE.has(spec.type)) {
-        // Packed repeated: a length-delimited run of values without tags.
-        const [s, e] = r.lengthDelimited();
-        const packed = new ProtoReader(buf, s, e);
-        const list = out[spec.name] as unknown[];
-        while (!packed.done()) list.push(readScalar(packed, spec.type));
-      } else {
-        if (wire !== want) throw wireTypeError(schema, field, spec.name, wire);
-        const value = readScalar(r, spec.type);
-        if (spec.repeated) (out[spec.name] as unknown[]).push(value);
-        else out[spec.name] = value;
-      }
+      if (wire !== expectedWireType(spec.type)) throw wireTypeError(schema, field, spec.name, wire);
+      const value = readScalar(r, spec.type);
+      if (spec.repeated) (out[spec.name] as unknown[]).push(value);
+      else out[spec.name] = value;
     }
   }
   if (unknown > 0) Object.defineProperty(out, '$unknownFields', { value: unknown, enumerable: false });
   return out;
 }
 
+/** Runs `fn` with the reader limited to the next length-delimited field, then moves past it. */
+function within<T>(r: ProtoReader, fn: () => T): T {
+  const len = r.length();
+  const outer = r.end;
+  const end = r.pos + len;
+  r.end = end;
+  try {
+    return fn();
+  } finally {
+    r.end = outer;
+    r.pos = end;
+  }
+}
+
 function decodeMapEntry(
-  buf: Uint8Array,
-  start: number,
-  end: number,
+  r: ProtoReader,
   [keyType, valueType]: readonly [ScalarType, ScalarType | (() => MessageSchema)],
   depth: number,
   where: string,
 ): [unknown, unknown] {
   let key: unknown = defaultScalar(keyType);
   let value: unknown = typeof valueType === 'function' ? undefined : defaultScalar(valueType);
-  const r = new ProtoReader(buf, start, end);
-  while (!r.done()) {
+  while (r.pos < r.end) {
     const tag = r.varint32();
     const field = tag >>> 3;
     const wire = tag & 7;
@@ -373,8 +440,7 @@ function decodeMapEntry(
     } else if (field === 2) {
       if (typeof valueType === 'function') {
         if (wire !== WIRE_LEN) throw new ProtobufError(`${where}: bad map value wire type ${wire}`);
-        const [s, e] = r.lengthDelimited();
-        value = decodeMessage(buf, valueType(), s, e, depth + 1);
+        value = within(r, () => decodeFrom(r, valueType(), depth + 1));
       } else {
         if (wire !== expectedWireType(valueType))
           throw new ProtobufError(`${where}: bad map value wire type ${wire}`);

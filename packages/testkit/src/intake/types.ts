@@ -1,4 +1,5 @@
 // Shapes of what the intake records and returns from its query helpers.
+import type { Destination } from './sites.js';
 
 export type IntakeKind =
   | 'series'
@@ -169,7 +170,10 @@ export interface DDSketchSummary {
 
 export interface RecordedRequest {
   id: number;
+  /** When the body was fully read (ms since the epoch, from the intake's clock). */
   receivedAt: number;
+  /** When the intake answered (after any delay fault); undefined for a reset or a black hole. */
+  answeredAt: number | undefined;
   method: string;
   /** Path without the query string. */
   path: string;
@@ -177,7 +181,9 @@ export interface RecordedRequest {
   url: string;
   /** The host the client addressed (Host header, or the proxy target), without the port. */
   destination: string;
-  /** Header names lower-cased; the API key is redacted. */
+  /** The Datadog site and intake role of `destination` when it is a real intake host name. */
+  site: Destination | undefined;
+  /** Header names lower-cased; `dd-api-key`, `dd-application-key` and (proxy-)authorization redacted. */
   headers: Record<string, string>;
   apiKey: { present: boolean; accepted: boolean; redacted: string | undefined };
   kind: IntakeKind | undefined;

@@ -103,6 +103,23 @@ describe('series /api/v2/series', () => {
   });
 });
 
+describe('legacy series /api/v1/series', () => {
+  it('decodes [[timestamp, value]] points and the type name', async () => {
+    const body = JSON.stringify({
+      series: [
+        { metric: 'v1.g', points: [[NOW, 2]], type: 'gauge', host: 'h', tags: ['a:b'] },
+        { metric: 'v1.r', points: [[NOW, 0.5]], type: 'rate', interval: 10 },
+      ],
+    });
+    const res = await post('/api/v1/series', body, { 'content-type': 'application/json' });
+    expect(res.status).toBe(202);
+    expect(intake.metrics()).toMatchObject([
+      { metric: 'v1.g', type: 'gauge', value: 2, host: 'h', tags: ['a:b'] },
+      { metric: 'v1.r', type: 'rate', value: 0.5, interval: 10 },
+    ]);
+  });
+});
+
 describe('sketches /api/beta/sketches', () => {
   it('decodes a hand-built SketchPayload: key 1338 is the value 1', async () => {
     // Dogsketch k = [1338] → zigzag 2676 → varint F4 14; n = [1].
@@ -395,6 +412,51 @@ describe('stats /api/v0.2/stats', () => {
     });
     expect(st!.okSketch).toMatchObject({ gamma: 1.02, zeroCount: 1, count: 4 });
     expect(st!.okSketch!.positive.get(100)).toBe(3);
+  });
+
+  it('decodes msgpack written byte by byte (Go msgp style: uint64 as 0xcf, summaries as bin)', async () => {
+    const str = (t: string) => [0xa0 | t.length, ...Buffer.from(t)]; // fixstr (< 32 bytes)
+    const map = (...kv: number[][]) => [0x80 | (kv.length / 2), ...kv.flat()]; // fixmap
+    const arr = (...items: number[][]) => [0x90 | items.length, ...items.flat()]; // fixarray
+    const u64 = (v: bigint) => {
+      const b = Buffer.alloc(8);
+      b.writeBigUInt64BE(v);
+      return [0xcf, ...b];
+    };
+    const bin = (b: number[]) => [0xc4, b.length, ...b]; // bin 8
+    expect(Buffer.from(map(str('Stats'), arr())).toString('hex')).toBe('81a5537461747390');
+    const group = map(
+      str('Name'),
+      str('n'),
+      str('Resource'),
+      str('r'),
+      str('Hits'),
+      [0x05],
+      str('OkSummary'),
+      bin([]),
+    );
+    const bucket = map(
+      str('Start'),
+      u64(1_700_000_000_000_000_000n),
+      str('Duration'),
+      u64(10_000_000_000n),
+      str('Stats'),
+      arr(group),
+    );
+    const body = Uint8Array.from(
+      map(str('AgentEnv'), str('e'), str('Stats'), arr(map(str('Env'), str('e'), str('Stats'), arr(bucket)))),
+    );
+    const res = await post('/api/v0.2/stats', body, { 'content-type': 'application/msgpack' });
+    expect(res.status).toBe(202);
+    expect(intake.stats()).toMatchObject([
+      {
+        group: { Name: 'n', Resource: 'r', Hits: 5 },
+        bucket: { Start: 1_700_000_000_000_000_000n, Duration: 10_000_000_000 },
+        client: { Env: 'e' },
+        agent: { AgentEnv: 'e', ClientComputed: false },
+        okSketch: undefined,
+      },
+    ]);
   });
 
   it('refuses a body that is not a StatsPayload', async () => {

@@ -87,6 +87,8 @@ describe('fault injection', () => {
     expect(res.status).toBe(202);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
     expect(intake.logs()).toHaveLength(1);
+    const [rec] = intake.requests();
+    expect(rec!.answeredAt! - rec!.receivedAt).toBeGreaterThanOrEqual(290);
   });
 
   it('delays and then fails when both are given', async () => {
@@ -104,6 +106,20 @@ describe('fault injection', () => {
       fault: expect.stringContaining('reset'),
     });
     expect((await logs()).status).toBe(202);
+  });
+
+  it('a pooled keep-alive client (fetch) sees the reset and recovers on the next request', async () => {
+    const post = () =>
+      fetch(`${intake.url}/api/v2/logs`, {
+        method: 'POST',
+        body: '[{"message":"pooled"}]',
+        headers: { 'dd-api-key': intake.apiKey, 'content-type': 'application/json' },
+      });
+    expect((await post()).status).toBe(202);
+    intake.fault({ path: '/api/v2/logs', reset: true, times: 1 });
+    await expect(post()).rejects.toThrow(/fetch failed/);
+    expect((await post()).status).toBe(202);
+    expect(intake.logs('pooled')).toHaveLength(2);
   });
 
   it('black-holes: never answers, so the client times out', async () => {
