@@ -110,6 +110,16 @@ export interface FlushResult {
   dropped: Partial<Record<DropReason, number>>;
 }
 
+/**
+ * The aggregate the flush strategy reads, shaped as its `backend-health` event: healthy while every
+ * destination is; `unhealthyBudgetMs` is how long a blocking flush waits on an unhealthy one.
+ */
+export interface BackendHealthEvent {
+  type: 'backend-health';
+  healthy: boolean;
+  unhealthyBudgetMs: number;
+}
+
 export interface DestinationStats {
   destination: string;
   deliveredRequests: number;
@@ -243,6 +253,8 @@ export class Forwarder {
   readonly #destinations = new Map<string, Destination>();
   readonly #byKind = new Map<EndpointKind, Destination[]>();
   readonly #dropped = {} as Record<DropReason, { requests: number; items: number }>;
+  readonly #backendListeners = new Set<(e: BackendHealthEvent) => void>();
+  #backendHealthy = true;
   #warmedOrigins: string[] | undefined;
   #freezes = 0;
   #closed = false;
@@ -264,6 +276,7 @@ export class Forwarder {
     });
     this.#health = new HealthTracker(options.unhealthyAfter);
     this.#buffer = new RetryBuffer<Request>(options.retryBufferBytes);
+    this.#health.onChange(() => this.#publishBackendHealth());
     this.#freeze = new FreezeDetector(this.#clock, options.freezeGapMs);
     for (const r of [
       'buffer_overflow',
@@ -376,6 +389,33 @@ export class Forwarder {
   /** Hears every change of a destination's health. Returns the unsubscribe function. */
   onHealthChange(listener: HealthListener): () => void {
     return this.#health.onChange(listener);
+  }
+
+  /**
+   * Hears every change of the aggregate health, as the flush strategy's `backend-health` event
+   * (`driver.send(event)`). Returns the unsubscribe function.
+   */
+  onBackendHealth(listener: (event: BackendHealthEvent) => void): () => void {
+    this.#backendListeners.add(listener);
+    return () => this.#backendListeners.delete(listener);
+  }
+
+  #publishBackendHealth(): void {
+    const healthy = this.healthy;
+    if (healthy === this.#backendHealthy) return;
+    this.#backendHealthy = healthy;
+    const event: BackendHealthEvent = {
+      type: 'backend-health',
+      healthy,
+      unhealthyBudgetMs: this.#o.unhealthyWaitMs,
+    };
+    for (const l of this.#backendListeners) {
+      try {
+        l(event);
+      } catch (err) {
+        this.#logger.warn(`a backend-health listener threw: ${errorText(err)}`);
+      }
+    }
   }
 
   get apiKeyState(): ApiKeyState {

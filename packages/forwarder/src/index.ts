@@ -37,6 +37,7 @@ export {
   NO_ADDITIONAL_ENDPOINTS,
 } from './endpoints.js';
 export {
+  type BackendHealthEvent,
   createForwarder,
   DEFAULT_OPTIONS,
   type DestinationStats,

@@ -232,6 +232,8 @@ describe('backend health', () => {
     const f = forwarder(i.url, {}, captureLogger(), { unhealthyAfter: 2, maxAttempts: 1 });
     const changes: DestinationHealth[] = [];
     f.onHealthChange((h) => changes.push(h));
+    const backend: BackendHealthEvent[] = [];
+    f.onBackendHealth((e) => backend.push(e));
     await f.send(jsonPayload('series', { n: 1 }), { ...deadline(200), blocking: true });
     expect(f.healthy).toBe(true);
     await f.send(jsonPayload('series', { n: 2 }), { ...deadline(200), blocking: true });
@@ -256,6 +258,11 @@ describe('backend health', () => {
     expect(recovered.delivered).toBe(4);
     expect(f.healthy).toBe(true);
     expect(changes.at(-1)).toMatchObject({ healthy: true, consecutiveFailures: 0 });
+    // The aggregate, shaped as the flush strategy's event.
+    expect(backend).toEqual([
+      { type: 'backend-health', healthy: false, unhealthyBudgetMs: 250 },
+      { type: 'backend-health', healthy: true, unhealthyBudgetMs: 250 },
+    ]);
   });
 });
 

@@ -216,6 +216,10 @@ describe('against the testkit intake', () => {
       { kind: 'check_run', body: Buffer.from('[]'), contentType: 'application/json' },
       { kind: 'traces', body: Buffer.alloc(0), contentType: 'application/x-protobuf' },
       { kind: 'stats', body: Buffer.alloc(0), contentType: 'application/msgpack' },
+      // Proxied tracer routes: the intake serves none of them (404), but records where they went.
+      { kind: 'debugger', body: Buffer.from('[]'), contentType: 'application/json', query: 'ddtags=a:b' },
+      { kind: 'llmobs', body: Buffer.from('{}'), contentType: 'application/json' },
+      { kind: 'apm_telemetry', body: Buffer.from('{}'), contentType: 'application/json' },
     ];
     await f.flush(kinds, deadline());
     const seen = i
@@ -230,8 +234,12 @@ describe('against the testkit intake', () => {
         'http-intake.logs.datadoghq.eu/api/v2/logs',
         'trace.agent.datadoghq.eu/api/v0.2/traces',
         'trace.agent.datadoghq.eu/api/v0.2/stats',
+        'debugger-intake.datadoghq.eu/api/v2/debugger',
+        'llmobs-intake.datadoghq.eu/api/v2/llmobs',
+        'instrumentation-telemetry-intake.datadoghq.eu/api/v2/apmtelemetry',
       ].sort(),
     );
+    expect(i.requests({ path: '/api/v2/debugger' })[0]!.url).toBe('/api/v2/debugger?ddtags=a:b');
     expect(i.metrics('fwd.site')).toHaveLength(1);
     expect(i.logs().map((l) => l.message)).toEqual(['via proxy']);
   });
