@@ -220,8 +220,20 @@ function tlsFromEnv(env: Env, logger: Logger): ForwarderOptions['tls'] {
   };
 }
 
+/** As the Lambda extension reads them: `DATADOG_X` stands for `DD_X` when `DD_X` is not set. */
+function withDatadogPrefix(env: Env): Env {
+  const out: Env = { ...env };
+  for (const [k, v] of Object.entries(env)) {
+    if (!k.startsWith('DATADOG_')) continue;
+    const dd = `DD_${k.slice('DATADOG_'.length)}`;
+    if (out[dd] === undefined) out[dd] = v;
+  }
+  return out;
+}
+
 /** Every option the forwarder takes, from the standard `DD_*` (and AWS) variables. Never throws. */
-export function fromEnv(env: Env, logger: Logger): ForwarderOptions {
+export function fromEnv(input: Env, logger: Logger): ForwarderOptions {
+  const env = withDatadogPrefix(input);
   let site = value(env, 'DD_SITE') ?? DEFAULT_SITE;
   if (!isValidSite(site)) {
     logger.warn(`DD_SITE=${JSON.stringify(site)} is not a valid site; using ${DEFAULT_SITE}`);

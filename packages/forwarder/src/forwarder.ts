@@ -628,6 +628,9 @@ export class Forwarder {
       this.#drop(result, 'unreliable_endpoint', r.items);
       return;
     }
+    // The split closure holds the uncompressed payload, which the byte bound does not count: let it go.
+    // (A buffered request answered 413 later is dropped as too large.)
+    r.split = undefined;
     const dropped = this.#buffer.push(r);
     result.buffered++;
     for (const old of dropped) {

@@ -133,6 +133,15 @@ describe('endpoint resolution', () => {
 });
 
 describe('other variables', () => {
+  it('reads DATADOG_-prefixed variables where the DD_ one is not set', () => {
+    const o = fromEnv(
+      { DATADOG_SITE: 'datadoghq.eu', DATADOG_API_KEY: 'from-datadog-prefix', DD_API_KEY: 'dd' },
+      captureLogger(),
+    );
+    expect(o.endpoints.site).toBe('datadoghq.eu');
+    expect(o.apiKey.source).toEqual({ type: 'plain', apiKey: 'dd' });
+  });
+
   it('reads compression kinds and levels, and the logs switch', () => {
     const logger = captureLogger();
     const c = fromEnv(

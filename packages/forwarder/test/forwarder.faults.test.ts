@@ -329,3 +329,25 @@ describe('bad input', () => {
     expect(logger.lines.filter((l) => l.level === 'warn')).toHaveLength(1);
   });
 });
+
+describe('memory', () => {
+  it('does not keep the uncompressed payload of a buffered request alive through its split function', async () => {
+    const i = await intake();
+    let down = true;
+    i.behaviour = () => (down ? { status: 503 } : { status: 413 });
+    const f = forwarder(i.url, {}, captureLogger(), { maxAttempts: 1 });
+    let splits = 0;
+    const payload = {
+      ...jsonPayload('series', { a: 1 }),
+      split: () => {
+        splits++;
+        return undefined;
+      },
+    };
+    expect((await f.send(payload, deadline())).buffered).toBe(1);
+    down = false;
+    const r = await f.flush([], deadline());
+    expect(r.dropped).toEqual({ too_large: 1 });
+    expect(splits).toBe(0);
+  });
+});
