@@ -351,3 +351,29 @@ describe('memory', () => {
     expect(splits).toBe(0);
   });
 });
+
+describe('retry timing', () => {
+  it('honours Retry-After on a 429, up to the backoff cap', async () => {
+    const i = await intake();
+    i.behaviour = (_r, n) => (n === 0 ? { status: 429, headers: { 'retry-after': '0.3' } } : undefined);
+    const f = forwarder(i.url, {}, captureLogger(), { backoff: { baseMs: 1, maxMs: 1_000 } });
+    expect((await f.send(jsonPayload('series', {}), deadline())).delivered).toBe(1);
+    expect(i.posts[1]!.at - i.posts[0]!.at).toBeGreaterThanOrEqual(280);
+  });
+
+  it('gives an unhealthy destination the whole deadline in a non-blocking flush, 250 ms in a blocking one', async () => {
+    const i = await intake();
+    let mode: 'down' | 'slow' = 'down';
+    i.behaviour = () => (mode === 'down' ? { status: 503 } : { delayMs: 600 });
+    const f = forwarder(i.url, {}, captureLogger(), { unhealthyAfter: 1, maxAttempts: 1 });
+    await f.send(jsonPayload('series', { n: 1 }), deadline());
+    expect(f.healthy).toBe(false);
+    mode = 'slow';
+    const blocking = await f.flush([], { ...deadline(5_000), blocking: true });
+    expect(blocking.delivered).toBe(0);
+    expect(f.healthy).toBe(false);
+    const background = await f.flush([], { ...deadline(5_000), blocking: false });
+    expect(background.delivered).toBe(1);
+    expect(f.healthy).toBe(true);
+  });
+});
