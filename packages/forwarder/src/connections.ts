@@ -106,7 +106,8 @@ export class ConnectionManager {
       bodyTimeout: 0,
     };
     if (o.proxy) {
-      return new ProxyAgent({ uri: o.proxy, requestTls: connect, ...common });
+      // The proxy itself, when reached over TLS, is trusted as the intakes are.
+      return new ProxyAgent({ uri: o.proxy, requestTls: connect, proxyTls: connect, ...common });
     }
     return new Pool(origin, { ...common, connect });
   }

@@ -289,6 +289,14 @@ export class Forwarder {
       'closed',
     ] as DropReason[])
       this.#dropped[r] = { requests: 0, items: 0 };
+    if (options.proxy) {
+      // Proxy credentials are secrets too.
+      const { password } = new URL(options.proxy);
+      if (password) {
+        this.#logger.addSecret(password);
+        this.#logger.addSecret(decodeURIComponent(password));
+      }
+    }
     for (const list of Object.values(options.additionalEndpoints)) {
       for (const e of list) this.#logger.addSecret(e.apiKey);
     }
@@ -297,6 +305,10 @@ export class Forwarder {
     // Resolution starts now and runs beside start-up; nothing waits for it but a send that needs the key.
     this.#apiKey.start();
     this.#freeze.start(options.freezeTickMs, () => this.#afterFreeze());
+    this.#logger.debug(
+      `forwarder: site ${options.endpoints.site}, ${options.proxy ? 'through a proxy' : 'direct'}, ` +
+        `zstd ${this.#compression.zstdImplementation}, retry buffer ${options.retryBufferBytes} bytes`,
+    );
   }
 
   /**
