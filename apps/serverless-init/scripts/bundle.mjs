@@ -1,31 +1,52 @@
 #!/usr/bin/env node
-// Bundles the entrypoint and everything it loads into one CommonJS file, dist/datadog-init.cjs:
-// the script behind the package's `bin`, and the input of the single-executable build.
-// Workspace packages are bundled from their sources (the `@serverless-agent/source` condition).
+// Bundles datadog-init into two CommonJS files in dist/: datadog-init.cjs, the entry behind the
+// package's `bin` (only what the process needs before the child is spawned), and
+// datadog-init-agent.cjs, the agent it loads afterwards (the packages and their dependencies).
+// Both are the inputs of the single-executable build. Workspace packages are bundled from their
+// sources (the `@serverless-agent/source` condition).
 import { renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const app = join(dirname(fileURLToPath(import.meta.url)), '..');
-const out = join(app, 'dist', 'datadog-init.cjs');
-const tmp = `${out}.${process.pid}.tmp`;
+const dist = join(app, 'dist');
 
-const result = await build({
-  entryPoints: [join(app, 'src', 'bin.ts')],
-  outfile: tmp,
+const common = {
   bundle: true,
   platform: 'node',
   target: 'node20',
   format: 'cjs',
   conditions: ['@serverless-agent/source'],
+  define: { __DATADOG_INIT_BUNDLED__: 'true', 'import.meta.url': '__datadog_init_url' },
+  // CommonJS has no import.meta: packages that resolve files relative to themselves get this file's URL.
+  banner: {
+    js: 'var __datadog_init_url = require("node:url").pathToFileURL(typeof __filename === "string" ? __filename : process.execPath).href;',
+  },
   minifySyntax: true,
   minifyWhitespace: true,
   legalComments: 'none',
   metafile: true,
   logLevel: 'warning',
-});
-// Tests build in parallel: the file appears whole or not at all.
-renameSync(tmp, out);
-const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
-console.log(`dist/datadog-init.cjs: ${(bytes / 1024).toFixed(0)} KiB`);
+};
+
+// The entry never reaches the unbundled import of the agent: keep it out of this file.
+const agentExternal = {
+  name: 'agent-external',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/agent\.js$/ }, (args) => ({ path: args.path, external: true }));
+  },
+};
+
+async function bundle(entry, name, plugins = []) {
+  const out = join(dist, name);
+  const tmp = `${out}.${process.pid}.tmp`;
+  const result = await build({ ...common, entryPoints: [join(app, 'src', entry)], outfile: tmp, plugins });
+  // Tests build in parallel: each file appears whole or not at all.
+  renameSync(tmp, out);
+  const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
+  console.log(`dist/${name}: ${(bytes / 1024).toFixed(0)} KiB`);
+}
+
+await bundle('agent.ts', 'datadog-init-agent.cjs');
+await bundle('bin.ts', 'datadog-init.cjs', [agentExternal]);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Builds dist/datadog-init, a Node single-executable application: the bundled app
-// (dist/datadog-init.cjs) injected into a copy of the node binary, so it runs in images without
+// (dist/datadog-init.cjs, with dist/datadog-init-agent.cjs as an asset) injected into a copy of the node binary, so it runs in images without
 // Node. Reuses the previous build when neither the bundle nor the node binary changed.
 import { execFileSync } from 'node:child_process';
 import {
@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 const app = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(app, 'dist');
 const bundle = join(dist, 'datadog-init.cjs');
+const agent = join(dist, 'datadog-init-agent.cjs');
 const out = join(dist, 'datadog-init');
 const stamp = join(dist, 'datadog-init.stamp');
 const FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -30,6 +31,8 @@ const key = JSON.stringify({
   nodeMtime: statSync(process.execPath).mtimeMs,
   bundle: statSync(bundle).mtimeMs,
   size: statSync(bundle).size,
+  agent: statSync(agent).mtimeMs,
+  agentSize: statSync(agent).size,
 });
 if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === key) {
   console.log('dist/datadog-init: up to date');
@@ -45,6 +48,8 @@ try {
     JSON.stringify({
       main: bundle,
       output: blob,
+      // The agent is compiled only after the child is spawned (see src/load-agent.ts).
+      assets: { 'datadog-init-agent.cjs': agent },
       disableExperimentalSEAWarning: true,
       // A code cache compiled at build time: less parsing before the child is spawned.
       useCodeCache: true,

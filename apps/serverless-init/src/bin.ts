@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // datadog-init: only what the process itself needs is loaded before the child is spawned; the
 // agent comes in afterwards.
+import { loadAgent } from './load-agent.js';
 import { main } from './main.js';
 
 main({
@@ -9,7 +10,7 @@ main({
   stdout: process.stdout,
   stderr: process.stderr,
   signals: process,
-  loadAgent: () => import('./agent.js').then((m) => m.startAgent),
+  loadAgent,
 }).then(
   (code) => process.exit(code),
   (err: Error) => {

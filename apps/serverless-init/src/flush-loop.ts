@@ -105,9 +105,10 @@ export class FlushLoop {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.values()]);
   }
 
-  stop(): void {
+  /** No more timer flushes; the final flush is the caller's, inside its per-kind budgets. */
+  stop(deadlineMs: number = this.now()): void {
     this.stopped = true;
     clearTimeout(this.timer);
-    this.core.handle({ type: 'shutdown', deadlineMs: this.now() });
+    this.core.handle({ type: 'shutdown', deadlineMs });
   }
 }

@@ -76,6 +76,9 @@ export async function main(options: MainOptions): Promise<number> {
     });
   }
 
+  // Sidecar mode stops on SIGTERM or SIGINT: listen before anything else can take time.
+  const stopped = supervised ? undefined : waitForStop(options.signals);
+
   // Everything else loads while the child starts.
   const context: AgentContext = {
     env,
@@ -104,7 +107,7 @@ export async function main(options: MainOptions): Promise<number> {
       );
     }
   } else {
-    outcome = await waitForStop(options.signals);
+    outcome = await stopped!;
   }
   options.signals.off('SIGTERM', onTerm);
 

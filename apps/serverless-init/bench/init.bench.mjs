@@ -1,0 +1,128 @@
+// datadog-init overhead, each measurement beside its peer in the same run:
+//  1. start-up: from spawning datadog-init to the child's own process start, against the whole
+//     run of `node -e 0` (target: at most its time + 20 ms);
+//  2. stdout throughput: a child writing 256 MiB through datadog-init (logs off: inherited pipe;
+//     logs on: through the tee) against the same child piped directly (target: >= 0.8x).
+// Rounds interleave the variants so machine noise hits all alike; medians are reported.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { median, printTable, quantile, ratio } from '../../../bench/stats.mjs';
+
+const app = process.cwd();
+execFileSync(process.execPath, [join(app, 'scripts', 'bundle.mjs')], { stdio: 'pipe' });
+const BUNDLE = join(app, 'dist', 'datadog-init.cjs');
+const SEA = join(app, 'dist', 'datadog-init');
+const node = process.execPath;
+const env = { PATH: process.env.PATH, DD_DOGSTATSD_PORT: '0', DD_APM_RECEIVER_PORT: '0' };
+const nowMs = () => performance.timeOrigin + performance.now();
+
+function run(command, args, extraEnv = {}) {
+  return new Promise((resolve, reject) => {
+    const t0 = nowMs();
+    const p = spawn(command, args, { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (c) => (out += c));
+    p.on('error', reject);
+    p.on('close', (code) =>
+      code === 0 ? resolve({ t0, end: nowMs(), out }) : reject(new Error(`exit ${code}`)),
+    );
+  });
+}
+
+// 1. Start-up.
+const CHILD = ['-e', 'process.stdout.write(String(performance.timeOrigin))'];
+const variants = [
+  [
+    'node -e 0 (whole run)',
+    async () => {
+      const r = await run(node, ['-e', '0']);
+      return r.end - r.t0;
+    },
+  ],
+  [
+    'datadog-init.cjs → child start',
+    async () => {
+      const r = await run(node, [BUNDLE, node, ...CHILD]);
+      return Number(r.out) - r.t0;
+    },
+  ],
+];
+if (existsSync(SEA)) {
+  variants.push([
+    'datadog-init (SEA) → child start',
+    async () => {
+      const r = await run(SEA, [node, ...CHILD]);
+      return Number(r.out) - r.t0;
+    },
+  ]);
+}
+const startSamples = variants.map(() => []);
+const ROUNDS = 25;
+for (let round = 0; round < ROUNDS + 2; round++) {
+  for (const [i, [, measure]] of variants.entries()) {
+    const ms = await measure();
+    if (round >= 2) startSamples[i].push(ms); // two warm-up rounds
+  }
+}
+const base = median(startSamples[0]);
+console.log(`\nstart-up, ${ROUNDS} rounds (ms)`);
+printTable(
+  ['variant', 'median', 'p90', 'minus node -e 0', 'target'],
+  variants.map(([name], i) => {
+    const m = median(startSamples[i]);
+    return [
+      name,
+      m.toFixed(1),
+      quantile(startSamples[i], 0.9).toFixed(1),
+      i === 0 ? '' : `${(m - base).toFixed(1)}`,
+      i === 0 ? '' : m <= base + 20 ? 'met (<= +20 ms)' : 'missed',
+    ];
+  }),
+);
+
+// 2. Throughput.
+const MIB = 1024 * 1024;
+const TOTAL = 256 * MIB;
+const WRITER = `
+  const chunk = Buffer.alloc(64 * 1024, 'x\\n');
+  let left = ${TOTAL / (64 * 1024)};
+  function go() { while (left > 0) { left--; if (!process.stdout.write(chunk)) { process.stdout.once('drain', go); return; } } }
+  go();
+`;
+function drain(command, args, extraEnv = {}) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const p = spawn(command, args, { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let bytes = 0;
+    p.stdout.on('data', (c) => (bytes += c.length));
+    p.on('error', reject);
+    p.on('close', () => {
+      if (bytes !== TOTAL) reject(new Error(`got ${bytes} bytes`));
+      else resolve((bytes / MIB / (performance.now() - t0)) * 1000);
+    });
+  });
+}
+const tp = [
+  ['direct pipe', () => drain(node, ['-e', WRITER])],
+  ['datadog-init, logs off', () => drain(node, [BUNDLE, node, '-e', WRITER])],
+  [
+    'datadog-init, DD_LOGS_ENABLED=true',
+    () => drain(node, [BUNDLE, node, '-e', WRITER], { DD_LOGS_ENABLED: 'true' }),
+  ],
+];
+const tpSamples = tp.map(() => []);
+const TP_ROUNDS = 5;
+for (let round = 0; round < TP_ROUNDS; round++) {
+  for (const [i, [, measure]] of tp.entries()) tpSamples[i].push(await measure());
+}
+const direct = median(tpSamples[0]);
+console.log(`\nstdout throughput, ${TOTAL / MIB} MiB, ${TP_ROUNDS} rounds (MiB/s)`);
+printTable(
+  ['variant', 'median', 'ratio to direct', 'target'],
+  tp.map(([name], i) => {
+    const m = median(tpSamples[i]);
+    const r = ratio(m, direct);
+    return [name, m.toFixed(0), r.toFixed(2), i === 0 ? '' : r >= 0.8 ? 'met (>= 0.8)' : 'missed'];
+  }),
+);
