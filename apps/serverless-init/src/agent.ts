@@ -221,10 +221,18 @@ export async function startAgent(context: AgentContext): Promise<RunningAgent> {
     );
   };
 
+  let reportedLost = 0;
   const loop = new FlushLoop({
     intervalMs: flushIntervalFromEnv(env, logger),
     flush: async () => {
       collect();
+      const lost = context.output?.droppedChunks ?? 0;
+      if (lost > reportedLost) {
+        logger.warn(
+          `logs: the command writes faster than logs can be processed; ${lost} chunks not shipped so far`,
+        );
+        reportedLost = lost;
+      }
       await send(await collectPayloads(false));
     },
     logger,
@@ -246,7 +254,13 @@ export async function startAgent(context: AgentContext): Promise<RunningAgent> {
       enhanced?.stopped(info.exitCode, now - context.startedAt);
       if (jobSpan && traceAgent)
         traceAgent.handleOwnSpans([jobSpan.finish(now, info.exitCode) as unknown as Span]);
+      context.output?.drain();
       output?.end();
+      if (context.output && context.output.droppedChunks > 0) {
+        logger.warn(
+          `logs: ${context.output.droppedChunks} chunks (${context.output.droppedBytes} bytes) of the command's output were not shipped: it wrote faster than logs could be processed`,
+        );
+      }
       if (tailer) await withTimeout(tailer.drain(), DRAIN_BUDGET_MS);
       await loop.idle();
       const left = Math.max(0, info.deadline - Date.now());

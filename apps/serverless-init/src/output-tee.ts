@@ -1,53 +1,118 @@
 import type { OutputTee } from './supervisor.js';
 
-/** What is held for the log pipeline while it loads; past it, chunks are counted and dropped. */
-export const MAX_HELD_OUTPUT_BYTES = 16 * 1024 * 1024;
+/** Output waiting for the log pipeline (while it loads, or while it lags); past it, chunks are dropped and counted. */
+export const MAX_QUEUED_OUTPUT_BYTES = 16 * 1024 * 1024;
+/** Below this backlog the pipeline takes everything at once; above it, it is held to a CPU share. */
+const PRESSURE_BYTES = 256 * 1024;
+/** Share of the thread the log pipeline may take while the child writes faster than it can process. */
+const LOG_CPU_SHARE = 0.15;
+const TURN_MS = 1;
+
+const NEWLINE = Buffer.from('\n');
+
+function deliver(target: OutputTee, item: { err: boolean; chunk: Buffer; gapBefore: boolean }): void {
+  // Lines were lost just before: end the partial one rather than join it to a later fragment.
+  if (item.gapBefore) target.stdout(NEWLINE);
+  if (item.err) target.stderr(item.chunk);
+  else target.stdout(item.chunk);
+}
 
 /**
- * The copy of the child's output meant for Datadog. The child starts before the logs pipeline is
- * loaded, so early output is held (bounded) and replayed, in order, once the pipeline attaches.
- * The user's own streams never wait for this.
+ * The copy of the child's output meant for Datadog. The user's streams never wait for it: chunks
+ * are queued (bounded) and handed to the log pipeline between I/O turns. The child starts before
+ * the pipeline is loaded, so early output waits here too. A child writing faster than logs can be
+ * processed gets its output passed through at full speed and the excess log lines dropped and
+ * counted, as Datadog's wrapper drops when its 10 000-message channel is full.
  */
 export class HeldTee implements OutputTee {
-  private held: { err: boolean; chunk: Buffer }[] = [];
-  private heldBytes = 0;
+  private queue: { err: boolean; chunk: Buffer; gapBefore: boolean }[] = [];
+  private head = 0;
+  private queuedBytes = 0;
   private target: OutputTee | undefined;
   private closed = false;
+  private scheduled = false;
+  private lastTurnEnd = 0;
+  private gapPending = false;
   droppedBytes = 0;
+  droppedChunks = 0;
+
+  constructor(private readonly now: () => number = () => performance.now()) {}
 
   stdout = (chunk: Buffer): void => this.take(false, chunk);
   stderr = (chunk: Buffer): void => this.take(true, chunk);
 
   private take(err: boolean, chunk: Buffer): void {
-    if (this.target) {
-      if (err) this.target.stderr(chunk);
-      else this.target.stdout(chunk);
-      return;
-    }
     if (this.closed) return;
-    if (this.heldBytes + chunk.length > MAX_HELD_OUTPUT_BYTES) {
+    if (this.queuedBytes + chunk.length > MAX_QUEUED_OUTPUT_BYTES) {
       this.droppedBytes += chunk.length;
+      this.droppedChunks++;
+      this.gapPending = true;
       return;
     }
-    this.held.push({ err, chunk });
-    this.heldBytes += chunk.length;
+    this.queue.push({ err, chunk, gapBefore: this.gapPending });
+    this.gapPending = false;
+    this.queuedBytes += chunk.length;
+    this.schedule(0);
   }
+
+  private schedule(delayMs: number): void {
+    if (this.scheduled || !this.target) return;
+    this.scheduled = true;
+    if (delayMs <= 0) setImmediate(this.turn);
+    else setTimeout(this.turn, delayMs);
+  }
+
+  private readonly turn = (): void => {
+    this.scheduled = false;
+    const target = this.target;
+    if (!target) return;
+    const pressure = this.queuedBytes > PRESSURE_BYTES;
+    const start = this.now();
+    if (pressure) {
+      // Rest long enough that the pipeline's share of the thread stays under LOG_CPU_SHARE.
+      const rest = TURN_MS / LOG_CPU_SHARE - TURN_MS - (start - this.lastTurnEnd);
+      if (rest > 0) {
+        this.schedule(rest);
+        return;
+      }
+    }
+    do {
+      const item = this.queue[this.head++];
+      if (!item) break;
+      this.queuedBytes -= item.chunk.length;
+      deliver(target, item);
+    } while (this.head < this.queue.length && (!pressure || this.now() - start < TURN_MS));
+    if (this.head >= this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 1024) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    this.lastTurnEnd = this.now();
+    if (this.queue.length > this.head) this.schedule(0);
+  };
 
   attach(target: OutputTee): void {
-    const held = this.held;
-    this.held = [];
-    this.heldBytes = 0;
-    for (const { err, chunk } of held) {
-      if (err) target.stderr(chunk);
-      else target.stdout(chunk);
-    }
     this.target = target;
+    this.schedule(0);
   }
 
-  /** No pipeline will come (logs could not load): stop holding. */
+  /** Everything queued, now (the child has exited: the final flush follows). */
+  drain(): void {
+    const target = this.target;
+    if (!target) return;
+    for (let i = this.head; i < this.queue.length; i++) deliver(target, this.queue[i]!);
+    this.queue = [];
+    this.head = 0;
+    this.queuedBytes = 0;
+  }
+
+  /** No pipeline will come (logs off, or they could not load): stop holding. */
   discard(): void {
     this.closed = true;
-    this.held = [];
-    this.heldBytes = 0;
+    this.queue = [];
+    this.head = 0;
+    this.queuedBytes = 0;
   }
 }

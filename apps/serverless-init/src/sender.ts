@@ -33,7 +33,12 @@ function normaliseKind(p: AnyOutgoingPayload): AnyOutgoingPayload {
 
 /** The forwarder, configured from the DD_* variables (site, URLs, proxy, compression, API key). */
 export function startSender(env: Env, logger: Logger): Sender {
-  const forwarder = createForwarder(fromEnv(env, logger));
+  // A container is never frozen: a long event-loop stall is not a thaw, so the freeze detector is off.
+  const forwarder = createForwarder({
+    ...fromEnv(env, logger),
+    freezeTickMs: 0,
+    freezeGapMs: Number.MAX_SAFE_INTEGER,
+  });
   // One line a minute per kind at most: a dead intake must not flood the user's stderr.
   const lastWarned = new Map<PayloadKind, number>();
   return {

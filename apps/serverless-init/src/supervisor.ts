@@ -123,11 +123,21 @@ export function supervise(options: SuperviseOptions): SupervisedChild {
   return { child, done };
 }
 
-/** Copies a child stream to ours in order, honouring backpressure, and hands each chunk to the tee. */
+/**
+ * Copies a child stream to ours in order, honouring backpressure, and hands each chunk to the tee.
+ * If our stream breaks (EPIPE: nobody reads it any more), the child's output is still drained so
+ * the child never blocks on a full pipe, and still teed.
+ */
 function passThrough(from: NodeJS.ReadableStream, to: Writable, tee: (chunk: Buffer) => void): Promise<void> {
   return new Promise((resolve) => {
+    let broken = false;
+    const onError = () => {
+      broken = true;
+      from.resume();
+    };
+    to.on('error', onError);
     from.on('data', (chunk: Buffer) => {
-      if (!to.write(chunk)) {
+      if (!broken && !to.write(chunk)) {
         from.pause();
         to.once('drain', () => from.resume());
       }
@@ -137,7 +147,11 @@ function passThrough(from: NodeJS.ReadableStream, to: Writable, tee: (chunk: Buf
         // Shipping logs must never disturb the user's output.
       }
     });
-    from.once('end', resolve);
-    from.once('error', () => resolve());
+    const done = () => {
+      to.off('error', onError);
+      resolve();
+    };
+    from.once('end', done);
+    from.once('error', done);
   });
 }

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { HeldTee, MAX_QUEUED_OUTPUT_BYTES } from '../src/output-tee.js';
+
+function sink() {
+  const got: string[] = [];
+  return {
+    got,
+    tee: { stdout: (c: Buffer) => got.push(`o:${c}`), stderr: (c: Buffer) => got.push(`e:${c}`) },
+  };
+}
+
+describe('HeldTee', () => {
+  it('holds output until the pipeline attaches, then hands it over in order, off the write path', async () => {
+    const tee = new HeldTee();
+    tee.stdout(Buffer.from('a\n'));
+    tee.stderr(Buffer.from('b'));
+    const s = sink();
+    tee.attach(s.tee);
+    tee.stdout(Buffer.from('c\n'));
+    expect(s.got).toEqual([]); // never inside the caller's write
+    await expect.poll(() => s.got).toEqual(['o:a\n', 'e:b', 'o:c\n']);
+  });
+
+  it('is bounded: past the limit chunks are dropped and counted, and a cut line is ended', async () => {
+    const tee = new HeldTee();
+    const big = Buffer.alloc(1024 * 1024, 'x');
+    for (let i = 0; i < MAX_QUEUED_OUTPUT_BYTES / big.length + 3; i++) tee.stdout(big);
+    expect(tee.droppedChunks).toBe(3);
+    expect(tee.droppedBytes).toBe(3 * big.length);
+    const s = sink();
+    tee.attach(s.tee);
+    tee.drain();
+    expect(s.got).toHaveLength(MAX_QUEUED_OUTPUT_BYTES / big.length);
+    tee.stdout(Buffer.from('tail\n'));
+    tee.drain();
+    expect(s.got.slice(-2)).toEqual(['o:\n', 'o:tail\n']);
+  });
+
+  it('discard stops holding', () => {
+    const tee = new HeldTee();
+    tee.discard();
+    tee.stdout(Buffer.from('x'));
+    const s = sink();
+    tee.attach(s.tee);
+    tee.drain();
+    expect(s.got).toEqual([]);
+  });
+});
