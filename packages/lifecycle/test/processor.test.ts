@@ -165,6 +165,28 @@ describe('InvocationProcessor: a cold start and a warm invocation', () => {
     expect(t.named('invocations').map((s) => s.tags)).toEqual([['cold_start:true', 'durable_function:true']]);
   });
 
+  it('keeps durable_function:true on every later metric when initStart comes before the first INVOKE', () => {
+    const t = setup();
+    t.p.onTelemetry([initStart(0, { runtimeVersion: 'nodejs:22.DurableFunction.v3' }), initReport(300, 300)]);
+    t.setClock(400);
+    t.p.onInvoke(invoke('r1'));
+    t.p.onTelemetry([
+      runtimeDone('r1', 500, 90),
+      report('r1', 510, { durationMs: 100, billedDurationMs: 100, memorySizeMB: 128, maxMemoryUsedMB: 60 }),
+    ]);
+    t.setClock(2000);
+    t.p.onInvoke(invoke('r2'));
+    t.p.onTelemetry([runtimeDone('r2', 2010, 5, 'error')]);
+    expect(t.named('invocations').map((s) => s.tags)).toEqual([
+      ['cold_start:true', 'durable_function:true'],
+      ['cold_start:false', 'durable_function:true'],
+    ]);
+    for (const name of ['runtime_duration', 'duration', 'billed_duration', 'estimated_cost', 'errors']) {
+      expect(t.named(name).length, name).toBeGreaterThan(0);
+      for (const s of t.named(name)) expect(s.tags, name).toContain('durable_function:true');
+    }
+  });
+
   it('flags proactive initialization when the first invocation comes more than 10 s after start', () => {
     const t = setup();
     t.p.onTelemetry([initStart(0), initReport(300, 300)]);

@@ -69,7 +69,6 @@ interface Context {
   coldStart: boolean;
   proactive: boolean;
   snapStart: boolean;
-  durable: boolean;
   invokeSeen: boolean;
   startSeen: boolean;
   invocationsEmitted: boolean;
@@ -106,6 +105,8 @@ export class InvocationProcessor {
   private seq = 0;
   private anyInvocation = false;
   private initStartSeen = false;
+  // Set by initStart, which usually comes before the first INVOKE: it tags everything after it.
+  private durable = false;
   private initDurationEmitted = false;
   private initType: string | undefined;
   private restoreStartedAt: number | undefined;
@@ -286,7 +287,7 @@ export class InvocationProcessor {
             'function init is running inside the first invocation (suppressed init): the earlier init failed or timed out',
           );
         }
-        const durable = (r.runtimeVersion ?? '').includes('DurableFunction');
+        if ((r.runtimeVersion ?? '').includes('DurableFunction')) this.durable = true;
         const out: LifecycleEvent = {
           type: 'initStart',
           time: event.time,
@@ -297,10 +298,7 @@ export class InvocationProcessor {
         if (r.runtimeVersion) out.runtimeVersion = r.runtimeVersion;
         if (r.runtimeVersionArn) out.runtimeVersionArn = r.runtimeVersionArn;
         this.publish(out);
-        for (const ctx of this.contexts.values()) {
-          if (durable) ctx.durable = true;
-          this.releaseInvocations(ctx);
-        }
+        for (const ctx of this.contexts.values()) this.releaseInvocations(ctx);
         return;
       }
       case 'platform.initReport': {
@@ -541,7 +539,6 @@ export class InvocationProcessor {
       coldStart,
       proactive,
       snapStart,
-      durable: false,
       invokeSeen: false,
       startSeen: false,
       invocationsEmitted: false,
@@ -693,7 +690,7 @@ export class InvocationProcessor {
   private tagsOf(ctx: Context): string[] {
     const tags = this.managed ? [] : [`cold_start:${ctx.coldStart}`];
     if (ctx.proactive) tags.push('proactive_initialization:true');
-    if (ctx.durable) tags.push('durable_function:true');
+    if (this.durable) tags.push('durable_function:true');
     return [...tags, ...this.baseTags()];
   }
 
