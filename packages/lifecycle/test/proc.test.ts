@@ -190,6 +190,56 @@ describe('the /proc enhanced metrics of an invocation', () => {
     expect(rx.timestamp).toBe(Math.floor((T0 + 600) / 1000));
   });
 
+  it('measures network and cpu time from INVOKE to the report, post-runtime work included', () => {
+    const proc = fakeProc();
+    proc.set({ rx: 1000, tx: 500, user: 100, system: 20, idle: [1000, 1000], uptime: 100 });
+    proc.pid(1, 3, 1);
+    const samples: EnhancedMetricSample[] = [];
+    const p = new InvocationProcessor({
+      submit: (s) => samples.push(s),
+      proc: new ProcReader({ procRoot: proc.root }),
+      now: () => T0,
+      startedAt: T0,
+    });
+    const v = (n: string) => samples.filter((s) => s.name === `aws.lambda.enhanced.${n}`).map((s) => s.value);
+    const invoke = (id: string) =>
+      p.onInvoke({ eventType: 'INVOKE', requestId: id, deadlineMs: T0 + 3000, invokedFunctionArn: 'arn' });
+    const done = (id: string, at: number) =>
+      ev('platform.runtimeDone', at, { requestId: id, status: 'success', metrics: { durationMs: 100 } });
+    const report = (id: string, at: number) =>
+      ev('platform.report', at, {
+        requestId: id,
+        status: 'success',
+        metrics: { durationMs: 150, billedDurationMs: 150, memorySizeMB: 128, maxMemoryUsedMB: 70 },
+      });
+    p.onTelemetry([ev('platform.initStart', 0, { initializationType: 'on-demand', phase: 'init' })]);
+    invoke('r1');
+    proc.set({ rx: 2000, tx: 700, user: 110, system: 22, idle: [1050, 1050], uptime: 101 });
+    p.onTelemetry([done('r1', 100)]);
+    // After the runtime answered: the extension flushes (traffic, cpu) before the report.
+    proc.set({ rx: 9000, tx: 4500, user: 130, system: 30, idle: [1060, 1060], uptime: 101.2 });
+    p.onTelemetry([report('r1', 150)]);
+    expect(v('rx_bytes')).toEqual([8000]);
+    expect(v('tx_bytes')).toEqual([4000]);
+    expect(v('total_network')).toEqual([12000]);
+    expect(v('cpu_user_time')).toEqual([300]);
+    expect(v('cpu_system_time')).toEqual([100]);
+    expect(v('cpu_total_time')).toEqual([400]);
+
+    // A report that comes only after the next INVOKE (after a freeze): its window closed when
+    // the next invocation started, so the next one's traffic is not counted twice.
+    invoke('r2');
+    proc.set({ rx: 10_000, tx: 5000, user: 140, system: 31, idle: [1100, 1100], uptime: 102 });
+    p.onTelemetry([done('r2', 1100)]);
+    proc.set({ rx: 10_500, tx: 5100, user: 150, system: 32, idle: [1110, 1110], uptime: 102.2 });
+    invoke('r3');
+    proc.set({ rx: 50_000, tx: 9000, user: 300, system: 80, idle: [1200, 1200], uptime: 103 });
+    p.onTelemetry([report('r2', 1200)]);
+    expect(v('rx_bytes')).toEqual([8000, 1500]);
+    expect(v('tx_bytes')).toEqual([4000, 600]);
+    expect(v('cpu_total_time')).toEqual([400, 220]);
+  });
+
   it('reads nothing from /proc when DD_LAMBDA_PROC_ENHANCED_METRICS is off', () => {
     const samples: EnhancedMetricSample[] = [];
     const p = new InvocationProcessor({

@@ -57,12 +57,6 @@ export interface ProcessorStats {
   listenerErrors: number;
 }
 
-interface HeldMetric {
-  name: EnhancedMetricName;
-  value: number;
-  timestamp: number;
-}
-
 interface Context {
   requestId: string;
   seq: number;
@@ -79,8 +73,15 @@ interface Context {
   errorCounted: boolean;
   timeoutCounted: boolean;
   oomCounted: boolean;
-  procStart?: { net?: NetworkCounters; cpu?: CpuCounters };
-  held: HeldMetric[];
+  procStart?: ProcSnapshot;
+  /** Where the network/cpu-time window closed, when that came before the report. */
+  procEnd?: ProcSnapshot;
+  procTotalsEmitted: boolean;
+}
+
+interface ProcSnapshot {
+  net?: NetworkCounters;
+  cpu?: CpuCounters;
 }
 
 const FINISHED_MEMORY = 1000;
@@ -259,8 +260,7 @@ export class InvocationProcessor {
         if (event.shutdownReason === 'timeout') this.countTimeout(ctx, time);
         else if (event.shutdownReason === 'failure') this.countError(ctx, time);
       }
-      for (const h of ctx.held) this.emit(h.name, h.value, h.timestamp, this.tagsOf(ctx));
-      ctx.held = [];
+      this.procTotals(ctx, time, this.tagsOf(ctx));
     }
     if (this.sampler.running) this.sampler.stop();
     if (this.procEnabled && this.managed) this.emitUsage(this.sampleOnce(), time, []);
@@ -469,8 +469,7 @@ export class InvocationProcessor {
       this.countOom(ctx, time, 'report');
     }
     if (!ctx.runtimeDone && r.status === 'timeout') this.countTimeout(ctx, time);
-    for (const h of ctx.held) this.emit(h.name, h.value, time, tags);
-    ctx.held = [];
+    this.procTotals(ctx, time, tags);
     const late = ctx.seq < this.seq;
     const post = this.maybePostRuntime(ctx, time);
     const out: LifecycleEvent = {
@@ -546,7 +545,7 @@ export class InvocationProcessor {
       errorCounted: false,
       timeoutCounted: false,
       oomCounted: false,
-      held: [],
+      procTotalsEmitted: false,
     };
     this.contexts.set(requestId, ctx);
     this.stats.contexts++;
@@ -563,7 +562,13 @@ export class InvocationProcessor {
     if (coldStart && !this.initStartSeen && this.telemetryAvailable) ctx.heldInvocationsAt = time;
     else this.emitInvocations(ctx, time);
     if (this.procEnabled && !this.managed) {
-      ctx.procStart = { ...this.snapshot() };
+      const snap = this.snapshot();
+      // One invocation at a time: a new one means the earlier ones' post-runtime work ended at
+      // their freeze, so a report still to come measures up to here, not into this invocation.
+      for (const other of this.contexts.values()) {
+        if (other !== ctx && other.procStart && !other.procEnd) other.procEnd = snap;
+      }
+      ctx.procStart = snap;
       this.sampler.start();
     }
     return ctx;
@@ -612,8 +617,8 @@ export class InvocationProcessor {
 
   // ---- /proc -----------------------------------------------------------------------------
 
-  private snapshot(): { net?: NetworkCounters; cpu?: CpuCounters } {
-    const out: { net?: NetworkCounters; cpu?: CpuCounters } = {};
+  private snapshot(): ProcSnapshot {
+    const out: ProcSnapshot = {};
     const net = this.reader.network();
     const cpu = this.reader.cpu();
     if (net) out.net = net;
@@ -649,24 +654,33 @@ export class InvocationProcessor {
         this.emit(ENHANCED.cpuMaxUtilization, u.maxPct, time, tags);
         this.emit(ENHANCED.cpuMinUtilization, u.minPct, time, tags);
       }
+    }
+    this.emitUsage(peaks, time, tags);
+  }
+
+  /**
+   * Network and cpu time of the whole invocation, INVOKE to its report: what the extension does
+   * after the runtime answered (the flush) belongs to the invocation too.
+   */
+  private procTotals(ctx: Context, time: number, tags: string[]): void {
+    const start = ctx.procStart;
+    if (!start || ctx.procTotalsEmitted) return;
+    ctx.procTotalsEmitted = true;
+    const end = ctx.procEnd ?? this.snapshot();
+    if (start.cpu && end.cpu) {
       const user = Math.max(0, end.cpu.userMs - start.cpu.userMs);
       const system = Math.max(0, end.cpu.systemMs - start.cpu.systemMs);
-      ctx.held.push(
-        { name: ENHANCED.cpuUserTime, value: user, timestamp: time },
-        { name: ENHANCED.cpuSystemTime, value: system, timestamp: time },
-        { name: ENHANCED.cpuTotalTime, value: user + system, timestamp: time },
-      );
+      this.emit(ENHANCED.cpuUserTime, user, time, tags);
+      this.emit(ENHANCED.cpuSystemTime, system, time, tags);
+      this.emit(ENHANCED.cpuTotalTime, user + system, time, tags);
     }
     if (start.net && end.net) {
       const rx = Math.max(0, end.net.rxBytes - start.net.rxBytes);
       const tx = Math.max(0, end.net.txBytes - start.net.txBytes);
-      ctx.held.push(
-        { name: ENHANCED.rxBytes, value: rx, timestamp: time },
-        { name: ENHANCED.txBytes, value: tx, timestamp: time },
-        { name: ENHANCED.totalNetwork, value: rx + tx, timestamp: time },
-      );
+      this.emit(ENHANCED.rxBytes, rx, time, tags);
+      this.emit(ENHANCED.txBytes, tx, time, tags);
+      this.emit(ENHANCED.totalNetwork, rx + tx, time, tags);
     }
-    this.emitUsage(peaks, time, tags);
   }
 
   private emitUsage(peaks: UsagePeaks, time: number, tags: string[]): void {
