@@ -240,6 +240,51 @@ describe('the /proc enhanced metrics of an invocation', () => {
     expect(v('cpu_total_time')).toEqual([400, 220]);
   });
 
+  it('managed instances: network and cpu per invocation, usage peaks over the sandbox at SHUTDOWN', async () => {
+    const proc = fakeProc();
+    proc.set({ rx: 1000, tx: 500, user: 100, system: 20, idle: [1000, 1000], uptime: 100 });
+    proc.pid(1, 3, 1);
+    const samples: EnhancedMetricSample[] = [];
+    const p = new InvocationProcessor({
+      submit: (s) => samples.push(s),
+      proc: new ProcReader({ procRoot: proc.root }),
+      procSampleIntervalMs: 5,
+      managedInstances: true,
+      now: () => T0,
+      startedAt: T0,
+    });
+    const v = (n: string) => samples.filter((s) => s.name === `aws.lambda.enhanced.${n}`).map((s) => s.value);
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const report = (id: string, at: number) =>
+      ev('platform.report', at, { requestId: id, status: 'success', metrics: { durationMs: 100 } });
+    p.onTelemetry([
+      ev('platform.start', 10, { requestId: 'm1' }),
+      ev('platform.start', 11, { requestId: 'm2' }),
+    ]);
+    proc.pid(1, 20, 6); // a peak while both run
+    await sleep(40);
+    proc.pid(1, 4, 2);
+    proc.set({ rx: 3000, tx: 900, user: 120, system: 25, idle: [1050, 1050], uptime: 101 });
+    p.onTelemetry([report('m1', 100)]);
+    expect(v('rx_bytes')).toEqual([2000]);
+    expect(v('tx_bytes')).toEqual([400]);
+    expect(v('cpu_total_time')).toEqual([250]);
+    expect(v('num_cores')).toEqual([2]); // utilisation at the synthesised runtimeDone
+    proc.set({ rx: 3500, tx: 1000, user: 130, system: 30, idle: [1100, 1100], uptime: 102 });
+    p.onTelemetry([report('m2', 110)]);
+    expect(v('rx_bytes')).toEqual([2000, 2500]);
+    expect(v('cpu_total_time')).toEqual([250, 400]);
+    expect(v('fd_use')).toEqual([]); // usage waits for SHUTDOWN in this mode
+    proc.pid(1, 50, 9); // no invocation running: not sampled
+    await sleep(30);
+    proc.pid(1, 4, 2);
+    p.onShutdown({ eventType: 'SHUTDOWN', shutdownReason: 'spindown', deadlineMs: T0 + 2000 });
+    expect(v('fd_use')).toEqual([20]);
+    expect(v('threads_use')).toEqual([6]);
+    expect(v('fd_max')).toEqual([1024]);
+    expect(v('tmp_max')).toHaveLength(1);
+  });
+
   it('reads nothing from /proc when DD_LAMBDA_PROC_ENHANCED_METRICS is off', () => {
     const samples: EnhancedMetricSample[] = [];
     const p = new InvocationProcessor({

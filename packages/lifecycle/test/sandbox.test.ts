@@ -311,6 +311,17 @@ export const handler = async () => ({ ok: true });
     expect(h.named('invocations').map((s) => s.tags)).toEqual([[]]);
     expect(h.values('duration')).toEqual([r.report.metrics.durationMs * 0.001]);
     expect(h.values('billed_duration')).toEqual([]);
+    // The /proc metrics: network and cpu per invocation at its report, usage at SHUTDOWN.
+    for (const m of ['rx_bytes', 'tx_bytes', 'total_network', 'cpu_user_time', 'cpu_total_time']) {
+      expect(h.values(m), m).toHaveLength(1);
+    }
+    expect(h.values('fd_use')).toEqual([]);
+    await h.sandbox.shutdown();
+    await h.waitFor(() => h.ofType('shutdown').length === 1, 'shutdown');
+    expect(h.values('fd_use')).toHaveLength(1);
+    expect(h.values('fd_use')[0]).toBeGreaterThan(0);
+    expect(h.values('threads_use')[0]).toBeGreaterThan(0);
+    expect(h.values('tmp_max')).toHaveLength(1);
   }, 60_000);
 
   it('SnapStart: a restore, its duration, and the restored first invocation', async () => {

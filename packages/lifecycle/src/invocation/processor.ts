@@ -262,8 +262,10 @@ export class InvocationProcessor {
       }
       this.procTotals(ctx, time, this.tagsOf(ctx));
     }
-    if (this.sampler.running) this.sampler.stop();
-    if (this.procEnabled && this.managed) this.emitUsage(this.sampleOnce(), time, []);
+    const peaks = this.sampler.stop();
+    if (this.procEnabled && this.managed) {
+      this.emitUsage(this.sampler.sampled ? peaks : this.sampleOnce(), time, []);
+    }
     this.publish({
       type: 'shutdown',
       time,
@@ -399,7 +401,7 @@ export class InvocationProcessor {
     else if (r.status !== 'success') this.countError(ctx, time);
     if (r.status === 'error' && r.errorType === 'Runtime.OutOfMemory')
       this.countOom(ctx, time, 'runtime-done');
-    if (ctx.procStart && !this.managed) this.procAtRuntimeDone(ctx, time, tags);
+    if (ctx.procStart) this.procAtRuntimeDone(ctx, time, tags);
     this.maybePostRuntime(ctx, time);
     const out: LifecycleEvent = {
       type: 'runtimeDone',
@@ -485,6 +487,7 @@ export class InvocationProcessor {
     if (postMs !== undefined) out.postRuntimeDurationMs = postMs;
     this.publish(out);
     this.maybeFinish(ctx);
+    if (this.managed && this.contexts.size === 0) this.sampler.pause();
   }
 
   private postRuntimeMs(ctx: Context): number | undefined {
@@ -561,15 +564,21 @@ export class InvocationProcessor {
     // On a cold start the count waits for initStart, which may tag it `durable_function:true`.
     if (coldStart && !this.initStartSeen && this.telemetryAvailable) ctx.heldInvocationsAt = time;
     else this.emitInvocations(ctx, time);
-    if (this.procEnabled && !this.managed) {
+    if (this.procEnabled) {
       const snap = this.snapshot();
-      // One invocation at a time: a new one means the earlier ones' post-runtime work ended at
-      // their freeze, so a report still to come measures up to here, not into this invocation.
-      for (const other of this.contexts.values()) {
-        if (other !== ctx && other.procStart && !other.procEnd) other.procEnd = snap;
+      if (this.managed) {
+        // Invocations overlap: the usage peaks are the sandbox's, kept from the first invocation
+        // to SHUTDOWN, sampled while any invocation runs.
+        this.sampler.resume();
+      } else {
+        // One invocation at a time: a new one means the earlier ones' post-runtime work ended at
+        // their freeze, so a report still to come measures up to here, not into this invocation.
+        for (const other of this.contexts.values()) {
+          if (other !== ctx && other.procStart && !other.procEnd) other.procEnd = snap;
+        }
+        this.sampler.start();
       }
       ctx.procStart = snap;
-      this.sampler.start();
     }
     return ctx;
   }
@@ -643,8 +652,6 @@ export class InvocationProcessor {
   private procAtRuntimeDone(ctx: Context, time: number, tags: string[]): void {
     const start = ctx.procStart ?? {};
     const end = this.snapshot();
-    const stillOpen = [...this.contexts.values()].some((c) => c !== ctx && !c.runtimeDone);
-    const peaks = stillOpen ? this.sampleOnce() : this.sampler.stop();
     if (start.cpu && end.cpu) {
       const u = cpuUtilization(start.cpu, end.cpu);
       if (u) {
@@ -655,7 +662,9 @@ export class InvocationProcessor {
         this.emit(ENHANCED.cpuMinUtilization, u.minPct, time, tags);
       }
     }
-    this.emitUsage(peaks, time, tags);
+    if (this.managed) return; // usage is the sandbox's, emitted at SHUTDOWN
+    const stillOpen = [...this.contexts.values()].some((c) => c !== ctx && !c.runtimeDone);
+    this.emitUsage(stillOpen ? this.sampleOnce() : this.sampler.stop(), time, tags);
   }
 
   /**

@@ -231,6 +231,7 @@ export class UsageSampler {
   private peaks: UsagePeaks = { tmpUsedPeak: 0, fdUsePeak: 0, threadsUsePeak: 0 };
   private pidList: number[] = [];
   private interval: number;
+  private sampledValue = false;
 
   constructor(
     private readonly reader: ProcReader,
@@ -243,26 +244,43 @@ export class UsageSampler {
     return this.timer !== undefined;
   }
 
+  /** Whether the peaks hold at least one sample since the last start(). */
+  get sampled(): boolean {
+    return this.sampledValue;
+  }
+
   /** The interval in use (grows when sampling is expensive). */
   get currentIntervalMs(): number {
     return this.interval;
   }
 
+  /** Starts sampling afresh (new peaks). */
   start(): void {
     if (this.timer) return;
     this.peaks = { tmpUsedPeak: 0, fdUsePeak: 0, threadsUsePeak: 0 };
+    this.sampledValue = false;
+    this.resume();
+  }
+
+  /** Samples again, keeping the peaks seen so far. */
+  resume(): void {
+    if (this.timer) return;
     this.pidList = this.reader.pids();
     this.sample();
     this.schedule();
   }
 
+  /** Takes a last sample and stops, keeping the peaks for a later resume(). */
+  pause(): void {
+    if (!this.timer) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.sample();
+  }
+
   /** Takes a last sample, stops, and returns the peaks seen. */
   stop(): UsagePeaks {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-      this.sample();
-    }
+    this.pause();
     return this.peaks;
   }
 
@@ -278,6 +296,7 @@ export class UsageSampler {
   /** Returns how long the sample took, ms. */
   private sample(): number {
     const t0 = performance.now();
+    this.sampledValue = true;
     const tmp = this.reader.tmp();
     if (tmp) {
       this.peaks.tmp = tmp;
