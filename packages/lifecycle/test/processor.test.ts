@@ -418,7 +418,20 @@ describe('InvocationProcessor: init', () => {
       { status: 'success', suppressed: true, durationMs: 300 },
     ]);
     expect(t.events.find((e) => e.type === 'initStart' && e.suppressed)).toBeDefined();
-    expect(t.named('init_duration').map((s) => s.value)).toEqual([10]);
+    // Every initReport counts, the suppressed init's included: both inits ran and took time.
+    expect(t.named('init_duration').map((s) => s.value)).toEqual([10, 0.3]);
+    // A report's initDurationMs is only the fallback when no initReport came.
+    t.p.onTelemetry([
+      runtimeDone('r1', 10_500, 50),
+      report('r1', 10_600, {
+        durationMs: 400,
+        billedDurationMs: 400,
+        memorySizeMB: 128,
+        maxMemoryUsedMB: 50,
+        initDurationMs: 300,
+      }),
+    ]);
+    expect(t.named('init_duration')).toHaveLength(2);
   });
 
   it('falls back to report.initDurationMs once when no initReport came', () => {

@@ -255,7 +255,14 @@ export const handler = async () => ({ ok: true });
       expect(h.ofType('initStart').some((e) => e['suppressed'] === true)).toBe(true);
       expect(h.stderr.some((l) => l.includes('suppressed init'))).toBe(true);
       expect(h.stderr.some((l) => l.includes('function init ended with status error'))).toBe(true);
-      expect(h.values('init_duration').length).toBeGreaterThanOrEqual(1);
+      // One init_duration per initReport an extension received, the suppressed init's included,
+      // each with the duration of the sandbox's own record.
+      const delivered = h.ofType('initReport').map((e) => Number(e['durationMs']) * 0.001);
+      expect([...h.values('init_duration')].sort()).toEqual([...delivered].sort());
+      const suppressed = h.tele('platform.initReport').find((e) => e.record.phase === 'invoke')!;
+      expect(h.values('init_duration')).toContain(suppressed.record.metrics.durationMs * 0.001);
+      const failed = h.tele('platform.initReport').find((e) => e.record.phase === 'init')!;
+      expect(h.values('init_duration')).toContain(failed.record.metrics.durationMs * 0.001);
       expect(h.named('invocations').map((s) => s.tags)).toEqual([['cold_start:true']]);
     } finally {
       rmSync(flag, { force: true });

@@ -108,7 +108,8 @@ export class InvocationProcessor {
   private initStartSeen = false;
   // Set by initStart, which usually comes before the first INVOKE: it tags everything after it.
   private durable = false;
-  private initDurationEmitted = false;
+  private initReportSeen = false;
+  private initDurationFallbackEmitted = false;
   private initType: string | undefined;
   private restoreStartedAt: number | undefined;
   private lastRequestId: string | undefined;
@@ -316,12 +317,11 @@ export class InvocationProcessor {
             }`,
           );
         }
-        if (!this.initDurationEmitted) {
-          this.initDurationEmitted = true;
-          this.emit(ENHANCED.initDuration, r.metrics.durationMs * 0.001, event.time, [
-            `init_type:${r.initializationType}`,
-          ]);
-        }
+        // Every init counts, the suppressed one inside the first invoke too: each took its time.
+        this.initReportSeen = true;
+        this.emit(ENHANCED.initDuration, r.metrics.durationMs * 0.001, event.time, [
+          `init_type:${r.initializationType}`,
+        ]);
         const out: LifecycleEvent = {
           type: 'initReport',
           time: event.time,
@@ -456,8 +456,9 @@ export class InvocationProcessor {
           tags,
         );
       }
-      if (m.initDurationMs !== undefined && !this.initDurationEmitted) {
-        this.initDurationEmitted = true;
+      // The fallback for a platform that sent no initReport, once (a report repeats the cold start's).
+      if (m.initDurationMs !== undefined && !this.initReportSeen && !this.initDurationFallbackEmitted) {
+        this.initDurationFallbackEmitted = true;
         this.emit(ENHANCED.initDuration, m.initDurationMs * 0.001, time, [
           `init_type:${this.initType ?? 'on-demand'}`,
         ]);
