@@ -448,7 +448,7 @@ describe('InvocationProcessor: init', () => {
       }),
     ]);
     expect(t.named('init_duration')).toEqual([
-      expect.objectContaining({ value: 0.25, tags: ['init_type:on-demand'] }),
+      expect.objectContaining({ value: 0.25, tags: ['cold_start:true', 'init_type:on-demand'] }),
     ]);
     // Without initStart, the held invocation count is released by runtimeDone.
     expect(t.named('invocations')).toHaveLength(1);
@@ -475,6 +475,64 @@ describe('InvocationProcessor: shutdown', () => {
     // A runtimeDone(timeout) arriving after does not count again.
     t.p.onTelemetry([runtimeDone('r1', 3000, 3000, 'timeout')]);
     expect(t.named('timeouts')).toHaveLength(1);
+  });
+});
+
+describe('InvocationProcessor: tags of the metrics outside one invocation', () => {
+  const runtime = 'runtime:nodejs20.x';
+  const shutdown = { eventType: 'SHUTDOWN' as const, shutdownReason: 'spindown', deadlineMs: T0 + 2000 };
+
+  it('init_duration, snapstart_restore_duration and shutdowns carry the latest invocation tags and the app tags', () => {
+    const t = setup({ invocationTags: [runtime] });
+    t.p.onTelemetry([
+      initStart(0, { runtimeVersion: 'nodejs:22.DurableFunction.v3' }),
+      ev('platform.initReport', 100, {
+        initializationType: 'on-demand',
+        phase: 'init',
+        status: 'error',
+        metrics: { durationMs: 100 },
+      }),
+      ev('platform.restoreReport', 150, { status: 'success', metrics: { durationMs: 20 } }),
+    ]);
+    // Before any invocation: no cold_start yet, as the real extension.
+    expect(t.named('init_duration')[0]!.tags).toEqual([
+      'durable_function:true',
+      runtime,
+      'init_type:on-demand',
+    ]);
+    expect(t.named('snapstart_restore_duration')[0]!.tags).toEqual(['durable_function:true', runtime]);
+    t.setClock(200);
+    t.p.onInvoke(invoke('r1'));
+    t.p.onTelemetry([initReport(400, 200, { phase: 'invoke' })]);
+    expect(t.named('init_duration')[1]!.tags).toEqual([
+      'cold_start:true',
+      'durable_function:true',
+      runtime,
+      'init_type:on-demand',
+    ]);
+    t.p.onTelemetry([runtimeDone('r1', 500, 10)]);
+    t.setClock(3000);
+    t.p.onInvoke(invoke('r2'));
+    t.p.onShutdown(shutdown);
+    expect(t.named('shutdowns')[0]!.tags).toEqual(['cold_start:false', 'durable_function:true', runtime]);
+  });
+
+  it('unused_init and shutdowns without an invocation carry the app tags; a proactive init is kept', () => {
+    const idle = setup({ invocationTags: [runtime] });
+    idle.p.onShutdown(shutdown);
+    expect(idle.named('shutdowns')[0]!.tags).toEqual([runtime]);
+    expect(idle.named('unused_init')[0]!.tags).toEqual([runtime]);
+
+    const late = setup({ invocationTags: [runtime] });
+    late.p.onTelemetry([initStart(0)]);
+    late.setClock(20_000);
+    late.p.onInvoke(invoke('r1'));
+    late.p.onShutdown(shutdown);
+    expect(late.named('shutdowns')[0]!.tags).toEqual([
+      'cold_start:false',
+      'proactive_initialization:true',
+      runtime,
+    ]);
   });
 });
 

@@ -79,6 +79,11 @@ interface Context {
   procTotalsEmitted: boolean;
 }
 
+interface InvocationFlags {
+  coldStart: boolean;
+  proactive: boolean;
+}
+
 interface ProcSnapshot {
   net?: NetworkCounters;
   cpu?: CpuCounters;
@@ -113,6 +118,7 @@ export class InvocationProcessor {
   private initType: string | undefined;
   private restoreStartedAt: number | undefined;
   private lastRequestId: string | undefined;
+  private lastInvocation: InvocationFlags | undefined;
   readonly stats: ProcessorStats = {
     contexts: 0,
     evictedContexts: 0,
@@ -246,13 +252,13 @@ export class InvocationProcessor {
     // context starts now, and the INVOKE joins it.
     const ctx = requestId ? (this.finished.get(requestId) ?? this.context(requestId, time)) : undefined;
     if (ctx) this.countError(ctx, time);
-    else this.emit(ENHANCED.errors, 1, time, this.baseTags());
+    else this.emit(ENHANCED.errors, 1, time, this.ambientTags());
   }
 
   onShutdown(event: ShutdownEvent): void {
     const time = this.now();
-    this.emit(ENHANCED.shutdowns, 1, time, []);
-    if (!this.anyInvocation) this.emit(ENHANCED.unusedInit, 1, time, []);
+    this.emit(ENHANCED.shutdowns, 1, time, this.ambientTags());
+    if (!this.anyInvocation) this.emit(ENHANCED.unusedInit, 1, time, this.ambientTags());
     const inFlight = this.inFlight();
     for (const ctx of this.contexts.values()) {
       this.releaseInvocations(ctx);
@@ -265,7 +271,7 @@ export class InvocationProcessor {
     }
     const peaks = this.sampler.stop();
     if (this.procEnabled && this.managed) {
-      this.emitUsage(this.sampler.sampled ? peaks : this.sampleOnce(), time, []);
+      this.emitUsage(this.sampler.sampled ? peaks : this.sampleOnce(), time, this.ambientTags());
     }
     this.publish({
       type: 'shutdown',
@@ -320,6 +326,7 @@ export class InvocationProcessor {
         // Every init counts, the suppressed one inside the first invoke too: each took its time.
         this.initReportSeen = true;
         this.emit(ENHANCED.initDuration, r.metrics.durationMs * 0.001, event.time, [
+          ...this.ambientTags(),
           `init_type:${r.initializationType}`,
         ]);
         const out: LifecycleEvent = {
@@ -342,7 +349,12 @@ export class InvocationProcessor {
       case 'platform.restoreReport': {
         const r = event.record;
         if (r.metrics)
-          this.emit(ENHANCED.snapstartRestoreDuration, r.metrics.durationMs * 0.001, event.time, []);
+          this.emit(
+            ENHANCED.snapstartRestoreDuration,
+            r.metrics.durationMs * 0.001,
+            event.time,
+            this.ambientTags(),
+          );
         const out: LifecycleEvent = { type: 'restoreReport', time: event.time, status: r.status };
         if (r.errorType) out.errorType = r.errorType;
         if (r.metrics) out.durationMs = r.metrics.durationMs;
@@ -460,6 +472,7 @@ export class InvocationProcessor {
       if (m.initDurationMs !== undefined && !this.initReportSeen && !this.initDurationFallbackEmitted) {
         this.initDurationFallbackEmitted = true;
         this.emit(ENHANCED.initDuration, m.initDurationMs * 0.001, time, [
+          ...tags,
           `init_type:${this.initType ?? 'on-demand'}`,
         ]);
       }
@@ -554,6 +567,7 @@ export class InvocationProcessor {
     this.contexts.set(requestId, ctx);
     this.stats.contexts++;
     this.lastRequestId = requestId;
+    this.lastInvocation = { coldStart, proactive };
     const max = this.options.maxContexts ?? 500;
     while (this.contexts.size > max) {
       const oldest = this.contexts.keys().next().value;
@@ -618,7 +632,7 @@ export class InvocationProcessor {
       if (ctx.oomCounted) return;
       ctx.oomCounted = true;
     }
-    this.emit(ENHANCED.outOfMemory, 1, time, ctx ? this.tagsOf(ctx) : this.baseTags());
+    this.emit(ENHANCED.outOfMemory, 1, time, ctx ? this.tagsOf(ctx) : this.ambientTags());
     const out: LifecycleEvent = { type: 'outOfMemory', time, detector };
     const id = ctx?.requestId ?? requestId;
     if (id) out.requestId = id;
@@ -707,15 +721,19 @@ export class InvocationProcessor {
 
   // ---- output ----------------------------------------------------------------------------
 
-  private baseTags(): string[] {
-    return [...(this.options.invocationTags ?? [])];
+  private tagsOf(flags: InvocationFlags | undefined): string[] {
+    const tags = flags && !this.managed ? [`cold_start:${flags.coldStart}`] : [];
+    if (flags?.proactive) tags.push('proactive_initialization:true');
+    if (this.durable) tags.push('durable_function:true');
+    return [...tags, ...(this.options.invocationTags ?? [])];
   }
 
-  private tagsOf(ctx: Context): string[] {
-    const tags = this.managed ? [] : [`cold_start:${ctx.coldStart}`];
-    if (ctx.proactive) tags.push('proactive_initialization:true');
-    if (this.durable) tags.push('durable_function:true');
-    return [...tags, ...this.baseTags()];
+  /**
+   * For a metric of no one invocation (init, restore, shutdown): the real extension tags it with
+   * its current per-invocation tags, those of the latest invocation, none before the first.
+   */
+  private ambientTags(): string[] {
+    return this.tagsOf(this.lastInvocation);
   }
 
   private emit(name: EnhancedMetricName, value: number, timeMs: number, tags: string[]): void {
