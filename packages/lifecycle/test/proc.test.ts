@@ -93,6 +93,22 @@ describe('/proc parsers', () => {
     expect(parseLimits(LIMITS)).toEqual({ fd: 1024, threads: 1024 });
   });
 
+  it("reads only Lambda's vinternal interface when there is one, every interface but lo otherwise", () => {
+    const line = (name: string, rx: number, tx: number) =>
+      `${name}: ${rx}    12    0    0    0     0          0         0 ${tx}    11    0    0    0     0       0          0`;
+    const head = NET_DEV(0, 0).split('\n').slice(0, 2);
+    const dev = (...lines: string[]) => [...head, ...lines, ''].join('\n');
+    // Lambda: the sandbox's own interface only (a runtime-side one is not the function's traffic).
+    expect(
+      parseNetDev(dev(line('lo', 9, 9), line('vint_runtime', 500, 600), line('vinternal_1', 1000, 2000))),
+    ).toEqual({ rxBytes: 1000, txBytes: 2000 });
+    // Elsewhere (this machine, a container): everything but loopback, so there is something to measure.
+    expect(parseNetDev(dev(line('lo', 9, 9), line('eth0', 100, 200), line('eth1', 10, 20)))).toEqual({
+      rxBytes: 110,
+      txBytes: 220,
+    });
+  });
+
   it('computes utilisation from two readings', () => {
     const a = parseCpu(STAT(0, 0, 0, 0), '10.00 0')!;
     // 1 s window: core 0 idle 250 ms (75 % busy), core 1 idle 750 ms (25 % busy).

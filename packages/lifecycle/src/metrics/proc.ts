@@ -132,10 +132,15 @@ export class ProcReader {
   }
 }
 
-/** Sums every interface but loopback; Lambda's sandbox has one (`vinternal_1`). */
+/**
+ * In Lambda, the function's traffic is on the sandbox's `vinternal_1` interface, the only one the
+ * real extension reads. Off Lambda (a test machine, a container) there is none: then every
+ * interface but loopback counts, so the metric still measures real traffic.
+ */
 export function parseNetDev(text: string): NetworkCounters {
-  let rxBytes = 0;
-  let txBytes = 0;
+  const lambda = { rxBytes: 0, txBytes: 0 };
+  const others = { rxBytes: 0, txBytes: 0 };
+  let lambdaSeen = false;
   for (const line of text.split('\n')) {
     const colon = line.indexOf(':');
     if (colon < 0) continue;
@@ -146,10 +151,13 @@ export function parseNetDev(text: string): NetworkCounters {
       .trim()
       .split(/\s+/);
     if (fields.length < 9) continue;
-    rxBytes += Number(fields[0]) || 0;
-    txBytes += Number(fields[8]) || 0;
+    const isLambda = name.startsWith('vinternal');
+    lambdaSeen ||= isLambda;
+    const into = isLambda ? lambda : others;
+    into.rxBytes += Number(fields[0]) || 0;
+    into.txBytes += Number(fields[8]) || 0;
   }
-  return { rxBytes, txBytes };
+  return lambdaSeen ? lambda : others;
 }
 
 export function parseCpu(stat: string, uptime: string): CpuCounters | undefined {
