@@ -109,6 +109,21 @@ describe('/proc parsers', () => {
     });
   });
 
+  it("falls back to Lambda's limit of 1024 for fd_max and threads_max when no limit is readable", () => {
+    const proc = fakeProc();
+    proc.pid(1, 3, 1, LIMITS.replace(/1024/g, 'unlimited'));
+    proc.pid(2, 2, 1);
+    rmSync(join(proc.root, '2', 'limits'));
+    expect(new ProcReader({ procRoot: proc.root }).processes([1, 2])).toEqual({
+      fdUse: 5,
+      threadsUse: 2,
+      fdMax: 1024,
+      threadsMax: 1024,
+    });
+    proc.pid(3, 1, 1, LIMITS.replace('Max open files            1024', 'Max open files            65536'));
+    expect(new ProcReader({ procRoot: proc.root }).processes([3])).toMatchObject({ fdMax: 65536 });
+  });
+
   it('computes utilisation from two readings', () => {
     const a = parseCpu(STAT(0, 0, 0, 0), '10.00 0')!;
     // 1 s window: core 0 idle 250 ms (75 % busy), core 1 idle 750 ms (25 % busy).

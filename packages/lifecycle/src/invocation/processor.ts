@@ -657,10 +657,10 @@ export class InvocationProcessor {
       tmpUsedPeak: tmp?.usedBytes ?? 0,
       fdUsePeak: p.fdUse,
       threadsUsePeak: p.threadsUse,
+      fdMax: p.fdMax,
+      threadsMax: p.threadsMax,
     };
     if (tmp) peaks.tmp = tmp;
-    if (p.fdMax !== undefined) peaks.fdMax = p.fdMax;
-    if (p.threadsMax !== undefined) peaks.threadsMax = p.threadsMax;
     return peaks;
   }
 

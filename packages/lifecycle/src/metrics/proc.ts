@@ -6,6 +6,9 @@ import { join } from 'node:path';
 /** Clock ticks per second of /proc/stat; 100 on every Linux Lambda runs. */
 const USER_HZ = 100;
 
+/** Lambda's soft limits on open files and on processes, used when none can be read (as the real extension). */
+export const LAMBDA_DEFAULT_LIMIT = 1024;
+
 export interface NetworkCounters {
   rxBytes: number;
   txBytes: number;
@@ -26,11 +29,11 @@ export interface TmpUsage {
 }
 
 export interface ProcessUsage {
-  /** Lowest soft limit of open files over the processes, undefined if none readable or unlimited. */
-  fdMax?: number;
+  /** Lowest soft limit of open files over the processes; 1024 if none readable or all unlimited. */
+  fdMax: number;
   fdUse: number;
-  /** Lowest soft limit of processes/threads over the processes. */
-  threadsMax?: number;
+  /** Lowest soft limit of processes/threads over the processes; 1024 likewise. */
+  threadsMax: number;
   threadsUse: number;
 }
 
@@ -108,10 +111,12 @@ export class ProcReader {
         threadsMax = threadsMax === undefined ? limits.threads : Math.min(threadsMax, limits.threads);
       }
     }
-    const usage: ProcessUsage = { fdUse, threadsUse };
-    if (fdMax !== undefined) usage.fdMax = fdMax;
-    if (threadsMax !== undefined) usage.threadsMax = threadsMax;
-    return usage;
+    return {
+      fdUse,
+      threadsUse,
+      fdMax: fdMax ?? LAMBDA_DEFAULT_LIMIT,
+      threadsMax: threadsMax ?? LAMBDA_DEFAULT_LIMIT,
+    };
   }
 
   private limits(pid: number): { fd?: number; threads?: number } {
@@ -313,8 +318,8 @@ export class UsageSampler {
     const p = this.reader.processes(this.pidList);
     this.peaks.fdUsePeak = Math.max(this.peaks.fdUsePeak, p.fdUse);
     this.peaks.threadsUsePeak = Math.max(this.peaks.threadsUsePeak, p.threadsUse);
-    if (p.fdMax !== undefined) this.peaks.fdMax = p.fdMax;
-    if (p.threadsMax !== undefined) this.peaks.threadsMax = p.threadsMax;
+    this.peaks.fdMax = p.fdMax;
+    this.peaks.threadsMax = p.threadsMax;
     return performance.now() - t0;
   }
 }
