@@ -335,6 +335,21 @@ describe('the /proc enhanced metrics of an invocation', () => {
 });
 
 describe('UsageSampler', () => {
+  it('sees a process started mid-invocation', async () => {
+    const proc = fakeProc();
+    proc.pid(1, 3, 1);
+    const { UsageSampler } = await import('../src/index.js');
+    const sampler = new UsageSampler(new ProcReader({ procRoot: proc.root }), 5);
+    sampler.start();
+    await new Promise((r) => setTimeout(r, 20));
+    proc.pid(2, 40, 7); // e.g. the handler spawns a child
+    await new Promise((r) => setTimeout(r, 40));
+    rmSync(join(proc.root, '2'), { recursive: true });
+    const peaks = sampler.stop();
+    expect(peaks.fdUsePeak).toBe(43);
+    expect(peaks.threadsUsePeak).toBe(8);
+  });
+
   it('keeps peaks and backs off when a sample is expensive', async () => {
     let calls = 0;
     const reader = new ProcReader({ pids: () => [process.pid] });

@@ -111,6 +111,11 @@ export class ProcReader {
         threadsMax = threadsMax === undefined ? limits.threads : Math.min(threadsMax, limits.threads);
       }
     }
+    // Limits are cached per pid; forget the pids that are gone so the cache stays bounded.
+    if (this.limitsCache.size > pids.length + 64) {
+      const live = new Set(pids);
+      for (const pid of this.limitsCache.keys()) if (!live.has(pid)) this.limitsCache.delete(pid);
+    }
     return {
       fdUse,
       threadsUse,
@@ -242,7 +247,6 @@ export interface UsagePeaks {
 export class UsageSampler {
   private timer: NodeJS.Timeout | undefined;
   private peaks: UsagePeaks = { tmpUsedPeak: 0, fdUsePeak: 0, threadsUsePeak: 0 };
-  private pidList: number[] = [];
   private interval: number;
   private sampledValue = false;
 
@@ -278,7 +282,6 @@ export class UsageSampler {
   /** Samples again, keeping the peaks seen so far. */
   resume(): void {
     if (this.timer) return;
-    this.pidList = this.reader.pids();
     this.sample();
     this.schedule();
   }
@@ -315,7 +318,8 @@ export class UsageSampler {
       this.peaks.tmp = tmp;
       this.peaks.tmpUsedPeak = Math.max(this.peaks.tmpUsedPeak, tmp.usedBytes);
     }
-    const p = this.reader.processes(this.pidList);
+    // The process list is read every time: a process the handler starts mid-invocation counts.
+    const p = this.reader.processes(this.reader.pids());
     this.peaks.fdUsePeak = Math.max(this.peaks.fdUsePeak, p.fdUse);
     this.peaks.threadsUsePeak = Math.max(this.peaks.threadsUsePeak, p.threadsUse);
     this.peaks.fdMax = p.fdMax;
