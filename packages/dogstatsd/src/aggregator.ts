@@ -1,0 +1,587 @@
+import { type Logger, noopLogger, RateLimitedWarn } from './logger.js';
+import { MetricLine, type ParseSink, parseDatagram } from './parse.js';
+import { AgentSketch } from './sketch.js';
+import { mergeTags, normalizeTags, TagCache, type TagSet } from './tags.js';
+import { type DogStatsDEvent, MetricType, type ServiceCheck } from './types.js';
+
+/** Width of the agent's time buckets, seconds. */
+export const BUCKET_SECONDS = 10;
+
+/** The metric the Datadog libraries send for each invocation, which the extension counts itself. */
+export const LIBRARY_INVOCATIONS_METRIC = 'aws.lambda.enhanced.invocations';
+
+export type HistogramAggregate = 'max' | 'min' | 'median' | 'avg' | 'sum' | 'count';
+export const DEFAULT_HISTOGRAM_AGGREGATES: readonly HistogramAggregate[] = ['max', 'median', 'avg', 'count'];
+export const DEFAULT_HISTOGRAM_PERCENTILES: readonly number[] = [0.95];
+export const DEFAULT_MAX_CONTEXTS = 100_000;
+
+/** Origin metadata on series and sketches (product / category / service numbers of the intake). */
+export interface MetricOrigin {
+  product: number;
+  category: number;
+  service: number;
+}
+
+export interface AggregatorOptions {
+  /** Clock in milliseconds (injected for tests). */
+  now?: () => number;
+  logger?: Logger;
+  /** Tags added to every metric, event and service check (DD_TAGS, env/service/version, platform tags). */
+  globalTags?: readonly string[];
+  /**
+   * Tag keys removed from the global tags of custom metrics, i.e. those that arrive over
+   * DogStatsD (DD_LAMBDA_CUSTOMER_METRICS_EXCLUDE_TAGS). Metrics given to `submit` keep them all.
+   */
+  customMetricsExcludeTagKeys?: readonly string[];
+  /** Prefix for custom metric names (DD_STATSD_METRIC_NAMESPACE); a `.` is added if missing. */
+  namespace?: string;
+  histogramAggregates?: readonly HistogramAggregate[];
+  histogramPercentiles?: readonly number[];
+  /** Live contexts across all buckets; samples for new contexts beyond it are dropped and counted. */
+  maxContexts?: number;
+  /** Drop `aws.lambda.enhanced.invocations` sent over DogStatsD, as the Lambda extension does. */
+  dropLibraryInvocations?: boolean;
+  /** Host for contexts without a `host:` tag; '' (none) in serverless environments. */
+  hostname?: string;
+  maxEvents?: number;
+  maxServiceChecks?: number;
+  /** Longest stretch a flush runs before yielding to the event loop. */
+  flushSliceMs?: number;
+  /** Origin metadata for a metric, or undefined for none. */
+  origin?: (name: string, tags: readonly string[]) => MetricOrigin | undefined;
+}
+
+export type SubmitType = 'count' | 'gauge' | 'histogram' | 'distribution' | 'set';
+
+/** A sample produced in-process (enhanced metrics), bypassing UDP and the custom-metric rules. */
+export interface Sample {
+  name: string;
+  value: number | string;
+  type?: SubmitType;
+  /** Unix seconds; defaults to now. Aggregated into the 10 s bucket of this time. */
+  timestamp?: number;
+  tags?: readonly string[];
+  sampleRate?: number;
+}
+
+/** A series as /api/v2/series takes it (type 1 count, 2 rate, 3 gauge). */
+export interface Serie {
+  metric: string;
+  type: 1 | 2 | 3;
+  points: { timestamp: number; value: number }[];
+  tags: string[];
+  resources?: { type: string; name: string }[];
+  interval?: number;
+  metadata?: {
+    origin: { origin_product: number; origin_sub_product: number; origin_product_detail: number };
+  };
+}
+
+/** A distribution, ready for the SketchPayload encoder. */
+export interface SketchEntry {
+  metric: string;
+  host: string;
+  tags: string[];
+  ts: number;
+  sketch: AgentSketch;
+  origin?: MetricOrigin;
+}
+
+export interface AggregatorStats {
+  datagrams: number;
+  bytes: number;
+  lines: number;
+  metricSamples: number;
+  events: number;
+  serviceChecks: number;
+  parseErrors: number;
+  contexts: number;
+  contextsDropped: number;
+  samplesDropped: number;
+  eventsDropped: number;
+  serviceChecksDropped: number;
+  libraryInvocationsDropped: number;
+  flushes: number;
+  /** Longest synchronous stretch of the last flush, ms. */
+  lastFlushLongestSliceMs: number;
+}
+
+export interface FlushOptions {
+  /**
+   * Flush every bucket, the current one included (the end of an invocation, shutdown). Otherwise
+   * only buckets whose 10 s have passed are flushed, as the agent's time sampler does.
+   */
+  all?: boolean;
+}
+
+export interface FlushVisitor {
+  serie(s: Serie): void;
+  sketch(s: SketchEntry): void;
+}
+
+export interface FlushedMetrics {
+  series: Serie[];
+  sketches: SketchEntry[];
+  events: DogStatsDEvent[];
+  serviceChecks: ServiceCheck[];
+}
+
+class Context {
+  value = 0;
+  sum = 0;
+  count = 0;
+  sketch: AgentSketch | undefined;
+  members: Set<string> | undefined;
+  hValues: number[] | undefined;
+  hWeights: number[] | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly type: MetricType,
+    readonly tags: TagSet,
+    readonly host: string,
+    readonly custom: boolean,
+  ) {
+    if (type === MetricType.Distribution) this.sketch = new AgentSketch();
+    else if (type === MetricType.Set) this.members = new Set();
+    else if (type === MetricType.Histogram) {
+      this.hValues = [];
+      this.hWeights = [];
+    }
+  }
+}
+
+class Bucket {
+  readonly contexts = new Map<string, Context>();
+  /** Raw (undecoded) line keys → context, so a repeated line costs one Map lookup. */
+  readonly aliases = new Map<string, Context>();
+  constructor(readonly ts: number) {}
+}
+
+const HISTOGRAM_AGGREGATES = new Set<string>(['max', 'min', 'median', 'avg', 'sum', 'count']);
+
+function weightOf(rate: number): number {
+  return rate > 0 && rate < 1 ? Math.trunc(1 / rate) : 1;
+}
+
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Aggregates DogStatsD lines and in-process samples into 10 s buckets the way the Datadog agent
+ * does, and flushes them as series and sketches in time slices.
+ */
+export class Aggregator {
+  private readonly now: () => number;
+  private readonly logger: Logger;
+  private readonly badLineLog: RateLimitedWarn;
+  private readonly dropLog: RateLimitedWarn;
+  private readonly tagCache = new TagCache(50_000);
+  private readonly line = new MetricLine();
+  private readonly sink: ParseSink;
+  private readonly namespace: string;
+  private readonly globalAll: string[];
+  private readonly globalCustom: string[];
+  private readonly aggregates: readonly HistogramAggregate[];
+  private readonly percentiles: readonly number[];
+  private readonly maxContexts: number;
+  private readonly dropLibraryInvocations: boolean;
+  private readonly hostname: string;
+  private readonly maxEvents: number;
+  private readonly maxServiceChecks: number;
+  private readonly flushSliceMs: number;
+  private readonly origin: AggregatorOptions['origin'];
+
+  private buckets = new Map<number, Bucket>();
+  private lastBucket: Bucket | undefined;
+  private liveContexts = 0;
+  private events: DogStatsDEvent[] = [];
+  private serviceChecks: ServiceCheck[] = [];
+  private readonly counters: AggregatorStats = {
+    datagrams: 0,
+    bytes: 0,
+    lines: 0,
+    metricSamples: 0,
+    events: 0,
+    serviceChecks: 0,
+    parseErrors: 0,
+    contexts: 0,
+    contextsDropped: 0,
+    samplesDropped: 0,
+    eventsDropped: 0,
+    serviceChecksDropped: 0,
+    libraryInvocationsDropped: 0,
+    flushes: 0,
+    lastFlushLongestSliceMs: 0,
+  };
+
+  constructor(options: AggregatorOptions = {}) {
+    this.now = options.now ?? Date.now;
+    this.logger = options.logger ?? noopLogger;
+    this.badLineLog = new RateLimitedWarn(this.logger, 10_000, this.now);
+    this.dropLog = new RateLimitedWarn(this.logger, 10_000, this.now);
+    const ns = options.namespace ?? '';
+    this.namespace = ns === '' || ns.endsWith('.') ? ns : `${ns}.`;
+    this.globalAll = normalizeTags(options.globalTags ?? []).tags as string[];
+    const excluded = new Set(options.customMetricsExcludeTagKeys ?? []);
+    this.globalCustom = this.globalAll.filter((t) => {
+      const i = t.indexOf(':');
+      return !excluded.has(i < 0 ? t : t.slice(0, i));
+    });
+    this.aggregates = (options.histogramAggregates ?? DEFAULT_HISTOGRAM_AGGREGATES).filter((a) =>
+      HISTOGRAM_AGGREGATES.has(a),
+    );
+    this.percentiles = (options.histogramPercentiles ?? DEFAULT_HISTOGRAM_PERCENTILES).filter(
+      (p) => p > 0 && p < 1,
+    );
+    this.maxContexts = options.maxContexts ?? DEFAULT_MAX_CONTEXTS;
+    this.dropLibraryInvocations = options.dropLibraryInvocations ?? true;
+    this.hostname = options.hostname ?? '';
+    this.maxEvents = options.maxEvents ?? 10_000;
+    this.maxServiceChecks = options.maxServiceChecks ?? 10_000;
+    this.flushSliceMs = options.flushSliceMs ?? 8;
+    this.origin = options.origin;
+    this.sink = {
+      metric: (line) => this.onMetric(line),
+      event: (e) => this.addEvent(e),
+      serviceCheck: (c) => this.addServiceCheck(c),
+      invalid: (reason, buf, start, end) => this.onInvalid(reason, buf, start, end),
+    };
+  }
+
+  /** Parses and aggregates one datagram (`buf[0, length)`). Never throws on bad input. */
+  ingest(buf: Buffer, length = buf.length): void {
+    this.counters.datagrams++;
+    this.counters.bytes += length;
+    this.counters.lines += parseDatagram(buf, this.sink, this.line, length);
+  }
+
+  /** Aggregates a sample produced in-process; returns false when it was dropped. */
+  submit(sample: Sample): boolean {
+    const type = submitType(sample.type ?? 'distribution');
+    const nowSec = Math.floor(this.now() / 1000);
+    const ts = sample.timestamp !== undefined && sample.timestamp > 0 ? Math.floor(sample.timestamp) : nowSec;
+    const tags = normalizeTags(sample.tags ?? []);
+    const ctx = this.contextFor(sample.name, type, tags, false, this.bucketFor(Math.min(ts, nowSec)));
+    if (ctx === undefined) return false;
+    this.counters.metricSamples++;
+    if (type === MetricType.Set) {
+      ctx.members!.add(String(sample.value));
+      return true;
+    }
+    const v = typeof sample.value === 'number' ? sample.value : Number(sample.value);
+    if (!Number.isFinite(v)) return false;
+    this.addValue(ctx, v, sample.sampleRate ?? 1);
+    return true;
+  }
+
+  stats(): AggregatorStats {
+    return { ...this.counters, contexts: this.liveContexts };
+  }
+
+  /** Counts a datagram rejected before parsing (e.g. by the server). */
+  countDroppedDatagram(): void {
+    this.counters.samplesDropped++;
+  }
+
+  private onInvalid(reason: string, buf: Buffer, start: number, end: number): void {
+    this.counters.parseErrors++;
+    const shown = buf.toString('utf8', start, Math.min(end, start + 200)).replace(/[^\x20-\x7e]/g, '?');
+    this.badLineLog.warn(`dogstatsd: skipping invalid line (${reason}): "${shown}"`);
+  }
+
+  private addEvent(e: DogStatsDEvent): void {
+    this.counters.events++;
+    if (this.events.length >= this.maxEvents) {
+      this.counters.eventsDropped++;
+      this.dropLog.warn('dogstatsd: event buffer full, dropping events');
+      return;
+    }
+    if (e.timestamp === 0) e.timestamp = Math.floor(this.now() / 1000);
+    if (e.host === '') e.host = this.hostFromTags(e.tags);
+    e.tags = mergeTags(normalizeTags(e.tags).tags, this.globalCustom);
+    this.events.push(e);
+  }
+
+  private addServiceCheck(c: ServiceCheck): void {
+    this.counters.serviceChecks++;
+    if (this.serviceChecks.length >= this.maxServiceChecks) {
+      this.counters.serviceChecksDropped++;
+      this.dropLog.warn('dogstatsd: service check buffer full, dropping service checks');
+      return;
+    }
+    if (c.timestamp === 0) c.timestamp = Math.floor(this.now() / 1000);
+    if (c.host === '') c.host = this.hostFromTags(c.tags);
+    c.tags = mergeTags(normalizeTags(c.tags).tags, this.globalCustom);
+    this.serviceChecks.push(c);
+  }
+
+  private hostFromTags(tags: readonly string[]): string {
+    for (const t of tags) if (t.startsWith('host:')) return t.slice(5);
+    return this.hostname;
+  }
+
+  private bucketFor(ts: number): Bucket {
+    const start = ts - (ts % BUCKET_SECONDS);
+    const last = this.lastBucket;
+    if (last !== undefined && last.ts === start) return last;
+    let b = this.buckets.get(start);
+    if (b === undefined) {
+      b = new Bucket(start);
+      this.buckets.set(start, b);
+    }
+    this.lastBucket = b;
+    return b;
+  }
+
+  private onMetric(line: MetricLine): void {
+    const buf = line.buf;
+    const nameLen = line.nameEnd - line.nameStart;
+    if (
+      this.dropLibraryInvocations &&
+      nameLen === LIBRARY_INVOCATIONS_METRIC.length &&
+      buf.toString('latin1', line.nameStart, line.nameEnd) === LIBRARY_INVOCATIONS_METRIC
+    ) {
+      this.counters.libraryInvocationsDropped++;
+      return;
+    }
+    const nowSec = Math.floor(this.now() / 1000);
+    // Timestamped samples go to their own bucket (future ones are clamped to now).
+    const ts = line.timestamp > 0 && line.timestamp < nowSec ? line.timestamp : nowSec;
+    const bucket = this.bucketFor(ts);
+    // Raw key: name, type symbol and tag text as latin1 (a byte-exact, cheap decoding).
+    const alias =
+      line.tagsStart === line.typeEnd + 2
+        ? buf.toString('latin1', line.nameStart, line.nameEnd) +
+          buf.toString('latin1', line.typeStart - 1, line.tagsEnd)
+        : buf.toString('latin1', line.nameStart, line.nameEnd) +
+          buf.toString('latin1', line.typeStart - 1, line.typeEnd) +
+          (line.tagsStart < 0 ? '' : '|#' + buf.toString('latin1', line.tagsStart, line.tagsEnd));
+    let ctx = bucket.aliases.get(alias);
+    if (ctx === undefined) {
+      const type = line.type === MetricType.Timing ? MetricType.Histogram : line.type;
+      const tags = this.tagCache.get(line.rawTags());
+      ctx = this.contextFor(this.namespace + line.name(), type, tags, true, bucket);
+      if (ctx === undefined) return;
+      if (bucket.aliases.size < this.maxContexts * 2) bucket.aliases.set(alias, ctx);
+    }
+    const n = line.valueCount;
+    this.counters.metricSamples += n === 0 ? 1 : n;
+    if (ctx.type === MetricType.Set) {
+      ctx.members!.add(line.rawValue());
+      return;
+    }
+    // Timestamped lines ignore the sample rate, as both the agent and the extension do.
+    const rate = line.timestamp > 0 ? 1 : line.sampleRate;
+    const values = line.values;
+    for (let i = 0; i < n; i++) this.addValue(ctx, values[i]!, rate);
+  }
+
+  private contextFor(
+    name: string,
+    type: MetricType,
+    tags: TagSet,
+    custom: boolean,
+    bucket: Bucket,
+  ): Context | undefined {
+    const host = tags.host === '' ? this.hostname : tags.host;
+    const key = `${custom ? 'u' : 'i'}${type}\u0000${name}\u0000${tags.key}\u0000${host}`;
+    let ctx = bucket.contexts.get(key);
+    if (ctx !== undefined) return ctx;
+    if (this.liveContexts >= this.maxContexts) {
+      this.counters.contextsDropped++;
+      this.counters.samplesDropped++;
+      this.dropLog.warn(`dogstatsd: ${this.maxContexts} contexts reached, dropping samples of new contexts`);
+      return undefined;
+    }
+    ctx = new Context(name, type, tags, host, custom);
+    bucket.contexts.set(key, ctx);
+    this.liveContexts++;
+    return ctx;
+  }
+
+  private addValue(ctx: Context, v: number, rate: number): void {
+    switch (ctx.type) {
+      case MetricType.Count:
+        ctx.value += rate > 0 && rate < 1 ? v / rate : v;
+        return;
+      case MetricType.Gauge:
+        ctx.value = v;
+        return;
+      case MetricType.Distribution:
+        ctx.sketch!.insert(v, weightOf(rate));
+        return;
+      case MetricType.Histogram: {
+        const w = weightOf(rate);
+        ctx.hValues!.push(v);
+        ctx.hWeights!.push(w);
+        ctx.count += w;
+        ctx.sum += rate > 0 && rate < 1 ? v / rate : v;
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** Takes the buckets to flush out of the live store, so samples arriving meanwhile start new ones. */
+  private detach(all: boolean): Bucket[] {
+    const nowSec = Math.floor(this.now() / 1000);
+    const out: Bucket[] = [];
+    for (const [ts, b] of this.buckets) {
+      if (all || ts + BUCKET_SECONDS <= nowSec) {
+        out.push(b);
+        this.buckets.delete(ts);
+        this.liveContexts -= b.contexts.size;
+      }
+    }
+    this.lastBucket = undefined;
+    out.sort((a, b) => a.ts - b.ts);
+    return out;
+  }
+
+  /** Takes the buffered events and service checks. */
+  takeEventsAndChecks(): { events: DogStatsDEvent[]; serviceChecks: ServiceCheck[] } {
+    const r = { events: this.events, serviceChecks: this.serviceChecks };
+    this.events = [];
+    this.serviceChecks = [];
+    return r;
+  }
+
+  /**
+   * Converts the flushed contexts to series and sketches, handing each to `visitor`, and yields
+   * to the event loop whenever a slice has run `flushSliceMs`, so 100k contexts never stall
+   * the socket for long.
+   */
+  async flushTo(visitor: FlushVisitor, options: FlushOptions = {}): Promise<void> {
+    const buckets = this.detach(options.all ?? false);
+    this.counters.flushes++;
+    const merged = [new Map<TagSet, string[]>(), new Map<TagSet, string[]>()];
+    let longest = 0;
+    let sliceStart = performance.now();
+    for (const bucket of buckets) {
+      let i = 0;
+      for (const ctx of bucket.contexts.values()) {
+        this.emit(ctx, bucket.ts, merged, visitor);
+        if ((++i & 255) === 0) {
+          const elapsed = performance.now() - sliceStart;
+          if (elapsed >= this.flushSliceMs) {
+            if (elapsed > longest) longest = elapsed;
+            await yieldToLoop();
+            sliceStart = performance.now();
+          }
+        }
+      }
+    }
+    const last = performance.now() - sliceStart;
+    this.counters.lastFlushLongestSliceMs = Math.max(longest, last);
+  }
+
+  /** Flushes into plain arrays (series, sketches, events, service checks). */
+  async flush(options: FlushOptions = {}): Promise<FlushedMetrics> {
+    const series: Serie[] = [];
+    const sketches: SketchEntry[] = [];
+    await this.flushTo({ serie: (s) => series.push(s), sketch: (s) => sketches.push(s) }, options);
+    return { series, sketches, ...this.takeEventsAndChecks() };
+  }
+
+  private tagsOf(ctx: Context, merged: Map<TagSet, string[]>[]): string[] {
+    const cache = merged[ctx.custom ? 0 : 1]!;
+    let t = cache.get(ctx.tags);
+    if (t === undefined) {
+      t = mergeTags(ctx.tags.tags, ctx.custom ? this.globalCustom : this.globalAll);
+      cache.set(ctx.tags, t);
+    }
+    return t;
+  }
+
+  private emit(ctx: Context, ts: number, merged: Map<TagSet, string[]>[], visitor: FlushVisitor): void {
+    const tags = this.tagsOf(ctx, merged);
+    const origin = this.origin?.(ctx.name, tags);
+    if (ctx.type === MetricType.Distribution) {
+      if (ctx.sketch!.isEmpty) return;
+      const entry: SketchEntry = { metric: ctx.name, host: ctx.host, tags, ts, sketch: ctx.sketch! };
+      if (origin !== undefined) entry.origin = origin;
+      visitor.sketch(entry);
+      return;
+    }
+    const serie = (metric: string, type: 1 | 2 | 3, value: number, interval?: number): void => {
+      const s: Serie = { metric, type, points: [{ timestamp: ts, value }], tags };
+      if (ctx.host !== '') s.resources = [{ type: 'host', name: ctx.host }];
+      if (interval !== undefined) s.interval = interval;
+      if (origin !== undefined) {
+        s.metadata = {
+          origin: {
+            origin_product: origin.product,
+            origin_sub_product: origin.category,
+            origin_product_detail: origin.service,
+          },
+        };
+      }
+      visitor.serie(s);
+    };
+    switch (ctx.type) {
+      case MetricType.Count:
+        serie(ctx.name, 1, ctx.value, BUCKET_SECONDS);
+        return;
+      case MetricType.Gauge:
+        serie(ctx.name, 3, ctx.value);
+        return;
+      case MetricType.Set:
+        serie(ctx.name, 3, ctx.members!.size);
+        return;
+      case MetricType.Histogram:
+        this.emitHistogram(ctx, serie);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private emitHistogram(ctx: Context, serie: (m: string, t: 1 | 2 | 3, v: number, i?: number) => void): void {
+    const values = ctx.hValues!;
+    const weights = ctx.hWeights!;
+    const n = values.length;
+    if (n === 0) return;
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => values[a]! - values[b]!);
+    const count = ctx.count;
+    // The agent's weighted walk: the first sample whose cumulative weight passes the target.
+    const at = (target: number): number => {
+      let cum = 0;
+      for (const i of order) {
+        cum += weights[i]!;
+        if (cum > target) return values[i]!;
+      }
+      return values[order[n - 1]!]!;
+    };
+    for (const agg of this.aggregates) {
+      const name = `${ctx.name}.${agg}`;
+      if (agg === 'max') serie(name, 3, values[order[n - 1]!]!);
+      else if (agg === 'min') serie(name, 3, values[order[0]!]!);
+      else if (agg === 'median') serie(name, 3, at((count - 1) / 2));
+      else if (agg === 'avg') serie(name, 3, ctx.sum / count);
+      else if (agg === 'sum') serie(name, 3, ctx.sum);
+      else if (agg === 'count') serie(name, 2, count / BUCKET_SECONDS, BUCKET_SECONDS);
+    }
+    for (const p of this.percentiles) {
+      const pct = Math.trunc(p * 100 + 0.5);
+      serie(`${ctx.name}.${pct}percentile`, 3, at((pct * count - 1) / 100));
+    }
+  }
+}
+
+function submitType(t: SubmitType): MetricType {
+  switch (t) {
+    case 'count':
+      return MetricType.Count;
+    case 'gauge':
+      return MetricType.Gauge;
+    case 'histogram':
+      return MetricType.Histogram;
+    case 'set':
+      return MetricType.Set;
+    default:
+      return MetricType.Distribution;
+  }
+}
