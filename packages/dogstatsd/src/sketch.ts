@@ -25,7 +25,10 @@ function roundHalfEven(x: number): number {
 
 /** The agent's key for a value: sign-symmetric, 0 for |v| below the normal minimum. */
 export function sketchKey(v: number): number {
-  if (v < 0) return -sketchKey(-v);
+  if (v < 0) {
+    const k = sketchKey(-v);
+    return k === 0 ? 0 : -k;
+  }
   if (!(v >= SKETCH_NORM_MIN)) return 0;
   const k = roundHalfEven(Math.log(v) / SKETCH_GAMMA_LN) + SKETCH_KEY_BIAS;
   if (k > SKETCH_MAX_KEY) return SKETCH_INF_KEY;
