@@ -99,7 +99,9 @@ class Batcher<T> {
 
   constructor(
     private readonly limits: PayloadLimits,
-    private readonly overhead: number,
+    /** Framing bytes of the payload itself. */
+    private readonly fixed: number,
+    /** Size of one item, its separator or framing included. */
     private readonly sizeOf: (part: T) => number,
     private readonly build: (parts: T[]) => OutgoingPayload,
   ) {}
@@ -108,7 +110,7 @@ class Batcher<T> {
     const size = this.sizeOf(part);
     if (
       this.parts.length > 0 &&
-      (this.parts.length >= this.limits.maxItems || this.bytes + size + this.overhead > this.limits.maxBytes)
+      (this.parts.length >= this.limits.maxItems || this.fixed + this.bytes + size > this.limits.maxBytes)
     ) {
       this.close();
     }
@@ -174,7 +176,7 @@ function sketchesPayload(parts: Uint8Array[]): OutgoingPayload {
 export class SeriesPayloadBuilder {
   private readonly batcher: Batcher<Buffer>;
   constructor(limits: PayloadLimits = SERIES_LIMITS) {
-    this.batcher = new Batcher(limits, 1, (p) => p.length, seriesPayload);
+    this.batcher = new Batcher(limits, 13, (p) => p.length + 1, seriesPayload);
   }
   add(serie: Serie): void {
     this.batcher.add(Buffer.from(JSON.stringify(serie)));
@@ -189,7 +191,7 @@ export class SketchPayloadBuilder {
   private readonly batcher: Batcher<Uint8Array>;
   constructor(limits: PayloadLimits = SKETCH_LIMITS) {
     // 1 tag byte + up to 5 length bytes per framed sketch.
-    this.batcher = new Batcher(limits, 6, (p) => p.length, sketchesPayload);
+    this.batcher = new Batcher(limits, 0, (p) => p.length + 6, sketchesPayload);
   }
   add(entry: SketchEntry): void {
     this.batcher.add(encodeSketch(entry));
@@ -301,8 +303,9 @@ export function buildEventPayloads(
   const hostname = options.hostname ?? '';
   const b = new Batcher<EncodedEvent>(
     options.limits ?? EVENT_LIMITS,
-    64,
-    (p) => p.json.length + 1,
+    48 + Buffer.byteLength(JSON.stringify(hostname)),
+    // Worst case: each event opens its own source group.
+    (p) => p.json.length + Buffer.byteLength(JSON.stringify(p.source)) + 4,
     (p) => eventsPayload(p, hostname),
   );
   for (const e of events) {
