@@ -67,7 +67,11 @@ describe('fromEnv', () => {
       logger,
     );
     expect(c).toMatchObject({ port: 8125, bufferSize: 8192, host: '127.0.0.1' });
-    expect(c.aggregator).toMatchObject({ namespace: '', histogramAggregates: ['max'], histogramPercentiles: [] });
+    expect(c.aggregator).toMatchObject({
+      namespace: '',
+      histogramAggregates: ['max'],
+      histogramPercentiles: [],
+    });
     expect(warnings).toHaveLength(6);
   });
 });

@@ -1,8 +1,8 @@
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import {
-  Aggregator,
   AgentSketch,
+  Aggregator,
   buildEventPayloads,
   buildSeriesPayloads,
   buildServiceCheckPayloads,
@@ -15,7 +15,8 @@ import {
 
 // The intake's schema, written here from agent_payload.proto (wire-protocols B.3), independently
 // of the encoder's own declaration.
-const schema = protobuf.parse(`
+const schema = protobuf.parse(
+  `
 syntax = "proto3";
 package datadog.agentpayload;
 message CommonMetadata { string agent_version = 1; string timezone = 2; double current_epoch = 3;
@@ -34,7 +35,9 @@ message SketchPayload {
   repeated Sketch sketches = 1;
   CommonMetadata metadata = 2;
 }
-`, { keepCase: true }).root;
+`,
+  { keepCase: true },
+).root;
 const SketchPayload = schema.lookupType('datadog.agentpayload.SketchPayload');
 
 function decodeSketches(p: OutgoingPayload): Record<string, any> {
@@ -61,7 +64,16 @@ describe('/api/beta/sketches payload (protobuf SketchPayload)', () => {
     const [lat, x] = decoded['sketches'];
     expect(lat).toMatchObject({ metric: 'lat', host: '', tags: ['a:b', 'env:prod'], distributions: [] });
     expect(lat.dogsketches).toEqual([
-      { ts: 1_700_000_000, cnt: 5, min: -0.5, max: 100, avg: 40.1, sum: 200.5, k: [-1293, 0, 1338, 1635], n: [1, 1, 1, 2] },
+      {
+        ts: 1_700_000_000,
+        cnt: 5,
+        min: -0.5,
+        max: 100,
+        avg: 40.1,
+        sum: 200.5,
+        k: [-1293, 0, 1338, 1635],
+        n: [1, 1, 1, 2],
+      },
     ]);
     expect(x.host).toBe('h');
     expect(x.metadata).toEqual({ origin: { origin_product: 1, origin_category: 38, origin_service: 472 } });
@@ -85,7 +97,9 @@ describe('/api/beta/sketches payload (protobuf SketchPayload)', () => {
     for (const p of bySize) expect(p.body.length).toBeLessThanOrEqual(Math.ceil(one.body.length / 3));
     const halves = one.split!()!;
     expect(halves.map((p) => p.items)).toEqual([12, 13]);
-    const names = halves.flatMap((h) => decodeSketches(h)['sketches'].map((s: { metric: string }) => s.metric));
+    const names = halves.flatMap((h) =>
+      decodeSketches(h)['sketches'].map((s: { metric: string }) => s.metric),
+    );
     expect(names).toEqual(entries.map((e) => e.metric));
     const single = buildSketchPayloads([entries[0]!])[0]!;
     expect(single.split!()).toBeUndefined();
@@ -109,7 +123,13 @@ describe('/api/v2/series payload (JSON)', () => {
     const body = JSON.parse(Buffer.from(payloads[0]!.body).toString());
     expect(payloads[0]!.contentType).toBe('application/json');
     const c = body.series.find((s: Serie) => s.metric === 'c');
-    expect(c).toEqual({ metric: 'c', type: 1, points: [{ timestamp: 1_700_000_000, value: 2 }], tags: ['t:1'], interval: 10 });
+    expect(c).toEqual({
+      metric: 'c',
+      type: 1,
+      points: [{ timestamp: 1_700_000_000, value: 2 }],
+      tags: ['t:1'],
+      interval: 10,
+    });
     expect(body.series.find((s: Serie) => s.metric === 'g').type).toBe(3);
     expect(body.series.find((s: Serie) => s.metric === 'h.count')).toMatchObject({ type: 2, interval: 10 });
   });
@@ -146,11 +166,26 @@ describe('/api/v1/check_run and events payloads', () => {
   });
 
   it("events use the agent's intake JSON, grouped by source type", () => {
-    const base = { timestamp: 1_700_000_000, host: '', aggregationKey: '', priority: 'normal', alertType: 'info', tags: [] } as const;
+    const base = {
+      timestamp: 1_700_000_000,
+      host: '',
+      aggregationKey: '',
+      priority: 'normal',
+      alertType: 'info',
+      tags: [],
+    } as const;
     const [p] = buildEventPayloads(
       [
         { ...base, title: 't1', text: 'x', sourceTypeName: '' },
-        { ...base, title: 't2', text: 'y', sourceTypeName: 'jenkins', host: 'h', tags: ['a:b'], aggregationKey: 'k' },
+        {
+          ...base,
+          title: 't2',
+          text: 'y',
+          sourceTypeName: 'jenkins',
+          host: 'h',
+          tags: ['a:b'],
+          aggregationKey: 'k',
+        },
       ],
       { hostname: 'me' },
     );
@@ -158,7 +193,15 @@ describe('/api/v1/check_run and events payloads', () => {
     expect(JSON.parse(Buffer.from(p!.body).toString())).toEqual({
       apiKey: '',
       events: {
-        api: [{ msg_title: 't1', msg_text: 'x', timestamp: 1_700_000_000, priority: 'normal', alert_type: 'info' }],
+        api: [
+          {
+            msg_title: 't1',
+            msg_text: 'x',
+            timestamp: 1_700_000_000,
+            priority: 'normal',
+            alert_type: 'info',
+          },
+        ],
         jenkins: [
           {
             msg_title: 't2',

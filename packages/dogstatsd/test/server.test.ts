@@ -9,7 +9,9 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function start(options: { aggregator?: Aggregator; bufferSize?: number; host?: string; logger?: Logger } = {}) {
+async function start(
+  options: { aggregator?: Aggregator; bufferSize?: number; host?: string; logger?: Logger } = {},
+) {
   const aggregator = options.aggregator ?? new Aggregator();
   const server = new DogStatsDServer({ aggregator, port: 0, ...options });
   servers.push(server);
@@ -36,7 +38,9 @@ describe('DogStatsDServer with hot-shots', () => {
     c.set('hs.set', 'user-1');
     c.set('hs.set', 'user-2');
     c.set('hs.set', 'user-1');
-    c.event('deploy', 'line1\nline2', { alert_type: 'success', priority: 'low', aggregation_key: 'k' }, ['e:1']);
+    c.event('deploy', 'line1\nline2', { alert_type: 'success', priority: 'low', aggregation_key: 'k' }, [
+      'e:1',
+    ]);
     c.check('hs.check', c.CHECKS.WARNING, { hostname: 'h1', message: 'degraded' }, ['c:1']);
     await waitFor(() => aggregator.stats().lines >= 11, 10_000, '11 lines');
     await closeClient(c);
@@ -60,7 +64,12 @@ describe('DogStatsDServer with hot-shots', () => {
       aggregationKey: 'k',
       tags: ['e:1', 'env:test'],
     });
-    expect(r.serviceChecks[0]).toMatchObject({ name: 'hs.check', status: 1, host: 'h1', message: 'degraded' });
+    expect(r.serviceChecks[0]).toMatchObject({
+      name: 'hs.check',
+      status: 1,
+      host: 'h1',
+      message: 'degraded',
+    });
     expect(aggregator.stats().parseErrors).toBe(0);
   });
 
@@ -128,7 +137,11 @@ describe('DogStatsDServer with hot-shots', () => {
   it('survives garbage datagrams and keeps serving', async () => {
     const { aggregator, port } = await start();
     const sender = createSocket('udp4');
-    const garbage = [Buffer.from([0xff, 0xfe, 0x00, 0x7c]), Buffer.from('|||\n_e{99,99}:x\n_sc|'), Buffer.alloc(0)];
+    const garbage = [
+      Buffer.from([0xff, 0xfe, 0x00, 0x7c]),
+      Buffer.from('|||\n_e{99,99}:x\n_sc|'),
+      Buffer.alloc(0),
+    ];
     for (const g of garbage) await new Promise<void>((r) => sender.send(g, port, '127.0.0.1', () => r()));
     await new Promise<void>((r) => sender.send('ok:1|c', port, '127.0.0.1', () => r()));
     sender.close();
