@@ -126,6 +126,20 @@ export interface FlushedMetrics {
   serviceChecks: ServiceCheck[];
 }
 
+/**
+ * What a context is, independent of time: name, type, tags, host, origin. Resolved once and
+ * reused by every bucket, so a new 10 s bucket costs one small object per context.
+ */
+class Identity {
+  constructor(
+    readonly name: string,
+    readonly type: MetricType,
+    readonly tags: TagSet,
+    readonly host: string,
+    readonly custom: boolean,
+  ) {}
+}
+
 class Context {
   value = 0;
   sum = 0;
@@ -135,13 +149,19 @@ class Context {
   hValues: number[] | undefined;
   hWeights: number[] | undefined;
 
-  constructor(
-    readonly name: string,
-    readonly type: MetricType,
-    readonly tags: TagSet,
-    readonly host: string,
-    readonly custom: boolean,
-  ) {
+  readonly name: string;
+  readonly type: MetricType;
+  readonly tags: TagSet;
+  readonly host: string;
+  readonly custom: boolean;
+
+  constructor(id: Identity) {
+    this.name = id.name;
+    this.type = id.type;
+    this.tags = id.tags;
+    this.host = id.host;
+    this.custom = id.custom;
+    const type = id.type;
     if (type === MetricType.Distribution) this.sketch = new AgentSketch();
     else if (type === MetricType.Set) this.members = new Set();
     else if (type === MetricType.Histogram) {
@@ -151,11 +171,51 @@ class Context {
   }
 }
 
+/** A raw (undecoded) name|type|tags byte string and what it resolved to; chained on hash collisions. */
+interface Alias {
+  raw: Uint8Array;
+  id: Identity;
+  next: Alias | undefined;
+}
+
 class Bucket {
-  readonly contexts = new Map<string, Context>();
-  /** Raw (undecoded) line keys → context, so a repeated line costs one Map lookup. */
-  readonly aliases = new Map<string, Context>();
+  readonly contexts = new Map<Identity, Context>();
   constructor(readonly ts: number) {}
+}
+
+/** Copies name, type symbol and tag bytes of a line (with separators) into one key. */
+function rawKeyOf(line: MetricLine): Uint8Array {
+  const buf = line.buf;
+  const nameLen = line.nameEnd - line.nameStart;
+  const typeLen = line.typeEnd - line.typeStart;
+  const tagsLen = line.tagsStart < 0 ? 0 : line.tagsEnd - line.tagsStart;
+  const key = new Uint8Array(nameLen + typeLen + tagsLen + 3);
+  // Plain loops: subarray() would allocate a view per segment.
+  let k = 0;
+  for (let i = line.nameStart; i < line.nameEnd; i++) key[k++] = buf[i]!;
+  key[k++] = 124;
+  for (let i = line.typeStart; i < line.typeEnd; i++) key[k++] = buf[i]!;
+  key[k++] = 124;
+  for (let i = line.tagsStart; i < line.tagsEnd; i++) key[k++] = buf[i]!;
+  // The last byte tells "no tags" apart from "empty tag list".
+  key[k] = line.tagsStart < 0 ? 0 : 1;
+  return key;
+}
+
+function sameRawKey(key: Uint8Array, line: MetricLine): boolean {
+  const buf = line.buf;
+  const nameLen = line.nameEnd - line.nameStart;
+  const typeLen = line.typeEnd - line.typeStart;
+  const tagsLen = line.tagsStart < 0 ? 0 : line.tagsEnd - line.tagsStart;
+  if (key.length !== nameLen + typeLen + tagsLen + 3) return false;
+  if (key[key.length - 1] !== (line.tagsStart < 0 ? 0 : 1)) return false;
+  let k = 0;
+  for (let i = line.nameStart; i < line.nameEnd; i++) if (key[k++] !== buf[i]) return false;
+  if (key[k++] !== 124) return false;
+  for (let i = line.typeStart; i < line.typeEnd; i++) if (key[k++] !== buf[i]) return false;
+  if (key[k++] !== 124) return false;
+  for (let i = line.tagsStart; i < line.tagsEnd; i++) if (key[k++] !== buf[i]) return false;
+  return true;
 }
 
 const HISTOGRAM_AGGREGATES = new Set<string>(['max', 'min', 'median', 'avg', 'sum', 'count']);
@@ -196,6 +256,13 @@ export class Aggregator {
   private buckets = new Map<number, Bucket>();
   private lastBucket: Bucket | undefined;
   private liveContexts = 0;
+  /** Parser hash → raw keys seen, so a repeated line costs no decoding, in any bucket. */
+  private aliases = new Map<number, Alias>();
+  private aliasCount = 0;
+  /** Canonical key → identity: different raw spellings (tag order, duplicates) meet here. */
+  private identities = new Map<string, Identity>();
+  /** The clock read once per datagram. */
+  private nowSec = 0;
   private events: DogStatsDEvent[] = [];
   private serviceChecks: ServiceCheck[] = [];
   private readonly counters: AggregatorStats = {
@@ -252,6 +319,7 @@ export class Aggregator {
 
   /** Parses and aggregates one datagram (`buf[0, length)`). Never throws on bad input. */
   ingest(buf: Buffer, length = buf.length): void {
+    this.nowSec = Math.floor(this.now() / 1000);
     this.counters.datagrams++;
     this.counters.bytes += length;
     this.counters.lines += parseDatagram(buf, this.sink, this.line, length);
@@ -263,7 +331,8 @@ export class Aggregator {
     const nowSec = Math.floor(this.now() / 1000);
     const ts = sample.timestamp !== undefined && sample.timestamp > 0 ? Math.floor(sample.timestamp) : nowSec;
     const tags = normalizeTags(sample.tags ?? []);
-    const ctx = this.contextFor(sample.name, type, tags, false, this.bucketFor(Math.min(ts, nowSec)));
+    const id = this.identity(sample.name, type, tags, false);
+    const ctx = id === undefined ? undefined : this.contextIn(id, this.bucketFor(Math.min(ts, nowSec)));
     if (ctx === undefined) return false;
     this.counters.metricSamples++;
     if (type === MetricType.Set) {
@@ -346,26 +415,34 @@ export class Aggregator {
       this.counters.libraryInvocationsDropped++;
       return;
     }
-    const nowSec = Math.floor(this.now() / 1000);
+    const nowSec = this.nowSec;
     // Timestamped samples go to their own bucket (future ones are clamped to now).
     const ts = line.timestamp > 0 && line.timestamp < nowSec ? line.timestamp : nowSec;
     const bucket = this.bucketFor(ts);
-    // Raw key: name, type symbol and tag text as latin1 (a byte-exact, cheap decoding).
-    const alias =
-      line.tagsStart === line.typeEnd + 2
-        ? buf.toString('latin1', line.nameStart, line.nameEnd) +
-          buf.toString('latin1', line.typeStart - 1, line.tagsEnd)
-        : buf.toString('latin1', line.nameStart, line.nameEnd) +
-          buf.toString('latin1', line.typeStart - 1, line.typeEnd) +
-          (line.tagsStart < 0 ? '' : '|#' + buf.toString('latin1', line.tagsStart, line.tagsEnd));
-    let ctx = bucket.aliases.get(alias);
-    if (ctx === undefined) {
+    // Look the raw bytes up by the parser's hash; decode and normalise only on a miss.
+    const hash = line.hash;
+    let alias = this.aliases.get(hash);
+    while (alias !== undefined && !sameRawKey(alias.raw, line)) alias = alias.next;
+    let id: Identity;
+    if (alias !== undefined) {
+      id = alias.id;
+    } else {
       const type = line.type === MetricType.Timing ? MetricType.Histogram : line.type;
-      const tags = this.tagCache.get(line.rawTags());
-      ctx = this.contextFor(this.namespace + line.name(), type, tags, true, bucket);
-      if (ctx === undefined) return;
-      if (bucket.aliases.size < this.maxContexts * 2) bucket.aliases.set(alias, ctx);
+      const found = this.identity(
+        this.namespace + line.name(),
+        type,
+        this.tagCache.get(line.rawTags()),
+        true,
+      );
+      if (found === undefined) return;
+      id = found;
+      if (this.aliasCount < this.maxContexts * 2) {
+        this.aliases.set(hash, { raw: rawKeyOf(line), id, next: this.aliases.get(hash) });
+        this.aliasCount++;
+      }
     }
+    const ctx = this.contextIn(id, bucket);
+    if (ctx === undefined) return;
     const n = line.valueCount;
     this.counters.metricSamples += n === 0 ? 1 : n;
     if (ctx.type === MetricType.Set) {
@@ -378,16 +455,26 @@ export class Aggregator {
     for (let i = 0; i < n; i++) this.addValue(ctx, values[i]!, rate);
   }
 
-  private contextFor(
-    name: string,
-    type: MetricType,
-    tags: TagSet,
-    custom: boolean,
-    bucket: Bucket,
-  ): Context | undefined {
+  /** undefined when the identity cache is full (a cardinality burst): the sample is dropped. */
+  private identity(name: string, type: MetricType, tags: TagSet, custom: boolean): Identity | undefined {
     const host = tags.host === '' ? this.hostname : tags.host;
     const key = `${custom ? 'u' : 'i'}${type}\u0000${name}\u0000${tags.key}\u0000${host}`;
-    let ctx = bucket.contexts.get(key);
+    let id = this.identities.get(key);
+    if (id === undefined) {
+      if (this.identities.size >= this.maxContexts * 2) {
+        this.counters.contextsDropped++;
+        this.counters.samplesDropped++;
+        this.dropLog.warn('dogstatsd: too many distinct contexts since the last flush, dropping samples');
+        return undefined;
+      }
+      id = new Identity(name, type, tags, host, custom);
+      this.identities.set(key, id);
+    }
+    return id;
+  }
+
+  private contextIn(id: Identity, bucket: Bucket): Context | undefined {
+    let ctx = bucket.contexts.get(id);
     if (ctx !== undefined) return ctx;
     if (this.liveContexts >= this.maxContexts) {
       this.counters.contextsDropped++;
@@ -395,10 +482,25 @@ export class Aggregator {
       this.dropLog.warn(`dogstatsd: ${this.maxContexts} contexts reached, dropping samples of new contexts`);
       return undefined;
     }
-    ctx = new Context(name, type, tags, host, custom);
-    bucket.contexts.set(key, ctx);
+    ctx = new Context(id);
+    bucket.contexts.set(id, ctx);
     this.liveContexts++;
     return ctx;
+  }
+
+  /**
+   * Keeps the identity caches bounded: once they outgrow the context limit, they restart from
+   * the identities the remaining buckets still use (spellings are then learned again).
+   */
+  private trimIdentities(): void {
+    if (this.identities.size <= this.maxContexts && this.aliasCount <= this.maxContexts * 2) return;
+    const keep = new Set<Identity>();
+    for (const b of this.buckets.values()) for (const id of b.contexts.keys()) keep.add(id);
+    const identities = new Map<string, Identity>();
+    for (const [key, id] of this.identities) if (keep.has(id)) identities.set(key, id);
+    this.identities = identities;
+    this.aliases = new Map();
+    this.aliasCount = 0;
   }
 
   private addValue(ctx: Context, v: number, rate: number): void {
@@ -437,6 +539,7 @@ export class Aggregator {
       }
     }
     this.lastBucket = undefined;
+    this.trimIdentities();
     out.sort((a, b) => a.ts - b.ts);
     return out;
   }

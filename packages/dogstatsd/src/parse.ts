@@ -14,6 +14,8 @@ const COLON = 58;
 const HASH = 35;
 const AT = 64;
 const COMMA = 44;
+const FNV_OFFSET = 0x811c9dc5 | 0;
+const FNV_PRIME = 0x01000193;
 
 /**
  * One metric line, described by offsets into the datagram so the aggregator can build its lookup
@@ -40,6 +42,11 @@ export class MetricLine {
   tagsEnd = -1;
   /** Unix seconds from `|T`, 0 when absent. */
   timestamp = 0;
+  /**
+   * FNV-1a over the name, type symbol and tag bytes (31 bits): the aggregator's lookup key,
+   * computed during the scan so a repeated line costs no string at all.
+   */
+  hash = 0;
 
   name(): string {
     return this.buf.toString('utf8', this.nameStart, this.nameEnd);
@@ -113,10 +120,18 @@ export function parseMetric(buf: Buffer, start: number, end: number, line: Metri
   // Split at the first `|`, then the left side at its first `:`.
   let colon = -1;
   let i = start;
+  let h = FNV_OFFSET;
   for (; i < end; i++) {
-    const c = buf[i];
+    const c = buf[i]!;
+    if (c === COLON) {
+      colon = i;
+      break;
+    }
     if (c === PIPE) break;
-    if (c === COLON && colon < 0) colon = i;
+    h = Math.imul(h ^ c, FNV_PRIME);
+  }
+  if (colon >= 0) {
+    for (i = colon + 1; i < end; i++) if (buf[i] === PIPE) break;
   }
   if (i >= end) return 'missing |';
   if (colon < 0) return 'missing : between name and value';
@@ -146,6 +161,8 @@ export function parseMetric(buf: Buffer, start: number, end: number, line: Metri
   } else {
     return 'invalid metric type';
   }
+  h = Math.imul(h ^ PIPE, FNV_PRIME);
+  for (let t = typeStart; t < typeEnd; t++) h = Math.imul(h ^ buf[t]!, FNV_PRIME);
   line.type = type;
   line.typeStart = typeStart;
   line.typeEnd = typeEnd;
@@ -156,16 +173,28 @@ export function parseMetric(buf: Buffer, start: number, end: number, line: Metri
   line.valueCount = 0;
 
   // Optional fields, in any order; unknown ones are ignored as the agent does.
+  let tagsHash = h;
   let f = typeEnd;
   while (f < end) {
     const fs = f + 1;
     let fe = fs;
-    while (fe < end && buf[fe] !== PIPE) fe++;
     const c = buf[fs];
     if (c === HASH) {
+      // Only the last tag field counts, as in the agent (each one overwrites the tags).
+      let th = Math.imul(h ^ HASH, FNV_PRIME);
+      for (fe = fs + 1; fe < end; fe++) {
+        const b = buf[fe]!;
+        if (b === PIPE) break;
+        th = Math.imul(th ^ b, FNV_PRIME);
+      }
       line.tagsStart = fs + 1;
       line.tagsEnd = fe;
-    } else if (c === AT) {
+      tagsHash = th;
+      f = fe;
+      continue;
+    }
+    while (fe < end && buf[fe] !== PIPE) fe++;
+    if (c === AT) {
       const r = parseNumber(buf, fs + 1, fe);
       if (Number.isNaN(r)) return 'invalid sample rate';
       line.sampleRate = r;
@@ -178,6 +207,8 @@ export function parseMetric(buf: Buffer, start: number, end: number, line: Metri
     // origin detection is off, as it is by default in the agent.
     f = fe;
   }
+
+  line.hash = (tagsHash >>> 1) & 0x3fffffff;
 
   if (type !== MetricType.Set) {
     // Packed values `1:2:3`; empty items are skipped, any bad number rejects the line.
@@ -200,6 +231,8 @@ export function parseMetric(buf: Buffer, start: number, end: number, line: Metri
   }
   return undefined;
 }
+
+const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
 
 /**
  * A strict decimal float (`[+-]digits[.digits][e[+-]digits]`), NaN when malformed or not finite.
@@ -227,6 +260,21 @@ export function parseNumber(buf: Buffer, start: number, end: number): number {
     acc = acc * 10 + d;
   }
   if (j === end && j - i <= 15) return neg ? -acc : acc;
+  // Fast path for `int.frac` with at most 15 significant digits: the mantissa and the power of
+  // ten are exact doubles, so one division is correctly rounded (Clinger's fast path).
+  if (j < end && buf[j] === 46 /* . */ && j - i <= 15) {
+    let k = j + 1;
+    for (; k < end; k++) {
+      const d = buf[k]! - 48;
+      if (d < 0 || d > 9) break;
+      acc = acc * 10 + d;
+    }
+    const frac = k - j - 1;
+    if (k === end && k - i - 1 <= 15 && (frac > 0 || j > i)) {
+      const v = acc / POW10[frac]!;
+      return neg ? -v : v;
+    }
+  }
   // General path: validate the grammar, then let the engine round.
   let digits = j - i;
   if (j < end && buf[j] === 46 /* . */) {

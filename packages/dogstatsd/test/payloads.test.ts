@@ -40,8 +40,18 @@ message SketchPayload {
 ).root;
 const SketchPayload = schema.lookupType('datadog.agentpayload.SketchPayload');
 
-function decodeSketches(p: OutgoingPayload): Record<string, any> {
-  return SketchPayload.toObject(SketchPayload.decode(p.body), { longs: Number, defaults: true });
+interface DecodedSketch {
+  metric: string;
+  host: string;
+  tags: string[];
+  distributions: unknown[];
+  dogsketches: Record<string, unknown>[];
+  metadata?: unknown;
+}
+
+function decodeSketches(p: OutgoingPayload): { sketches: DecodedSketch[] } {
+  const decoded = SketchPayload.toObject(SketchPayload.decode(p.body), { longs: Number, defaults: true });
+  return decoded as { sketches: DecodedSketch[] };
 }
 
 function sketchEntry(metric: string, values: number[], extra: Partial<SketchEntry> = {}): SketchEntry {
@@ -61,7 +71,7 @@ describe('/api/beta/sketches payload (protobuf SketchPayload)', () => {
     expect(p!.items).toBe(2);
     const decoded = decodeSketches(p!);
     expect(decoded['sketches']).toHaveLength(2);
-    const [lat, x] = decoded['sketches'];
+    const [lat, x] = decoded['sketches'] as [DecodedSketch, DecodedSketch];
     expect(lat).toMatchObject({ metric: 'lat', host: '', tags: ['a:b', 'env:prod'], distributions: [] });
     expect(lat.dogsketches).toEqual([
       {
