@@ -147,6 +147,7 @@ class Context {
   sketch: AgentSketch | undefined;
   members: Set<string> | undefined;
   hValues: number[] | undefined;
+  /** Per-sample weights, only once a sample with weight ≠ 1 arrived (sampled histograms). */
   hWeights: number[] | undefined;
 
   readonly name: string;
@@ -166,7 +167,6 @@ class Context {
     else if (type === MetricType.Set) this.members = new Set();
     else if (type === MetricType.Histogram) {
       this.hValues = [];
-      this.hWeights = [];
     }
   }
 }
@@ -516,8 +516,10 @@ export class Aggregator {
         return;
       case MetricType.Histogram: {
         const w = weightOf(rate);
-        ctx.hValues!.push(v);
-        ctx.hWeights!.push(w);
+        const values = ctx.hValues!;
+        if (w !== 1 && ctx.hWeights === undefined) ctx.hWeights = values.map(() => 1);
+        values.push(v);
+        ctx.hWeights?.push(w);
         ctx.count += w;
         ctx.sum += rate > 0 && rate < 1 ? v / rate : v;
         return;
@@ -567,7 +569,7 @@ export class Aggregator {
       let i = 0;
       for (const ctx of bucket.contexts.values()) {
         this.emit(ctx, bucket.ts, merged, visitor);
-        if ((++i & 255) === 0) {
+        if ((++i & 31) === 0) {
           const elapsed = performance.now() - sliceStart;
           if (elapsed >= this.flushSliceMs) {
             if (elapsed > longest) longest = elapsed;
@@ -643,25 +645,42 @@ export class Aggregator {
   }
 
   private emitHistogram(ctx: Context, serie: (m: string, t: 1 | 2 | 3, v: number, i?: number) => void): void {
-    const values = ctx.hValues!;
-    const weights = ctx.hWeights!;
-    const n = values.length;
+    const n = ctx.hValues!.length;
     if (n === 0) return;
-    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => values[a]! - values[b]!);
     const count = ctx.count;
+    let sorted: Float64Array;
+    let sortedWeights: Float64Array | undefined;
+    if (ctx.hWeights === undefined) {
+      // Unweighted (the usual case): a native numeric sort of a typed array.
+      sorted = Float64Array.from(ctx.hValues!).sort();
+    } else {
+      const values = ctx.hValues!;
+      const weights = ctx.hWeights;
+      const order = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => values[a]! - values[b]!);
+      sorted = new Float64Array(n);
+      sortedWeights = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        sorted[i] = values[order[i]!]!;
+        sortedWeights[i] = weights[order[i]!]!;
+      }
+    }
     // The agent's weighted walk: the first sample whose cumulative weight passes the target.
     const at = (target: number): number => {
-      let cum = 0;
-      for (const i of order) {
-        cum += weights[i]!;
-        if (cum > target) return values[i]!;
+      if (sortedWeights === undefined) {
+        const i = Math.floor(target);
+        return sorted[i < 0 ? 0 : i >= n ? n - 1 : i]!;
       }
-      return values[order[n - 1]!]!;
+      let cum = 0;
+      for (let i = 0; i < n; i++) {
+        cum += sortedWeights[i]!;
+        if (cum > target) return sorted[i]!;
+      }
+      return sorted[n - 1]!;
     };
     for (const agg of this.aggregates) {
       const name = `${ctx.name}.${agg}`;
-      if (agg === 'max') serie(name, 3, values[order[n - 1]!]!);
-      else if (agg === 'min') serie(name, 3, values[order[0]!]!);
+      if (agg === 'max') serie(name, 3, sorted[n - 1]!);
+      else if (agg === 'min') serie(name, 3, sorted[0]!);
       else if (agg === 'median') serie(name, 3, at((count - 1) / 2));
       else if (agg === 'avg') serie(name, 3, ctx.sum / count);
       else if (agg === 'sum') serie(name, 3, ctx.sum);

@@ -142,16 +142,10 @@ function splitter(
   };
 }
 
-function seriesPayload(parts: Buffer[]): OutgoingPayload {
-  const chunks: Buffer[] = [Buffer.from('{"series":[')];
-  for (let i = 0; i < parts.length; i++) {
-    if (i > 0) chunks.push(COMMA);
-    chunks.push(parts[i]!);
-  }
-  chunks.push(Buffer.from(']}'));
+function seriesPayload(parts: string[]): OutgoingPayload {
   return {
     kind: 'series',
-    body: Buffer.concat(chunks),
+    body: Buffer.from(`{"series":[${parts.join(',')}]}`),
     contentType: JSON_TYPE,
     items: parts.length,
     split: splitter(parts, seriesPayload),
@@ -174,12 +168,13 @@ function sketchesPayload(parts: Uint8Array[]): OutgoingPayload {
 
 /** Incremental /api/v2/series builder (JSON, the public API's numbering). */
 export class SeriesPayloadBuilder {
-  private readonly batcher: Batcher<Buffer>;
+  private readonly batcher: Batcher<string>;
   constructor(limits: PayloadLimits = SERIES_LIMITS) {
-    this.batcher = new Batcher(limits, 13, (p) => p.length + 1, seriesPayload);
+    // Strings until the payload closes: one buffer per payload, not one per series.
+    this.batcher = new Batcher(limits, 13, (p) => Buffer.byteLength(p) + 1, seriesPayload);
   }
   add(serie: Serie): void {
-    this.batcher.add(Buffer.from(JSON.stringify(serie)));
+    this.batcher.add(JSON.stringify(serie));
   }
   finish(): OutgoingPayload[] {
     return this.batcher.finish();

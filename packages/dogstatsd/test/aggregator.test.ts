@@ -47,6 +47,14 @@ describe('sample rates per type (the agent semantics)', () => {
     expect(value(series, 'h.min')).toBe(10);
   });
 
+  it('keeps earlier unsampled histogram samples at weight 1 once a sampled one arrives', async () => {
+    const { a, send } = agg({ histogramAggregates: ['median', 'count'], histogramPercentiles: [] });
+    send('h:1|h\nh:2|h\nh:3|h|@0.5');
+    const { series } = await a.flush({ all: true });
+    expect(value(series, 'h.count')).toBeCloseTo(0.4, 12);
+    expect(value(series, 'h.median')).toBe(2);
+  });
+
   it('inserts distribution samples n = trunc(1/rate) times', async () => {
     const { a, send } = agg();
     send('d:5|d|@0.25\nd:7|d');
