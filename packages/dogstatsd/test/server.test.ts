@@ -87,6 +87,45 @@ describe('DogStatsDServer with hot-shots', () => {
     expect(r.series.find((s) => s.metric === 'hs.calls')!.points[0]!.value).toBe(500);
   });
 
+  it('every type buffered, sampled lines scaled per type, and timestamped samples bucketed', async () => {
+    const { aggregator, port } = await start();
+    const c = client(port, { maxBufferSize: 8192, bufferFlushInterval: 20 });
+    const random = Math.random;
+    Math.random = () => 0; // hot-shots sends a sampled metric when Math.random() < rate
+    try {
+      c.increment('b.count', 1, 0.25, ['k:v']);
+      c.histogram('b.hist', 10, 0.5);
+      c.distribution('b.dist', 3, 0.5);
+      c.gauge('b.gauge', 4, 0.5);
+      c.timing('b.timing', 8);
+      c.set('b.set', 'm1');
+      c.event('ev', 'text');
+      c.check('b.check', c.CHECKS.CRITICAL);
+    } finally {
+      Math.random = random;
+    }
+    const at = Math.floor(Date.now() / 1000) - 35;
+    c.distribution('b.dated', 1, { timestamp: at, tags: ['t:1'] });
+    c.increment('b.dated_count', 5, { timestamp: at });
+    await closeClient(c);
+    await waitFor(() => aggregator.stats().lines >= 10, 10_000, '10 lines');
+    expect(aggregator.stats().datagrams).toBeLessThan(10);
+    const r = await aggregator.flush({ all: true });
+    const v = (m: string) => r.series.find((s) => s.metric === m)?.points[0]?.value;
+    expect(v('b.count')).toBe(4);
+    expect(v('b.hist.count')).toBe(0.2);
+    expect(v('b.gauge')).toBe(4);
+    expect(v('b.timing.max')).toBe(8);
+    expect(v('b.set')).toBe(1);
+    expect(r.sketches.find((s) => s.metric === 'b.dist')!.sketch.count).toBe(2);
+    const dated = r.sketches.find((s) => s.metric === 'b.dated')!;
+    expect(dated.ts).toBe(at - (at % 10));
+    const datedCount = r.series.find((s) => s.metric === 'b.dated_count')!;
+    expect(datedCount.points[0]).toEqual({ timestamp: at - (at % 10), value: 5 });
+    expect(r.events.map((e) => e.title)).toEqual(['ev']);
+    expect(r.serviceChecks.map((x) => x.status)).toEqual([2]);
+  });
+
   it('close() drains the datagrams already queued in the socket', async () => {
     const { aggregator, server, port } = await start();
     const sender = createSocket('udp4');
