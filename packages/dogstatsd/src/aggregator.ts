@@ -131,6 +131,10 @@ export interface FlushedMetrics {
  * reused by every bucket, so a new 10 s bucket costs one small object per context.
  */
 class Identity {
+  /** The context of the bucket last used, so the common case skips the bucket's Map. */
+  lastBucket: Bucket | undefined;
+  lastCtx: Context | undefined;
+
   constructor(
     readonly name: string,
     readonly type: MetricType,
@@ -156,7 +160,7 @@ class Context {
   readonly host: string;
   readonly custom: boolean;
 
-  constructor(id: Identity) {
+  constructor(readonly id: Identity) {
     this.name = id.name;
     this.type = id.type;
     this.tags = id.tags;
@@ -171,9 +175,10 @@ class Context {
   }
 }
 
-/** A raw (undecoded) name|type|tags byte string and what it resolved to; chained on hash collisions. */
+/** A raw (undecoded) name|type|tags spelling and what it resolved to; chained on hash collisions. */
 interface Alias {
-  raw: Uint8Array;
+  hash2: number;
+  length: number;
   id: Identity;
   next: Alias | undefined;
 }
@@ -183,39 +188,10 @@ class Bucket {
   constructor(readonly ts: number) {}
 }
 
-/** Copies name, type symbol and tag bytes of a line (with separators) into one key. */
-function rawKeyOf(line: MetricLine): Uint8Array {
-  const buf = line.buf;
-  const nameLen = line.nameEnd - line.nameStart;
-  const typeLen = line.typeEnd - line.typeStart;
-  const tagsLen = line.tagsStart < 0 ? 0 : line.tagsEnd - line.tagsStart;
-  const key = new Uint8Array(nameLen + typeLen + tagsLen + 3);
-  // Plain loops: subarray() would allocate a view per segment.
-  let k = 0;
-  for (let i = line.nameStart; i < line.nameEnd; i++) key[k++] = buf[i]!;
-  key[k++] = 124;
-  for (let i = line.typeStart; i < line.typeEnd; i++) key[k++] = buf[i]!;
-  key[k++] = 124;
-  for (let i = line.tagsStart; i < line.tagsEnd; i++) key[k++] = buf[i]!;
-  // The last byte tells "no tags" apart from "empty tag list".
-  key[k] = line.tagsStart < 0 ? 0 : 1;
-  return key;
-}
-
-function sameRawKey(key: Uint8Array, line: MetricLine): boolean {
-  const buf = line.buf;
-  const nameLen = line.nameEnd - line.nameStart;
-  const typeLen = line.typeEnd - line.typeStart;
-  const tagsLen = line.tagsStart < 0 ? 0 : line.tagsEnd - line.tagsStart;
-  if (key.length !== nameLen + typeLen + tagsLen + 3) return false;
-  if (key[key.length - 1] !== (line.tagsStart < 0 ? 0 : 1)) return false;
-  let k = 0;
-  for (let i = line.nameStart; i < line.nameEnd; i++) if (key[k++] !== buf[i]) return false;
-  if (key[k++] !== 124) return false;
-  for (let i = line.typeStart; i < line.typeEnd; i++) if (key[k++] !== buf[i]) return false;
-  if (key[k++] !== 124) return false;
-  for (let i = line.tagsStart; i < line.tagsEnd; i++) if (key[k++] !== buf[i]) return false;
-  return true;
+/** Bytes the hashes cover (name, type, tags; -1 for "no tags" so it differs from "#"). */
+function rawLength(line: MetricLine): number {
+  const tags = line.tagsStart < 0 ? -1 : line.tagsEnd - line.tagsStart;
+  return line.nameEnd - line.nameStart + (line.typeEnd - line.typeStart) + tags;
 }
 
 const HISTOGRAM_AGGREGATES = new Set<string>(['max', 'min', 'median', 'avg', 'sum', 'count']);
@@ -421,8 +397,12 @@ export class Aggregator {
     const bucket = this.bucketFor(ts);
     // Look the raw bytes up by the parser's hash; decode and normalise only on a miss.
     const hash = line.hash;
+    // Like the agent's 64-bit context keys, two independent hashes and the length identify the
+    // bytes (a false match needs ~62 equal bits); the bytes themselves are decoded on first sight.
+    const hash2 = line.hash2;
+    const rawLen = rawLength(line);
     let alias = this.aliases.get(hash);
-    while (alias !== undefined && !sameRawKey(alias.raw, line)) alias = alias.next;
+    while (alias !== undefined && (alias.hash2 !== hash2 || alias.length !== rawLen)) alias = alias.next;
     let id: Identity;
     if (alias !== undefined) {
       id = alias.id;
@@ -437,7 +417,7 @@ export class Aggregator {
       if (found === undefined) return;
       id = found;
       if (this.aliasCount < this.maxContexts * 2) {
-        this.aliases.set(hash, { raw: rawKeyOf(line), id, next: this.aliases.get(hash) });
+        this.aliases.set(hash, { hash2, length: rawLen, id, next: this.aliases.get(hash) });
         this.aliasCount++;
       }
     }
@@ -474,8 +454,13 @@ export class Aggregator {
   }
 
   private contextIn(id: Identity, bucket: Bucket): Context | undefined {
+    if (id.lastBucket === bucket) return id.lastCtx;
     let ctx = bucket.contexts.get(id);
-    if (ctx !== undefined) return ctx;
+    if (ctx !== undefined) {
+      id.lastBucket = bucket;
+      id.lastCtx = ctx;
+      return ctx;
+    }
     if (this.liveContexts >= this.maxContexts) {
       this.counters.contextsDropped++;
       this.counters.samplesDropped++;
@@ -484,6 +469,8 @@ export class Aggregator {
     }
     ctx = new Context(id);
     bucket.contexts.set(id, ctx);
+    id.lastBucket = bucket;
+    id.lastCtx = ctx;
     this.liveContexts++;
     return ctx;
   }
@@ -538,6 +525,13 @@ export class Aggregator {
         out.push(b);
         this.buckets.delete(ts);
         this.liveContexts -= b.contexts.size;
+        // A detached bucket must not stay reachable through the identities' caches.
+        for (const id of b.contexts.keys()) {
+          if (id.lastBucket === b) {
+            id.lastBucket = undefined;
+            id.lastCtx = undefined;
+          }
+        }
       }
     }
     this.lastBucket = undefined;

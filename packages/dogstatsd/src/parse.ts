@@ -16,6 +16,8 @@ const AT = 64;
 const COMMA = 44;
 const FNV_OFFSET = 0x811c9dc5 | 0;
 const FNV_PRIME = 0x01000193;
+/** Multiplier of the second, independent hash (MurmurHash2's). */
+const M2 = 0x5bd1e995;
 
 /**
  * One metric line, described by offsets into the datagram so the aggregator can build its lookup
@@ -43,10 +45,12 @@ export class MetricLine {
   /** Unix seconds from `|T`, 0 when absent. */
   timestamp = 0;
   /**
-   * FNV-1a over the name, type symbol and tag bytes (31 bits): the aggregator's lookup key,
+   * FNV-1a over the name, type symbol and tag bytes (30 bits): the aggregator's lookup key,
    * computed during the scan so a repeated line costs no string at all.
    */
   hash = 0;
+  /** A second, independent 32-bit hash of the same bytes. */
+  hash2 = 0;
 
   name(): string {
     return this.buf.toString('utf8', this.nameStart, this.nameEnd);
@@ -121,6 +125,7 @@ export function parseMetric(buf: Buffer, start: number, end: number, line: Metri
   let colon = -1;
   let i = start;
   let h = FNV_OFFSET;
+  let g = 0;
   for (; i < end; i++) {
     const c = buf[i]!;
     if (c === COLON) {
@@ -129,6 +134,7 @@ export function parseMetric(buf: Buffer, start: number, end: number, line: Metri
     }
     if (c === PIPE) break;
     h = Math.imul(h ^ c, FNV_PRIME);
+    g = Math.imul(g + c, M2);
   }
   if (colon >= 0) {
     for (i = colon + 1; i < end; i++) if (buf[i] === PIPE) break;
@@ -162,7 +168,11 @@ export function parseMetric(buf: Buffer, start: number, end: number, line: Metri
     return 'invalid metric type';
   }
   h = Math.imul(h ^ PIPE, FNV_PRIME);
-  for (let t = typeStart; t < typeEnd; t++) h = Math.imul(h ^ buf[t]!, FNV_PRIME);
+  g = Math.imul(g + PIPE, M2);
+  for (let t = typeStart; t < typeEnd; t++) {
+    h = Math.imul(h ^ buf[t]!, FNV_PRIME);
+    g = Math.imul(g + buf[t]!, M2);
+  }
   line.type = type;
   line.typeStart = typeStart;
   line.typeEnd = typeEnd;
@@ -174,6 +184,7 @@ export function parseMetric(buf: Buffer, start: number, end: number, line: Metri
 
   // Optional fields, in any order; unknown ones are ignored as the agent does.
   let tagsHash = h;
+  let tagsHash2 = g;
   let f = typeEnd;
   while (f < end) {
     const fs = f + 1;
@@ -182,11 +193,14 @@ export function parseMetric(buf: Buffer, start: number, end: number, line: Metri
     if (c === HASH) {
       // Only the last tag field counts, as in the agent (each one overwrites the tags).
       let th = Math.imul(h ^ HASH, FNV_PRIME);
+      let tg = Math.imul(g + HASH, M2);
       for (fe = fs + 1; fe < end; fe++) {
         const b = buf[fe]!;
         if (b === PIPE) break;
         th = Math.imul(th ^ b, FNV_PRIME);
+        tg = Math.imul(tg + b, M2);
       }
+      tagsHash2 = tg;
       line.tagsStart = fs + 1;
       line.tagsEnd = fe;
       tagsHash = th;
@@ -209,6 +223,7 @@ export function parseMetric(buf: Buffer, start: number, end: number, line: Metri
   }
 
   line.hash = (tagsHash >>> 1) & 0x3fffffff;
+  line.hash2 = (tagsHash2 ^ (tagsHash2 >>> 15)) | 0;
 
   if (type !== MetricType.Set) {
     // Packed values `1:2:3`; empty items are skipped, any bad number rejects the line.
