@@ -26,10 +26,9 @@ if (kind === 'bare') {
   const server = new DogStatsDServer({ aggregator, port: 0 });
   const { port } = await server.listen();
   let payloads = 0;
-  if (!process.env.NOFLUSH)
-    setInterval(async () => {
-      payloads += (await flushPayloads(aggregator, { all: true })).length;
-    }, 1000).unref();
+  setInterval(async () => {
+    payloads += (await flushPayloads(aggregator, { all: true })).length;
+  }, 1000).unref();
   stats = () => {
     const s = aggregator.stats();
     return { datagrams: s.datagrams, lines: s.lines, parseErrors: s.parseErrors, payloads };
