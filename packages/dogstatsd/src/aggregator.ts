@@ -117,6 +117,17 @@ export interface FlushOptions {
 export interface FlushVisitor {
   serie(s: Serie): void;
   sketch(s: SketchEntry): void;
+  /**
+   * When present, series arrive here instead, already serialised as /api/v2/series JSON objects:
+   * the flush then builds no Serie objects and serialises each tag list once.
+   */
+  serieJson?(json: string): void;
+}
+
+/** Merged tags of a tag set for one origin, and their JSON, computed once per flush. */
+interface FlushTags {
+  tags: string[];
+  json: string | undefined;
 }
 
 export interface FlushedMetrics {
@@ -556,7 +567,7 @@ export class Aggregator {
   async flushTo(visitor: FlushVisitor, options: FlushOptions = {}): Promise<void> {
     const buckets = this.detach(options.all ?? false);
     this.counters.flushes++;
-    const merged = [new Map<TagSet, string[]>(), new Map<TagSet, string[]>()];
+    const merged = [new Map<TagSet, FlushTags>(), new Map<TagSet, FlushTags>()];
     let longest = 0;
     let sliceStart = performance.now();
     for (const bucket of buckets) {
@@ -585,18 +596,22 @@ export class Aggregator {
     return { series, sketches, ...this.takeEventsAndChecks() };
   }
 
-  private tagsOf(ctx: Context, merged: Map<TagSet, string[]>[]): string[] {
+  private tagsOf(ctx: Context, merged: Map<TagSet, FlushTags>[]): FlushTags {
     const cache = merged[ctx.custom ? 0 : 1]!;
     let t = cache.get(ctx.tags);
     if (t === undefined) {
-      t = mergeTags(ctx.tags.tags, ctx.custom ? this.globalCustom : this.globalAll);
+      t = {
+        tags: mergeTags(ctx.tags.tags, ctx.custom ? this.globalCustom : this.globalAll),
+        json: undefined,
+      };
       cache.set(ctx.tags, t);
     }
     return t;
   }
 
-  private emit(ctx: Context, ts: number, merged: Map<TagSet, string[]>[], visitor: FlushVisitor): void {
-    const tags = this.tagsOf(ctx, merged);
+  private emit(ctx: Context, ts: number, merged: Map<TagSet, FlushTags>[], visitor: FlushVisitor): void {
+    const flushTags = this.tagsOf(ctx, merged);
+    const tags = flushTags.tags;
     const origin = this.origin?.(ctx.name, tags);
     if (ctx.type === MetricType.Distribution) {
       if (ctx.sketch!.isEmpty) return;
@@ -605,7 +620,29 @@ export class Aggregator {
       visitor.sketch(entry);
       return;
     }
+    const toJson = visitor.serieJson;
+    if (toJson !== undefined) {
+      if (flushTags.json === undefined) flushTags.json = JSON.stringify(tags);
+      // Everything but the name, value and type is shared by the context's series.
+      let tail = `}],"tags":${flushTags.json}`;
+      if (ctx.host !== '') tail += `,"resources":[{"type":"host","name":${JSON.stringify(ctx.host)}}]`;
+      if (origin !== undefined) {
+        tail += `,"metadata":{"origin":{"origin_product":${origin.product},"origin_sub_product":${origin.category},"origin_product_detail":${origin.service}}}`;
+      }
+      const serieJson = (metric: string, type: 1 | 2 | 3, value: number, interval?: number): void => {
+        // JSON has no Infinity or NaN; such a value (an overflowing sum) is not sent.
+        if (!Number.isFinite(value)) return;
+        const iv = interval === undefined ? '' : `,"interval":${interval}`;
+        toJson.call(
+          visitor,
+          `{"metric":${JSON.stringify(metric)},"type":${type},"points":[{"timestamp":${ts},"value":${value}${tail}${iv}}`,
+        );
+      };
+      this.emitSeries(ctx, serieJson);
+      return;
+    }
     const serie = (metric: string, type: 1 | 2 | 3, value: number, interval?: number): void => {
+      if (!Number.isFinite(value)) return;
       const s: Serie = { metric, type, points: [{ timestamp: ts, value }], tags };
       if (ctx.host !== '') s.resources = [{ type: 'host', name: ctx.host }];
       if (interval !== undefined) s.interval = interval;
@@ -620,6 +657,10 @@ export class Aggregator {
       }
       visitor.serie(s);
     };
+    this.emitSeries(ctx, serie);
+  }
+
+  private emitSeries(ctx: Context, serie: (m: string, t: 1 | 2 | 3, v: number, i?: number) => void): void {
     switch (ctx.type) {
       case MetricType.Count:
         serie(ctx.name, 1, ctx.value, BUCKET_SECONDS);

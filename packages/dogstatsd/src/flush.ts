@@ -26,7 +26,10 @@ export async function flushPayloads(
 ): Promise<OutgoingPayload[]> {
   const series = new SeriesPayloadBuilder(options.seriesLimits);
   const sketches = new SketchPayloadBuilder(options.sketchLimits);
-  await aggregator.flushTo({ serie: (s) => series.add(s), sketch: (s) => sketches.add(s) }, options);
+  await aggregator.flushTo(
+    { serie: (s) => series.add(s), serieJson: (j) => series.addJson(j), sketch: (s) => sketches.add(s) },
+    options,
+  );
   const { events, serviceChecks } = aggregator.takeEventsAndChecks();
   const hostname = options.hostname === undefined ? {} : { hostname: options.hostname };
   return [

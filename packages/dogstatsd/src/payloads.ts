@@ -176,6 +176,10 @@ export class SeriesPayloadBuilder {
   add(serie: Serie): void {
     this.batcher.add(JSON.stringify(serie));
   }
+  /** A series already serialised as one JSON object. */
+  addJson(json: string): void {
+    this.batcher.add(json);
+  }
   finish(): OutgoingPayload[] {
     return this.batcher.finish();
   }

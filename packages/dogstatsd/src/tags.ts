@@ -67,9 +67,29 @@ export function parseTagList(value: string | undefined): string[] {
   return out;
 }
 
-/** Merges a context's tags with global ones into a sorted, unique list. */
+/** Merges two sorted, unique tag lists into one (a linear merge, no re-sort). */
 export function mergeTags(own: readonly string[], global: readonly string[]): string[] {
   if (global.length === 0) return own as string[];
   if (own.length === 0) return global as string[];
-  return normalizeTags([...own, ...global]).tags as string[];
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < own.length && j < global.length) {
+    const a = own[i]!;
+    const b = global[j]!;
+    if (a < b) {
+      out.push(a);
+      i++;
+    } else if (b < a) {
+      out.push(b);
+      j++;
+    } else {
+      out.push(a);
+      i++;
+      j++;
+    }
+  }
+  while (i < own.length) out.push(own[i++]!);
+  while (j < global.length) out.push(global[j++]!);
+  return out;
 }

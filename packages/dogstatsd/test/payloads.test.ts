@@ -232,6 +232,21 @@ describe('/api/v1/check_run and events payloads', () => {
 });
 
 describe('flushPayloads', () => {
+  it('serialises the same series as flush() returns', async () => {
+    const lines = 'c:2|c|#t:1,host:h1\ng:1.5|g\nh:1:2:3|h|#a:"q"\ns:x|s\nbig:1e308|c\nbig:1e308|c';
+    const origin = () => ({ product: 1, category: 38, service: 472 });
+    const a = new Aggregator({ now: () => 1_700_000_003_000, globalTags: ['env:prod'], origin });
+    const b = new Aggregator({ now: () => 1_700_000_003_000, globalTags: ['env:prod'], origin });
+    a.ingest(Buffer.from(lines));
+    b.ingest(Buffer.from(lines));
+    const { series } = await a.flush({ all: true });
+    const [p] = await flushPayloads(b, { all: true });
+    const sent = JSON.parse(Buffer.from(p!.body).toString()).series;
+    expect(sent).toEqual(series);
+    // A sum that overflowed to Infinity is not valid JSON and is not sent.
+    expect(series.map((s) => s.metric)).not.toContain('big');
+  });
+
   it('returns series, sketches, check runs and events in one go', async () => {
     const a = new Aggregator({ now: () => 1_700_000_003_000, globalTags: ['env:prod'] });
     a.ingest(Buffer.from('c:1|c\nd:1|d\n_sc|chk|1\n_e{1,1}:a|b'));
