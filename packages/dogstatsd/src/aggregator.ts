@@ -101,6 +101,8 @@ export interface AggregatorStats {
   eventsDropped: number;
   serviceChecksDropped: number;
   libraryInvocationsDropped: number;
+  /** Datagrams the server could not hand to the parser (a bug guard; expected to stay 0). */
+  datagramsDropped: number;
   flushes: number;
   /** Longest synchronous stretch of the last flush, ms. */
   lastFlushLongestSliceMs: number;
@@ -266,6 +268,7 @@ export class Aggregator {
     eventsDropped: 0,
     serviceChecksDropped: 0,
     libraryInvocationsDropped: 0,
+    datagramsDropped: 0,
     flushes: 0,
     lastFlushLongestSliceMs: 0,
   };
@@ -338,7 +341,7 @@ export class Aggregator {
 
   /** Counts a datagram rejected before parsing (e.g. by the server). */
   countDroppedDatagram(): void {
-    this.counters.samplesDropped++;
+    this.counters.datagramsDropped++;
   }
 
   private onInvalid(reason: string, buf: Buffer, start: number, end: number): void {
