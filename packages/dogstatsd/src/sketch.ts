@@ -55,14 +55,16 @@ export class AgentSketch {
   max = Number.NEGATIVE_INFINITY;
   sum = 0;
   avg = 0;
-  /** key → total count; split into wire bins only when encoded. */
-  private readonly counts = new Map<number, number>();
+  /** key → total count (a mutable box: one Map lookup per insert); split into wire bins when encoded. */
+  private readonly counts = new Map<number, { n: number }>();
 
   /** Inserts `v` `n` times (the sample-rate weight). Non-finite values are ignored. */
   insert(v: number, n = 1): void {
     if (!Number.isFinite(v) || n <= 0) return;
     const key = sketchKey(v);
-    this.counts.set(key, (this.counts.get(key) ?? 0) + n);
+    const bin = this.counts.get(key);
+    if (bin === undefined) this.counts.set(key, { n });
+    else bin.n += n;
     this.count += n;
     if (v < this.min) this.min = v;
     if (v > this.max) this.max = v;
@@ -83,7 +85,7 @@ export class AgentSketch {
     const k: number[] = [];
     const n: number[] = [];
     for (const key of keys) {
-      let c = this.counts.get(key)!;
+      let c = this.counts.get(key)!.n;
       while (c > 0) {
         const take = Math.min(c, SKETCH_MAX_BIN_COUNT);
         k.push(key);
