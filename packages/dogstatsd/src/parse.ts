@@ -51,6 +51,8 @@ export class MetricLine {
   hash = 0;
   /** A second, independent 32-bit hash of the same bytes. */
   hash2 = 0;
+  /** Where the line stopped: its `\n`, `\r`, or the end of the datagram. */
+  lineEnd = 0;
 
   name(): string {
     return this.buf.toString('utf8', this.nameStart, this.nameEnd);
@@ -83,22 +85,61 @@ export function parseDatagram(buf: Buffer, sink: ParseSink, line: MetricLine, en
   let lines = 0;
   let start = 0;
   while (start < end) {
+    const c0 = buf[start];
+    if (c0 === NL) {
+      start++;
+      continue;
+    }
+    if (c0 === CR && (start + 1 === end || buf[start + 1] === NL)) {
+      start += 2;
+      continue;
+    }
+    lines++;
+    if (c0 !== 95 /* _ */) {
+      // Metric lines find their own end while they are scanned (no separate newline search).
+      const err = parseMetric(buf, start, end, line);
+      if (err === undefined) {
+        let next = line.lineEnd;
+        if (next < end && buf[next] === CR) next++;
+        if (next >= end || buf[next] === NL) {
+          sink.metric(line);
+          start = next + 1;
+          continue;
+        }
+        // A carriage return inside a line: not a line ending.
+        start = skipLine(buf, start, end, 'carriage return inside the line', sink);
+        continue;
+      }
+      start = skipLine(buf, start, end, err, sink);
+      continue;
+    }
     let nl = buf.indexOf(NL, start);
     if (nl < 0 || nl > end) nl = end;
-    let stop = nl;
-    if (stop > start && buf[stop - 1] === CR) stop--;
-    if (stop > start) {
-      lines++;
-      parseLine(buf, start, stop, sink, line);
-    }
+    const stop = buf[nl - 1] === CR ? nl - 1 : nl;
+    parseUnderscoreLine(buf, start, stop, sink, line);
     start = nl + 1;
   }
   return lines;
 }
 
-function parseLine(buf: Buffer, start: number, end: number, sink: ParseSink, line: MetricLine): void {
-  // `_e{` and `_sc` prefixes: events and service checks.
-  if (buf[start] === 95 /* _ */ && end - start >= 3) {
+/** Reports the line at `start` as invalid and returns where the next one starts. */
+function skipLine(buf: Buffer, start: number, end: number, reason: string, sink: ParseSink): number {
+  let nl = buf.indexOf(NL, start);
+  if (nl < 0 || nl > end) nl = end;
+  const stop = nl > start && buf[nl - 1] === CR ? nl - 1 : nl;
+  sink.invalid(reason, buf, start, stop);
+  return nl + 1;
+}
+
+/** Lines starting with `_`: events (`_e{`), service checks (`_sc`), or a metric named `_…`. */
+function parseUnderscoreLine(
+  buf: Buffer,
+  start: number,
+  end: number,
+  sink: ParseSink,
+  line: MetricLine,
+): void {
+  if (end - start >= 3) {
     const b1 = buf[start + 1];
     const b2 = buf[start + 2];
     if (b1 === 101 /* e */ && b2 === 123 /* { */) {
@@ -115,11 +156,14 @@ function parseLine(buf: Buffer, start: number, end: number, sink: ParseSink, lin
     }
   }
   const err = parseMetric(buf, start, end, line);
-  if (err === undefined) sink.metric(line);
-  else sink.invalid(err, buf, start, end);
+  if (err === undefined && line.lineEnd === end) sink.metric(line);
+  else sink.invalid(err ?? 'carriage return inside the line', buf, start, end);
 }
 
-/** Fills `line`; returns an error reason or undefined. */
+/**
+ * Parses the metric line at `start`, which ends at the first `\n` or `\r` before `end` (set in
+ * `line.lineEnd`). Fills `line`; returns an error reason or undefined.
+ */
 export function parseMetric(buf: Buffer, start: number, end: number, line: MetricLine): string | undefined {
   // Split at the first `|`, then the left side at its first `:`.
   let colon = -1;
@@ -132,14 +176,17 @@ export function parseMetric(buf: Buffer, start: number, end: number, line: Metri
       colon = i;
       break;
     }
-    if (c === PIPE) break;
+    if (c === PIPE || c === NL || c === CR) break;
     h = Math.imul(h ^ c, FNV_PRIME);
     g = Math.imul(g + c, M2);
   }
   if (colon >= 0) {
-    for (i = colon + 1; i < end; i++) if (buf[i] === PIPE) break;
+    for (i = colon + 1; i < end; i++) {
+      const c = buf[i];
+      if (c === PIPE || c === NL || c === CR) break;
+    }
   }
-  if (i >= end) return 'missing |';
+  if (i >= end || buf[i] !== PIPE) return 'missing |';
   if (colon < 0) return 'missing : between name and value';
   if (colon === start) return 'empty metric name';
   if (colon + 1 === i) return 'empty metric value';
@@ -151,7 +198,11 @@ export function parseMetric(buf: Buffer, start: number, end: number, line: Metri
   // Type: up to the next `|` or the end.
   const typeStart = i + 1;
   let typeEnd = typeStart;
-  while (typeEnd < end && buf[typeEnd] !== PIPE) typeEnd++;
+  while (typeEnd < end) {
+    const c = buf[typeEnd];
+    if (c === PIPE || c === NL || c === CR) break;
+    typeEnd++;
+  }
   const tlen = typeEnd - typeStart;
   const t0 = buf[typeStart];
   let type: MetricType;
@@ -186,7 +237,7 @@ export function parseMetric(buf: Buffer, start: number, end: number, line: Metri
   let tagsHash = h;
   let tagsHash2 = g;
   let f = typeEnd;
-  while (f < end) {
+  while (f < end && buf[f] === PIPE) {
     const fs = f + 1;
     let fe = fs;
     const c = buf[fs];
@@ -196,7 +247,7 @@ export function parseMetric(buf: Buffer, start: number, end: number, line: Metri
       let tg = Math.imul(g + HASH, M2);
       for (fe = fs + 1; fe < end; fe++) {
         const b = buf[fe]!;
-        if (b === PIPE) break;
+        if (b === PIPE || b === NL || b === CR) break;
         th = Math.imul(th ^ b, FNV_PRIME);
         tg = Math.imul(tg + b, M2);
       }
@@ -207,7 +258,11 @@ export function parseMetric(buf: Buffer, start: number, end: number, line: Metri
       f = fe;
       continue;
     }
-    while (fe < end && buf[fe] !== PIPE) fe++;
+    while (fe < end) {
+      const b = buf[fe];
+      if (b === PIPE || b === NL || b === CR) break;
+      fe++;
+    }
     if (c === AT) {
       const r = parseNumber(buf, fs + 1, fe);
       if (Number.isNaN(r)) return 'invalid sample rate';
@@ -222,6 +277,7 @@ export function parseMetric(buf: Buffer, start: number, end: number, line: Metri
     f = fe;
   }
 
+  line.lineEnd = f;
   line.hash = (tagsHash >>> 1) & 0x3fffffff;
   line.hash2 = (tagsHash2 ^ (tagsHash2 >>> 15)) | 0;
 

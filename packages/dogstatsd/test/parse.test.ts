@@ -58,6 +58,15 @@ describe('metric lines', () => {
     expect(r.lines).toBe(2);
   });
 
+  it('rejects a carriage return inside a line, keeps the next line', () => {
+    const r = collect('a:1|c|#x\ry\nb:1|c\r\n_m:1|c\rz\n_n:2|g\r');
+    expect(r.metrics.map((m) => m.name)).toEqual(['b', '_n']);
+    expect(r.invalid.map((i) => i.reason)).toEqual([
+      'carriage return inside the line',
+      'carriage return inside the line',
+    ]);
+  });
+
   it('skips a bad line and keeps the rest of the datagram', () => {
     const r = collect('good:1|c\nbad\nno_value:|c\n:1|c\nx:1|zz\ny:1|c|@nope\nz:1|c|T0\nalso.good:2|g');
     expect(r.metrics.map((m) => m.name)).toEqual(['good', 'also.good']);
