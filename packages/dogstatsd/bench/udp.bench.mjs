@@ -5,128 +5,8 @@
 // all fed by the same paced C sender (sendmmsg, built here with `cc`), on 127.0.0.1 only,
 // bounded in count and time. "Lossless" = at most 0.01 % of datagrams lost in a 1 s trial
 // (one retry allowed).
-import { spawn, spawnSync } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { printTable, ratio } from '../../../bench/stats.mjs';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const work = mkdtempSync(join(tmpdir(), 'dsd-bench-'));
-const sender = join(work, 'udp-sender');
-const cc = spawnSync('cc', ['-O2', '-o', sender, join(here, 'udp-sender.c')], { stdio: 'inherit' });
-if (cc.status !== 0) throw new Error('cc failed to build the sender');
-
-const TRIAL_S = 1;
-const MAX_LOSS = 1e-4;
-const CONTEXTS = 1000;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function lineReader(child) {
-  const waiting = [];
-  const rl = createInterface({ input: child.stdout });
-  rl.on('line', (l) => waiting.shift()?.(l));
-  return () => new Promise((resolve) => waiting.push(resolve));
-}
-
-async function nodeReceiver(kind) {
-  const child = spawn(process.execPath, [join(here, 'udp-receiver.mjs'), kind], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const next = lineReader(child);
-  const { port, rcvbuf } = JSON.parse(await next());
-  return {
-    name: kind === 'bare' ? 'bare dgram (count only)' : 'serverless-agent dogstatsd',
-    port,
-    rcvbuf,
-    settleMs: 150,
-    async datagrams() {
-      child.stdin.write('stats\n');
-      return JSON.parse(await next()).datagrams;
-    },
-    close() {
-      child.stdin.end('exit\n');
-    },
-  };
-}
-
-async function freeUdpPort() {
-  const s = createSocket('udp4');
-  await new Promise((r) => s.bind(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function statsdReceiver() {
-  const port = await freeUdpPort();
-  const countFile = join(work, 'statsd-count.json');
-  const configFile = join(work, 'statsd-config.js');
-  const flushInterval = 500;
-  writeFileSync(
-    configFile,
-    `(${JSON.stringify({
-      port,
-      address: '127.0.0.1',
-      mgmt_address: '127.0.0.1',
-      mgmt_port: 0,
-      flushInterval,
-      deleteIdleStats: true,
-      backends: [join(here, 'statsd-backend.cjs')],
-      benchCountFile: countFile,
-    })})`,
-  );
-  const bin = createRequire(import.meta.url).resolve('statsd/stats.js');
-  const child = spawn(process.execPath, [bin, configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let up = false;
-  createInterface({ input: child.stdout }).on('line', (l) => {
-    if (l.includes('server is up')) up = true;
-  });
-  for (let i = 0; !up; i++) {
-    if (i > 200) throw new Error('statsd did not start');
-    await sleep(25);
-  }
-  const read = () => {
-    try {
-      return JSON.parse(readFileSync(countFile, 'utf8')).packets;
-    } catch {
-      return 0;
-    }
-  };
-  return {
-    name: 'statsd 0.9.0 (Etsy)',
-    port,
-    rcvbuf: 'default',
-    settleMs: 3 * flushInterval,
-    async datagrams() {
-      return read();
-    },
-    close() {
-      child.kill();
-    },
-  };
-}
-
-async function trial(rx, lines, rate) {
-  const before = await rx.datagrams();
-  const r = spawnSync(sender, [rx.port, lines, rate, TRIAL_S, CONTEXTS].map(String), { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`sender failed: ${r.stderr}`);
-  const sent = Number(r.stdout.trim());
-  // Let the receiver drain: stop when its count holds still for a settle period.
-  let last = -1;
-  let now = await rx.datagrams();
-  while (now !== last) {
-    last = now;
-    await sleep(rx.settleMs);
-    now = await rx.datagrams();
-  }
-  const got = now - before;
-  return { sent, got, loss: Math.max(0, 1 - got / sent), achieved: sent / TRIAL_S };
-}
+import { CONTEXTS, cleanup, MAX_LOSS, nodeReceiver, statsdReceiver, TRIAL_S, trial } from './udp-common.mjs';
 
 /** One trial, retried once when lossy, so a scheduler hiccup on the shared machine is not taken for the limit. */
 async function lossless(rx, lines, rate) {
@@ -194,7 +74,7 @@ try {
   }
 } finally {
   for (const rx of receivers) rx.close();
-  rmSync(work, { recursive: true, force: true });
+  cleanup();
 }
 
 const rows = [];
