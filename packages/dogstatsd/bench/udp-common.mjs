@@ -49,7 +49,9 @@ export async function nodeReceiver(kind) {
       return JSON.parse(await next()).datagrams;
     },
     close() {
+      const exited = new Promise((r) => child.once('exit', r));
       child.stdin.end('exit\n');
+      return exited;
     },
   };
 }
@@ -107,7 +109,10 @@ export async function statsdReceiver() {
       return read();
     },
     close() {
+      // statsd reads its config file again while it exits: remove the files only after that.
+      const exited = new Promise((r) => child.once('exit', r));
       child.kill();
+      return exited;
     },
   };
 }

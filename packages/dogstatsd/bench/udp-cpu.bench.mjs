@@ -33,7 +33,7 @@ try {
     }
   }
 } finally {
-  for (const rx of receivers) rx.close();
+  await Promise.all(receivers.map((rx) => rx.close()));
   cleanup();
 }
 
