@@ -335,7 +335,10 @@ export class TelemetrySubscriber {
           res.on('error', () => resolve(false));
         },
       );
-      req.on('error', () => resolve(false));
+      req.on('error', (err) => {
+        this.logger.debug(`telemetry: POST to ${this.extensionName} failed: ${err.message}`);
+        resolve(false);
+      });
       req.end(body);
     });
   }

@@ -103,6 +103,8 @@ export class TelemetryReceiver {
   private server: Server | undefined;
   private listeners = new Set<() => void>();
   port = 0;
+  /** While set, requests are answered only once it resolves (a stalled subscriber). */
+  gate: Promise<void> | undefined;
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
@@ -115,8 +117,8 @@ export class TelemetryReceiver {
           events: JSON.parse(body.toString('utf8')),
           bytes: body.length,
         });
-        res.end();
         for (const l of [...this.listeners]) l();
+        void (this.gate ?? Promise.resolve()).then(() => res.end());
       });
     });
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
@@ -134,7 +136,9 @@ export class TelemetryReceiver {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.listeners.delete(check);
-        reject(new Error(`telemetry not received; got ${this.events.map((e) => e.type).join(',')}`));
+        const counts: Record<string, number> = {};
+        for (const e of this.events) counts[e.type] = (counts[e.type] ?? 0) + 1;
+        reject(new Error(`telemetry not received; got ${JSON.stringify(counts)}`));
       }, timeoutMs);
       const check = () => {
         if (pred(this.events)) {
