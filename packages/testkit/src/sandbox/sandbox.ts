@@ -993,13 +993,17 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       };
       this.waiters.add(check);
       if (deadline !== undefined) {
-        timer = setTimeout(
-          () => {
-            cleanup();
-            resolve(pred());
-          },
-          Math.max(0, deadline - performance.now()),
-        );
+        // Timers may fire a little early against performance.now(): re-arm until the deadline.
+        const arm = () => {
+          const left = deadline - performance.now();
+          if (left > 0) {
+            timer = setTimeout(arm, Math.ceil(left));
+            return;
+          }
+          cleanup();
+          resolve(pred());
+        };
+        arm();
       }
     });
   }

@@ -43,6 +43,10 @@ export interface ScriptedExtension {
   registerDelayMs?: number;
   /** Print this line to stdout on each INVOKE. */
   logOnInvoke?: string;
+  /** On INVOKE, exit with code 1 unless this file exists (and create it): a crash, once. */
+  crashOnInvokeOnce?: string;
+  /** Write its environment as JSON to this file at start. */
+  dumpEnvTo?: string;
 }
 
 export function writeExtension(dir: string, name: string, spec: ScriptedExtension = {}): string {
@@ -65,6 +69,7 @@ function call(method, path, headers, body) {
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 (async () => {
+  if (spec.dumpEnvTo) require('node:fs').writeFileSync(spec.dumpEnvTo, JSON.stringify(process.env));
   if (spec.registerDelayMs) await sleep(spec.registerDelayMs);
   const reg = await call('POST', '/2020-01-01/extension/register',
     { 'Lambda-Extension-Name': ${JSON.stringify(name)} }, JSON.stringify({ events: spec.events || ['INVOKE', 'SHUTDOWN'] }));
@@ -88,6 +93,10 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
       process.exit(0);
     }
     if (spec.logOnInvoke) console.log(spec.logOnInvoke);
+    if (spec.crashOnInvokeOnce && !require('node:fs').existsSync(spec.crashOnInvokeOnce)) {
+      require('node:fs').writeFileSync(spec.crashOnInvokeOnce, '1');
+      process.exit(1);
+    }
     if (spec.workAfterInvokeMs) await sleep(spec.workAfterInvokeMs);
   }
 })();
