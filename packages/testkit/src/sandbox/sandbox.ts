@@ -39,6 +39,7 @@ const MAX_EXTENSIONS = 10;
 const MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
 const MAX_REQUEST_BYTES = 1024 * 1024;
 const RUNTIME_SHUTDOWN_MS = 300;
+const RUNTIME_SHUTDOWN_WITH_INTERNAL_MS = 500;
 const TELEMETRY_LOG_LIMIT = 100_000;
 
 const noopLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -339,7 +340,10 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     try {
       // The runtime starts once every external extension has registered.
       const registered = await this.waitUntil(
-        () => env.initFailure !== undefined || env.externals.every((c) => this.agentOf(env, c) !== undefined),
+        () =>
+          env.initFailure !== undefined ||
+          (env.externals.every((c) => this.agentOf(env, c) !== undefined) &&
+            this.outsideNames().every((n) => [...env.agents.values()].some((a) => a.name === n))),
         deadline,
       );
       if (registered && !env.initFailure) {
@@ -678,6 +682,8 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     this.thaw(env);
     const hasExternal = [...env.agents.values()].some((a) => a.external);
     const windowMs = hasExternal ? this.shutdownTimeoutMs : RUNTIME_SHUTDOWN_MS;
+    const hasInternal = [...env.agents.values()].some((a) => !a.external);
+    const runtimeMs = hasInternal ? RUNTIME_SHUTDOWN_WITH_INTERNAL_MS : RUNTIME_SHUTDOWN_MS;
     const deadline = t0 + windowMs;
     const deadlineMs = Date.now() + windowMs;
     for (const a of env.agents.values()) a.subscriber?.flush();
@@ -687,7 +693,7 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       const rt = env.runtime;
       if (reason === 'spindown') {
         signalGroup(rt.pid, 'SIGTERM');
-        await this.waitUntil(() => rt.exitInfo !== undefined, t0 + Math.min(RUNTIME_SHUTDOWN_MS, windowMs));
+        await this.waitUntil(() => rt.exitInfo !== undefined, t0 + Math.min(runtimeMs, windowMs));
       }
       if (!rt.exitInfo) {
         killed.add(rt);
@@ -1015,7 +1021,20 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
   // ---------------------------------------------------------------------------------------------
   // The HTTP server: Runtime API, Extensions API, Telemetry API
 
-  private listen(): Promise<void> {
+  /**
+   * Opens the APIs (idempotent; `start()` calls it). Resolves with `runtimeApi`, so that a test can
+   * point an extension running outside the sandbox (`outsideExtensions`) at it before init.
+   */
+  async listen(): Promise<string> {
+    if (!this.server) await this.openServer();
+    return this.runtimeApi;
+  }
+
+  private outsideNames(): string[] {
+    return this.opts.outsideExtensions ?? [];
+  }
+
+  private openServer(): Promise<void> {
     const server = createServer((req, res) => {
       this.route(req, res).catch((err: unknown) => {
         this.logger.error(`platform API: ${String(err)}`);
@@ -1097,7 +1116,8 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       return sendError(res, 403, 'Extension.InvalidEventType', 'Events must be INVOKE or SHUTDOWN');
     }
     const child = env.externals.find((c) => c.name === name);
-    if (!child && events.includes('SHUTDOWN')) {
+    const outside = this.outsideNames().includes(name);
+    if (!child && !outside && events.includes('SHUTDOWN')) {
       return sendError(
         res,
         403,
@@ -1123,7 +1143,7 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       id: randomUUID(),
       name,
       events: [...new Set(events as ExtensionEventType[])],
-      external: child !== undefined,
+      external: child !== undefined || outside,
       registeredAt: performance.now(),
       queued: [],
       onNext: false,

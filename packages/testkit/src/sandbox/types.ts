@@ -239,6 +239,13 @@ export interface LambdaSandboxOptions {
   extensionsDir?: string;
   /** Executable files to spawn as external extensions, in addition to `extensionsDir`. */
   extensions?: string[];
+  /**
+   * Names of external extensions that run outside the sandbox, e.g. an extension client inside the
+   * test process pointed at `await sandbox.listen()`. Init waits for them to register as for spawned
+   * ones, and they may subscribe to SHUTDOWN; having no process, they are never frozen or killed,
+   * and shutdown does not wait for them to exit.
+   */
+  outsideExtensions?: string[];
   functionName?: string;
   functionVersion?: string;
   region?: string;
