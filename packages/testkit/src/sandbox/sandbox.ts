@@ -4,7 +4,7 @@
 // invocations, enforces the memory limit, and emits the Telemetry API events.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { accessSync, constants, readdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, dirname, join } from 'node:path';
@@ -22,9 +22,9 @@ import type {
   InvokeOptions,
   InvokeResult,
   LambdaSandboxOptions,
-  Logger,
   LogLine,
   ReportRecord,
+  SandboxLogger,
   ShutdownReason,
   ShutdownResult,
   Span,
@@ -42,7 +42,7 @@ const RUNTIME_SHUTDOWN_MS = 300;
 const RUNTIME_SHUTDOWN_WITH_INTERNAL_MS = 500;
 const TELEMETRY_LOG_LIMIT = 100_000;
 
-const noopLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+const noopLogger: SandboxLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** Events of a LambdaSandbox (`sandbox.on(name, listener)`). */
 export interface LambdaSandboxEvents {
@@ -165,7 +165,7 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
   readonly records: InvocationRecord[] = [];
 
   private readonly opts: LambdaSandboxOptions;
-  private readonly logger: Logger;
+  private readonly logger: SandboxLogger;
   private server: Server | undefined;
   private port = 0;
   private env: Environment | undefined;
@@ -295,6 +295,11 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     return run;
   }
 
+  private pushRecord(record: InvocationRecord): void {
+    if (this.records.length >= TELEMETRY_LOG_LIMIT) this.records.shift();
+    this.records.push(record);
+  }
+
   private async runInit(phase: InitPhase, budgetMs: number): Promise<InitResult> {
     const env: Environment = {
       generation: ++this.generation,
@@ -331,10 +336,15 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     }
     this.produce({ time: iso(), type: 'platform.initStart', record: initStart });
 
-    const files = [
-      ...(this.opts.extensionsDir ? executablesIn(this.opts.extensionsDir) : []),
-      ...(this.opts.extensions ?? []),
-    ];
+    // As on Lambda, a `disable-extensions-jwigqn8j` file in /opt turns the external extensions off.
+    const disabled =
+      this.opts.optDir !== undefined && existsSync(join(this.opts.optDir, 'disable-extensions-jwigqn8j'));
+    const files = disabled
+      ? []
+      : [
+          ...(this.opts.extensionsDir ? executablesIn(this.opts.extensionsDir) : []),
+          ...(this.opts.extensions ?? []),
+        ];
     for (const file of files) env.externals.push(this.spawnExtension(env, file));
     const sampler = this.sampleMemory(env);
     try {
@@ -392,7 +402,9 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       await this.shutdownEnv(env, 'failure');
     } else {
       env.initDurationMs = durationMs;
-      env.reportInitDuration = phase === 'init' && !this.opts.snapStart;
+      // Provisioned concurrency and SnapStart init ahead of traffic: no initDurationMs in the report.
+      env.reportInitDuration =
+        phase === 'init' && env.initType !== 'snap-start' && env.initType !== 'provisioned-concurrency';
       env.restorePending = this.opts.snapStart === true;
     }
     return result;
@@ -603,7 +615,7 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       maxMemoryUsedMB,
       extensions: this.extensionRecords(env),
     };
-    this.records.push(record);
+    this.pushRecord(record);
     const result: InvokeResult = { requestId, status, ...(errorType ? { errorType } : {}), record, report };
     if (inv.outcome) {
       const parsed = parseBody(inv.outcome.body);
@@ -664,7 +676,7 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       maxMemoryUsedMB: 1,
       extensions: init.extensions,
     };
-    this.records.push(record);
+    this.pushRecord(record);
     const result: InvokeResult = { requestId, status, ...(errorType ? { errorType } : {}), record, report };
     this.emit('invoke', result);
     return result;

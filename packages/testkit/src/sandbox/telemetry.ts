@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import type { Logger, TelemetryEvent, TelemetryType } from './types.js';
+import type { SandboxLogger, TelemetryEvent, TelemetryType } from './types.js';
 
 export const SCHEMA_VERSIONS = ['2022-07-01', '2022-12-13', '2025-01-29'] as const;
 export type SchemaVersion = (typeof SCHEMA_VERSIONS)[number];
@@ -151,7 +151,7 @@ export class TelemetrySubscriber {
   constructor(
     readonly extensionName: string,
     readonly subscription: TelemetrySubscription,
-    private readonly logger: Logger,
+    private readonly logger: SandboxLogger,
     private readonly now: () => string = () => new Date().toISOString(),
   ) {
     this.maxQueueBytes = subscription.buffering.maxBytes * 16;

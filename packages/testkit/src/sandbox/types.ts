@@ -1,6 +1,6 @@
 // Public shapes of the sandbox: options, Telemetry API events, per-invocation records.
 
-export interface Logger {
+export interface SandboxLogger {
   debug(msg: string): void;
   info(msg: string): void;
   warn(msg: string): void;
@@ -276,7 +276,7 @@ export interface LambdaSandboxOptions {
   memorySampleMs?: number;
   /** Receives every line the children write (after it became a telemetry record). */
   onLog?: (line: LogLine) => void;
-  logger?: Logger;
+  logger?: SandboxLogger;
   /** Port to listen on (127.0.0.1). Default 0: a free port. */
   port?: number;
 }

@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LambdaSandbox, NULL_EXTENSION_DIR, procStatus } from '../../src/index.js';
 import {
@@ -80,5 +82,33 @@ describe('managed instances and SnapStart', () => {
     expect(sandbox.events.find((e) => e.type === 'platform.initStart')?.record.initializationType).toBe(
       'snap-start',
     );
+  });
+
+  it('turns the extensions off when /opt holds disable-extensions-jwigqn8j', async () => {
+    s = scratch();
+    writeFunction(s.task, 'index.mjs', 'export const handler = async () => "ok";\n');
+    writeFileSync(join(s.dir, 'disable-extensions-jwigqn8j'), '');
+    sandbox = new LambdaSandbox({ taskRoot: s.task, extensionsDir: NULL_EXTENSION_DIR, optDir: s.dir });
+    const init = await sandbox.start();
+    expect(init.extensions).toEqual([]);
+    expect((await sandbox.invoke({})).status).toBe('success');
+  });
+
+  it('reports no initDurationMs for provisioned concurrency', async () => {
+    s = scratch();
+    writeFunction(
+      s.task,
+      'index.mjs',
+      'export const handler = async () => process.env.AWS_LAMBDA_INITIALIZATION_TYPE;\n',
+    );
+    sandbox = new LambdaSandbox({
+      taskRoot: s.task,
+      extensionsDir: NULL_EXTENSION_DIR,
+      initializationType: 'provisioned-concurrency',
+    });
+    await sandbox.start();
+    const r = await sandbox.invoke({});
+    expect(r.response).toBe('provisioned-concurrency');
+    expect(r.report.metrics.initDurationMs).toBeUndefined();
   });
 });

@@ -163,6 +163,36 @@ describe('invocation deadlines, crashes and memory', () => {
   });
 });
 
+describe('runtime failures', () => {
+  it('reports a runtime that exits mid-invoke as Runtime.ExitError and resets', async () => {
+    s = scratch();
+    writeFunction(
+      s.task,
+      'index.mjs',
+      'export const handler = async (e) => { if (e.exit) process.exit(3); return "ok"; };\n',
+    );
+    sandbox = new LambdaSandbox({ taskRoot: s.task, extensions: [NULL_EXTENSION] });
+    await sandbox.start();
+    const r = await sandbox.invoke({ exit: true });
+    expect(r).toMatchObject({ status: 'failure', errorType: 'Runtime.ExitError' });
+    const done = await sandbox.waitForEvent(
+      'platform.runtimeDone',
+      (e) => e.record.requestId === r.requestId,
+    );
+    expect(done.record).toMatchObject({ status: 'failure', errorType: 'Runtime.ExitError' });
+    expect((await sandbox.invoke({})).record.coldStart).toBe(true);
+  });
+
+  it('refuses a response over 6 MB with Function.ResponseSizeTooLarge', async () => {
+    s = scratch();
+    writeFunction(s.task, 'index.mjs', 'export const handler = async () => "x".repeat(7 * 1024 * 1024);\n');
+    sandbox = new LambdaSandbox({ taskRoot: s.task, extensions: [NULL_EXTENSION] });
+    await sandbox.start();
+    const r = await sandbox.invoke({});
+    expect(r).toMatchObject({ status: 'error', errorType: 'Function.ResponseSizeTooLarge' });
+  });
+});
+
 describe('init failures and the suppressed init', () => {
   it('retries a failed init inside the first invoke (phase invoke)', async () => {
     s = scratch();
