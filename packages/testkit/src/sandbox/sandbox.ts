@@ -41,6 +41,7 @@ const MAX_REQUEST_BYTES = 1024 * 1024;
 const RUNTIME_SHUTDOWN_MS = 300;
 const RUNTIME_SHUTDOWN_WITH_INTERNAL_MS = 500;
 const TELEMETRY_LOG_LIMIT = 100_000;
+const MAX_INVOCATION_LOGS = 10_000;
 
 const noopLogger: SandboxLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -80,6 +81,7 @@ interface Invocation {
   headers: Record<string, string>;
   startedAt: number;
   delivered: boolean;
+  logs: LogLine[];
   outcome?: { status: 'success' | 'error'; errorType?: string; body: Buffer; at: number; readMs: number };
 }
 
@@ -498,6 +500,7 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       headers,
       startedAt: t0,
       delivered: false,
+      logs: [],
     };
     env.current = inv;
     env.maxRssKB = 0;
@@ -520,8 +523,12 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     const runtimeEnd = performance.now();
     let status: Status;
     let errorType: string | undefined;
-    if (env.failure) {
-      ({ status, errorType } = env.failure);
+    // A runtime that reported its outcome and then exited (an uncaught error) keeps that outcome;
+    // the exit still resets the environment.
+    const overrides = () =>
+      env.failure !== undefined && !(inv.outcome && env.failure.errorType === 'Runtime.ExitError');
+    if (overrides()) {
+      ({ status, errorType } = env.failure!);
     } else if (inv.outcome) {
       status = inv.outcome.status;
       errorType = inv.outcome.errorType;
@@ -559,13 +566,17 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       },
     });
 
-    // The invoke completes when every INVOKE-subscribed extension is back on `next`.
+    // The invoke completes when every INVOKE-subscribed extension is back on `next`, and the runtime
+    // too (or gone: a runtime that reports an uncaught error and exits).
+    let extensionsBackAt: number | undefined;
     if (status === 'success' || status === 'error') {
-      const back = await this.waitUntil(
-        () => env.failure !== undefined || invokeAgents.every((a) => a.onNext || a.child?.exitInfo),
-        deadline,
-      );
-      if (env.failure) ({ status, errorType } = env.failure);
+      const extensionsBack = () => invokeAgents.every((a) => a.onNext || a.child?.exitInfo);
+      const runtimeBack = () => env.runtimeOnNext || env.runtime?.exitInfo !== undefined;
+      const back = await this.waitUntil(() => {
+        if (extensionsBackAt === undefined && extensionsBack()) extensionsBackAt = performance.now();
+        return env.failure !== undefined || (extensionsBack() && runtimeBack());
+      }, deadline);
+      if (overrides()) ({ status, errorType } = env.failure!);
       else if (!back) {
         status = 'timeout';
         errorType = undefined;
@@ -574,8 +585,9 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     clearInterval(sampler);
     this.sampleOnce(env);
     const end = performance.now();
+    const responded = inv.outcome?.at ?? end;
     const postRuntimeDurationMs = round3(
-      status === 'timeout' && !inv.outcome ? 0 : end - (inv.outcome?.at ?? end),
+      status === 'timeout' && !inv.outcome ? 0 : Math.max(0, (extensionsBackAt ?? end) - responded),
     );
     const durationMs = round3(status === 'timeout' ? Math.max(this.timeoutMs, end - t0) : end - t0);
     const oom = env.failure?.oom === true;
@@ -616,7 +628,14 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       extensions: this.extensionRecords(env),
     };
     this.pushRecord(record);
-    const result: InvokeResult = { requestId, status, ...(errorType ? { errorType } : {}), record, report };
+    const result: InvokeResult = {
+      requestId,
+      status,
+      ...(errorType ? { errorType } : {}),
+      record,
+      report,
+      logs: inv.logs,
+    };
     if (inv.outcome) {
       const parsed = parseBody(inv.outcome.body);
       if (inv.outcome.status === 'success') result.response = parsed;
@@ -677,7 +696,14 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       extensions: init.extensions,
     };
     this.pushRecord(record);
-    const result: InvokeResult = { requestId, status, ...(errorType ? { errorType } : {}), record, report };
+    const result: InvokeResult = {
+      requestId,
+      status,
+      ...(errorType ? { errorType } : {}),
+      record,
+      report,
+      logs: [],
+    };
     this.emit('invoke', result);
     return result;
   }
@@ -939,8 +965,11 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       }
     }
     this.produce({ time, type: source, record } as TelemetryEvent);
-    this.emit('log', { source, name, stream, line, time });
-    this.opts.onLog?.({ source, name, stream, line, time });
+    const entry: LogLine = { source, name, stream, line, time };
+    const inv = this.env?.current;
+    if (inv && inv.logs.length < MAX_INVOCATION_LOGS) inv.logs.push(entry);
+    this.emit('log', entry);
+    this.opts.onLog?.(entry);
   }
 
   private agentOf(env: Environment, child: Child): Agent | undefined {

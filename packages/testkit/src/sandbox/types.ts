@@ -194,6 +194,8 @@ export interface InvokeResult {
   error?: unknown;
   record: InvocationRecord;
   report: ReportRecord;
+  /** Lines the runtime and the extensions wrote during the invocation (at most 10000). */
+  logs: LogLine[];
 }
 
 export interface InitResult {

@@ -183,6 +183,23 @@ describe('runtime failures', () => {
     expect((await sandbox.invoke({})).record.coldStart).toBe(true);
   });
 
+  it('keeps the error an uncaught exception reported, then resets', async () => {
+    s = scratch();
+    writeFunction(
+      s.task,
+      'index.mjs',
+      'export const handler = async (e) => { if (e.throw) setTimeout(() => { throw new SyntaxError("late"); }, 0); await new Promise((r) => setTimeout(r, 1000)); return "ok"; };\n',
+    );
+    sandbox = new LambdaSandbox({ taskRoot: s.task, extensions: [NULL_EXTENSION] });
+    await sandbox.start();
+    const r = await sandbox.invoke({ throw: true });
+    expect(r).toMatchObject({ status: 'error', errorType: 'SyntaxError' });
+    await sandbox.waitForEvent('function', (e) =>
+      String(e.record).includes(`${r.requestId}\tERROR\t{"errorType":"SyntaxError"`),
+    );
+    expect((await sandbox.invoke({})).record.coldStart).toBe(true);
+  });
+
   it('refuses a response over 6 MB with Function.ResponseSizeTooLarge', async () => {
     s = scratch();
     writeFunction(s.task, 'index.mjs', 'export const handler = async () => "x".repeat(7 * 1024 * 1024);\n');
