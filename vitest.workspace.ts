@@ -39,4 +39,10 @@ const fixedPorts: TestProjectConfiguration = {
   },
 };
 
-export default [...perPackage, fixedPorts];
+// Checks of the workspace as a whole (packing and installing every package).
+const workspace: TestProjectConfiguration = {
+  extends: true,
+  test: { name: 'workspace', include: ['test/**/*.test.ts'] },
+};
+
+export default [...perPackage, workspace, fixedPorts];
