@@ -1,16 +1,19 @@
 #!/usr/bin/env node
 // serverless-agent-testkit: the local Lambda sandbox from the command line.
 //   serverless-agent-testkit demo
+//   serverless-agent-testkit intake [--port N] [--https] [--api-key KEY]... [--json]
 //   serverless-agent-testkit sandbox --task-root DIR [--handler index.handler] [--extensions DIR]
 //       [--extension FILE]... [--invoke N] [--event JSON] [--memory MB] [--timeout MS] [--opt DIR]
 //       [--json]
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { runIntakeCommand } from './intake/index.js';
 import { runDemo } from './sandbox/demo.js';
 import { LambdaSandbox } from './sandbox/sandbox.js';
 
 const USAGE = `usage:
   serverless-agent-testkit demo
+  serverless-agent-testkit intake [--host 127.0.0.1] [--port 0] [--https] [--https-port 0] [--api-key KEY]... [--any-key] [--json]
   serverless-agent-testkit sandbox --task-root DIR [--handler index.handler] [--extensions DIR]
       [--extension FILE]... [--invoke N] [--event JSON] [--memory MB] [--timeout MS] [--opt DIR] [--json]
 `;
@@ -77,6 +80,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'sandbox') return sandboxCommand(rest);
+  if (command === 'intake') return runIntakeCommand(rest);
   process.stderr.write(USAGE);
   return command === undefined || command === '--help' || command === '-h' ? 0 : 2;
 }

@@ -1,6 +1,7 @@
-// The demo: the sandbox with the null extension and a sample function, a few invocations, and
-// the timeline of what the platform did, printed as it happens.
+// The demo: the fake Datadog intake, the sandbox with the null extension and a sample function
+// pointed at it, a few invocations, and the timeline of what happened, printed as it happens.
 import type { Writable } from 'node:stream';
+import { startIntake } from '../intake/index.js';
 import { NULL_EXTENSION_DIR, SAMPLE_FUNCTION_DIR } from './paths.js';
 import { LambdaSandbox } from './sandbox.js';
 import type { LambdaSandboxOptions, TelemetryEvent } from './types.js';
@@ -48,11 +49,17 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
   const print = (line: string) => out.write(`${line}\n`);
   const t0 = performance.now();
   const stamp = () => `${`+${(performance.now() - t0).toFixed(1)}`.padStart(9)} ms`;
+  print('serverless-agent demo: a local Lambda sandbox and a fake Datadog intake');
+  const intake = await startIntake();
+  intake.onRequest((r) => print(`${stamp()}  intake: ${r.method} ${r.path} -> ${r.status}`));
+  print(`${stamp()}  datadog intake on ${intake.url}`);
   const sandbox = new LambdaSandbox({
     taskRoot: SAMPLE_FUNCTION_DIR,
     extensionsDir: NULL_EXTENSION_DIR,
     memorySizeMB: 256,
     ...options.sandbox,
+    // The extensions get the intake as their Datadog (DD_API_KEY, DD_DD_URL, ...).
+    env: { ...intake.agentEnv(), ...options.sandbox?.env },
   });
   sandbox.on('telemetry', (e) => {
     const text = describe(e);
@@ -60,31 +67,35 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
   });
   sandbox.on('freeze', () => print(`${stamp()}  frozen (SIGSTOP runtime and extensions)`));
   sandbox.on('thaw', () => print(`${stamp()}  thawed (SIGCONT)`));
-
-  print('serverless-agent demo: a local Lambda sandbox (Extensions, Telemetry and Runtime APIs)');
-  const init = await sandbox.start();
-  print(`${stamp()}  sandbox APIs on ${sandbox.runtimeApi}`);
-  for (const x of init.extensions) {
-    print(
-      `${stamp()}  ${x.name}: spawn→register ${x.spawnToRegisterMs} ms, spawn→ready ${x.spawnToFirstNextMs} ms`,
-    );
-  }
-  const n = options.invocations ?? 3;
-  for (let i = 0; i < n; i++) {
-    await sandbox.waitForFreeze(2000);
-    const r = await sandbox.invoke({ demo: i + 1 });
-    const ext = r.record.extensions
-      .map((x) => `${x.name} RSS ${Math.round((x.rssKB ?? 0) / 1024)} MB`)
-      .join(', ');
-    print(
-      `${stamp()}  invocation ${i + 1}: ${r.status}, runtime ${r.record.runtimeDurationMs} ms, post-runtime ${r.record.postRuntimeDurationMs} ms${ext ? `, ${ext}` : ''}`,
-    );
-  }
-  const down = await sandbox.shutdown();
-  for (const p of down.processes) {
-    print(
-      `${stamp()}  shutdown: ${p.name} ${p.ended === 'exit' ? `exited (${p.code ?? p.signal})` : 'SIGKILLed'}`,
-    );
+  try {
+    const init = await sandbox.start();
+    print(`${stamp()}  sandbox APIs on ${sandbox.runtimeApi}`);
+    for (const x of init.extensions) {
+      print(
+        `${stamp()}  ${x.name}: spawn→register ${x.spawnToRegisterMs} ms, spawn→ready ${x.spawnToFirstNextMs} ms`,
+      );
+    }
+    for (let i = 0; i < (options.invocations ?? 3); i++) {
+      await sandbox.waitForFreeze(2000);
+      const r = await sandbox.invoke({ demo: i + 1 });
+      const ext = r.record.extensions
+        .map((x) => `${x.name} RSS ${Math.round((x.rssKB ?? 0) / 1024)} MB`)
+        .join(', ');
+      print(
+        `${stamp()}  invocation ${i + 1}: ${r.status}, runtime ${r.record.runtimeDurationMs} ms, post-runtime ${r.record.postRuntimeDurationMs} ms${ext ? `, ${ext}` : ''}`,
+      );
+    }
+    const down = await sandbox.shutdown();
+    for (const p of down.processes) {
+      print(
+        `${stamp()}  shutdown: ${p.name} ${p.ended === 'exit' ? `exited (${p.code ?? p.signal})` : 'SIGKILLed'}`,
+      );
+    }
+  } finally {
+    await sandbox.shutdown();
+    const received = intake.requests().length;
+    print(`${stamp()}  intake received ${received} request${received === 1 ? '' : 's'}`);
+    await intake.stop();
   }
   print(`${stamp()}  done`);
 }

@@ -22,6 +22,8 @@ describe('the demo and the CLI', () => {
     expect(text).toContain('frozen (SIGSTOP runtime and extensions)');
     expect(text).toMatch(/invocation 2: success, runtime [\d.]+ ms, post-runtime [\d.]+ ms/);
     expect(text).toContain('shutdown: null-extension exited (0)');
+    expect(text).toMatch(/datadog intake on http:\/\/127\.0\.0\.1:\d+/);
+    expect(text).toContain('intake received 0 requests');
   });
 
   // The bin runs from the built package; the suite's CI builds before it tests.
