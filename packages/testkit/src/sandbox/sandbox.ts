@@ -174,6 +174,14 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
   private generation = 0;
   private suppressedInit = false;
   private closed = false;
+  /** If the host process exits without a shutdown, no stopped or orphaned child may outlive it. */
+  private readonly killOnExit = () => {
+    const env = this.env;
+    if (!env) return;
+    for (const c of [...(env.runtime ? [env.runtime] : []), ...env.externals]) {
+      signalGroup(c.pid, 'SIGKILL');
+    }
+  };
   private started = false;
   private waiters = new Set<() => void>();
   private chain: Promise<unknown> = Promise.resolve();
@@ -231,6 +239,7 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     return this.serial(async () => {
       if (this.started) throw new Error('LambdaSandbox already started');
       this.started = true;
+      process.once('exit', this.killOnExit);
       await this.listen();
       const result = await this.runInit('init', this.initTimeoutMs);
       if (result.status !== 'success') this.suppressedInit = true;
@@ -254,6 +263,7 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
         ? await this.shutdownEnv(this.env, reason)
         : { reason, durationMs: 0, processes: [] };
       await this.closeServer();
+      process.off('exit', this.killOnExit);
       this.emit('shutdown', result);
       return result;
     });

@@ -26,7 +26,8 @@ function writeLine(fd, text) {
     try {
       buf = buf.subarray(writeSync(fd, buf));
     } catch (err) {
-      if (err.code !== 'EAGAIN') throw err;
+      // EPIPE and the like: nobody reads our output any more; the line is lost, not the runtime.
+      if (err.code !== 'EAGAIN') return;
       Atomics.wait(pause, 0, 0, 1);
     }
   }
@@ -157,8 +158,13 @@ async function postResult(requestId, err, result) {
   await call('POST', `/2018-06-01/runtime/invocation/${requestId}/response`, {}, text);
 }
 
+let dying = false;
 async function fatal(err, requestId) {
   // As the Node runtime does for an uncaught exception: report it, then exit.
+  if (dying) return;
+  dying = true;
+  // Whatever happens while reporting, the process ends (the platform may be gone already).
+  setTimeout(() => process.exit(129), 2000).unref();
   const body = errorBody(err);
   const line = `${new Date().toISOString()}\t${requestId ?? 'undefined'}\tERROR\t${JSON.stringify(body)}`;
   writeLine(2, `${line.replace(/\n/g, '\r')}\n`);
