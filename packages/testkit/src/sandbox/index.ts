@@ -9,6 +9,7 @@ export {
   BUFFERING_LIMITS,
   SCHEMA_VERSIONS,
   type SchemaVersion,
+  type SubscriberStats,
   type TelemetryDestination,
   type TelemetrySubscription,
   validateSubscription,

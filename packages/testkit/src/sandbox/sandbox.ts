@@ -11,7 +11,12 @@ import { basename, dirname, join } from 'node:path';
 import { BodyTooLargeError, header, isUuid, readBody, sendError, sendJson } from './http.js';
 import { NODE_RUNTIME_BOOTSTRAP } from './paths.js';
 import { type Child, procStatus, signalGroup, spawnChild, withOptMount } from './processes.js';
-import { TelemetrySubscriber, validateSubscription } from './telemetry.js';
+import {
+  type SubscriberStats,
+  TelemetrySubscriber,
+  type TelemetrySubscription,
+  validateSubscription,
+} from './telemetry.js';
 import type {
   ExtensionEventType,
   ExtensionRecord,
@@ -267,6 +272,15 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       this.emit('shutdown', result);
       return result;
     });
+  }
+
+  /** The Telemetry API subscriptions of the current environment, with their delivery counters. */
+  get subscriptions(): { name: string; subscription: TelemetrySubscription; stats: SubscriberStats }[] {
+    return [...(this.env?.agents.values() ?? [])].flatMap((a) =>
+      a.subscriber
+        ? [{ name: a.name, subscription: a.subscriber.subscription, stats: { ...a.subscriber.stats } }]
+        : [],
+    );
   }
 
   /** Resolves when the environment is frozen (false after `timeoutMs`). */

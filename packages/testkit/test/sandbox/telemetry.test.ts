@@ -240,5 +240,8 @@ describe('Telemetry API delivery', () => {
     const delivered = receiver.events.filter((e) => e.type === 'function').length;
     expect(rec.droppedRecords).toBeGreaterThan(0);
     expect(delivered + rec.droppedRecords).toBe(6000);
+    const [sub] = sandbox.subscriptions;
+    expect(sub?.name).toBe('listener');
+    expect(sub?.stats.droppedRecords).toBe(rec.droppedRecords);
   });
 });
