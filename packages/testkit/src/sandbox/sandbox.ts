@@ -274,6 +274,9 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     });
   }
 
+  /** How many error answers the APIs gave, by `errorType` (bad requests from the children). */
+  readonly apiErrors: Record<string, number> = {};
+
   /** The Telemetry API subscriptions of the current environment, with their delivery counters. */
   get subscriptions(): { name: string; subscription: TelemetrySubscription; stats: SubscriberStats }[] {
     return [...(this.env?.agents.values() ?? [])].flatMap((a) =>
@@ -1103,7 +1106,7 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     const server = createServer((req, res) => {
       this.route(req, res).catch((err: unknown) => {
         this.logger.error(`platform API: ${String(err)}`);
-        if (!res.headersSent) sendError(res, 500, 'ServiceException', 'Internal error');
+        if (!res.headersSent) this.answerError(res, 500, 'ServiceException', 'Internal error');
       });
     });
     server.keepAliveTimeout = 0;
@@ -1150,7 +1153,20 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     const inv = /^\/2018-06-01\/runtime\/invocation\/([^/]+)\/(response|error)$/.exec(url);
     if (inv && m === 'POST') return this.runtimeResult(req, res, inv[1]!, inv[2] as 'response' | 'error');
     req.resume();
-    sendError(res, 404, 'InvalidRequest', `No route for ${m} ${url}`);
+    this.answerError(res, 404, 'InvalidRequest', `No route for ${m} ${url}`);
+  }
+
+  private lastErrorLog = Number.NEGATIVE_INFINITY;
+
+  private answerError(res: ServerResponse, status: number, errorType: string, message: string): void {
+    this.apiErrors[errorType] = (this.apiErrors[errorType] ?? 0) + 1;
+    // One line per second at most: a misbehaving child must not flood the log.
+    const now = performance.now();
+    if (now - this.lastErrorLog >= 1000) {
+      this.lastErrorLog = now;
+      this.logger.debug(`platform API answered ${status} ${errorType}: ${message}`);
+    }
+    sendError(res, status, errorType, message);
   }
 
   // Extensions API
@@ -1163,27 +1179,33 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       const raw = await readBody(req, MAX_REQUEST_BYTES);
       body = JSON.parse(raw.toString('utf8') || 'null');
     } catch {
-      return sendError(res, 403, 'InvalidRequestFormat', 'Request body is not valid JSON');
+      return this.answerError(res, 403, 'InvalidRequestFormat', 'Request body is not valid JSON');
     }
-    if (name === '') return sendError(res, 403, 'Extension.InvalidExtensionName', 'Empty extension name');
+    if (name === '')
+      return this.answerError(res, 403, 'Extension.InvalidExtensionName', 'Empty extension name');
     if (!env?.registrationOpen || env.shuttingDown) {
-      return sendError(res, 403, 'Extension.RegistrationClosed', 'Extension registration closed already');
+      return this.answerError(
+        res,
+        403,
+        'Extension.RegistrationClosed',
+        'Extension registration closed already',
+      );
     }
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      return sendError(res, 403, 'InvalidRequestFormat', 'Request body must be a JSON object');
+      return this.answerError(res, 403, 'InvalidRequestFormat', 'Request body must be a JSON object');
     }
     const b = body as { events?: unknown; configurationKeys?: unknown };
     if (b.configurationKeys !== undefined) {
-      return sendError(res, 403, 'InvalidRequestFormat', 'configurationKeys is no longer supported');
+      return this.answerError(res, 403, 'InvalidRequestFormat', 'configurationKeys is no longer supported');
     }
     const events = b.events ?? [];
     if (!Array.isArray(events) || events.some((e) => e !== 'INVOKE' && e !== 'SHUTDOWN')) {
-      return sendError(res, 403, 'Extension.InvalidEventType', 'Events must be INVOKE or SHUTDOWN');
+      return this.answerError(res, 403, 'Extension.InvalidEventType', 'Events must be INVOKE or SHUTDOWN');
     }
     const child = env.externals.find((c) => c.name === name);
     const outside = this.outsideNames().includes(name);
     if (!child && !outside && events.includes('SHUTDOWN')) {
-      return sendError(
+      return this.answerError(
         res,
         403,
         'Extension.InvalidEventType',
@@ -1191,10 +1213,10 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       );
     }
     if (this.managedInstances && events.includes('INVOKE')) {
-      return sendError(res, 403, 'Extension.InvalidEventType', 'INVOKE is not supported in this mode');
+      return this.answerError(res, 403, 'Extension.InvalidEventType', 'INVOKE is not supported in this mode');
     }
     if ([...env.agents.values()].some((a) => a.name === name)) {
-      return sendError(
+      return this.answerError(
         res,
         403,
         'Extension.InvalidExtensionState',
@@ -1202,7 +1224,7 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       );
     }
     if (env.agents.size >= MAX_EXTENSIONS) {
-      return sendError(res, 403, 'Extension.TooManyExtensions', 'Too many extensions registered');
+      return this.answerError(res, 403, 'Extension.TooManyExtensions', 'Too many extensions registered');
     }
     const agent: Agent = {
       id: randomUUID(),
@@ -1234,7 +1256,7 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
   private agentFor(req: IncomingMessage, res: ServerResponse): Agent | undefined {
     const id = header(req, 'Lambda-Extension-Identifier');
     if (!id) {
-      sendError(
+      this.answerError(
         res,
         403,
         'Extension.MissingExtensionIdentifier',
@@ -1243,12 +1265,17 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       return undefined;
     }
     if (!isUuid(id)) {
-      sendError(res, 403, 'Extension.InvalidExtensionIdentifier', 'Invalid Lambda-Extension-Identifier');
+      this.answerError(
+        res,
+        403,
+        'Extension.InvalidExtensionIdentifier',
+        'Invalid Lambda-Extension-Identifier',
+      );
       return undefined;
     }
     const agent = this.env?.agents.get(id);
     if (!agent) {
-      sendError(res, 403, 'Extension.UnknownExtensionIdentifier', 'Unknown extension');
+      this.answerError(res, 403, 'Extension.UnknownExtensionIdentifier', 'Unknown extension');
       return undefined;
     }
     return agent;
@@ -1259,7 +1286,7 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     const agent = this.agentFor(req, res);
     if (!agent) return;
     if (agent.pendingNext && !agent.pendingNext.destroyed) {
-      sendError(res, 403, 'Extension.InvalidExtensionState', 'A next request is already pending');
+      this.answerError(res, 403, 'Extension.InvalidExtensionState', 'A next request is already pending');
       return;
     }
     if (agent.firstNextAt === undefined) {
@@ -1304,24 +1331,34 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     try {
       raw = await readBody(req, MAX_REQUEST_BYTES);
     } catch {
-      return sendError(res, 413, 'RequestEntityTooLarge', 'Request too large');
+      return this.answerError(res, 413, 'RequestEntityTooLarge', 'Request too large');
     }
     const agent = this.agentFor(req, res);
     if (!agent) return;
     const errorType = header(req, 'Lambda-Extension-Function-Error-Type');
     if (!errorType)
-      return sendError(res, 403, 'Extension.MissingHeader', 'Missing Lambda-Extension-Function-Error-Type');
+      return this.answerError(
+        res,
+        403,
+        'Extension.MissingHeader',
+        'Missing Lambda-Extension-Function-Error-Type',
+      );
     if (raw.length > 0) {
       try {
         JSON.parse(raw.toString('utf8'));
       } catch {
-        return sendError(res, 403, 'InvalidRequestFormat', 'Request body is not valid JSON');
+        return this.answerError(res, 403, 'InvalidRequestFormat', 'Request body is not valid JSON');
       }
     }
     const env = this.env!;
     if (kind === 'init') {
       if (!env.registrationOpen) {
-        return sendError(res, 403, 'Extension.InvalidExtensionState', 'init/error is only valid during init');
+        return this.answerError(
+          res,
+          403,
+          'Extension.InvalidExtensionState',
+          'init/error is only valid during init',
+        );
       }
       env.initFailure ??= { status: 'error', errorType };
     } else if (!env.registrationOpen && !env.shuttingDown) {
@@ -1340,22 +1377,27 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       raw = await readBody(req, MAX_REQUEST_BYTES);
     } catch (err) {
       if (err instanceof BodyTooLargeError)
-        return sendError(res, 400, 'ValidationError', 'Request body too large');
+        return this.answerError(res, 400, 'ValidationError', 'Request body too large');
       throw err;
     }
     const agent = this.agentFor(req, res);
     if (!agent) return;
     if (agent.firstNextAt !== undefined || !this.env?.registrationOpen) {
-      return sendError(res, 403, 'Telemetry.SubscriptionClosed', 'Telemetry API subscription is closed');
+      return this.answerError(
+        res,
+        403,
+        'Telemetry.SubscriptionClosed',
+        'Telemetry API subscription is closed',
+      );
     }
     let body: unknown;
     try {
       body = JSON.parse(raw.toString('utf8'));
     } catch {
-      return sendError(res, 400, 'ValidationError', 'Request body is not valid JSON');
+      return this.answerError(res, 400, 'ValidationError', 'Request body is not valid JSON');
     }
     const v = validateSubscription(body, this.managedInstances ? '2025-01-29' : undefined);
-    if (!v.ok) return sendError(res, 400, 'ValidationError', v.message);
+    if (!v.ok) return this.answerError(res, 400, 'ValidationError', v.message);
     agent.subscriber?.close();
     const sub = new TelemetrySubscriber(agent.name, v.value, this.logger);
     agent.subscriber = sub;
@@ -1376,7 +1418,7 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     const env = this.env;
     if (!env || env.shuttingDown) return; // never answered: the process is about to go
     if (env.runtimePendingNext && !env.runtimePendingNext.destroyed) {
-      sendError(res, 403, 'InvalidStateTransition', 'A next request is already pending');
+      this.answerError(res, 403, 'InvalidStateTransition', 'A next request is already pending');
       return;
     }
     if (!env.runtimeInitDone) {
@@ -1415,7 +1457,12 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     const raw = await readBody(req, MAX_REQUEST_BYTES).catch(() => Buffer.alloc(0));
     const env = this.env;
     if (!env || env.runtimeInitDone || !env.registrationOpen) {
-      return sendError(res, 403, 'InvalidStateTransition', 'State transition from Ready to InitError failed');
+      return this.answerError(
+        res,
+        403,
+        'InvalidStateTransition',
+        'State transition from Ready to InitError failed',
+      );
     }
     const errorType =
       header(req, 'Lambda-Runtime-Function-Error-Type') ?? errorTypeFromBody(raw) ?? 'Runtime.Unknown';
@@ -1449,10 +1496,10 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       body = Buffer.alloc(0);
     }
     if (!env || !inv || inv.requestId !== requestId) {
-      return sendError(res, 400, 'InvalidRequestID', 'Invalid request ID');
+      return this.answerError(res, 400, 'InvalidRequestID', 'Invalid request ID');
     }
     if (inv.outcome) {
-      return sendError(res, 403, 'InvalidStateTransition', 'Invocation already completed');
+      return this.answerError(res, 403, 'InvalidStateTransition', 'Invocation already completed');
     }
     const at = performance.now();
     const readMs = at - readStart;
@@ -1469,7 +1516,7 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
         at,
         readMs,
       };
-      sendError(res, 413, 'RequestEntityTooLarge', 'Response payload too large');
+      this.answerError(res, 413, 'RequestEntityTooLarge', 'Response payload too large');
     } else if (kind === 'response') {
       inv.outcome = { status: 'success', body, at, readMs };
       sendJson(res, 202, { status: 'OK' });

@@ -50,17 +50,19 @@ function call(method, path, headers, body) {
   });
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// Synchronous writes: a line must be out before the next call lets the platform freeze us.
+const say = (fd, line) => process.getBuiltinModule('node:fs').writeSync(fd, line + '\\n');
 (async () => {
   if (spec.dumpEnvTo) process.getBuiltinModule('node:fs').writeFileSync(spec.dumpEnvTo, JSON.stringify(process.env));
   if (spec.registerDelayMs) await sleep(spec.registerDelayMs);
   const reg = await call('POST', '/2020-01-01/extension/register',
     { 'Lambda-Extension-Name': ${JSON.stringify(name)} }, JSON.stringify({ events: spec.events || ['INVOKE', 'SHUTDOWN'] }));
-  if (reg.status !== 200) { console.error('register', reg.status, reg.body); process.exit(2); }
+  if (reg.status !== 200) { say(2, 'register ' + reg.status + ' ' + reg.body); process.exit(2); }
   const id = reg.headers['lambda-extension-identifier'];
   if (spec.exitAfterRegister !== undefined) process.exit(spec.exitAfterRegister);
   if (spec.subscribe) {
     const s = await call('PUT', '/2022-07-01/telemetry', { 'Lambda-Extension-Identifier': id, 'Content-Type': 'application/json' }, JSON.stringify(spec.subscribe));
-    console.log('subscribe', s.status, s.body);
+    say(1, 'subscribe ' + s.status + ' ' + s.body);
   }
   if (spec.initError) {
     await call('POST', '/2020-01-01/extension/init/error', { 'Lambda-Extension-Identifier': id, 'Lambda-Extension-Function-Error-Type': spec.initError }, '{}');
@@ -70,11 +72,11 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
     const r = await call('GET', '/2020-01-01/extension/event/next', { 'Lambda-Extension-Identifier': id });
     const ev = JSON.parse(r.body);
     if (ev.eventType === 'SHUTDOWN') {
-      console.log('shutdown', ev.shutdownReason);
+      say(1, 'shutdown ' + ev.shutdownReason);
       if (spec.ignoreShutdown) { setInterval(() => {}, 1000); return; }
       process.exit(0);
     }
-    if (spec.logOnInvoke) console.log(spec.logOnInvoke);
+    if (spec.logOnInvoke) say(1, spec.logOnInvoke);
     if (spec.crashOnInvokeOnce && !process.getBuiltinModule('node:fs').existsSync(spec.crashOnInvokeOnce)) {
       process.getBuiltinModule('node:fs').writeFileSync(spec.crashOnInvokeOnce, '1');
       process.exit(1);

@@ -147,6 +147,7 @@ export class TelemetrySubscriber {
   private socket: Socket | undefined;
   private idleWaiters: (() => void)[] = [];
   private readonly maxQueueBytes: number;
+  private lastWarn = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly extensionName: string,
@@ -306,7 +307,11 @@ export class TelemetrySubscriber {
       if (ok) return true;
       const delay = RETRY_DELAYS_MS[attempt];
       if (delay === undefined) {
-        this.logger.warn(`telemetry: dropped a batch of ${batch.length} for ${this.extensionName}`);
+        const now = performance.now();
+        if (now - this.lastWarn >= 1000) {
+          this.lastWarn = now;
+          this.logger.warn(`telemetry: dropped a batch of ${batch.length} for ${this.extensionName}`);
+        }
         return false;
       }
       await new Promise((r) => setTimeout(r, delay));

@@ -180,6 +180,14 @@ describe('Extensions, Telemetry and Runtime API error answers', () => {
     const result = await invoked;
     expect(result.status).toBe('success');
     expect(result.requestId).toBe(ev.requestId);
+    expect(sandbox.apiErrors).toMatchObject({
+      'Extension.InvalidExtensionName': 1,
+      InvalidRequestFormat: 2,
+      'Extension.InvalidEventType': 2,
+      'Extension.InvalidExtensionState': 2,
+      ValidationError: 9,
+      'Telemetry.SubscriptionClosed': 1,
+    });
     await sandbox.shutdown();
     await secondNext;
     sandbox = undefined;

@@ -99,7 +99,12 @@ describe('Telemetry API delivery', () => {
     const r = await sandbox.invoke({});
     // The report is flushed at the end of the invoke; the receiver runs in this process, so the
     // freeze of the extension does not hold it back.
-    await receiver.waitFor((e) => types(e).includes('platform.report'));
+    // The extension's line and the report race to the sandbox: wait for both.
+    await receiver.waitFor(
+      (e) =>
+        types(e).includes('platform.report') &&
+        e.some((x) => x.type === 'extension' && x.record === 'ext saw invoke'),
+    );
     const got = receiver.events;
     expect(types(got).slice(0, 2)).toEqual(['platform.initStart', 'platform.telemetrySubscription']);
     expect(types(got)).toEqual(
