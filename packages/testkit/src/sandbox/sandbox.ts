@@ -611,10 +611,14 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     }
     clearInterval(sampler);
     this.sampleOnce(env);
-    const end = performance.now();
-    const responded = inv.outcome?.at ?? end;
+    // The invoke's duration ends when the runtime has responded and the extensions are back (the
+    // runtime's own next call, waited for above, is not billed): duration = runtime + post-runtime.
+    const now = performance.now();
+    const responded = inv.outcome?.at ?? now;
+    const end =
+      status === 'timeout' || extensionsBackAt === undefined ? now : Math.max(extensionsBackAt, responded);
     const postRuntimeDurationMs = round3(
-      status === 'timeout' && !inv.outcome ? 0 : Math.max(0, (extensionsBackAt ?? end) - responded),
+      status === 'timeout' && !inv.outcome ? 0 : Math.max(0, end - responded),
     );
     const durationMs = round3(status === 'timeout' ? Math.max(this.timeoutMs, end - t0) : end - t0);
     const oom = env.failure?.oom === true;
