@@ -147,7 +147,6 @@ interface Destination {
   apiKey: string | undefined;
   reliable: boolean;
   stats: DestinationStats;
-  warned403: boolean;
 }
 
 interface Request {
@@ -259,6 +258,8 @@ export class Forwarder {
   #freezes = 0;
   #closed = false;
   #noKeyLogged = false;
+  /** Destinations (by id) whose 403 was logged: kept here, not on the destination, which a query string copies. */
+  readonly #warned403 = new Set<string>();
 
   constructor(options: ForwarderOptions) {
     this.#o = options;
@@ -531,7 +532,6 @@ export class Forwarder {
         url: new URL(url),
         apiKey,
         reliable,
-        warned403: false,
         stats: {
           destination: id,
           deliveredRequests: 0,
@@ -715,8 +715,8 @@ export class Forwarder {
       // Any answer that is not a retryable failure shows the backend up.
       if (status !== 0 && !RETRYABLE_STATUS(status)) this.#health.success(d.id);
       if (status === 403) {
-        if (!d.warned403) {
-          d.warned403 = true;
+        if (!this.#warned403.has(d.id)) {
+          this.#warned403.add(d.id);
           this.#logger.error(
             `${d.url.host} answered 403 Forbidden: the API key is not valid for this site; ` +
               'check DD_API_KEY (or its secret) and DD_SITE. Data for it is dropped.',

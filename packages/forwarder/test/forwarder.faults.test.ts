@@ -109,6 +109,19 @@ describe('retries', () => {
     expect(f.stats().dropped.forbidden).toEqual({ requests: 3, items: 3 });
   });
 
+  it('logs a 403 once per destination for requests with a query string too', async () => {
+    const i = await intake();
+    i.behaviour = () => ({ status: 403 });
+    const logger = captureLogger();
+    const f = forwarder(i.url, {}, logger);
+    for (let n = 0; n < 3; n++) {
+      const r = await f.send(jsonPayload('traces', { n }, { query: `n=${n}` }), deadline());
+      expect(r.dropped).toEqual({ forbidden: 1 });
+    }
+    expect(i.posts.map((p) => p.path)).toEqual([0, 1, 2].map((n) => `/api/v0.2/traces?n=${n}`));
+    expect(logger.lines.filter((l) => l.msg.includes('403'))).toHaveLength(1);
+  });
+
   it('splits a payload answered with 413 and sends the halves', async () => {
     const i = await intake();
     i.behaviour = (r) => (JSON.parse(r.body.toString()).values.length > 2 ? { status: 413 } : undefined);
