@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ENDPOINT_KINDS, type EndpointKind, fromEnv, intakeUrl } from '../src/index.js';
+import { additionalUrl } from '../src/endpoints.js';
 import { captureLogger } from './helpers/logger.js';
 
 const SITES = [
@@ -72,6 +73,30 @@ describe('endpoint resolution', () => {
     expect(intakeUrl('traces', e)).toBe('https://trace.example:8126/api/v0.2/traces');
     expect(intakeUrl('stats', e)).toBe('https://trace.example:8126/api/v0.2/stats');
     expect(intakeUrl('pipeline_stats', e)).toBe('https://trace.agent.datadoghq.eu/api/v0.1/pipeline_stats');
+  });
+
+  it('DD_APM_DD_URL given as the full trace URL: stats hang off the same prefix', () => {
+    for (const url of [
+      'https://trace.example/api/v0.2/traces',
+      'https://trace.example/api/v0.2/traces/',
+      'https://trace.example',
+    ]) {
+      const e = resolve({ DD_APM_DD_URL: url });
+      expect(intakeUrl('traces', e)).toBe('https://trace.example/api/v0.2/traces');
+      expect(intakeUrl('stats', e)).toBe('https://trace.example/api/v0.2/stats');
+    }
+    // A path prefix (a relay) is kept in front of both routes.
+    const relay = resolve({ DD_APM_DD_URL: 'http://relay.internal:8080/datadog/api/v0.2/traces' });
+    expect(intakeUrl('traces', relay)).toBe('http://relay.internal:8080/datadog/api/v0.2/traces');
+    expect(intakeUrl('stats', relay)).toBe('http://relay.internal:8080/datadog/api/v0.2/stats');
+    // The same for the APM additional endpoints.
+    const o = fromEnv(
+      { DD_APM_ADDITIONAL_ENDPOINTS: '{"https://trace.agent.datadoghq.eu/api/v0.2/traces": ["k"]}' },
+      captureLogger(),
+    );
+    const [extra] = o.additionalEndpoints.apm;
+    expect(additionalUrl('traces', extra!)).toBe('https://trace.agent.datadoghq.eu/api/v0.2/traces');
+    expect(additionalUrl('stats', extra!)).toBe('https://trace.agent.datadoghq.eu/api/v0.2/stats');
   });
 
   it('DD_LOGS_CONFIG_LOGS_DD_URL takes a URL or host:port, https unless DD_LOGS_CONFIG_LOGS_NO_SSL', () => {
