@@ -88,12 +88,12 @@ export function parseAdditionalEndpoints(raw: string, name: string, logger: Logg
   return out;
 }
 
-/** `[{"api_key": "...", "Host": "...", "Port": 443, "is_reliable": true}]` → `https://Host:Port`. */
-export function parseLogsAdditionalEndpoints(
-  raw: string,
-  noSsl: boolean,
-  logger: Logger,
-): AdditionalEndpoint[] {
+/**
+ * `[{"api_key": "...", "Host": "...", "Port": 443, "is_reliable": true}]` → `https://Host:Port/api/v2/logs`
+ * (lambda-extension-reference.md §1d): always HTTPS, whatever `DD_LOGS_CONFIG_LOGS_NO_SSL` says (that
+ * variable is about the main logs URL). A missing `Port` is 443, the HTTPS port the intakes listen on.
+ */
+export function parseLogsAdditionalEndpoints(raw: string, logger: Logger): AdditionalEndpoint[] {
   const name = 'DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS';
   let parsed: unknown;
   try {
@@ -114,10 +114,18 @@ export function parseLogsAdditionalEndpoints(
       logger.warn(`${name}: an entry without Host or api_key; ignored`);
       continue;
     }
-    const port = e.Port ?? e.port;
-    const hostPort = port === undefined || port === '' ? host.trim() : `${host.trim()}:${port}`;
+    if (!/^[a-zA-Z0-9._-]+$/.test(host.trim())) {
+      logger.warn(`${name}: Host ${JSON.stringify(host)} is not a host name (no scheme, port or path); ignored`);
+      continue;
+    }
+    const rawPort = e.Port ?? e.port;
+    const port = rawPort === undefined || rawPort === '' ? 443 : Number(rawPort);
+    if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+      logger.warn(`${name}: Port ${JSON.stringify(rawPort)} for ${host} is not a TCP port; ignored`);
+      continue;
+    }
     out.push({
-      url: normaliseLogsUrl(hostPort, noSsl),
+      url: `https://${host.trim()}:${port}`,
       apiKey: key.trim(),
       reliable: e.is_reliable === undefined ? true : e.is_reliable === true || e.is_reliable === 'true',
     });
@@ -259,7 +267,7 @@ export function fromEnv(input: Env, logger: Logger): ForwarderOptions {
   const apmExtra = value(env, 'DD_APM_ADDITIONAL_ENDPOINTS');
   if (apmExtra) additional.apm = parseAdditionalEndpoints(apmExtra, 'DD_APM_ADDITIONAL_ENDPOINTS', logger);
   const logsExtra = value(env, 'DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS');
-  if (logsExtra) additional.logs = parseLogsAdditionalEndpoints(logsExtra, logsNoSsl, logger);
+  if (logsExtra) additional.logs = parseLogsAdditionalEndpoints(logsExtra, logger);
 
   const level = (name: string, fallback: number) =>
     number(env, name, fallback, logger, (n) => Number.isInteger(n) && n >= 0 && n <= 22);

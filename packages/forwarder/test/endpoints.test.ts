@@ -137,9 +137,32 @@ describe('endpoint resolution', () => {
     ]);
     expect(o.additionalEndpoints.logs).toEqual([
       { url: 'https://agent-http-intake.logs.datadoghq.eu:443', apiKey: 'k5', reliable: true },
-      { url: 'https://logs.example', apiKey: 'k6', reliable: false },
+      { url: 'https://logs.example:443', apiKey: 'k6', reliable: false },
     ]);
     expect(logger.lines.filter((l) => l.level === 'warn')).toEqual([]);
+  });
+
+  it('logs additional endpoints are https://Host:Port/api/v2/logs even with DD_LOGS_CONFIG_LOGS_NO_SSL', () => {
+    const logger = captureLogger();
+    const o = fromEnv(
+      {
+        DD_LOGS_CONFIG_LOGS_NO_SSL: 'true',
+        DD_LOGS_CONFIG_LOGS_DD_URL: 'logs.example:8080',
+        DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS:
+          '[{"api_key":"k1","Host":"agent-http-intake.logs.datadoghq.eu","Port":443,"is_reliable":true},' +
+          '{"api_key":"k2","Host":"logs.example","Port":"10516"},{"api_key":"k3","Host":"nop.example"},' +
+          '{"api_key":"k4","Host":"https://x.example"},{"api_key":"k5","Host":"y.example","Port":70000}]',
+      },
+      logger,
+    );
+    // NO_SSL still applies to the scheme-less main URL.
+    expect(intakeUrl('logs', o.endpoints)).toBe('http://logs.example:8080/api/v2/logs');
+    expect(o.additionalEndpoints.logs.map((e) => additionalUrl('logs', e))).toEqual([
+      'https://agent-http-intake.logs.datadoghq.eu:443/api/v2/logs',
+      'https://logs.example:10516/api/v2/logs',
+      'https://nop.example:443/api/v2/logs',
+    ]);
+    expect(logger.lines.filter((l) => l.level === 'warn')).toHaveLength(2);
   });
 
   it('ignores malformed additional endpoints with a warning, never a throw', () => {
