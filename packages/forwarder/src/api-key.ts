@@ -39,9 +39,11 @@ export function keyFromSecretString(secret: string): string | undefined {
   if (trimmed.startsWith('{')) {
     try {
       const parsed = JSON.parse(trimmed) as Record<string, unknown>;
+      // An empty `dd_api_key` is as good as none: the next field may hold the key.
       for (const field of ['dd_api_key', 'apiKey']) {
         const v = parsed[field];
-        if (typeof v === 'string') return cleanApiKey(v);
+        const key = typeof v === 'string' ? cleanApiKey(v) : undefined;
+        if (key) return key;
       }
       return undefined;
     } catch {

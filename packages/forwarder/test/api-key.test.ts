@@ -95,6 +95,19 @@ describe('API key resolution', () => {
     expect(cleanApiKey('  \n')).toBeUndefined();
   });
 
+  it('an empty or blank dd_api_key in a JSON secret falls through to apiKey', async () => {
+    const a = await aws();
+    a.handler = () => ({
+      status: 200,
+      body: { SecretString: JSON.stringify({ dd_api_key: '', apiKey: SECRET_KEY }) },
+    });
+    const env = { DD_API_KEY_SECRET_ARN: SM_ARN, AWS_ENDPOINT_URL_SECRETS_MANAGER: a.url };
+    expect(await provider(env).p.get(wait())).toBe(SECRET_KEY);
+    expect(keyFromSecretString(JSON.stringify({ dd_api_key: ' \n', apiKey: 'k2' }))).toBe('k2');
+    expect(keyFromSecretString(JSON.stringify({ dd_api_key: 42, apiKey: 'k3' }))).toBe('k3');
+    expect(keyFromSecretString(JSON.stringify({ dd_api_key: '', apiKey: '' }))).toBeUndefined();
+  });
+
   it('decrypts with KMS without, then with, the LambdaFunctionName encryption context', async () => {
     const a = await aws();
     const ciphertext = Buffer.from('opaque-ciphertext-blob').toString('base64');
