@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import type { ApiKeyOptions, ApiKeySource } from './api-key.js';
 import { credentialSourceFromEnv } from './aws/credentials.js';
-import type { CodecKind, CompressionOptions } from './compression.js';
+import { type CodecKind, type CompressionOptions, DEFAULT_COMPRESSION_LEVEL } from './compression.js';
 import {
   type AdditionalEndpoint,
   type AdditionalEndpoints,
@@ -269,9 +269,10 @@ export function fromEnv(input: Env, logger: Logger): ForwarderOptions {
   const logsExtra = value(env, 'DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS');
   if (logsExtra) additional.logs = parseLogsAdditionalEndpoints(logsExtra, logger);
 
+  // 0–9 as the spec gives DD_COMPRESSION_LEVEL; the per-kind variables are levels of the same codecs.
   const level = (name: string, fallback: number) =>
-    number(env, name, fallback, logger, (n) => Number.isInteger(n) && n >= 0 && n <= 22);
-  const globalLevel = level('DD_COMPRESSION_LEVEL', 3);
+    number(env, name, fallback, logger, (n) => Number.isInteger(n) && n >= 0 && n <= 9);
+  const globalLevel = level('DD_COMPRESSION_LEVEL', DEFAULT_COMPRESSION_LEVEL);
   const logsCompressed = bool(env, 'DD_LOGS_CONFIG_USE_COMPRESSION', true, logger);
   const compression: CompressionOptions = {
     metrics: codec(env, 'DD_SERIALIZER_COMPRESSOR_KIND', 'zstd', logger),
