@@ -6,7 +6,7 @@ import {
   type Forwarder,
   type OutgoingPayload,
 } from '../src/index.js';
-import { decodeBody, FakeIntake } from './helpers/intake.js';
+import { CA_FILE, decodeBody, FakeIntake } from './helpers/intake.js';
 import { captureLogger } from './helpers/logger.js';
 import { API_KEY, jsonPayload, optionsFor } from './helpers/options.js';
 
@@ -15,8 +15,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function intake(): Promise<FakeIntake> {
-  const i = await FakeIntake.start();
+async function intake(tls = false): Promise<FakeIntake> {
+  const i = await FakeIntake.start({ tls });
   cleanups.push(() => i.close());
   return i;
 }
@@ -282,7 +282,8 @@ describe('backend health', () => {
 describe('dual shipping', () => {
   it('delivers to every destination with its own key; one down does not hold back the other', async () => {
     const main = await intake();
-    const extra = await intake();
+    // HTTPS: logs additional endpoints are always https://Host:Port.
+    const extra = await intake(true);
     let extraDown = true;
     extra.behaviour = () => (extraDown ? { status: 503 } : undefined);
     const f = forwarder(main.url, {
@@ -291,7 +292,7 @@ describe('dual shipping', () => {
       DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS: JSON.stringify([
         { api_key: 'extra-key-000003', Host: '127.0.0.1', Port: extra.port, is_reliable: true },
       ]),
-      DD_LOGS_CONFIG_LOGS_NO_SSL: 'true',
+      DD_TLS_CERT_FILE: CA_FILE,
     });
     const r = await f.flush(
       [jsonPayload('series', { a: 1 }), jsonPayload('traces', { a: 2 }), jsonPayload('logs', { a: 3 })],
@@ -319,12 +320,13 @@ describe('dual shipping', () => {
 
   it('does not buffer for an unreliable logs endpoint', async () => {
     const main = await intake();
-    const extra = await intake();
+    const extra = await intake(true);
     extra.behaviour = () => ({ status: 500 });
     const f = forwarder(main.url, {
       DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS: JSON.stringify([
-        { api_key: 'extra-key-000003', Host: `http://127.0.0.1`, Port: extra.port, is_reliable: false },
+        { api_key: 'extra-key-000003', Host: '127.0.0.1', Port: extra.port, is_reliable: false },
       ]),
+      DD_TLS_CERT_FILE: CA_FILE,
     });
     const r = await f.send(jsonPayload('logs', { a: 1 }), deadline());
     expect(r).toEqual({ delivered: 1, buffered: 0, dropped: { unreliable_endpoint: 1 } });
