@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import type { ApiKeyOptions, ApiKeySource } from './api-key.js';
@@ -286,6 +287,18 @@ export function fromEnv(input: Env, logger: Logger): ForwarderOptions {
 
   const region = value(env, 'AWS_REGION') ?? value(env, 'AWS_DEFAULT_REGION') ?? 'us-east-1';
   const reloadSeconds = number(env, 'DD_API_KEY_SECRET_RELOAD_INTERVAL', 0, logger);
+  // DD_LAMBDA_FIPS_MODE is informational (lambda-extension-reference.md §1a, §9): it says what the runtime
+  // layer does; a mismatch with this process is worth a warning, and it changes no endpoint.
+  const fipsCrypto = crypto.getFips() === 1;
+  const fipsMode = bool(env, 'DD_LAMBDA_FIPS_MODE', region.startsWith('us-gov-'), logger);
+  if (fipsMode !== fipsCrypto)
+    logger.warn(
+      fipsMode
+        ? 'FIPS mode is expected (DD_LAMBDA_FIPS_MODE, or a us-gov-* region) but this process does not run ' +
+            'FIPS crypto; use a FIPS-enabled Node or set DD_LAMBDA_FIPS_MODE=false for consistent FIPS behaviour'
+        : 'this process runs FIPS crypto but DD_LAMBDA_FIPS_MODE is false; the runtime layer will not be in ' +
+            'FIPS mode: set DD_LAMBDA_FIPS_MODE=true for consistent FIPS behaviour',
+    );
   const apiKey: ApiKeyOptions = {
     source: apiKeySource(env, logger),
     reloadIntervalMs: reloadSeconds * 1000,
@@ -298,8 +311,7 @@ export function fromEnv(input: Env, logger: Logger): ForwarderOptions {
         : {}),
       ...(value(env, 'AWS_ENDPOINT_URL_KMS') ? { kms: value(env, 'AWS_ENDPOINT_URL_KMS') } : {}),
       ...(value(env, 'AWS_ENDPOINT_URL_SSM') ? { ssm: value(env, 'AWS_ENDPOINT_URL_SSM') } : {}),
-      // GovCloud functions use the FIPS endpoints, as Datadog's FIPS layers do.
-      fips: bool(env, 'DD_LAMBDA_FIPS_MODE', region.startsWith('us-gov-'), logger),
+      fips: fipsCrypto,
     },
     credentials: credentialSourceFromEnv(env),
     timeoutMs: 10_000,

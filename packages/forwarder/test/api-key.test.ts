@@ -288,7 +288,7 @@ describe('API key resolution', () => {
 });
 
 describe('AWS endpoints', () => {
-  it('uses the regional host, FIPS where Datadog does, and the endpoint overrides', () => {
+  it('uses the regional host and the endpoint overrides', () => {
     expect(awsEndpoint('kms', 'eu-west-1', { fips: false })).toBe('https://kms.eu-west-1.amazonaws.com');
     expect(awsEndpoint('secretsmanager', 'us-gov-west-1', { fips: true })).toBe(
       'https://secretsmanager-fips.us-gov-west-1.amazonaws.com',
@@ -300,12 +300,35 @@ describe('AWS endpoints', () => {
     expect(awsEndpoint('ssm', 'eu-west-1', { fips: false, all: 'http://a', kms: 'http://k' })).toBe(
       'http://a',
     );
-    const logger = captureLogger();
-    expect(fromEnv({ AWS_REGION: 'us-gov-east-1' }, logger).apiKey.aws.fips).toBe(true);
-    expect(fromEnv({ AWS_REGION: 'us-east-1' }, logger).apiKey.aws.fips).toBe(false);
-    expect(fromEnv({ AWS_REGION: 'us-east-1', DD_LAMBDA_FIPS_MODE: 'true' }, logger).apiKey.aws.fips).toBe(
-      true,
+  });
+
+  it('FIPS hosts only where AWS has them: US, GovCloud and Canada regions, never China', () => {
+    const fips = { fips: true };
+    expect(awsEndpoint('kms', 'us-east-1', fips)).toBe('https://kms-fips.us-east-1.amazonaws.com');
+    expect(awsEndpoint('ssm', 'us-gov-east-1', fips)).toBe('https://ssm-fips.us-gov-east-1.amazonaws.com');
+    expect(awsEndpoint('secretsmanager', 'ca-central-1', fips)).toBe(
+      'https://secretsmanager-fips.ca-central-1.amazonaws.com',
     );
+    expect(awsEndpoint('kms', 'cn-north-1', fips)).toBe('https://kms.cn-north-1.amazonaws.com.cn');
+    expect(awsEndpoint('ssm', 'cn-northwest-1', fips)).toBe('https://ssm.cn-northwest-1.amazonaws.com.cn');
+    expect(awsEndpoint('kms', 'eu-west-1', fips)).toBe('https://kms.eu-west-1.amazonaws.com');
+  });
+
+  it('DD_LAMBDA_FIPS_MODE is informational: a warning on a mismatch, no FIPS hosts from it', () => {
+    // This test process does not run FIPS crypto (as on Lambda's Node runtimes).
+    const warnings = (env: Record<string, string>) => {
+      const logger = captureLogger();
+      const o = fromEnv(env, logger);
+      expect(o.apiKey.aws.fips).toBe(false);
+      expect(awsEndpoint('kms', o.apiKey.region, o.apiKey.aws)).toBe(
+        `https://kms.${o.apiKey.region}.amazonaws.com`,
+      );
+      return logger.lines.filter((l) => l.level === 'warn' && l.msg.includes('FIPS'));
+    };
+    expect(warnings({ AWS_REGION: 'us-gov-east-1' })).toHaveLength(1);
+    expect(warnings({ AWS_REGION: 'us-east-1', DD_LAMBDA_FIPS_MODE: 'true' })).toHaveLength(1);
+    expect(warnings({ AWS_REGION: 'us-gov-west-1', DD_LAMBDA_FIPS_MODE: 'false' })).toHaveLength(0);
+    expect(warnings({ AWS_REGION: 'us-east-1' })).toHaveLength(0);
   });
 
   it('picks the key source in the Lambda extension order: KMS, Secrets Manager, SSM, plain', () => {
