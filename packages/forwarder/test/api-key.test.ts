@@ -223,6 +223,41 @@ describe('API key resolution', () => {
     expect(keyErrors[0]!.msg).toContain('DD_API_KEY_SECRET_ARN');
   });
 
+  it('re-reads a secret after a 403 at most once a minute, not at every flush', async () => {
+    const a = await aws();
+    a.handler = () => ({ status: 200, body: { SecretString: SECRET_KEY } });
+    const i = await FakeIntake.start();
+    cleanups.push(() => i.close());
+    i.behaviour = () => ({ status: 403 });
+    const clock = manualClock();
+    const f = createForwarder({
+      ...fromEnv(
+        { ...AWS_ENV, DD_API_KEY_SECRET_ARN: SM_ARN, AWS_ENDPOINT_URL: a.url, DD_DD_URL: i.url },
+        captureLogger(),
+      ),
+      freezeTickMs: 0,
+      clock,
+    });
+    cleanups.push(() => f.close());
+    const payload = { kind: 'series' as const, body: Buffer.from('{}'), contentType: 'application/json' };
+    const settled = async (calls: number) => {
+      await expect.poll(() => a.calls.length).toBe(calls);
+      // The re-read, if any, is done before the next flush reads the key.
+      await f.send({ ...payload, kind: 'check_run' }, { signal: wait() });
+    };
+    await f.send(payload, { signal: wait() }); // the first resolution, then a 403: one re-read
+    await settled(2);
+    for (let n = 0; n < 5; n++) {
+      clock.advance(5_000);
+      expect((await f.send(payload, { signal: wait() })).dropped).toEqual({ forbidden: 1 });
+    }
+    await settled(2);
+    clock.advance(60_000);
+    await f.send(payload, { signal: wait() });
+    await settled(3);
+    expect(i.posts.length).toBeGreaterThanOrEqual(9);
+  });
+
   it('never delays start-up: data waits in the buffer until the key arrives', async () => {
     const a = await aws();
     let delayMs = 1_000;
