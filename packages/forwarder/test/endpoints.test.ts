@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ENDPOINT_KINDS, type EndpointKind, fromEnv, intakeUrl } from '../src/index.js';
 import { additionalUrl } from '../src/endpoints.js';
+import { ENDPOINT_KINDS, type EndpointKind, fromEnv, intakeUrl } from '../src/index.js';
 import { captureLogger } from './helpers/logger.js';
 
 const SITES = [
