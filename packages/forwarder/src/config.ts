@@ -116,7 +116,9 @@ export function parseLogsAdditionalEndpoints(raw: string, logger: Logger): Addit
       continue;
     }
     if (!/^[a-zA-Z0-9._-]+$/.test(host.trim())) {
-      logger.warn(`${name}: Host ${JSON.stringify(host)} is not a host name (no scheme, port or path); ignored`);
+      logger.warn(
+        `${name}: Host ${JSON.stringify(host)} is not a host name (no scheme, port or path); ignored`,
+      );
       continue;
     }
     const rawPort = e.Port ?? e.port;
@@ -260,6 +262,19 @@ export function fromEnv(input: Env, logger: Logger): ForwarderOptions {
   const logsNoSsl = bool(env, 'DD_LOGS_CONFIG_LOGS_NO_SSL', false, logger);
   const logsUrl = value(env, 'DD_LOGS_CONFIG_LOGS_DD_URL');
   if (logsUrl) endpoints.logsUrl = normaliseLogsUrl(logsUrl, logsNoSsl);
+  if (bool(env, 'DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_ENABLED', false, logger)) {
+    const opw = value(env, 'DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_URL');
+    if (!opw)
+      logger.warn(
+        'DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_ENABLED is set without DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_URL; ' +
+          'logs go to the Datadog logs intake',
+      );
+    else if (!/^https?:\/\/[^\s/]+/i.test(normaliseLogsUrl(opw, logsNoSsl)))
+      logger.warn(
+        'DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_URL is not an http(s) URL; logs go to the Datadog logs intake',
+      );
+    else endpoints.opwLogsUrl = normaliseLogsUrl(opw, logsNoSsl);
+  }
 
   const additional: AdditionalEndpoints = { metrics: [], apm: [], logs: [] };
   const metricsExtra = value(env, 'DD_ADDITIONAL_ENDPOINTS');

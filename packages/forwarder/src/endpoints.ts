@@ -13,6 +13,11 @@ export interface EndpointConfig {
   apmUrl?: string;
   /** `DD_LOGS_CONFIG_LOGS_DD_URL`, normalised to a URL: replaces `https://http-intake.logs.<site>`. */
   logsUrl?: string;
+  /**
+   * `DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_URL` (with `..._ENABLED`): the full URL logs go to instead of
+   * the logs intake, no route appended; they go there plain (lambda-extension-reference.md §1d).
+   */
+  opwLogsUrl?: string;
 }
 
 /** One extra destination (dual shipping): its own URL prefix and its own API key. */
@@ -120,7 +125,16 @@ export function prefixFor(kind: EndpointKind, config: EndpointConfig): string {
 
 /** The full URL of the main destination of `kind`. */
 export function intakeUrl(kind: EndpointKind, config: EndpointConfig): string {
+  if (isOpwDestination(kind, config)) return config.opwLogsUrl as string;
   return joinPath(prefixFor(kind, config), kind);
+}
+
+/**
+ * Whether the main destination of `kind` is an Observability Pipelines Worker: it takes plain JSON, without
+ * compression nor `DD-PROTOCOL`.
+ */
+export function isOpwDestination(kind: EndpointKind, config: EndpointConfig): boolean {
+  return kind === 'logs' && config.opwLogsUrl !== undefined;
 }
 
 /** The full URL of an additional endpoint for `kind`. */

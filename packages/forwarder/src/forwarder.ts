@@ -11,6 +11,7 @@ import {
   type EndpointConfig,
   intakeUrl,
   isEndpointKind,
+  isOpwDestination,
   NO_ADDITIONAL_ENDPOINTS,
 } from './endpoints.js';
 import { FreezeDetector } from './freeze.js';
@@ -146,6 +147,8 @@ interface Destination {
   /** Undefined: the main API key (resolved); else the additional endpoint's own key. */
   apiKey: string | undefined;
   reliable: boolean;
+  /** An Observability Pipelines Worker: the body goes uncompressed, without `DD-PROTOCOL`. */
+  plain: boolean;
   stats: DestinationStats;
 }
 
@@ -514,15 +517,22 @@ export class Forwarder {
   #destinationsFor(kind: EndpointKind): Destination[] {
     let list = this.#byKind.get(kind);
     if (list) return list;
-    list = [this.#destination(intakeUrl(kind, this.#o.endpoints), undefined, true, 0)];
+    const plain = isOpwDestination(kind, this.#o.endpoints);
+    list = [this.#destination(intakeUrl(kind, this.#o.endpoints), undefined, true, 0, plain)];
     for (const [i, e] of additionalFor(kind, this.#o.additionalEndpoints).entries()) {
-      list.push(this.#destination(additionalUrl(kind, e), e.apiKey, e.reliable, i + 1));
+      list.push(this.#destination(additionalUrl(kind, e), e.apiKey, e.reliable, i + 1, false));
     }
     this.#byKind.set(kind, list);
     return list;
   }
 
-  #destination(url: string, apiKey: string | undefined, reliable: boolean, index: number): Destination {
+  #destination(
+    url: string,
+    apiKey: string | undefined,
+    reliable: boolean,
+    index: number,
+    plain: boolean,
+  ): Destination {
     // One destination per URL and key: each retries, buffers and is healthy on its own.
     const id = index === 0 ? url : `${url}#${index}`;
     let d = this.#destinations.get(id);
@@ -532,6 +542,7 @@ export class Forwarder {
         url: new URL(url),
         apiKey,
         reliable,
+        plain,
         stats: {
           destination: id,
           deliveredRequests: 0,
@@ -553,8 +564,16 @@ export class Forwarder {
       'user-agent': this.#o.userAgent,
     };
     for (const [k, v] of Object.entries(p.headers ?? {})) headers[k.toLowerCase()] = v;
+    const destinations = only ? [only] : this.#destinationsFor(p.kind);
+    const preEncoded = headers['content-encoding'] !== undefined;
+    // What an Observability Pipelines Worker gets: the builder's bytes, without the intake's protocol header.
+    let plainHeaders: Record<string, string> | undefined;
+    if (destinations.some((d) => d.plain)) {
+      plainHeaders = { ...headers };
+      delete plainHeaders['dd-protocol'];
+    }
     let body = p.body;
-    if (headers['content-encoding'] === undefined) {
+    if (!preEncoded && destinations.some((d) => !d.plain)) {
       const { codec, level } = this.#compression.select(p.kind);
       if (codec.encoding) {
         try {
@@ -567,13 +586,12 @@ export class Forwarder {
       }
     }
     const now = this.#clock.now();
-    const destinations = only ? [only] : this.#destinationsFor(p.kind);
     const query = p.query ? `?${p.query.replace(/^\?/, '')}` : '';
     return destinations.map((destination) => ({
       destination: query ? this.#withQuery(destination, query) : destination,
       kind: p.kind,
-      body,
-      headers,
+      body: destination.plain ? p.body : body,
+      headers: destination.plain && plainHeaders ? plainHeaders : headers,
       items: p.items ?? 0,
       firstTriedAt: now,
       split: p.split,

@@ -4,6 +4,8 @@ import {
   createForwarder,
   type DestinationHealth,
   type Forwarder,
+  fromEnv,
+  intakeUrl,
   type OutgoingPayload,
 } from '../src/index.js';
 import { CA_FILE, decodeBody, FakeIntake } from './helpers/intake.js';
@@ -330,6 +332,68 @@ describe('dual shipping', () => {
     });
     const r = await f.send(jsonPayload('logs', { a: 1 }), deadline());
     expect(r).toEqual({ delivered: 1, buffered: 0, dropped: { unreliable_endpoint: 1 } });
+  });
+});
+
+describe('Observability Pipelines Worker', () => {
+  it('sends logs plain to the worker URL as given: no route, no compression, no DD-PROTOCOL', async () => {
+    const opw = await intake();
+    const extra = await intake(true);
+    const logger = captureLogger();
+    const f = forwarder(
+      opw.url,
+      {
+        DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_ENABLED: 'true',
+        DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_URL: `${opw.url}/ingest`,
+        DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS: JSON.stringify([
+          { api_key: 'extra-key-000003', Host: '127.0.0.1', Port: extra.port },
+        ]),
+        DD_TLS_CERT_FILE: CA_FILE,
+      },
+      logger,
+    );
+    const logs = [{ message: 'hello', ddsource: 'lambda' }];
+    const payload = jsonPayload('logs', logs, { headers: { 'DD-PROTOCOL': 'agent-json' } });
+    const r = await f.send(payload, deadline());
+    expect(r).toEqual({ delivered: 2, buffered: 0, dropped: {} });
+    const [plain] = opw.posts;
+    expect(plain!.path).toBe('/ingest');
+    expect(plain!.headers['content-encoding']).toBeUndefined();
+    expect(plain!.headers['dd-protocol']).toBeUndefined();
+    expect(plain!.headers['content-type']).toBe('application/json');
+    expect(plain!.headers['dd-api-key']).toBe(API_KEY);
+    expect(JSON.parse(plain!.body.toString())).toEqual(logs);
+    // The Datadog additional endpoint still gets the intake's form.
+    const [dd] = extra.posts;
+    expect(dd!.path).toBe('/api/v2/logs');
+    expect(dd!.headers['dd-protocol']).toBe('agent-json');
+    expect(dd!.headers['content-encoding']).toBeDefined();
+    expect(JSON.parse(String(await decodeBody(dd!)))).toEqual(logs);
+    // Other kinds are not affected.
+    await f.send(jsonPayload('series', { a: 1 }), deadline());
+    expect(opw.posts[1]!.path).toBe('/api/v2/series');
+    expect(logger.lines.filter((l) => l.level === 'warn')).toEqual([]);
+  });
+
+  it('needs both variables; enabled without a URL is a warning and the logs intake', async () => {
+    const logger = captureLogger();
+    const e = fromEnv(
+      { DD_SITE: 'datadoghq.eu', DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_ENABLED: 'true' },
+      logger,
+    );
+    expect(logger.lines.filter((l) => l.level === 'warn').map((l) => l.msg)).toEqual([
+      expect.stringContaining('DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_URL'),
+    ]);
+    expect(intakeUrl('logs', e.endpoints)).toBe('https://http-intake.logs.datadoghq.eu/api/v2/logs');
+    const off = optionsFor('https://x.example', {
+      DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_URL: 'http://opw.internal:8282',
+    });
+    expect(intakeUrl('logs', off.endpoints)).toBe('https://x.example/api/v2/logs');
+    const on = optionsFor('https://x.example', {
+      DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_ENABLED: 'true',
+      DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_URL: 'http://opw.internal:8282',
+    });
+    expect(intakeUrl('logs', on.endpoints)).toBe('http://opw.internal:8282');
   });
 });
 
