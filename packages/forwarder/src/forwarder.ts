@@ -382,14 +382,16 @@ export class Forwarder {
     // Each request listens to the call's signal; past Node's default of 10 that is by design, not a leak.
     // (Raised only when needed: setMaxListeners costs more than the rest of a small send.)
     if (waiting.length + fresh.length > 3) setMaxListeners(0, options.signal);
-    const byDestination = new Map<Destination, Request[]>();
+    // By id: a request with a query string carries a copy of its destination, which is still the same one
+    // (one probe while it is unhealthy, not one per query string).
+    const byDestination = new Map<string, { d: Destination; list: Request[] }>();
     for (const r of [...waiting, ...fresh]) {
-      const list = byDestination.get(r.destination) ?? [];
-      list.push(r);
-      byDestination.set(r.destination, list);
+      const group = byDestination.get(r.destination.id);
+      if (group) group.list.push(r);
+      else byDestination.set(r.destination.id, { d: r.destination, list: [r] });
     }
     await Promise.all(
-      [...byDestination].map(([d, list]) => this.#flushDestination(d, list, options, result)),
+      [...byDestination.values()].map(({ d, list }) => this.#flushDestination(d, list, options, result)),
     );
   }
 

@@ -124,6 +124,19 @@ describe('retries', () => {
     expect(logger.lines.filter((l) => l.msg.includes('403'))).toHaveLength(1);
   });
 
+  it('probes an unhealthy destination once per flush, whatever the query strings of its requests', async () => {
+    const i = await intake();
+    i.behaviour = () => ({ status: 503 });
+    const f = forwarder(i.url, {}, captureLogger(), { maxAttempts: 1 });
+    const payloads = [0, 1, 2].map((n) => jsonPayload('traces', { n }, { query: `n=${n}` }));
+    expect(await f.flush(payloads, deadline())).toEqual({ delivered: 0, buffered: 3, dropped: {} });
+    expect(f.healthy).toBe(false);
+    expect(i.posts).toHaveLength(3);
+    const r = await f.flush([], { ...deadline(), blocking: true });
+    expect(r).toEqual({ delivered: 0, buffered: 3, dropped: {} });
+    expect(i.posts).toHaveLength(4);
+  });
+
   it('splits a payload answered with 413 and sends the halves', async () => {
     const i = await intake();
     i.behaviour = (r) => (JSON.parse(r.body.toString()).values.length > 2 ? { status: 413 } : undefined);
