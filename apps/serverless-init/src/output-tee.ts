@@ -32,6 +32,7 @@ export class HeldTee implements OutputTee {
   private closed = false;
   private scheduled = false;
   private lastTurnEnd = 0;
+  private lastTurnUsed = 0;
   private gapPending = false;
   droppedBytes = 0;
   droppedChunks = 0;
@@ -69,8 +70,9 @@ export class HeldTee implements OutputTee {
     const pressure = this.queuedBytes > PRESSURE_BYTES;
     const start = this.now();
     if (pressure) {
-      // Rest long enough that the pipeline's share of the thread stays under LOG_CPU_SHARE.
-      const rest = TURN_MS / LOG_CPU_SHARE - TURN_MS - (start - this.lastTurnEnd);
+      // Rest long enough that the pipeline's share of the thread stays under LOG_CPU_SHARE
+      // (a turn takes at least one chunk, which may take longer than TURN_MS).
+      const rest = this.lastTurnUsed * (1 / LOG_CPU_SHARE - 1) - (start - this.lastTurnEnd);
       if (rest > 0) {
         this.schedule(rest);
         return;
@@ -90,6 +92,7 @@ export class HeldTee implements OutputTee {
       this.head = 0;
     }
     this.lastTurnEnd = this.now();
+    this.lastTurnUsed = this.lastTurnEnd - start;
     if (this.queue.length > this.head) this.schedule(0);
   };
 
