@@ -121,14 +121,17 @@ function drain(command, args, extraEnv = {}) {
     let t0 = 0;
     const p = spawn(command, args, { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'inherit'] });
     let bytes = 0;
+    // Until the child's last byte: what datadog-init does after the child exits is its final flush.
+    let t1 = 0;
     p.stdout.on('data', (c) => {
       if (bytes === 0) t0 = performance.now();
       bytes += c.length;
+      if (bytes === TOTAL) t1 = performance.now();
     });
     p.on('error', reject);
     p.on('close', () => {
       if (bytes !== TOTAL) reject(new Error(`got ${bytes} bytes`));
-      else resolve((bytes / MIB / (performance.now() - t0)) * 1000);
+      else resolve((bytes / MIB / (t1 - t0)) * 1000);
     });
   });
 }

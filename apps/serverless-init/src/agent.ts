@@ -254,7 +254,8 @@ export async function startAgent(context: AgentContext): Promise<RunningAgent> {
       enhanced?.stopped(info.exitCode, now - context.startedAt);
       if (jobSpan && traceAgent)
         traceAgent.handleOwnSpans([jobSpan.finish(now, info.exitCode) as unknown as Span]);
-      context.output?.drain();
+      // The backlog of a command that out-wrote the pipeline gets part of the logs budget.
+      context.output?.drain(DRAIN_BUDGET_MS / 2);
       output?.end();
       if (context.output && context.output.droppedChunks > 0) {
         logger.warn(

@@ -134,6 +134,8 @@ function bindUdp(host: string, port: number, onMessage: (msg: Buffer) => void): 
   return new Promise((resolve, reject) => {
     const socket = createSocket({
       type: host.includes(':') ? 'udp6' : 'udp4',
+      // Our hosts are IP literals: resolve them on the spot rather than through the dns module.
+      lookup: (address, _options, callback) => callback(null, address, address.includes(':') ? 6 : 4),
       // The IPv6 socket sits beside the IPv4 one on the same port.
       ipv6Only: host.includes(':'),
       // Bursts while a flush runs wait in the kernel; it may grant less than asked.

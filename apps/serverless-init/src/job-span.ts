@@ -53,6 +53,8 @@ export class JobSpan {
 
   /** A span-processor hook: runs on every chunk the tracer sends. */
   readonly hook = (chunk: ChunkLike): void => {
+    // The task span itself passes through the same hook when it is submitted.
+    if (chunk.spans.some((s) => BigInt(s.span_id) === this.spanId)) return;
     const roots = chunk.spans.filter((s) => BigInt(s.parent_id) === 0n);
     if (roots.length === 0) return;
     const first = chunk.spans[0]!;

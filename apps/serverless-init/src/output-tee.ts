@@ -1,7 +1,7 @@
 import type { OutputTee } from './supervisor.js';
 
 /** Output waiting for the log pipeline (while it loads, or while it lags); past it, chunks are dropped and counted. */
-export const MAX_QUEUED_OUTPUT_BYTES = 16 * 1024 * 1024;
+export const MAX_QUEUED_OUTPUT_BYTES = 8 * 1024 * 1024;
 /** Below this backlog the pipeline takes everything at once; above it, it is held to a CPU share. */
 const PRESSURE_BYTES = 256 * 1024;
 /** Share of the thread the log pipeline may take while the child writes faster than it can process. */
@@ -101,11 +101,20 @@ export class HeldTee implements OutputTee {
     this.schedule(0);
   }
 
-  /** Everything queued, now (the child has exited: the final flush follows). */
-  drain(): void {
+  /**
+   * What is queued, now (the child has exited: the final flush follows), for at most `budgetMs`;
+   * what is left after it is dropped and counted.
+   */
+  drain(budgetMs = Number.POSITIVE_INFINITY): void {
     const target = this.target;
     if (!target) return;
-    for (let i = this.head; i < this.queue.length; i++) deliver(target, this.queue[i]!);
+    const start = this.now();
+    let i = this.head;
+    for (; i < this.queue.length && this.now() - start < budgetMs; i++) deliver(target, this.queue[i]!);
+    for (; i < this.queue.length; i++) {
+      this.droppedChunks++;
+      this.droppedBytes += this.queue[i]!.chunk.length;
+    }
     this.queue = [];
     this.head = 0;
     this.queuedBytes = 0;

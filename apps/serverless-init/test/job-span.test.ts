@@ -59,6 +59,9 @@ describe('JobSpan (Cloud Run Jobs task span)', () => {
     });
     expect(done.metrics._sampling_priority_v1).toBe(2);
     expect(job.reparented).toBe(2);
+    // Submitted through the same processor, the task span stays the root.
+    job.hook({ spans: [done] });
+    expect(done.parent_id).toBe(0n);
   });
 
   it('marks a failed task with error, error.msg and exit_code', () => {
