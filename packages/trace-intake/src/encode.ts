@@ -72,7 +72,7 @@ function headerSize(p: Omit<TracerPayload, 'chunks'>): number {
 
 export function encodeTracerPayloadChunks(p: TracerPayload): EncodedTracerPayload {
   const { chunks, ...rest } = p;
-  const enc = chunks.map(encodeChunk);
+  const enc = chunkWriter.chunks(chunks);
   let size = headerSize(rest);
   for (const c of enc) size += fieldLen(c.length);
   return { payload: rest, chunks: enc, spansPerChunk: chunks.map((c) => c.spans.length), size };

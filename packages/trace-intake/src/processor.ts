@@ -111,6 +111,12 @@ export function rootOf(spans: Span[]): Span | undefined {
   if (spans.length === 0) return undefined;
   const ids = new Set<bigint>();
   for (const s of spans) ids.add(idK(s.span_id));
+  return rootAmong(spans, ids);
+}
+
+/** rootOf with the chunk's span ids already collected. */
+function rootAmong(spans: Span[], ids: { has(id: bigint): boolean }): Span | undefined {
+  if (spans.length === 0) return undefined;
   let candidate: Span | undefined;
   for (const s of spans) {
     if (isZeroId(s.parent_id)) return s;
@@ -316,7 +322,10 @@ export class SpanProcessor {
       const extra = o.onChunk?.(spans);
       if (extra && extra.length > 0) spans = spans.concat(extra.filter((s) => this.normalize(s)));
     }
-    const root = rootOf(spans)!;
+    // span id → span: finds the root here and each span's parent below
+    const byId = new Map<bigint, Span>();
+    for (const s of spans) byId.set(idK(s.span_id), s);
+    const root = rootAmong(spans, byId)!;
     if (this.rejectedByFilters(root)) {
       c.chunksFiltered.filterTags++;
       return undefined;
@@ -326,8 +335,7 @@ export class SpanProcessor {
       return undefined;
     }
     const o = this.opts;
-    const byId = header.clientComputedTopLevel ? undefined : new Map<bigint, Span>();
-    if (byId) for (const s of spans) byId.set(idK(s.span_id), s);
+    const topLevel = !header.clientComputedTopLevel;
     let priority = PRIORITY_NONE;
     let origin = '';
     for (const span of spans) {
@@ -339,7 +347,7 @@ export class SpanProcessor {
       }
       this.obfuscator.obfuscate(span);
       if (o.replaceTags.length > 0) this.applyReplace(span);
-      if (byId) {
+      if (topLevel) {
         const parent = isZeroId(span.parent_id) ? undefined : byId.get(idK(span.parent_id));
         if (!parent || parent.service !== span.service) span.metrics['_top_level'] = 1;
         else delete span.metrics['_top_level'];

@@ -394,6 +394,29 @@ export class SpanWriter {
   /** One TraceChunk message, as a copy the caller may keep. */
   chunk(c: TraceChunk): Uint8Array {
     this.pos = 0;
+    this.writeChunk(c);
+    return Uint8Array.prototype.slice.call(this.buf, 0, this.pos);
+  }
+
+  /** Several TraceChunk messages: views of one copy (one allocation per tracer request, not per chunk). */
+  chunks(cs: TraceChunk[]): Uint8Array[] {
+    this.pos = 0;
+    const ends = new Array<number>(cs.length);
+    for (let i = 0; i < cs.length; i++) {
+      this.writeChunk(cs[i]!);
+      ends[i] = this.pos;
+    }
+    const all = Uint8Array.prototype.slice.call(this.buf, 0, this.pos);
+    const out = new Array<Uint8Array>(cs.length);
+    let start = 0;
+    for (let i = 0; i < cs.length; i++) {
+      out[i] = all.subarray(start, ends[i]);
+      start = ends[i]!;
+    }
+    return out;
+  }
+
+  private writeChunk(c: TraceChunk): void {
     if (c.priority !== 0) {
       this.ensure(11);
       this.byte(1 << 3);
@@ -413,6 +436,5 @@ export class SpanWriter {
       this.byte(5 << 3);
       this.byte(1);
     }
-    return Uint8Array.prototype.slice.call(this.buf, 0, this.pos);
   }
 }
