@@ -18,9 +18,20 @@ class StringCache {
   private readonly slots: (string | undefined)[] = new Array(CACHE_SIZE).fill(undefined);
 
   get(src: Uint8Array, start: number, len: number): string | undefined {
+    // the length, the first two and the last four bytes pick the slot; a hit is checked byte for byte
     let h = len;
-    for (let i = start, end = start + len; i < end; i++) h = (Math.imul(h, 31) + src[i]!) | 0;
-    const slot = (h ^ (h >>> 13)) & (CACHE_SIZE - 1);
+    if (len > 0) {
+      const last = start + len - 1;
+      h = (Math.imul(h, 31) + src[start]!) | 0;
+      h = (Math.imul(h, 31) + src[start + (len > 1 ? 1 : 0)]!) | 0;
+      h = (Math.imul(h, 31) + src[last]!) | 0;
+      if (len > 3) {
+        h = (Math.imul(h, 31) + src[last - 1]!) | 0;
+        h = (Math.imul(h, 31) + src[last - 2]!) | 0;
+        h = (Math.imul(h, 31) + src[last - 3]!) | 0;
+      }
+    }
+    const slot = (h ^ (h >>> 11) ^ (h >>> 17)) & (CACHE_SIZE - 1);
     const hit = this.slots[slot];
     if (hit !== undefined && hit.length === len) {
       let same = true;
@@ -123,21 +134,21 @@ const Field = {
 } as const;
 type Field = (typeof Field)[keyof typeof Field];
 
-const FIELD_NAMES: [string, Field][] = [
-  ['service', Field.Service],
-  ['name', Field.Name],
-  ['resource', Field.Resource],
-  ['trace_id', Field.TraceId],
-  ['span_id', Field.SpanId],
-  ['parent_id', Field.ParentId],
-  ['start', Field.Start],
-  ['duration', Field.Duration],
-  ['error', Field.Error],
-  ['meta', Field.Meta],
-  ['metrics', Field.Metrics],
-  ['type', Field.Type],
-];
-const FIELD_BYTES = FIELD_NAMES.map(([n, f]) => [Buffer.from(n, 'latin1'), f] as const);
+// indexed by Field - 1
+const FIELD_BYTES = [
+  'service',
+  'name',
+  'resource',
+  'trace_id',
+  'span_id',
+  'parent_id',
+  'start',
+  'duration',
+  'error',
+  'meta',
+  'metrics',
+  'type',
+].map((n) => Buffer.from(n, 'latin1'));
 
 class Reader {
   pos = 0;
@@ -258,21 +269,33 @@ class Reader {
   field(): Field {
     const n = this.strLen();
     if (n < 0) throw GIVE_UP;
-    const src = this.src;
     const p = this.pos;
     this.pos += n;
-    for (const [bytes, f] of FIELD_BYTES) {
-      if (bytes.length !== n) continue;
-      let same = true;
-      for (let i = 0; i < n; i++) {
-        if (bytes[i] !== src[p + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return f;
+    // the length and one distinguishing byte pick the only candidate, then every byte is compared
+    const src = this.src;
+    let f: Field;
+    switch (n) {
+      case 4:
+        f = src[p] === 0x6e ? Field.Name : src[p + 1] === 0x65 ? Field.Meta : Field.Type;
+        break;
+      case 5:
+        f = src[p] === 0x73 ? Field.Start : Field.Error;
+        break;
+      case 7:
+        f = src[p] === 0x6d ? Field.Metrics : src[p + 1] === 0x65 ? Field.Service : Field.SpanId;
+        break;
+      case 8:
+        f = src[p] === 0x72 ? Field.Resource : src[p] === 0x74 ? Field.TraceId : Field.Duration;
+        break;
+      case 9:
+        f = Field.ParentId;
+        break;
+      default:
+        return Field.Unknown;
     }
-    return Field.Unknown;
+    const bytes = FIELD_BYTES[f - 1]!;
+    for (let i = 0; i < n; i++) if (bytes[i] !== src[p + i]) return Field.Unknown;
+    return f;
   }
 
   /** An integer or float as msgpackr with int64AsType 'bigint' gives it: BigInt for 0xcf/0xd3. */
