@@ -350,7 +350,7 @@ export class SpanProcessor {
       if (topLevel) {
         const parent = isZeroId(span.parent_id) ? undefined : byId.get(idK(span.parent_id));
         if (!parent || parent.service !== span.service) span.metrics['_top_level'] = 1;
-        else delete span.metrics['_top_level'];
+        else if (span.metrics['_top_level'] !== undefined) delete span.metrics['_top_level'];
       }
       const p = span.metrics['_sampling_priority_v1'];
       if (p !== undefined && (priority === PRIORITY_NONE || span === root)) priority = p | 0;
