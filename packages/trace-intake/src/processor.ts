@@ -95,14 +95,24 @@ const idK = (id: Id): bigint => (typeof id === 'bigint' ? id : BigInt(id));
 class DedupSet {
   // span id → trace id: a span id alone almost never repeats across traces, so one lookup decides
   private readonly map = new Map<bigint, bigint>();
+  // the map's keys in insertion order, as a ring: the oldest is evicted without an iterator
+  private readonly order: bigint[] = [];
+  private next = 0;
   constructor(private readonly capacity: number) {}
   seen(span: Span): boolean {
     if (this.capacity <= 0) return false;
     const sid = idK(span.span_id);
     const tid = idK(span.trace_id);
-    if (this.map.get(sid) === tid) return true;
+    const known = this.map.get(sid);
+    if (known === tid) return true;
     this.map.set(sid, tid);
-    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as bigint);
+    if (known !== undefined) return false;
+    if (this.order.length < this.capacity) this.order.push(sid);
+    else {
+      this.map.delete(this.order[this.next]!);
+      this.order[this.next] = sid;
+      this.next = (this.next + 1) % this.capacity;
+    }
     return false;
   }
 }
