@@ -146,7 +146,7 @@ export class EventEncoder {
   }
 
   encode(record: LogRecord): EncodedEvent {
-    const messageJson = JSON.stringify(record.message);
+    const messageJson = record.messageJson ?? JSON.stringify(record.message);
     const [before, after] = this.around(record, true);
     if (messageJson.length >= LARGE_MESSAGE) {
       const parts = [before, messageJson, after];
