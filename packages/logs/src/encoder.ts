@@ -39,8 +39,9 @@ export interface EncodedEvent {
 const LAMBDA_RESERVED = new Set(['message', 'lambda', 'timestamp', 'status']);
 const LAMBDA_BEFORE = '{"message":{"message":';
 const FLAT_BEFORE = '{"message":';
-// Messages at least this long (as JSON) are written on their own rather than joined into the event.
-const LARGE_MESSAGE = 2048;
+// Events at least this long (large messages or large attributes) are written in their pieces
+// straight into the buffer rather than joined into one string first.
+const LARGE_EVENT = 2048;
 const LAMBDA_KEYS = new Set(['arn', 'request_id']);
 const FLAT_RESERVED = new Set([
   'message',
@@ -148,7 +149,7 @@ export class EventEncoder {
   encode(record: LogRecord): EncodedEvent {
     const messageJson = record.messageJson ?? JSON.stringify(record.message);
     const [before, after] = this.around(record, true);
-    if (messageJson.length >= LARGE_MESSAGE) {
+    if (messageJson.length + after.length >= LARGE_EVENT) {
       const parts = [before, messageJson, after];
       const length = before.length + messageJson.length + after.length;
       if (length * 3 <= this.maxEventBytes) return { json: '', parts, length, bytes: -1, truncated: false };
