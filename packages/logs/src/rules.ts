@@ -26,6 +26,13 @@ export interface ProcessingRule {
   ) => string;
   /** The placeholder itself when it references no group: the engine's own replacement is faster. */
   readonly literal: string | undefined;
+  /**
+   * For a pattern opening with `\b` then literal text (`\b4[0-9]{12}…`), which the regex engine
+   * scans for position by position: that text, which starts every match, found with `indexOf`…
+   */
+  readonly lead?: string;
+  /** …and a sticky copy tried only where it occurs. */
+  readonly stickyRegex?: RegExp;
 }
 
 const TYPES = new Set<string>(['exclude_at_match', 'include_at_match', 'mask_sequences']);
@@ -88,6 +95,61 @@ export function compilePlaceholder(template: string): ProcessingRule['replace'] 
   };
 }
 
+const SYNTAX = new Set('\\^$.|?*+()[]{}/');
+const QUANTIFIER = new Set('?*{');
+
+/**
+ * The literal text every match of `\b<literal>…` starts with, or undefined when the pattern is not
+ * of that form (case-insensitive, an alternation at the top level, an optional first character).
+ */
+export function leadingLiteral(source: string, flags: string): string | undefined {
+  if (flags.includes('i') || !source.startsWith('\\b')) return undefined;
+  // A top-level `|` means a match need not start with the literal.
+  let depth = 0;
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]!;
+    if (c === '\\') i++;
+    else if (inClass) inClass = c !== ']';
+    else if (c === '[') inClass = true;
+    else if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === '|' && depth === 0) return undefined;
+  }
+  let lit = '';
+  let i = 2;
+  while (i < source.length) {
+    let ch = source[i]!;
+    let width = 1;
+    if (ch === '\\') {
+      const next = source[i + 1];
+      // Only escaped punctuation is a literal (`\d`, `\w`, `\x41`, `\b` … are not).
+      if (next === undefined || /[A-Za-z0-9]/.test(next)) break;
+      ch = next;
+      width = 2;
+    } else if (SYNTAX.has(ch)) break;
+    const code = ch.charCodeAt(0);
+    if (code >= 0xd800 && code <= 0xdfff) break;
+    const after = source[i + width];
+    if (after !== undefined && QUANTIFIER.has(after)) break; // optional: not part of every match
+    lit += ch;
+    i += width;
+    if (after === '+') break;
+  }
+  return lit === '' ? undefined : lit;
+}
+
+/** Whether `rule` matches somewhere in `text` (its regex's `test`, faster for `\b<literal>` patterns). */
+function matches(rule: ProcessingRule, text: string): boolean {
+  const { lead, stickyRegex } = rule;
+  if (lead === undefined || stickyRegex === undefined) return rule.regex.test(text);
+  for (let i = text.indexOf(lead); i >= 0; i = text.indexOf(lead, i + 1)) {
+    stickyRegex.lastIndex = i;
+    if (stickyRegex.test(text)) return true;
+  }
+  return false;
+}
+
 /** Validates and compiles one rule, or throws a `RuleError` saying what is wrong with it. */
 export function compileRule(spec: unknown, index: number): ProcessingRule {
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
@@ -123,6 +185,7 @@ export function compileRule(spec: unknown, index: number): ProcessingRule {
   if (placeholder !== undefined && typeof placeholder !== 'string') {
     throw new RuleError(`processing rule ${label}: "replace_placeholder" must be a string`);
   }
+  const lead = leadingLiteral(regex.source, regex.flags);
   return {
     type: type as RuleType,
     name: r['name'],
@@ -131,6 +194,7 @@ export function compileRule(spec: unknown, index: number): ProcessingRule {
     globalRegex: new RegExp(regex.source, regex.flags + 'g'),
     replace: compilePlaceholder(placeholder ?? ''),
     literal: (placeholder ?? '').includes('$') ? undefined : (placeholder ?? ''),
+    ...(lead === undefined ? {} : { lead, stickyRegex: new RegExp(regex.source, regex.flags + 'y') }),
   };
 }
 
@@ -180,12 +244,13 @@ export function applyRules(rules: readonly ProcessingRule[], message: string): s
   for (const rule of rules) {
     switch (rule.type) {
       case 'exclude_at_match':
-        if (rule.regex.test(msg)) return null;
+        if (matches(rule, msg)) return null;
         break;
       case 'include_at_match':
-        if (!rule.regex.test(msg)) return null;
+        if (!matches(rule, msg)) return null;
         break;
       case 'mask_sequences': {
+        if (rule.lead !== undefined && !matches(rule, msg)) break;
         rule.globalRegex.lastIndex = 0;
         if (rule.literal !== undefined) {
           msg = msg.replace(rule.globalRegex, rule.literal);
