@@ -139,11 +139,18 @@ export function leadingLiteral(source: string, flags: string): string | undefine
   return lit === '' ? undefined : lit;
 }
 
+function isWordChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
+}
+
 /** Whether `rule` matches somewhere in `text` (its regex's `test`, faster for `\b<literal>` patterns). */
 function matches(rule: ProcessingRule, text: string): boolean {
   const { lead, stickyRegex } = rule;
   if (lead === undefined || stickyRegex === undefined) return rule.regex.test(text);
+  // `\b` holds where one side is a word character and the other is not (ASCII `\w`: no `i` flag).
+  const leadIsWord = isWordChar(lead.charCodeAt(0));
   for (let i = text.indexOf(lead); i >= 0; i = text.indexOf(lead, i + 1)) {
+    if (i > 0 && isWordChar(text.charCodeAt(i - 1)) === leadIsWord) continue;
     stickyRegex.lastIndex = i;
     if (stickyRegex.test(text)) return true;
   }

@@ -202,6 +202,7 @@ describe('the \\b<literal> pre-check', () => {
       String.raw`\bab?c`,
       String.raw`\ba+b\b`,
       String.raw`\b4(x|y)z`,
+      String.raw`\b-key=\w+`,
     ];
     const inputs = [
       '',
@@ -214,6 +215,8 @@ describe('the \\b<literal> pre-check', () => {
       '4xz 4yz 44xz x4yz',
       '2024-05-01T12:00:00.431Z\t6d68ca91-49c9-448d-89b8-7ca3e6dc66aa\tINFO\torder 4 of 14',
       'é4111111111111 ✓ 4111111111111 😀',
+      '_4111111111111 -4111111111111 a.4111111111111',
+      'akey=1 _key=2 -key=3 key=4 a-key=5',
     ];
     for (const pattern of patterns) {
       const compiled = compileRules([
