@@ -27,11 +27,11 @@ export interface ProcessingRule {
   /** The placeholder itself when it references no group: the engine's own replacement is faster. */
   readonly literal: string | undefined;
   /**
-   * For a pattern opening with `\b` then literal text (`\b4[0-9]{12}…`), which the regex engine
-   * scans for position by position: that text, which starts every match, found with `indexOf`…
+   * Literal text every match starts with, for the pattern shapes the regex engine scans for
+   * position by position (`leadingLiteral`): no match where `indexOf` finds none…
    */
   readonly lead?: string;
-  /** …and a sticky copy tried only where it occurs. */
+  /** …and, for `\b<literal>`, a sticky copy tried only where it occurs in a long text. */
   readonly stickyRegex?: RegExp;
 }
 
@@ -98,26 +98,51 @@ export function compilePlaceholder(template: string): ProcessingRule['replace'] 
 const SYNTAX = new Set('\\^$.|?*+()[]{}/');
 const QUANTIFIER = new Set('?*{');
 
-/**
- * The literal text every match of `\b<literal>…` starts with, or undefined when the pattern is not
- * of that form (case-insensitive, an alternation at the top level, an optional first character).
- */
-export function leadingLiteral(source: string, flags: string): string | undefined {
-  if (flags.includes('i') || !source.startsWith('\\b')) return undefined;
-  // A top-level `|` means a match need not start with the literal.
+/** Where the group opening at `open` closes, or -1. */
+function groupEnd(source: string, open: number): number {
   let depth = 0;
   let inClass = false;
-  for (let i = 0; i < source.length; i++) {
+  for (let i = open; i < source.length; i++) {
     const c = source[i]!;
     if (c === '\\') i++;
     else if (inClass) inClass = c !== ']';
     else if (c === '[') inClass = true;
     else if (c === '(') depth++;
-    else if (c === ')') depth--;
-    else if (c === '|' && depth === 0) return undefined;
+    else if (c === ')' && --depth === 0) return i;
+  }
+  return -1;
+}
+
+/**
+ * The literal text every match starts with, for the two pattern shapes the regex engine does not
+ * scan fast by itself: `\b<literal>…` (the card mask of Datadog's docs) and `(<literal>…)…` (a
+ * leading group, `(api_key=)\w+`). Undefined for any other shape, with the `i` flag, with a `|`
+ * anywhere, or when the first character is optional.
+ */
+export function leadingLiteral(source: string, flags: string): string | undefined {
+  if (flags.includes('i')) return undefined;
+  let i: number;
+  if (source.startsWith('\\b')) i = 2;
+  else if (source.startsWith('(')) {
+    if (source.startsWith('(?:')) i = 3;
+    else if (/^\(\?<[A-Za-z_][A-Za-z0-9_]*>/.test(source)) i = source.indexOf('>') + 1;
+    else if (source[1] === '?')
+      return undefined; // a lookaround
+    else i = 1;
+    const end = groupEnd(source, 0);
+    const after = source[end + 1];
+    if (end < 0 || (after !== undefined && QUANTIFIER.has(after))) return undefined; // optional group
+  } else return undefined;
+  // With an alternation a match need not start with the literal.
+  let inClass = false;
+  for (let k = 0; k < source.length; k++) {
+    const c = source[k]!;
+    if (c === '\\') k++;
+    else if (inClass) inClass = c !== ']';
+    else if (c === '[') inClass = true;
+    else if (c === '|') return undefined;
   }
   let lit = '';
-  let i = 2;
   while (i < source.length) {
     let ch = source[i]!;
     let width = 1;
@@ -143,13 +168,19 @@ function isWordChar(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
 }
 
-/** Whether `rule` matches somewhere in `text` (its regex's `test`, faster for `\b<literal>` patterns). */
+// Below this length one run of the regex is cheaper than trying it at each candidate.
+const LONG_TEXT = 512;
+
+/** Whether `rule` matches somewhere in `text`: its regex's `test`, after the literal pre-check. */
 function matches(rule: ProcessingRule, text: string): boolean {
   const { lead, stickyRegex } = rule;
-  if (lead === undefined || stickyRegex === undefined) return rule.regex.test(text);
+  if (lead === undefined) return rule.regex.test(text);
+  const first = text.indexOf(lead);
+  if (first < 0) return false;
+  if (stickyRegex === undefined || text.length < LONG_TEXT) return rule.regex.test(text);
   // `\b` holds where one side is a word character and the other is not (ASCII `\w`: no `i` flag).
   const leadIsWord = isWordChar(lead.charCodeAt(0));
-  for (let i = text.indexOf(lead); i >= 0; i = text.indexOf(lead, i + 1)) {
+  for (let i = first; i >= 0; i = text.indexOf(lead, i + 1)) {
     if (i > 0 && isWordChar(text.charCodeAt(i - 1)) === leadIsWord) continue;
     stickyRegex.lastIndex = i;
     if (stickyRegex.test(text)) return true;
@@ -201,7 +232,10 @@ export function compileRule(spec: unknown, index: number): ProcessingRule {
     globalRegex: new RegExp(regex.source, regex.flags + 'g'),
     replace: compilePlaceholder(placeholder ?? ''),
     literal: (placeholder ?? '').includes('$') ? undefined : (placeholder ?? ''),
-    ...(lead === undefined ? {} : { lead, stickyRegex: new RegExp(regex.source, regex.flags + 'y') }),
+    ...(lead === undefined ? {} : { lead }),
+    ...(lead !== undefined && regex.source.startsWith('\\b')
+      ? { stickyRegex: new RegExp(regex.source, regex.flags + 'y') }
+      : {}),
   };
 }
 

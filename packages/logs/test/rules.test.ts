@@ -189,10 +189,19 @@ describe('the \\b<literal> pre-check', () => {
     expect(leadingLiteral(String.raw`\ba*b`, 'u')).toBeUndefined();
     expect(leadingLiteral(String.raw`\ba{0,2}b`, 'u')).toBeUndefined();
     expect(leadingLiteral(String.raw`\b4x|y`, 'u')).toBeUndefined();
-    expect(leadingLiteral(String.raw`\b4(x|y)`, 'u')).toBe('4');
+    expect(leadingLiteral(String.raw`\b4(x|y)`, 'u')).toBeUndefined();
     expect(leadingLiteral(String.raw`\b\d{3}`, 'u')).toBeUndefined();
     expect(leadingLiteral(String.raw`\b4x`, 'iu')).toBeUndefined();
     expect(leadingLiteral('4x', 'u')).toBeUndefined();
+    expect(leadingLiteral(String.raw`(api_key=)\w+`, 'u')).toBe('api_key=');
+    expect(leadingLiteral(String.raw`(?:key=)\w+`, 'u')).toBe('key=');
+    expect(leadingLiteral(String.raw`(?<k>key=)\w+`, 'u')).toBe('key=');
+    expect(leadingLiteral(String.raw`(key=)?\w+`, 'u')).toBeUndefined();
+    expect(leadingLiteral('(?:ab)*c', 'u')).toBeUndefined();
+    expect(leadingLiteral('(a|b)c', 'u')).toBeUndefined();
+    expect(leadingLiteral('(?=x)x', 'u')).toBeUndefined();
+    expect(leadingLiteral('(?<=x)y', 'u')).toBeUndefined();
+    expect(leadingLiteral('(?<!x)y', 'u')).toBeUndefined();
   });
 
   it('gives exactly what the plain regex gives', () => {
@@ -201,8 +210,10 @@ describe('the \\b<literal> pre-check', () => {
       String.raw`\bkey=\w+`,
       String.raw`\bab?c`,
       String.raw`\ba+b\b`,
-      String.raw`\b4(x|y)z`,
+      String.raw`\b4[xy]z`,
       String.raw`\b-key=\w+`,
+      String.raw`(key=)\w+`,
+      '(?<k>ab?c)d',
     ];
     const inputs = [
       '',
@@ -217,6 +228,9 @@ describe('the \\b<literal> pre-check', () => {
       'é4111111111111 ✓ 4111111111111 😀',
       '_4111111111111 -4111111111111 a.4111111111111',
       'akey=1 _key=2 -key=3 key=4 a-key=5',
+      `${'x'.repeat(600)} 4111111111111111 key=1 abcd 4xz a-key=2`,
+      `${'y4 _4 -4 '.repeat(100)}4111111111111 acd`,
+      `${'z'.repeat(600)} 41111 ke y= ab`,
     ];
     for (const pattern of patterns) {
       const compiled = compileRules([
