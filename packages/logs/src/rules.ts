@@ -171,21 +171,34 @@ function isWordChar(c: number): boolean {
 // Below this length one run of the regex is cheaper than trying it at each candidate.
 const LONG_TEXT = 512;
 
-/** Whether `rule` matches somewhere in `text`: its regex's `test`, after the literal pre-check. */
-function matches(rule: ProcessingRule, text: string): boolean {
+const NO = 0;
+const YES = 1;
+const UNKNOWN = 2;
+
+/**
+ * The cheap pre-check: `NO` when the rule's literal is absent; for a `\b` pattern in a long text,
+ * the answer itself (`NO`/`YES`) from trying its sticky copy at each candidate; else `UNKNOWN`.
+ */
+function precheck(rule: ProcessingRule, text: string): number {
   const { lead, stickyRegex } = rule;
-  if (lead === undefined) return rule.regex.test(text);
+  if (lead === undefined) return UNKNOWN;
   const first = text.indexOf(lead);
-  if (first < 0) return false;
-  if (stickyRegex === undefined || text.length < LONG_TEXT) return rule.regex.test(text);
+  if (first < 0) return NO;
+  if (stickyRegex === undefined || text.length < LONG_TEXT) return UNKNOWN;
   // `\b` holds where one side is a word character and the other is not (ASCII `\w`: no `i` flag).
   const leadIsWord = isWordChar(lead.charCodeAt(0));
   for (let i = first; i >= 0; i = text.indexOf(lead, i + 1)) {
     if (i > 0 && isWordChar(text.charCodeAt(i - 1)) === leadIsWord) continue;
     stickyRegex.lastIndex = i;
-    if (stickyRegex.test(text)) return true;
+    if (stickyRegex.test(text)) return YES;
   }
-  return false;
+  return NO;
+}
+
+/** Whether `rule` matches somewhere in `text`. */
+function matches(rule: ProcessingRule, text: string): boolean {
+  const p = precheck(rule, text);
+  return p === UNKNOWN ? rule.regex.test(text) : p === YES;
 }
 
 /** Validates and compiles one rule, or throws a `RuleError` saying what is wrong with it. */
@@ -291,7 +304,7 @@ export function applyRules(rules: readonly ProcessingRule[], message: string): s
         if (!matches(rule, msg)) return null;
         break;
       case 'mask_sequences': {
-        if (rule.lead !== undefined && !matches(rule, msg)) break;
+        if (precheck(rule, msg) === NO) break;
         rule.globalRegex.lastIndex = 0;
         if (rule.literal !== undefined) {
           msg = msg.replace(rule.globalRegex, rule.literal);
