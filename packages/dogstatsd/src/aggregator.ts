@@ -1,3 +1,4 @@
+import { AliasTable } from './alias-table.js';
 import { type Logger, noopLogger, RateLimitedWarn } from './logger.js';
 import { MetricLine, type ParseSink, parseDatagram } from './parse.js';
 import { AgentSketch } from './sketch.js';
@@ -188,14 +189,6 @@ class Context {
   }
 }
 
-/** A raw (undecoded) name|type|tags spelling and what it resolved to; chained on hash collisions. */
-interface Alias {
-  hash2: number;
-  length: number;
-  id: Identity;
-  next: Alias | undefined;
-}
-
 class Bucket {
   readonly contexts = new Map<Identity, Context>();
   constructor(readonly ts: number) {}
@@ -246,8 +239,7 @@ export class Aggregator {
   private lastBucket: Bucket | undefined;
   private liveContexts = 0;
   /** Parser hash → raw keys seen, so a repeated line costs no decoding, in any bucket. */
-  private aliases = new Map<number, Alias>();
-  private aliasCount = 0;
+  private aliases = new AliasTable<Identity>();
   /** Canonical key → identity: different raw spellings (tag order, duplicates) meet here. */
   private identities = new Map<string, Identity>();
   /** The clock read once per datagram. */
@@ -415,12 +407,8 @@ export class Aggregator {
     // bytes (a false match needs ~62 equal bits); the bytes themselves are decoded on first sight.
     const hash2 = line.hash2;
     const rawLen = rawLength(line);
-    let alias = this.aliases.get(hash);
-    while (alias !== undefined && (alias.hash2 !== hash2 || alias.length !== rawLen)) alias = alias.next;
-    let id: Identity;
-    if (alias !== undefined) {
-      id = alias.id;
-    } else {
+    let id = this.aliases.get(hash, hash2, rawLen);
+    if (id === undefined) {
       const type = line.type === MetricType.Timing ? MetricType.Histogram : line.type;
       const found = this.identity(
         this.namespace + line.name(),
@@ -430,10 +418,7 @@ export class Aggregator {
       );
       if (found === undefined) return;
       id = found;
-      if (this.aliasCount < this.maxContexts * 2) {
-        this.aliases.set(hash, { hash2, length: rawLen, id, next: this.aliases.get(hash) });
-        this.aliasCount++;
-      }
+      if (this.aliases.size < this.maxContexts * 2) this.aliases.set(hash, hash2, rawLen, id);
     }
     const ctx = this.contextIn(id, bucket);
     if (ctx === undefined) return;
@@ -494,14 +479,13 @@ export class Aggregator {
    * the identities the remaining buckets still use (spellings are then learned again).
    */
   private trimIdentities(): void {
-    if (this.identities.size <= this.maxContexts && this.aliasCount <= this.maxContexts * 2) return;
+    if (this.identities.size <= this.maxContexts && this.aliases.size <= this.maxContexts * 2) return;
     const keep = new Set<Identity>();
     for (const b of this.buckets.values()) for (const id of b.contexts.keys()) keep.add(id);
     const identities = new Map<string, Identity>();
     for (const [key, id] of this.identities) if (keep.has(id)) identities.set(key, id);
     this.identities = identities;
-    this.aliases = new Map();
-    this.aliasCount = 0;
+    this.aliases = new AliasTable();
   }
 
   private addValue(ctx: Context, v: number, rate: number): void {
