@@ -289,7 +289,8 @@ export class Aggregator {
     this.hostname = options.hostname ?? '';
     this.maxEvents = options.maxEvents ?? 10_000;
     this.maxServiceChecks = options.maxServiceChecks ?? 10_000;
-    this.flushSliceMs = options.flushSliceMs ?? 8;
+    // Well under the 20 ms budget: a GC pause or a descheduled process adds to a slice's wall time.
+    this.flushSliceMs = options.flushSliceMs ?? 5;
     this.origin = options.origin;
     this.sink = {
       metric: (line) => this.onMetric(line),
@@ -523,13 +524,8 @@ export class Aggregator {
         out.push(b);
         this.buckets.delete(ts);
         this.liveContexts -= b.contexts.size;
-        // A detached bucket must not stay reachable through the identities' caches.
-        for (const id of b.contexts.keys()) {
-          if (id.lastBucket === b) {
-            id.lastBucket = undefined;
-            id.lastCtx = undefined;
-          }
-        }
+        // Identities may still point at a detached bucket: never a match (it is no longer
+        // live), and flushTo unlinks them slice by slice rather than in one walk here.
       }
     }
     this.lastBucket = undefined;
@@ -552,16 +548,24 @@ export class Aggregator {
    * the socket for long.
    */
   async flushTo(visitor: FlushVisitor, options: FlushOptions = {}): Promise<void> {
+    // The first slice includes detaching, which walks every flushed context once.
+    let sliceStart = performance.now();
     const buckets = this.detach(options.all ?? false);
     this.counters.flushes++;
     const merged = [new Map<TagSet, FlushTags>(), new Map<TagSet, FlushTags>()];
     let longest = 0;
-    let sliceStart = performance.now();
     for (const bucket of buckets) {
       let i = 0;
       for (const ctx of bucket.contexts.values()) {
+        // A flushed bucket must not stay reachable through the identities' caches.
+        const id = ctx.id;
+        if (id.lastBucket === bucket) {
+          id.lastBucket = undefined;
+          id.lastCtx = undefined;
+        }
         this.emit(ctx, bucket.ts, merged, visitor);
-        if ((++i & 31) === 0) {
+        // A context can take tens of µs (a sketch to encode, a histogram to sort): check often.
+        if ((++i & 7) === 0) {
           const elapsed = performance.now() - sliceStart;
           if (elapsed >= this.flushSliceMs) {
             if (elapsed > longest) longest = elapsed;
