@@ -1,6 +1,7 @@
 import { AliasTable } from './alias-table.js';
 import { type Logger, noopLogger, RateLimitedWarn } from './logger.js';
 import { MetricLine, type ParseSink, parseDatagram } from './parse.js';
+import { nthSmallest } from './select.js';
 import { AgentSketch } from './sketch.js';
 import { mergeTags, normalizeTags, TagCache, type TagSet } from './tags.js';
 import { type DogStatsDEvent, MetricType, type ServiceCheck } from './types.js';
@@ -199,6 +200,9 @@ function rawLength(line: MetricLine): number {
   const tags = line.tagsStart < 0 ? -1 : line.tagsEnd - line.tagsStart;
   return line.nameEnd - line.nameStart + (line.typeEnd - line.typeStart) + tags;
 }
+
+/** Above this many unweighted samples, a histogram's order statistics are selected, not sorted. */
+const SELECT_ABOVE = 4096;
 
 const HISTOGRAM_AGGREGATES = new Set<string>(['max', 'min', 'median', 'avg', 'sum', 'count']);
 
@@ -676,9 +680,13 @@ export class Aggregator {
     const count = ctx.count;
     let sorted: Float64Array;
     let sortedWeights: Float64Array | undefined;
+    let select = false;
     if (ctx.hWeights === undefined) {
-      // Unweighted (the usual case): a native numeric sort of a typed array.
-      sorted = Float64Array.from(ctx.hValues!).sort();
+      // Unweighted (the usual case): a native numeric sort of a typed array, or, for a very large
+      // context, a selection of each order statistic, so one context does not stall the flush.
+      sorted = Float64Array.from(ctx.hValues!);
+      if (n > SELECT_ABOVE) select = true;
+      else sorted.sort();
     } else {
       const values = ctx.hValues!;
       const weights = ctx.hWeights;
@@ -690,11 +698,12 @@ export class Aggregator {
         sortedWeights[i] = weights[order[i]!]!;
       }
     }
+    const rank = (i: number): number => (select ? nthSmallest(sorted, i) : sorted[i]!);
     // The agent's weighted walk: the first sample whose cumulative weight passes the target.
     const at = (target: number): number => {
       if (sortedWeights === undefined) {
         const i = Math.floor(target);
-        return sorted[i < 0 ? 0 : i >= n ? n - 1 : i]!;
+        return rank(i < 0 ? 0 : i >= n ? n - 1 : i);
       }
       let cum = 0;
       for (let i = 0; i < n; i++) {
@@ -705,8 +714,8 @@ export class Aggregator {
     };
     for (const agg of this.aggregates) {
       const name = `${ctx.name}.${agg}`;
-      if (agg === 'max') serie(name, 3, sorted[n - 1]!);
-      else if (agg === 'min') serie(name, 3, sorted[0]!);
+      if (agg === 'max') serie(name, 3, rank(n - 1));
+      else if (agg === 'min') serie(name, 3, rank(0));
       else if (agg === 'median') serie(name, 3, at((count - 1) / 2));
       else if (agg === 'avg') serie(name, 3, ctx.sum / count);
       else if (agg === 'sum') serie(name, 3, ctx.sum);
