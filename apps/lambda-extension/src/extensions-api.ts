@@ -18,6 +18,11 @@ export interface Registration {
 export interface RegisterOptions {
   runtimeApi?: string;
   managedInstances?: boolean;
+  /**
+   * Called once the register request is on the wire (or failed): anything loaded before that
+   * moment delays the request itself, since the socket connects and writes on later turns.
+   */
+  onSent?: () => void;
 }
 
 export type ExtensionEvent =
@@ -36,6 +41,7 @@ function call(
   path: string,
   headers: Record<string, string>,
   body?: string,
+  onSent?: () => void,
 ): Promise<Answer> {
   const colon = runtimeApi.lastIndexOf(':');
   const host = colon > 0 ? runtimeApi.slice(0, colon) : runtimeApi;
@@ -67,7 +73,11 @@ function call(
         res.on('error', reject);
       },
     );
-    req.on('error', reject);
+    req.on('error', (err) => {
+      onSent?.();
+      reject(err);
+    });
+    if (onSent) req.on('finish', onSent);
     req.end(payload);
   });
 }
@@ -86,6 +96,7 @@ export async function register(options: RegisterOptions = {}): Promise<Registrat
     `/${API}/extension/register`,
     { 'Lambda-Extension-Name': EXTENSION_NAME, 'Lambda-Extension-Accept-Feature': 'accountId' },
     JSON.stringify({ events }),
+    options.onSent,
   );
   if (res.status !== 200) throw new Error(`register answered ${res.status}: ${res.body.slice(0, 200)}`);
   const id = res.headers['lambda-extension-identifier'];
