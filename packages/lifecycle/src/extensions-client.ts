@@ -1,0 +1,111 @@
+import {
+  EXTENSIONS_API_VERSION,
+  ExtensionsApiError,
+  errorTypeOf,
+  lambdaApiRequest,
+  type Registration,
+} from './register.cjs';
+
+export interface TracingHeader {
+  type: string;
+  value: string;
+}
+
+export interface InvokeEvent {
+  eventType: 'INVOKE';
+  requestId: string;
+  deadlineMs: number;
+  invokedFunctionArn: string;
+  tracing?: TracingHeader;
+}
+
+export type ShutdownReason = 'spindown' | 'timeout' | 'failure' | string;
+
+export interface ShutdownEvent {
+  eventType: 'SHUTDOWN';
+  shutdownReason: ShutdownReason;
+  deadlineMs: number;
+}
+
+export type ExtensionEvent = InvokeEvent | ShutdownEvent;
+
+export interface ErrorReport {
+  errorMessage: string;
+  errorType: string;
+  stackTrace?: string[];
+}
+
+/** The Extensions API after registration: `event/next`, and the two error reports. */
+export class ExtensionsClient {
+  constructor(
+    readonly runtimeApi: string,
+    readonly registration: Registration,
+  ) {}
+
+  get extensionId(): string {
+    return this.registration.extensionId;
+  }
+
+  /** Blocks until Lambda has an event for us; calling it also says "done with this phase". */
+  async next(): Promise<ExtensionEvent> {
+    const res = await lambdaApiRequest(
+      this.runtimeApi,
+      'GET',
+      `/${EXTENSIONS_API_VERSION}/extension/event/next`,
+      { 'lambda-extension-identifier': this.extensionId },
+    );
+    if (res.status !== 200) {
+      const errorType = errorTypeOf(res.body);
+      throw new ExtensionsApiError(
+        `event/next answered ${res.status}${errorType ? ` ${errorType}` : ''}`,
+        res.status,
+        errorType,
+      );
+    }
+    return parseExtensionEvent(res.body);
+  }
+
+  /** Fails the function's init. The loop never calls it for a fault of its own. */
+  initError(functionErrorType: string, report?: ErrorReport): Promise<number> {
+    return this.reportError('init', functionErrorType, report);
+  }
+
+  /** Reports an error just before exiting. */
+  exitError(functionErrorType: string, report?: ErrorReport): Promise<number> {
+    return this.reportError('exit', functionErrorType, report);
+  }
+
+  private async reportError(kind: 'init' | 'exit', type: string, report?: ErrorReport): Promise<number> {
+    const res = await lambdaApiRequest(
+      this.runtimeApi,
+      'POST',
+      `/${EXTENSIONS_API_VERSION}/extension/${kind}/error`,
+      { 'lambda-extension-identifier': this.extensionId, 'lambda-extension-function-error-type': type },
+      report ? JSON.stringify(report) : undefined,
+      2000,
+    );
+    return res.status;
+  }
+}
+
+export function parseExtensionEvent(body: string): ExtensionEvent {
+  const raw = JSON.parse(body) as Record<string, unknown>;
+  const deadlineMs = typeof raw['deadlineMs'] === 'number' ? raw['deadlineMs'] : 0;
+  if (raw['eventType'] === 'INVOKE') {
+    const event: InvokeEvent = {
+      eventType: 'INVOKE',
+      requestId: String(raw['requestId'] ?? ''),
+      deadlineMs,
+      invokedFunctionArn: String(raw['invokedFunctionArn'] ?? ''),
+    };
+    const tracing = raw['tracing'] as Partial<TracingHeader> | undefined;
+    if (tracing && typeof tracing.value === 'string') {
+      event.tracing = { type: String(tracing.type ?? 'X-Amzn-Trace-Id'), value: tracing.value };
+    }
+    return event;
+  }
+  if (raw['eventType'] === 'SHUTDOWN') {
+    return { eventType: 'SHUTDOWN', shutdownReason: String(raw['shutdownReason'] ?? 'unknown'), deadlineMs };
+  }
+  throw new Error(`unknown extension event type ${JSON.stringify(raw['eventType'])}`);
+}

@@ -1,0 +1,721 @@
+// One context per request id, fed by INVOKE, platform.start, platform.runtimeDone and
+// platform.report in whatever order they come (a report can arrive after the next thaw). It turns
+// them into enhanced-metric samples and typed events.
+import type { InvokeEvent, ShutdownEvent } from '../extensions-client.js';
+import { errorMessage, type Logger, noopLogger, OnceLogger } from '../logger.js';
+import {
+  type Architecture,
+  architectureOf,
+  ENHANCED,
+  type EnhancedMetricName,
+  estimatedCostUsd,
+  type MetricSubmit,
+} from '../metrics/enhanced.js';
+import {
+  type CpuCounters,
+  cpuUtilization,
+  type NetworkCounters,
+  ProcReader,
+  type UsagePeaks,
+  UsageSampler,
+} from '../metrics/proc.js';
+import type { ReportRecord, RuntimeDoneRecord, TelemetryEvent } from '../telemetry/events.js';
+import type { LifecycleEvent, LifecycleListener, OutOfMemoryDetector } from './events.js';
+
+export const PROACTIVE_INITIALIZATION_THRESHOLD_MS = 10_000;
+
+export interface InvocationProcessorOptions {
+  /** `DD_ENHANCED_METRICS`; default true. */
+  enhancedMetrics?: boolean;
+  /** `DD_LAMBDA_PROC_ENHANCED_METRICS`; default true. */
+  procEnhancedMetrics?: boolean;
+  managedInstances?: boolean;
+  /**
+   * SnapStart (`AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`): the first invocation is a restore even
+   * when `platform.restoreStart` arrives after its INVOKE.
+   */
+  snapStart?: boolean;
+  architecture?: Architecture;
+  /** Where samples go (the app connects dogstatsd's in-process submit). */
+  submit?: MetricSubmit;
+  /** Extra per-invocation tags, e.g. `runtime:nodejs20.x` resolved by the app. */
+  invocationTags?: string[];
+  logger?: Logger;
+  now?: () => number;
+  /** Epoch ms the extension process started; the proactive-initialization clock starts here. */
+  startedAt?: number;
+  proc?: ProcReader;
+  procSampleIntervalMs?: number;
+  maxContexts?: number;
+}
+
+export interface ProcessorStats {
+  contexts: number;
+  evictedContexts: number;
+  eventsForFinishedRequests: number;
+  submitErrors: number;
+  listenerErrors: number;
+}
+
+interface HeldMetric {
+  name: EnhancedMetricName;
+  value: number;
+  timestamp: number;
+}
+
+interface Context {
+  requestId: string;
+  seq: number;
+  coldStart: boolean;
+  proactive: boolean;
+  snapStart: boolean;
+  durable: boolean;
+  invokeSeen: boolean;
+  startSeen: boolean;
+  invocationsEmitted: boolean;
+  heldInvocationsAt?: number;
+  runtimeDone?: { durationMs?: number; status: string; time: number };
+  report?: ReportRecord['metrics'];
+  postRuntimeEmitted: boolean;
+  errorCounted: boolean;
+  timeoutCounted: boolean;
+  oomCounted: boolean;
+  procStart?: { net?: NetworkCounters; cpu?: CpuCounters };
+  held: HeldMetric[];
+}
+
+const FINISHED_MEMORY = 1000;
+
+export class InvocationProcessor {
+  private readonly contexts = new Map<string, Context>();
+  // Finished contexts stay a while: late hook errors and log-line OOMs still dedupe against them.
+  private readonly finished = new Map<string, Context>();
+  private readonly listeners = new Set<LifecycleListener>();
+  private readonly waiters = new Map<string, Array<() => void>>();
+  private readonly logger: Logger;
+  private readonly once: OnceLogger;
+  private readonly now: () => number;
+  private readonly startedAt: number;
+  private readonly enhanced: boolean;
+  private procEnabled: boolean;
+  private telemetryAvailable = true;
+  private readonly managed: boolean;
+  private readonly arch: Architecture;
+  private readonly reader: ProcReader;
+  private readonly sampler: UsageSampler;
+  private seq = 0;
+  private anyInvocation = false;
+  private initStartSeen = false;
+  private initDurationEmitted = false;
+  private initType: string | undefined;
+  private restoreStartedAt: number | undefined;
+  private lastRequestId: string | undefined;
+  readonly stats: ProcessorStats = {
+    contexts: 0,
+    evictedContexts: 0,
+    eventsForFinishedRequests: 0,
+    submitErrors: 0,
+    listenerErrors: 0,
+  };
+
+  constructor(private readonly options: InvocationProcessorOptions = {}) {
+    this.logger = options.logger ?? noopLogger;
+    this.once = new OnceLogger(this.logger);
+    this.now = options.now ?? Date.now;
+    this.startedAt = options.startedAt ?? Math.round(performance.timeOrigin);
+    this.enhanced = options.enhancedMetrics ?? true;
+    this.managed = options.managedInstances ?? false;
+    this.procEnabled = this.enhanced && (options.procEnhancedMetrics ?? true);
+    this.arch = options.architecture ?? architectureOf(process.arch);
+    this.reader = options.proc ?? new ProcReader();
+    this.sampler = new UsageSampler(this.reader, options.procSampleIntervalMs ?? 10);
+  }
+
+  subscribe(listener: LifecycleListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The request id of the invocation most recently started, for log lines that carry none. */
+  get currentRequestId(): string | undefined {
+    return this.lastRequestId;
+  }
+
+  /** Request ids whose runtime has not finished yet. */
+  inFlight(): string[] {
+    return [...this.contexts.values()].filter((c) => !c.runtimeDone).map((c) => c.requestId);
+  }
+
+  /** Request ids still waiting for their runtimeDone or their report. */
+  pending(): string[] {
+    return [...this.contexts.keys()];
+  }
+
+  /** Resolves true once runtimeDone for the request has been processed, false on timeout. */
+  waitForRuntimeDone(requestId: string, timeoutMs: number): Promise<boolean> {
+    const ctx = this.contexts.get(requestId);
+    if (this.finished.has(requestId) || ctx?.runtimeDone) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        const list = this.waiters.get(requestId);
+        if (list) {
+          const i = list.indexOf(done);
+          if (i >= 0) list.splice(i, 1);
+          if (list.length === 0) this.waiters.delete(requestId);
+        }
+        resolve(false);
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const list = this.waiters.get(requestId) ?? [];
+      list.push(done);
+      this.waiters.set(requestId, list);
+    });
+  }
+
+  /**
+   * Without platform events (the subscription failed or is not supported) nothing will release a
+   * held invocation count or stop the /proc sampler: count at INVOKE and skip the /proc metrics.
+   */
+  telemetryUnavailable(): void {
+    this.telemetryAvailable = false;
+    this.procEnabled = false;
+    if (this.sampler.running) this.sampler.stop();
+    for (const ctx of this.contexts.values()) {
+      ctx.procStart = undefined;
+      this.releaseInvocations(ctx);
+    }
+  }
+
+  // ---- inputs ----------------------------------------------------------------------------
+
+  onInvoke(event: InvokeEvent): void {
+    const time = this.now();
+    const ctx = this.context(event.requestId, time);
+    if (!ctx || ctx.invokeSeen) return;
+    ctx.invokeSeen = true;
+    const start: LifecycleEvent = {
+      type: 'invocationStart',
+      requestId: event.requestId,
+      time,
+      deadlineMs: event.deadlineMs,
+      invokedFunctionArn: event.invokedFunctionArn,
+      coldStart: ctx.coldStart,
+      proactiveInitialization: ctx.proactive,
+      snapStartRestore: ctx.snapStart,
+    };
+    if (event.tracing) start.tracing = event.tracing;
+    this.publish(start);
+  }
+
+  onTelemetry(events: TelemetryEvent[]): void {
+    for (const event of events) {
+      try {
+        this.onTelemetryEvent(event);
+      } catch (err) {
+        this.once.warn(
+          `telemetry:${event.type}`,
+          `${event.type} could not be processed: ${errorMessage(err)}`,
+        );
+      }
+    }
+    this.publish({ type: 'telemetry', events });
+  }
+
+  /** The log-line OOM detector's entry point (the logs package's hook, wired by the app). */
+  outOfMemoryDetected(info: { requestId?: string; time?: number } = {}): void {
+    const requestId = info.requestId ?? this.lastRequestId;
+    const time = info.time ?? this.now();
+    if (requestId === undefined) {
+      this.countOom(undefined, time, 'log-line');
+      return;
+    }
+    const ctx = this.contexts.get(requestId) ?? this.finished.get(requestId);
+    if (ctx) this.countOom(ctx, time, 'log-line');
+    else this.countOom(undefined, time, 'log-line', requestId);
+  }
+
+  /** An error the tracer reported at end-invocation (thrown error or 5xx). */
+  invocationErrored(requestId: string | undefined, time = this.now()): void {
+    // A hook can beat its INVOKE here (the runtime and the extension get the invoke at once): the
+    // context starts now, and the INVOKE joins it.
+    const ctx = requestId ? (this.finished.get(requestId) ?? this.context(requestId, time)) : undefined;
+    if (ctx) this.countError(ctx, time);
+    else this.emit(ENHANCED.errors, 1, time, this.baseTags());
+  }
+
+  onShutdown(event: ShutdownEvent): void {
+    const time = this.now();
+    this.emit(ENHANCED.shutdowns, 1, time, []);
+    if (!this.anyInvocation) this.emit(ENHANCED.unusedInit, 1, time, []);
+    const inFlight = this.inFlight();
+    for (const ctx of this.contexts.values()) {
+      this.releaseInvocations(ctx);
+      if (!ctx.runtimeDone) {
+        // The runtime never finished: the environment is going away under it.
+        if (event.shutdownReason === 'timeout') this.countTimeout(ctx, time);
+        else if (event.shutdownReason === 'failure') this.countError(ctx, time);
+      }
+      for (const h of ctx.held) this.emit(h.name, h.value, h.timestamp, this.tagsOf(ctx));
+      ctx.held = [];
+    }
+    if (this.sampler.running) this.sampler.stop();
+    if (this.procEnabled && this.managed) this.emitUsage(this.sampleOnce(), time, []);
+    this.publish({
+      type: 'shutdown',
+      time,
+      reason: event.shutdownReason,
+      deadlineMs: event.deadlineMs,
+      inFlight,
+    });
+  }
+
+  // ---- telemetry -------------------------------------------------------------------------
+
+  private onTelemetryEvent(event: TelemetryEvent): void {
+    switch (event.type) {
+      case 'platform.initStart': {
+        const r = event.record;
+        this.initStartSeen = true;
+        this.initType = r.initializationType;
+        const suppressed = r.phase === 'invoke';
+        if (suppressed) {
+          this.logger.warn(
+            'function init is running inside the first invocation (suppressed init): the earlier init failed or timed out',
+          );
+        }
+        const durable = (r.runtimeVersion ?? '').includes('DurableFunction');
+        const out: LifecycleEvent = {
+          type: 'initStart',
+          time: event.time,
+          initializationType: r.initializationType,
+          phase: r.phase,
+          suppressed,
+        };
+        if (r.runtimeVersion) out.runtimeVersion = r.runtimeVersion;
+        if (r.runtimeVersionArn) out.runtimeVersionArn = r.runtimeVersionArn;
+        this.publish(out);
+        for (const ctx of this.contexts.values()) {
+          if (durable) ctx.durable = true;
+          this.releaseInvocations(ctx);
+        }
+        return;
+      }
+      case 'platform.initReport': {
+        const r = event.record;
+        const status = r.status ?? 'success';
+        const suppressed = r.phase === 'invoke';
+        if (status !== 'success') {
+          this.logger.warn(
+            `function init ended with status ${status}${r.errorType ? ` (${r.errorType})` : ''} after ${r.metrics.durationMs} ms${
+              suppressed
+                ? ' during the first invocation'
+                : '; Lambda runs it again inside the first invocation'
+            }`,
+          );
+        }
+        if (!this.initDurationEmitted) {
+          this.initDurationEmitted = true;
+          this.emit(ENHANCED.initDuration, r.metrics.durationMs * 0.001, event.time, [
+            `init_type:${r.initializationType}`,
+          ]);
+        }
+        const out: LifecycleEvent = {
+          type: 'initReport',
+          time: event.time,
+          initializationType: r.initializationType,
+          phase: r.phase,
+          status,
+          durationMs: r.metrics.durationMs,
+          suppressed,
+        };
+        if (r.errorType) out.errorType = r.errorType;
+        this.publish(out);
+        return;
+      }
+      case 'platform.restoreStart':
+        this.restoreStartedAt = event.time;
+        this.publish({ type: 'restoreStart', time: event.time });
+        return;
+      case 'platform.restoreReport': {
+        const r = event.record;
+        if (r.metrics)
+          this.emit(ENHANCED.snapstartRestoreDuration, r.metrics.durationMs * 0.001, event.time, []);
+        const out: LifecycleEvent = { type: 'restoreReport', time: event.time, status: r.status };
+        if (r.errorType) out.errorType = r.errorType;
+        if (r.metrics) out.durationMs = r.metrics.durationMs;
+        this.publish(out);
+        return;
+      }
+      case 'platform.start': {
+        const r = event.record;
+        const ctx = this.context(r.requestId, event.time);
+        if (!ctx || ctx.startSeen) return;
+        ctx.startSeen = true;
+        const out: LifecycleEvent = { type: 'platformStart', requestId: r.requestId, time: event.time };
+        if (r.version) out.version = r.version;
+        if (r.tracing) out.tracing = r.tracing;
+        this.publish(out);
+        if (this.managed) {
+          this.publish({
+            type: 'invocationStart',
+            requestId: r.requestId,
+            time: event.time,
+            coldStart: false,
+            proactiveInitialization: false,
+            snapStartRestore: false,
+          });
+        }
+        return;
+      }
+      case 'platform.runtimeDone': {
+        const ctx = this.context(event.record.requestId, event.time);
+        if (ctx) this.runtimeDone(ctx, event.record, event.time, false);
+        return;
+      }
+      case 'platform.report': {
+        const ctx = this.context(event.record.requestId, event.time);
+        if (ctx) this.report(ctx, event.record, event.time);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private runtimeDone(ctx: Context, r: RuntimeDoneRecord, time: number, synthetic: boolean): void {
+    if (ctx.runtimeDone) return;
+    const done: Context['runtimeDone'] = { status: r.status, time };
+    if (r.metrics) done.durationMs = r.metrics.durationMs;
+    ctx.runtimeDone = done;
+    this.releaseInvocations(ctx);
+    const tags = this.tagsOf(ctx);
+    if (r.metrics) {
+      this.emit(ENHANCED.runtimeDuration, r.metrics.durationMs, time, tags);
+      if (r.metrics.producedBytes !== undefined)
+        this.emit(ENHANCED.producedBytes, r.metrics.producedBytes, time, tags);
+    }
+    if (r.status === 'timeout') this.countTimeout(ctx, time);
+    else if (r.status !== 'success') this.countError(ctx, time);
+    if (r.status === 'error' && r.errorType === 'Runtime.OutOfMemory')
+      this.countOom(ctx, time, 'runtime-done');
+    if (ctx.procStart && !this.managed) this.procAtRuntimeDone(ctx, time, tags);
+    this.maybePostRuntime(ctx, time);
+    const out: LifecycleEvent = {
+      type: 'runtimeDone',
+      requestId: ctx.requestId,
+      time,
+      status: r.status,
+      timedOut: r.status === 'timeout',
+      synthetic,
+    };
+    if (r.errorType) out.errorType = r.errorType;
+    if (r.metrics) {
+      out.durationMs = r.metrics.durationMs;
+      if (r.metrics.producedBytes !== undefined) out.producedBytes = r.metrics.producedBytes;
+    }
+    if (r.spans) out.spans = r.spans;
+    this.publish(out);
+    const waiting = this.waiters.get(ctx.requestId);
+    if (waiting) {
+      this.waiters.delete(ctx.requestId);
+      for (const w of waiting) w();
+    }
+    this.maybeFinish(ctx);
+  }
+
+  private report(ctx: Context, r: ReportRecord, time: number): void {
+    if (ctx.report) return;
+    if (this.managed && !ctx.runtimeDone) {
+      const latency = r.spans?.find((s) => s.name === 'responseLatency');
+      const synthetic: RuntimeDoneRecord = {
+        requestId: r.requestId,
+        status: r.status,
+        metrics: { durationMs: latency ? latency.durationMs : r.metrics.durationMs },
+      };
+      if (r.errorType) synthetic.errorType = r.errorType;
+      this.runtimeDone(ctx, synthetic, time, true);
+    }
+    ctx.report = r.metrics;
+    this.releaseInvocations(ctx);
+    const tags = this.tagsOf(ctx);
+    const m = r.metrics;
+    this.emit(ENHANCED.duration, m.durationMs * 0.001, time, tags);
+    if (!this.managed) {
+      if (m.billedDurationMs !== undefined)
+        this.emit(ENHANCED.billedDuration, m.billedDurationMs * 0.001, time, tags);
+      if (m.maxMemoryUsedMB !== undefined) this.emit(ENHANCED.maxMemoryUsed, m.maxMemoryUsedMB, time, tags);
+      if (m.memorySizeMB !== undefined) this.emit(ENHANCED.memorySize, m.memorySizeMB, time, tags);
+      if (m.billedDurationMs !== undefined && m.memorySizeMB !== undefined) {
+        this.emit(
+          ENHANCED.estimatedCost,
+          estimatedCostUsd(m.billedDurationMs, m.memorySizeMB, this.arch),
+          time,
+          tags,
+        );
+      }
+      if (m.initDurationMs !== undefined && !this.initDurationEmitted) {
+        this.initDurationEmitted = true;
+        this.emit(ENHANCED.initDuration, m.initDurationMs * 0.001, time, [
+          `init_type:${this.initType ?? 'on-demand'}`,
+        ]);
+      }
+    }
+    if (
+      m.maxMemoryUsedMB !== undefined &&
+      m.memorySizeMB !== undefined &&
+      m.maxMemoryUsedMB === m.memorySizeMB
+    ) {
+      this.countOom(ctx, time, 'report');
+    }
+    if (!ctx.runtimeDone && r.status === 'timeout') this.countTimeout(ctx, time);
+    for (const h of ctx.held) this.emit(h.name, h.value, time, tags);
+    ctx.held = [];
+    const late = ctx.seq < this.seq;
+    const post = this.maybePostRuntime(ctx, time);
+    const out: LifecycleEvent = {
+      type: 'report',
+      requestId: ctx.requestId,
+      time,
+      status: r.status,
+      metrics: r.metrics,
+      late,
+    };
+    if (r.errorType) out.errorType = r.errorType;
+    const postMs = post ?? this.postRuntimeMs(ctx);
+    if (postMs !== undefined) out.postRuntimeDurationMs = postMs;
+    this.publish(out);
+    this.maybeFinish(ctx);
+  }
+
+  private postRuntimeMs(ctx: Context): number | undefined {
+    if (this.managed || !ctx.report || ctx.runtimeDone?.durationMs === undefined) return undefined;
+    return Math.max(0, ctx.report.durationMs - ctx.runtimeDone.durationMs);
+  }
+
+  private maybePostRuntime(ctx: Context, time: number): number | undefined {
+    if (ctx.postRuntimeEmitted) return undefined;
+    const post = this.postRuntimeMs(ctx);
+    if (post === undefined) return undefined;
+    ctx.postRuntimeEmitted = true;
+    this.emit(ENHANCED.postRuntimeDuration, post, time, this.tagsOf(ctx));
+    return post;
+  }
+
+  private maybeFinish(ctx: Context): void {
+    if (!ctx.runtimeDone || !ctx.report) return;
+    this.contexts.delete(ctx.requestId);
+    this.finished.set(ctx.requestId, ctx);
+    if (this.finished.size > FINISHED_MEMORY) {
+      const oldest = this.finished.keys().next().value;
+      if (oldest !== undefined) this.finished.delete(oldest);
+    }
+  }
+
+  // ---- contexts --------------------------------------------------------------------------
+
+  private context(requestId: string, time: number): Context | undefined {
+    const existing = this.contexts.get(requestId);
+    if (existing) return existing;
+    if (this.finished.has(requestId)) {
+      this.stats.eventsForFinishedRequests++;
+      return undefined;
+    }
+    const first = !this.anyInvocation;
+    this.anyInvocation = true;
+    let coldStart = false;
+    let proactive = false;
+    let snapStart = false;
+    if (first && !this.managed) {
+      snapStart = this.restoreStartedAt !== undefined || (this.options.snapStart ?? false);
+      // A restored snapshot's process clock started long ago: without restoreStart, it is no proactive init.
+      const since = this.restoreStartedAt ?? (snapStart ? time : this.startedAt);
+      proactive = time - since > PROACTIVE_INITIALIZATION_THRESHOLD_MS;
+      coldStart = !proactive;
+    }
+    const ctx: Context = {
+      requestId,
+      seq: ++this.seq,
+      coldStart,
+      proactive,
+      snapStart,
+      durable: false,
+      invokeSeen: false,
+      startSeen: false,
+      invocationsEmitted: false,
+      postRuntimeEmitted: false,
+      errorCounted: false,
+      timeoutCounted: false,
+      oomCounted: false,
+      held: [],
+    };
+    this.contexts.set(requestId, ctx);
+    this.stats.contexts++;
+    this.lastRequestId = requestId;
+    const max = this.options.maxContexts ?? 500;
+    while (this.contexts.size > max) {
+      const oldest = this.contexts.keys().next().value;
+      if (oldest === undefined) break;
+      this.contexts.delete(oldest);
+      this.stats.evictedContexts++;
+      this.once.warn('evicted', `more than ${max} invocations open: the oldest are dropped (counted)`);
+    }
+    // On a cold start the count waits for initStart, which may tag it `durable_function:true`.
+    if (coldStart && !this.initStartSeen && this.telemetryAvailable) ctx.heldInvocationsAt = time;
+    else this.emitInvocations(ctx, time);
+    if (this.procEnabled && !this.managed) {
+      ctx.procStart = { ...this.snapshot() };
+      this.sampler.start();
+    }
+    return ctx;
+  }
+
+  private emitInvocations(ctx: Context, time: number): void {
+    if (ctx.invocationsEmitted) return;
+    ctx.invocationsEmitted = true;
+    ctx.heldInvocationsAt = undefined;
+    this.emit(ENHANCED.invocations, 1, time, this.tagsOf(ctx));
+  }
+
+  private releaseInvocations(ctx: Context): void {
+    if (ctx.heldInvocationsAt !== undefined) this.emitInvocations(ctx, ctx.heldInvocationsAt);
+  }
+
+  private countError(ctx: Context, time: number): void {
+    if (ctx.errorCounted) return;
+    ctx.errorCounted = true;
+    this.emit(ENHANCED.errors, 1, time, this.tagsOf(ctx));
+  }
+
+  private countTimeout(ctx: Context, time: number): void {
+    this.countError(ctx, time);
+    if (ctx.timeoutCounted) return;
+    ctx.timeoutCounted = true;
+    this.emit(ENHANCED.timeouts, 1, time, this.tagsOf(ctx));
+  }
+
+  private countOom(
+    ctx: Context | undefined,
+    time: number,
+    detector: OutOfMemoryDetector,
+    requestId?: string,
+  ): void {
+    if (ctx) {
+      if (ctx.oomCounted) return;
+      ctx.oomCounted = true;
+    }
+    this.emit(ENHANCED.outOfMemory, 1, time, ctx ? this.tagsOf(ctx) : this.baseTags());
+    const out: LifecycleEvent = { type: 'outOfMemory', time, detector };
+    const id = ctx?.requestId ?? requestId;
+    if (id) out.requestId = id;
+    this.publish(out);
+  }
+
+  // ---- /proc -----------------------------------------------------------------------------
+
+  private snapshot(): { net?: NetworkCounters; cpu?: CpuCounters } {
+    const out: { net?: NetworkCounters; cpu?: CpuCounters } = {};
+    const net = this.reader.network();
+    const cpu = this.reader.cpu();
+    if (net) out.net = net;
+    if (cpu) out.cpu = cpu;
+    return out;
+  }
+
+  private sampleOnce(): UsagePeaks {
+    const tmp = this.reader.tmp();
+    const p = this.reader.processes(this.reader.pids());
+    const peaks: UsagePeaks = {
+      tmpUsedPeak: tmp?.usedBytes ?? 0,
+      fdUsePeak: p.fdUse,
+      threadsUsePeak: p.threadsUse,
+    };
+    if (tmp) peaks.tmp = tmp;
+    if (p.fdMax !== undefined) peaks.fdMax = p.fdMax;
+    if (p.threadsMax !== undefined) peaks.threadsMax = p.threadsMax;
+    return peaks;
+  }
+
+  private procAtRuntimeDone(ctx: Context, time: number, tags: string[]): void {
+    const start = ctx.procStart ?? {};
+    const end = this.snapshot();
+    const stillOpen = [...this.contexts.values()].some((c) => c !== ctx && !c.runtimeDone);
+    const peaks = stillOpen ? this.sampleOnce() : this.sampler.stop();
+    if (start.cpu && end.cpu) {
+      const u = cpuUtilization(start.cpu, end.cpu);
+      if (u) {
+        this.emit(ENHANCED.cpuTotalUtilizationPct, u.totalPct, time, tags);
+        this.emit(ENHANCED.cpuTotalUtilization, u.totalCores, time, tags);
+        this.emit(ENHANCED.numCores, u.numCores, time, tags);
+        this.emit(ENHANCED.cpuMaxUtilization, u.maxPct, time, tags);
+        this.emit(ENHANCED.cpuMinUtilization, u.minPct, time, tags);
+      }
+      const user = Math.max(0, end.cpu.userMs - start.cpu.userMs);
+      const system = Math.max(0, end.cpu.systemMs - start.cpu.systemMs);
+      ctx.held.push(
+        { name: ENHANCED.cpuUserTime, value: user, timestamp: time },
+        { name: ENHANCED.cpuSystemTime, value: system, timestamp: time },
+        { name: ENHANCED.cpuTotalTime, value: user + system, timestamp: time },
+      );
+    }
+    if (start.net && end.net) {
+      const rx = Math.max(0, end.net.rxBytes - start.net.rxBytes);
+      const tx = Math.max(0, end.net.txBytes - start.net.txBytes);
+      ctx.held.push(
+        { name: ENHANCED.rxBytes, value: rx, timestamp: time },
+        { name: ENHANCED.txBytes, value: tx, timestamp: time },
+        { name: ENHANCED.totalNetwork, value: rx + tx, timestamp: time },
+      );
+    }
+    this.emitUsage(peaks, time, tags);
+  }
+
+  private emitUsage(peaks: UsagePeaks, time: number, tags: string[]): void {
+    if (peaks.tmp) {
+      this.emit(ENHANCED.tmpMax, peaks.tmp.maxBytes, time, tags);
+      this.emit(ENHANCED.tmpUsed, peaks.tmpUsedPeak, time, tags);
+      this.emit(ENHANCED.tmpFree, Math.max(0, peaks.tmp.maxBytes - peaks.tmpUsedPeak), time, tags);
+    }
+    if (peaks.fdMax !== undefined) this.emit(ENHANCED.fdMax, peaks.fdMax, time, tags);
+    if (peaks.fdUsePeak > 0) this.emit(ENHANCED.fdUse, peaks.fdUsePeak, time, tags);
+    if (peaks.threadsMax !== undefined) this.emit(ENHANCED.threadsMax, peaks.threadsMax, time, tags);
+    if (peaks.threadsUsePeak > 0) this.emit(ENHANCED.threadsUse, peaks.threadsUsePeak, time, tags);
+  }
+
+  // ---- output ----------------------------------------------------------------------------
+
+  private baseTags(): string[] {
+    return [...(this.options.invocationTags ?? [])];
+  }
+
+  private tagsOf(ctx: Context): string[] {
+    const tags = this.managed ? [] : [`cold_start:${ctx.coldStart}`];
+    if (ctx.proactive) tags.push('proactive_initialization:true');
+    if (ctx.durable) tags.push('durable_function:true');
+    return [...tags, ...this.baseTags()];
+  }
+
+  private emit(name: EnhancedMetricName, value: number, timeMs: number, tags: string[]): void {
+    if (!this.enhanced || !this.options.submit) return;
+    try {
+      this.options.submit({ name, value, tags, timestamp: Math.floor(timeMs / 1000), type: 'distribution' });
+    } catch (err) {
+      this.stats.submitErrors++;
+      this.once.warn('submit', `enhanced metric submit failed: ${errorMessage(err)}`);
+    }
+  }
+
+  /** Publishes to every listener; the hooks server publishes through here too. */
+  publish(event: LifecycleEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.stats.listenerErrors++;
+        this.once.warn(`listener:${event.type}`, `a ${event.type} listener failed: ${errorMessage(err)}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,293 @@
+// Cheap /proc readers for the per-invocation enhanced metrics: a handful of small synchronous
+// reads at invocation start and end, and a 10 ms usage sampler (tmp, fds, threads) while one runs.
+import { readdirSync, readFileSync, statfsSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Clock ticks per second of /proc/stat; 100 on every Linux Lambda runs. */
+const USER_HZ = 100;
+
+export interface NetworkCounters {
+  rxBytes: number;
+  txBytes: number;
+}
+
+export interface CpuCounters {
+  userMs: number;
+  systemMs: number;
+  /** Idle time of each core, ms. */
+  idleMs: number[];
+  uptimeMs: number;
+}
+
+export interface TmpUsage {
+  maxBytes: number;
+  freeBytes: number;
+  usedBytes: number;
+}
+
+export interface ProcessUsage {
+  /** Lowest soft limit of open files over the processes, undefined if none readable or unlimited. */
+  fdMax?: number;
+  fdUse: number;
+  /** Lowest soft limit of processes/threads over the processes. */
+  threadsMax?: number;
+  threadsUse: number;
+}
+
+export interface ProcReaderOptions {
+  procRoot?: string;
+  tmpPath?: string;
+  /** Which processes count; default every pid visible in /proc (in Lambda: the sandbox's). */
+  pids?: () => number[];
+}
+
+export class ProcReader {
+  readonly procRoot: string;
+  readonly tmpPath: string;
+  private readonly pidSource: (() => number[]) | undefined;
+  private readonly limitsCache = new Map<number, { fd?: number; threads?: number }>();
+
+  constructor(options: ProcReaderOptions = {}) {
+    this.procRoot = options.procRoot ?? '/proc';
+    this.tmpPath = options.tmpPath ?? '/tmp/';
+    this.pidSource = options.pids;
+  }
+
+  network(): NetworkCounters | undefined {
+    const text = this.read('net/dev');
+    return text === undefined ? undefined : parseNetDev(text);
+  }
+
+  cpu(): CpuCounters | undefined {
+    const stat = this.read('stat');
+    const uptime = this.read('uptime');
+    if (stat === undefined || uptime === undefined) return undefined;
+    return parseCpu(stat, uptime);
+  }
+
+  tmp(): TmpUsage | undefined {
+    try {
+      const s = statfsSync(this.tmpPath);
+      const maxBytes = s.bsize * s.blocks;
+      const freeBytes = s.bsize * s.bavail;
+      return { maxBytes, freeBytes, usedBytes: maxBytes - freeBytes };
+    } catch {
+      return undefined;
+    }
+  }
+
+  pids(): number[] {
+    if (this.pidSource) return this.pidSource();
+    try {
+      return readdirSync(this.procRoot)
+        .filter((n) => /^\d+$/.test(n))
+        .map(Number);
+    } catch {
+      return [];
+    }
+  }
+
+  processes(pids: number[]): ProcessUsage {
+    let fdUse = 0;
+    let threadsUse = 0;
+    let fdMax: number | undefined;
+    let threadsMax: number | undefined;
+    for (const pid of pids) {
+      const base = join(this.procRoot, String(pid));
+      try {
+        fdUse += readdirSync(join(base, 'fd')).length;
+      } catch {
+        continue; // gone, or not ours to look at
+      }
+      try {
+        threadsUse += readdirSync(join(base, 'task')).length;
+      } catch {}
+      const limits = this.limits(pid);
+      if (limits.fd !== undefined) fdMax = fdMax === undefined ? limits.fd : Math.min(fdMax, limits.fd);
+      if (limits.threads !== undefined) {
+        threadsMax = threadsMax === undefined ? limits.threads : Math.min(threadsMax, limits.threads);
+      }
+    }
+    const usage: ProcessUsage = { fdUse, threadsUse };
+    if (fdMax !== undefined) usage.fdMax = fdMax;
+    if (threadsMax !== undefined) usage.threadsMax = threadsMax;
+    return usage;
+  }
+
+  private limits(pid: number): { fd?: number; threads?: number } {
+    const cached = this.limitsCache.get(pid);
+    if (cached) return cached;
+    const text = this.read(`${pid}/limits`);
+    const limits = text === undefined ? {} : parseLimits(text);
+    this.limitsCache.set(pid, limits);
+    return limits;
+  }
+
+  private read(rel: string): string | undefined {
+    try {
+      return readFileSync(join(this.procRoot, rel), 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** Sums every interface but loopback; Lambda's sandbox has one (`vinternal_1`). */
+export function parseNetDev(text: string): NetworkCounters {
+  let rxBytes = 0;
+  let txBytes = 0;
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon < 0) continue;
+    const name = line.slice(0, colon).trim();
+    if (name === 'lo' || name === '') continue;
+    const fields = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/);
+    if (fields.length < 9) continue;
+    rxBytes += Number(fields[0]) || 0;
+    txBytes += Number(fields[8]) || 0;
+  }
+  return { rxBytes, txBytes };
+}
+
+export function parseCpu(stat: string, uptime: string): CpuCounters | undefined {
+  const tickMs = 1000 / USER_HZ;
+  let userMs = Number.NaN;
+  let systemMs = Number.NaN;
+  const idleMs: number[] = [];
+  for (const line of stat.split('\n')) {
+    if (!line.startsWith('cpu')) continue;
+    const [label, ...rest] = line.trim().split(/\s+/);
+    const f = rest.map(Number);
+    if (label === 'cpu') {
+      userMs = (f[0] ?? 0) * tickMs;
+      systemMs = (f[2] ?? 0) * tickMs;
+    } else {
+      idleMs.push((f[3] ?? 0) * tickMs);
+    }
+  }
+  const up = Number(uptime.trim().split(/\s+/)[0]);
+  if (Number.isNaN(userMs) || Number.isNaN(up)) return undefined;
+  return { userMs, systemMs, idleMs, uptimeMs: up * 1000 };
+}
+
+export function parseLimits(text: string): { fd?: number; threads?: number } {
+  const out: { fd?: number; threads?: number } = {};
+  for (const line of text.split('\n')) {
+    const m = /^(Max open files|Max processes)\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const v = Number(m[2]);
+    if (!Number.isFinite(v)) continue; // "unlimited"
+    if (m[1] === 'Max open files') out.fd = v;
+    else out.threads = v;
+  }
+  return out;
+}
+
+export interface CpuUtilization {
+  numCores: number;
+  totalPct: number;
+  totalCores: number;
+  maxPct: number;
+  minPct: number;
+}
+
+/** Utilisation over a window from two readings; undefined when the window is too short to tell. */
+export function cpuUtilization(a: CpuCounters, b: CpuCounters): CpuUtilization | undefined {
+  const window = b.uptimeMs - a.uptimeMs;
+  const numCores = b.idleMs.length;
+  if (window <= 0 || numCores === 0 || a.idleMs.length !== numCores) return undefined;
+  const clamp = (v: number) => Math.min(100, Math.max(0, v));
+  const perCore = b.idleMs.map((idle, i) => clamp(100 * (1 - (idle - (a.idleMs[i] ?? 0)) / window)));
+  const idleSum = b.idleMs.reduce((s, idle, i) => s + (idle - (a.idleMs[i] ?? 0)), 0);
+  const totalPct = clamp(100 * (1 - idleSum / (window * numCores)));
+  return {
+    numCores,
+    totalPct,
+    totalCores: (totalPct / 100) * numCores,
+    maxPct: Math.max(...perCore),
+    minPct: Math.min(...perCore),
+  };
+}
+
+export interface UsagePeaks {
+  tmp?: TmpUsage;
+  tmpUsedPeak: number;
+  fdMax?: number;
+  fdUsePeak: number;
+  threadsMax?: number;
+  threadsUsePeak: number;
+}
+
+/**
+ * Polls tmp/fd/thread usage while an invocation runs and keeps the peaks. A sample that costs more
+ * than a tenth of the interval (many processes visible) doubles the interval, up to a second, so
+ * the sampler never takes more than ~10 % of a core from the function.
+ */
+export class UsageSampler {
+  private timer: NodeJS.Timeout | undefined;
+  private peaks: UsagePeaks = { tmpUsedPeak: 0, fdUsePeak: 0, threadsUsePeak: 0 };
+  private pidList: number[] = [];
+  private interval: number;
+
+  constructor(
+    private readonly reader: ProcReader,
+    intervalMs = 10,
+  ) {
+    this.interval = intervalMs;
+  }
+
+  get running(): boolean {
+    return this.timer !== undefined;
+  }
+
+  /** The interval in use (grows when sampling is expensive). */
+  get currentIntervalMs(): number {
+    return this.interval;
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.peaks = { tmpUsedPeak: 0, fdUsePeak: 0, threadsUsePeak: 0 };
+    this.pidList = this.reader.pids();
+    this.sample();
+    this.schedule();
+  }
+
+  /** Takes a last sample, stops, and returns the peaks seen. */
+  stop(): UsagePeaks {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.sample();
+    }
+    return this.peaks;
+  }
+
+  private schedule(): void {
+    this.timer = setTimeout(() => {
+      const cost = this.sample();
+      if (cost > this.interval / 10) this.interval = Math.min(1000, this.interval * 2);
+      this.schedule();
+    }, this.interval);
+    this.timer.unref();
+  }
+
+  /** Returns how long the sample took, ms. */
+  private sample(): number {
+    const t0 = performance.now();
+    const tmp = this.reader.tmp();
+    if (tmp) {
+      this.peaks.tmp = tmp;
+      this.peaks.tmpUsedPeak = Math.max(this.peaks.tmpUsedPeak, tmp.usedBytes);
+    }
+    const p = this.reader.processes(this.pidList);
+    this.peaks.fdUsePeak = Math.max(this.peaks.fdUsePeak, p.fdUse);
+    this.peaks.threadsUsePeak = Math.max(this.peaks.threadsUsePeak, p.threadsUse);
+    if (p.fdMax !== undefined) this.peaks.fdMax = p.fdMax;
+    if (p.threadsMax !== undefined) this.peaks.threadsMax = p.threadsMax;
+    return performance.now() - t0;
+  }
+}

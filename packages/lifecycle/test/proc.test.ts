@@ -1,0 +1,233 @@
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  cpuUtilization,
+  type EnhancedMetricSample,
+  InvocationProcessor,
+  ProcReader,
+  parseCpu,
+  parseLimits,
+  parseNetDev,
+  parseTelemetryEvent,
+  type TelemetryEvent,
+} from '../src/index.js';
+
+const NET_DEV = (
+  rx: number,
+  tx: number,
+) => `Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo: 999999     100    0    0    0     0          0         0   999999     100    0    0    0     0       0          0
+vinternal_1: ${rx}    1200    0    0    0     0          0         0 ${tx}    1100    0    0    0     0       0          0
+`;
+
+const STAT = (
+  user: number,
+  system: number,
+  idle0: number,
+  idle1: number,
+) => `cpu  ${user} 0 ${system} ${idle0 + idle1} 0 0 0 0 0 0
+cpu0 ${user / 2} 0 ${system / 2} ${idle0} 0 0 0 0 0 0
+cpu1 ${user / 2} 0 ${system / 2} ${idle1} 0 0 0 0 0 0
+intr 1
+`;
+
+const LIMITS = `Limit                     Soft Limit           Hard Limit           Units
+Max cpu time              unlimited            unlimited            seconds
+Max processes             1024                 1024                 processes
+Max open files            1024                 4096                 files
+`;
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function fakeProc() {
+  const root = mkdtempSync(join(tmpdir(), 'fake-proc-'));
+  dirs.push(root);
+  mkdirSync(join(root, 'net'));
+  const set = (o: {
+    rx: number;
+    tx: number;
+    user: number;
+    system: number;
+    idle: [number, number];
+    uptime: number;
+  }) => {
+    writeFileSync(join(root, 'net/dev'), NET_DEV(o.rx, o.tx));
+    writeFileSync(join(root, 'stat'), STAT(o.user, o.system, o.idle[0], o.idle[1]));
+    writeFileSync(join(root, 'uptime'), `${o.uptime} 100.00\n`);
+  };
+  const pid = (n: number, fds: number, threads: number, limits = LIMITS) => {
+    const base = join(root, String(n));
+    rmSync(base, { recursive: true, force: true });
+    mkdirSync(join(base, 'fd'), { recursive: true });
+    mkdirSync(join(base, 'task'), { recursive: true });
+    for (let i = 0; i < fds; i++) writeFileSync(join(base, 'fd', String(i)), '');
+    for (let i = 0; i < threads; i++) mkdirSync(join(base, 'task', String(n + i)));
+    writeFileSync(join(base, 'limits'), limits);
+  };
+  return { root, set, pid };
+}
+
+describe('/proc parsers', () => {
+  it('parse net/dev without loopback, cpu ticks as ms, limits', () => {
+    expect(parseNetDev(NET_DEV(1000, 2000))).toEqual({ rxBytes: 1000, txBytes: 2000 });
+    expect(parseCpu(STAT(100, 50, 300, 400), '12.34 5.00')).toEqual({
+      userMs: 1000,
+      systemMs: 500,
+      idleMs: [3000, 4000],
+      uptimeMs: 12340,
+    });
+    expect(parseLimits(LIMITS)).toEqual({ fd: 1024, threads: 1024 });
+  });
+
+  it('computes utilisation from two readings', () => {
+    const a = parseCpu(STAT(0, 0, 0, 0), '10.00 0')!;
+    // 1 s window: core 0 idle 250 ms (75 % busy), core 1 idle 750 ms (25 % busy).
+    const b = parseCpu(STAT(80, 20, 25, 75), '11.00 0')!;
+    expect(cpuUtilization(a, b)).toEqual({
+      numCores: 2,
+      totalPct: 50,
+      totalCores: 1,
+      maxPct: 75,
+      minPct: 25,
+    });
+    expect(cpuUtilization(a, a)).toBeUndefined();
+  });
+
+  it("reads this machine's /proc as the test reads it", () => {
+    const reader = new ProcReader({ pids: () => [process.pid] });
+    const net = reader.network()!;
+    const mine = parseNetDev(readFileSync('/proc/net/dev', 'utf8'));
+    expect(net.rxBytes).toBeGreaterThanOrEqual(mine.rxBytes - 1);
+    const cpu = reader.cpu()!;
+    const statCores = readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .filter((l) => /^cpu\d+ /.test(l)).length;
+    expect(cpu.idleMs).toHaveLength(statCores);
+    const usage = reader.processes([process.pid]);
+    const fds = readdirSync('/proc/self/fd').length;
+    expect(Math.abs(usage.fdUse - fds)).toBeLessThanOrEqual(2);
+    expect(usage.threadsUse).toBe(readdirSync(`/proc/${process.pid}/task`).length);
+    const limit = parseLimits(readFileSync('/proc/self/limits', 'utf8'));
+    expect(usage.fdMax).toBe(limit.fd);
+    const s = statfsSync('/tmp/');
+    expect(reader.tmp()!.maxBytes).toBe(s.bsize * s.blocks);
+  });
+});
+
+describe('the /proc enhanced metrics of an invocation', () => {
+  const T0 = Date.parse('2024-05-01T12:00:00.000Z');
+  const ev = (type: string, at: number, record: unknown): TelemetryEvent => {
+    const r = parseTelemetryEvent({ time: new Date(T0 + at).toISOString(), type, record });
+    if (!r.ok) throw new Error(type);
+    return r.event;
+  };
+
+  it('emits network and cpu deltas at report, utilisation and usage peaks at runtimeDone', async () => {
+    const proc = fakeProc();
+    proc.set({ rx: 1000, tx: 500, user: 100, system: 20, idle: [1000, 1000], uptime: 100 });
+    proc.pid(1, 3, 1);
+    proc.pid(2, 5, 2);
+    const samples: EnhancedMetricSample[] = [];
+    const p = new InvocationProcessor({
+      submit: (s) => samples.push(s),
+      proc: new ProcReader({ procRoot: proc.root }),
+      procSampleIntervalMs: 5,
+      now: () => T0,
+      startedAt: T0,
+    });
+    p.onTelemetry([ev('platform.initStart', 0, { initializationType: 'on-demand', phase: 'init' })]);
+    p.onInvoke({ eventType: 'INVOKE', requestId: 'r1', deadlineMs: T0 + 3000, invokedFunctionArn: 'arn' });
+    // During the invocation: more fds for a while (the sampler keeps the peak), traffic, cpu.
+    proc.pid(2, 9, 4);
+    await new Promise((r) => setTimeout(r, 40));
+    proc.pid(2, 5, 2);
+    proc.set({ rx: 4000, tx: 1500, user: 150, system: 30, idle: [1080, 1020], uptime: 101 });
+    p.onTelemetry([
+      ev('platform.runtimeDone', 500, { requestId: 'r1', status: 'success', metrics: { durationMs: 500 } }),
+    ]);
+    const v = (n: string) => samples.filter((s) => s.name === `aws.lambda.enhanced.${n}`).map((s) => s.value);
+    expect(v('rx_bytes')).toEqual([]); // held for the report
+    expect(v('num_cores')).toEqual([2]);
+    expect(v('cpu_total_utilization_pct').map(Math.round)).toEqual([50]);
+    expect(v('cpu_total_utilization')[0]).toBeCloseTo(1, 9);
+    expect(v('cpu_max_utilization').map(Math.round)).toEqual([80]);
+    expect(v('cpu_min_utilization').map(Math.round)).toEqual([20]);
+    expect(v('fd_use')).toEqual([12]);
+    expect(v('fd_max')).toEqual([1024]);
+    expect(v('threads_use')).toEqual([5]);
+    expect(v('threads_max')).toEqual([1024]);
+    expect(v('tmp_max')).toHaveLength(1);
+    expect(v('tmp_used')[0]! + v('tmp_free')[0]!).toBe(v('tmp_max')[0]);
+    p.onTelemetry([
+      ev('platform.report', 600, {
+        requestId: 'r1',
+        status: 'success',
+        metrics: { durationMs: 550, billedDurationMs: 550, memorySizeMB: 128, maxMemoryUsedMB: 70 },
+      }),
+    ]);
+    expect(v('rx_bytes')).toEqual([3000]);
+    expect(v('tx_bytes')).toEqual([1000]);
+    expect(v('total_network')).toEqual([4000]);
+    expect(v('cpu_user_time')).toEqual([500]);
+    expect(v('cpu_system_time')).toEqual([100]);
+    expect(v('cpu_total_time')).toEqual([600]);
+    const rx = samples.find((s) => s.name === 'aws.lambda.enhanced.rx_bytes')!;
+    expect(rx.tags).toEqual(['cold_start:true']);
+    expect(rx.timestamp).toBe(Math.floor((T0 + 600) / 1000));
+  });
+
+  it('reads nothing from /proc when DD_LAMBDA_PROC_ENHANCED_METRICS is off', () => {
+    const samples: EnhancedMetricSample[] = [];
+    const p = new InvocationProcessor({
+      submit: (s) => samples.push(s),
+      procEnhancedMetrics: false,
+      proc: new ProcReader({ procRoot: '/nonexistent' }),
+    });
+    p.onInvoke({ eventType: 'INVOKE', requestId: 'r1', deadlineMs: 0, invokedFunctionArn: 'arn' });
+    p.onTelemetry([
+      ev('platform.runtimeDone', 5, { requestId: 'r1', status: 'success', metrics: { durationMs: 5 } }),
+    ]);
+    expect(samples.map((s) => s.name)).toEqual([
+      'aws.lambda.enhanced.invocations',
+      'aws.lambda.enhanced.runtime_duration',
+    ]);
+  });
+});
+
+describe('UsageSampler', () => {
+  it('keeps peaks and backs off when a sample is expensive', async () => {
+    let calls = 0;
+    const reader = new ProcReader({ pids: () => [process.pid] });
+    const slow = Object.assign(Object.create(reader), {
+      processes(pids: number[]) {
+        calls++;
+        const until = performance.now() + 3; // 3 ms a sample: far over a tenth of 10 ms
+        while (performance.now() < until) {}
+        return reader.processes(pids);
+      },
+    }) as ProcReader;
+    const { UsageSampler } = await import('../src/index.js');
+    const sampler = new UsageSampler(slow, 10);
+    sampler.start();
+    await new Promise((r) => setTimeout(r, 200));
+    const peaks = sampler.stop();
+    expect(sampler.currentIntervalMs).toBeGreaterThan(10);
+    expect(calls).toBeLessThan(20);
+    expect(peaks.fdUsePeak).toBeGreaterThan(0);
+    expect(sampler.running).toBe(false);
+  });
+});

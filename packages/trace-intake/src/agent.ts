@@ -1,0 +1,242 @@
+// The trace pipeline behind the receiver: decode results in, processed and encoded payloads out.
+// Holds a bounded buffer of encoded tracer payloads between flushes; the app decides when to flush.
+import type { TraceIntakeOptions } from './config.js';
+import { type EncodedTracerPayload, encodeAgentPayloads, encodeTracerPayloadChunks } from './encode.js';
+import { InvocationTracer } from './invocation.js';
+import { defaultProcessorOptions, SpanProcessor } from './processor.js';
+import { type ClientStatsPayload, encodeStatsPayloads, StatsConcentrator } from './stats.js';
+import type { Logger, OutgoingPayload, Span, SpanProcessorHook, TracerHeaders } from './types.js';
+import { noopLogger } from './types.js';
+
+export interface TraceAgentOptions extends TraceIntakeOptions {
+  logger?: Logger;
+  /** Our version, sent as AgentPayload.agentVersion and `Datadog-Agent-Version`. */
+  agentVersion?: string;
+  hostname?: string;
+  /** Set for Lambda: enables the invocation tracer (aws.lambda, inferred and cold-start spans). */
+  functionName?: string;
+  functionArn?: string;
+  region?: string;
+  accountId?: string;
+  /** Tags only the extension's `aws.lambda` span gets (runtime, ...). */
+  invocationTags?: Record<string, string>;
+  nowNs?: () => number;
+}
+
+export interface TraceAgentCounters {
+  requests: number;
+  tracesReceived: number;
+  decodeErrors: number;
+  tooLarge: number;
+  spansBufferDropped: number;
+  chunksDroppedByPriority: number;
+  clientStatsReceived: number;
+  proxyRequests: number;
+}
+
+/** Header values from a tracer request (D.2 truthiness for the Client-Computed flags). */
+export function tracerHeadersFrom(h: Record<string, string | string[] | undefined>): TracerHeaders {
+  const g = (n: string) => {
+    const v = h[n];
+    return (Array.isArray(v) ? v[0] : v) ?? '';
+  };
+  const truthy = (v: string) => v !== '' && !['0', 'f', 'F', 'false', 'False', 'FALSE'].includes(v);
+  return {
+    lang: g('datadog-meta-lang'),
+    langVersion: g('datadog-meta-lang-version'),
+    langInterpreter: g('datadog-meta-lang-interpreter'),
+    langInterpreterVendor: g('datadog-meta-lang-interpreter-vendor'),
+    tracerVersion: g('datadog-meta-tracer-version'),
+    containerId: g('datadog-container-id'),
+    clientComputedStats: truthy(g('datadog-client-computed-stats')),
+    clientComputedTopLevel: truthy(g('datadog-client-computed-top-level')),
+    droppedP0Traces: Number(g('datadog-client-dropped-p0-traces')) || 0,
+    droppedP0Spans: Number(g('datadog-client-dropped-p0-spans')) || 0,
+  };
+}
+
+const OWN_HEADER: TracerHeaders = {
+  lang: '',
+  langVersion: '',
+  langInterpreter: '',
+  langInterpreterVendor: '',
+  tracerVersion: '',
+  containerId: '',
+  clientComputedStats: false,
+  clientComputedTopLevel: false,
+  droppedP0Traces: 0,
+  droppedP0Spans: 0,
+};
+
+/** Logs one line per key per interval, with how many were suppressed. */
+export class RateLimitedLog {
+  private readonly last = new Map<string, { at: number; suppressed: number }>();
+  constructor(
+    private readonly logger: Logger,
+    private readonly intervalMs = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+  warn(key: string, msg: string): void {
+    const t = this.now();
+    const e = this.last.get(key);
+    if (e && t - e.at < this.intervalMs) {
+      e.suppressed++;
+      return;
+    }
+    const extra = e && e.suppressed > 0 ? ` (${e.suppressed} similar suppressed)` : '';
+    this.last.set(key, { at: t, suppressed: 0 });
+    this.logger.warn(msg + extra);
+  }
+}
+
+export class TraceAgent {
+  readonly processor: SpanProcessor;
+  readonly concentrator: StatsConcentrator | undefined;
+  readonly invocations: InvocationTracer | undefined;
+  readonly counters: TraceAgentCounters = {
+    requests: 0,
+    tracesReceived: 0,
+    decodeErrors: 0,
+    tooLarge: 0,
+    spansBufferDropped: 0,
+    chunksDroppedByPriority: 0,
+    clientStatsReceived: 0,
+    proxyRequests: 0,
+  };
+  readonly log: RateLimitedLog;
+  private buffer: EncodedTracerPayload[] = [];
+  private bufferedSpans = 0;
+  private clientStats: ClientStatsPayload[] = [];
+  private readonly nowNs: () => number;
+  readonly agentVersion: string;
+
+  constructor(readonly opts: TraceAgentOptions) {
+    const logger = opts.logger ?? noopLogger;
+    this.log = new RateLimitedLog(logger);
+    this.nowNs = opts.nowNs ?? (() => Date.now() * 1e6);
+    this.agentVersion = opts.agentVersion ?? '0.1.0';
+    const tags = { ...opts.tags };
+    const p = defaultProcessorOptions();
+    this.processor = new SpanProcessor({
+      ...p,
+      tags,
+      service: opts.service,
+      env: opts.env,
+      version: opts.version,
+      origin: opts.origin,
+      computeStats: opts.computeStats,
+      replaceTags: opts.replaceTags,
+      filterTagsRequire: opts.filterTagsRequire,
+      filterTagsReject: opts.filterTagsReject,
+      ignoreResources: opts.ignoreResources,
+      obfuscation: opts.obfuscation,
+      internalPorts: [...new Set([...p.internalPorts, opts.port].filter((x) => x > 0))],
+    });
+    if (opts.computeStats && !opts.statsDisabled) {
+      this.concentrator = new StatsConcentrator({
+        env: opts.env ?? '',
+        version: opts.version ?? '',
+        hostname: opts.hostname ?? '',
+      });
+    }
+    if (opts.functionName) {
+      const inv = new InvocationTracer({
+        functionName: opts.functionName,
+        functionArn: opts.functionArn,
+        service: opts.service,
+        region: opts.region,
+        accountId: opts.accountId,
+        invocationService: opts.service ?? opts.functionName,
+        propagation: { extract: opts.propagationExtract, extractFirst: opts.propagationExtractFirst },
+        serviceMapping: opts.serviceMapping,
+        awsServiceRepresentation: opts.awsServiceRepresentation,
+        capturePayload: opts.capturePayload,
+        capturePayloadMaxDepth: opts.capturePayloadMaxDepth,
+        invocationTags: opts.invocationTags,
+        nowNs: this.nowNs,
+        emit: (spans) => this.handleOwnSpans(spans),
+      });
+      this.invocations = inv;
+      this.processor.addObserver(inv);
+    }
+  }
+
+  addSpanProcessorHook(hook: SpanProcessorHook): void {
+    this.processor.addHook(hook);
+  }
+
+  get buffered(): { payloads: number; spans: number } {
+    return { payloads: this.buffer.length, spans: this.bufferedSpans };
+  }
+
+  /** Decoded traces of one tracer request. Returns false when the buffer was full and they were dropped. */
+  handleTraces(traces: Span[][], header: TracerHeaders): boolean {
+    this.counters.tracesReceived += traces.length;
+    let incoming = 0;
+    for (const t of traces) incoming += t.length;
+    if (this.bufferedSpans + incoming > this.opts.maxBufferedSpans) {
+      this.counters.spansBufferDropped += incoming;
+      this.log.warn(
+        'buffer-full',
+        `trace buffer full (${this.bufferedSpans} spans): dropped ${incoming} spans`,
+      );
+      return false;
+    }
+    const payload = this.processor.process(traces, header);
+    if (!payload) return true;
+    if (this.concentrator && !header.clientComputedStats) {
+      this.concentrator.add(payload);
+      // with stats computed here, unsampled chunks have served their purpose
+      const before = payload.chunks.length;
+      payload.chunks = payload.chunks.filter((c) => c.priority > 0 || c.priority === -128);
+      this.counters.chunksDroppedByPriority += before - payload.chunks.length;
+      if (payload.chunks.length === 0) return true;
+    }
+    const enc = encodeTracerPayloadChunks(payload);
+    this.buffer.push(enc);
+    for (const n of enc.spansPerChunk) this.bufferedSpans += n;
+    return true;
+  }
+
+  /** Spans the extension made (aws.lambda, inferred, cold start). */
+  handleOwnSpans(spans: Span[]): void {
+    this.handleTraces([spans], OWN_HEADER);
+  }
+
+  handleClientStats(p: ClientStatsPayload): void {
+    this.counters.clientStatsReceived++;
+    if (this.clientStats.length >= 1000) {
+      this.log.warn('stats-full', 'client stats buffer full: dropped one payload');
+      return;
+    }
+    this.clientStats.push(p);
+  }
+
+  /** Everything buffered as payloads for the forwarder. `force` also closes open stats buckets. */
+  flush(force = false): OutgoingPayload[] {
+    const out: OutgoingPayload[] = [];
+    if (this.buffer.length > 0) {
+      const o: Parameters<typeof encodeAgentPayloads>[1] = {
+        agentVersion: this.agentVersion,
+        targetTPS: 60,
+        errorTPS: 60,
+      };
+      if (this.opts.env) o.env = this.opts.env;
+      if (this.opts.hostname) o.hostName = this.opts.hostname;
+      out.push(...encodeAgentPayloads(this.buffer, o));
+      this.buffer = [];
+      this.bufferedSpans = 0;
+    }
+    const statsBase = { agentHostname: '', agentEnv: this.opts.env ?? '', agentVersion: this.agentVersion };
+    if (this.clientStats.length > 0) {
+      out.push(...encodeStatsPayloads(this.clientStats, { ...statsBase, clientComputed: true }));
+      this.clientStats = [];
+    }
+    if (this.concentrator) {
+      const computed = this.concentrator.flush(this.nowNs(), force);
+      if (computed.length > 0)
+        out.push(...encodeStatsPayloads(computed, { ...statsBase, clientComputed: false }));
+    }
+    return out;
+  }
+}

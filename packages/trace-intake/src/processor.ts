@@ -1,0 +1,354 @@
+// Span processing for Lambda and serverless containers: normalisation, the extension's own filters,
+// tags, obfuscation, top-level marking, chunk priority. One tracer request in, one TracerPayload out.
+import { isZeroId } from './ids.js';
+import { defaultObfuscationOptions, type ObfuscationOptions, Obfuscator } from './obfuscate.js';
+import type {
+  Id,
+  Span,
+  SpanProcessorHook,
+  SpanTagStamp,
+  TraceChunk,
+  TracerHeaders,
+  TracerPayload,
+} from './types.js';
+
+export interface ReplaceRule {
+  /** Tag name, `resource.name`, or `*` for every tag and the resource. */
+  name: string;
+  pattern: RegExp;
+  repl: string;
+}
+
+export interface TagFilter {
+  key: string;
+  /** Exact value; undefined means "the key is present". */
+  value?: string;
+  regex?: RegExp;
+}
+
+export interface ProcessorOptions {
+  /** Tags of the function or container (function_arn, functionname, region, env, service, DD_TAGS...). */
+  tags: Record<string, string>;
+  /** DD_SERVICE, lower-cased; replaces the tracer's generic `aws.lambda` service. */
+  service?: string;
+  env?: string;
+  version?: string;
+  /** `_dd.origin` to stamp (`lambda`), none when undefined. */
+  origin?: string;
+  /** DD_LAMBDA_EXTENSION_COMPUTE_STATS: when false the backend computes them (`_dd.compute_stats: 1`). */
+  computeStats: boolean;
+  replaceTags: ReplaceRule[];
+  filterTagsRequire: TagFilter[];
+  filterTagsReject: TagFilter[];
+  ignoreResources: RegExp[];
+  obfuscation: ObfuscationOptions;
+  /** Ports of the extension and the Runtime API, whose calls the tracer should not have traced. */
+  internalPorts: number[];
+  /** How many (trace id, span id) pairs the de-duplicator remembers. */
+  dedupCapacity: number;
+}
+
+export const defaultProcessorOptions = (): ProcessorOptions => ({
+  tags: {},
+  origin: 'lambda',
+  computeStats: false,
+  replaceTags: [],
+  filterTagsRequire: [],
+  filterTagsReject: [],
+  ignoreResources: [],
+  obfuscation: defaultObfuscationOptions(),
+  internalPorts: [8124, 8125, 8126, 9001],
+  dedupCapacity: 100,
+});
+
+/** Resource of the tracer's placeholder span in universal instrumentation. */
+export const PLACEHOLDER_RESOURCE = 'dd-tracer-serverless-span';
+
+export interface ProcessorCounters {
+  spansReceived: number;
+  spansDropped: { invalid: number; duplicate: number; internal: number; placeholder: number };
+  chunksFiltered: { filterTags: number; ignoreResources: number };
+  metaTruncated: number;
+}
+
+/** What an invocation tracer sees of each chunk: it may add spans (cold start) and re-parent some. */
+export interface ChunkObserver {
+  onPlaceholder?(span: Span): void;
+  onChunk?(spans: Span[]): Span[] | undefined;
+}
+
+const MAX_NAME = 100;
+const MAX_SERVICE = 100;
+const MAX_TYPE = 100;
+const MAX_RESOURCE = 5000;
+const MAX_META_KEY = 200;
+const MAX_META_VALUE = 25000;
+const PRIORITY_NONE = -128;
+
+function truncate(s: string, n: number): string {
+  return s.length > n ? s.slice(0, n) : s;
+}
+
+/** Ids as Map keys: one BigInt per value whatever width the tracer used. */
+const idK = (id: Id): bigint => (typeof id === 'bigint' ? id : BigInt(id));
+
+class DedupSet {
+  // span id → trace id: a span id alone almost never repeats across traces, so one lookup decides
+  private readonly map = new Map<bigint, bigint>();
+  constructor(private readonly capacity: number) {}
+  seen(span: Span): boolean {
+    if (this.capacity <= 0) return false;
+    const sid = idK(span.span_id);
+    const tid = idK(span.trace_id);
+    if (this.map.get(sid) === tid) return true;
+    this.map.set(sid, tid);
+    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as bigint);
+    return false;
+  }
+}
+
+export function rootOf(spans: Span[]): Span | undefined {
+  if (spans.length === 0) return undefined;
+  const ids = new Set<bigint>();
+  for (const s of spans) ids.add(idK(s.span_id));
+  let candidate: Span | undefined;
+  for (const s of spans) {
+    if (isZeroId(s.parent_id)) return s;
+    if (!candidate && !ids.has(idK(s.parent_id))) candidate = s;
+  }
+  return candidate ?? spans[spans.length - 1];
+}
+
+function matchesFilter(span: Span, f: TagFilter): boolean {
+  let v: string | undefined;
+  if (f.key === 'name') v = span.name;
+  else if (f.key === 'service') v = span.service;
+  else if (f.key === 'resource') v = span.resource;
+  else if (f.key === 'type') v = span.type;
+  else v = span.meta[f.key] ?? (span.metrics[f.key] !== undefined ? String(span.metrics[f.key]) : undefined);
+  if (v === undefined) return false;
+  if (f.regex) return f.regex.test(v);
+  return f.value === undefined || f.value === v;
+}
+
+export class SpanProcessor {
+  readonly counters: ProcessorCounters = {
+    spansReceived: 0,
+    spansDropped: { invalid: 0, duplicate: 0, internal: 0, placeholder: 0 },
+    chunksFiltered: { filterTags: 0, ignoreResources: 0 },
+    metaTruncated: 0,
+  };
+  private readonly dedup: DedupSet;
+  private readonly obfuscator: Obfuscator;
+  private readonly hooks: SpanProcessorHook[] = [];
+  private readonly observers: ChunkObserver[] = [];
+  private readonly internalUrl: RegExp;
+  private readonly functionTags: string;
+  private readonly stamp: SpanTagStamp;
+
+  constructor(private readonly opts: ProcessorOptions) {
+    this.dedup = new DedupSet(opts.dedupCapacity);
+    this.obfuscator = new Obfuscator(opts.obfuscation);
+    const ports = opts.internalPorts.join('|');
+    this.internalUrl = new RegExp(`^https?://(127\\.0\\.0\\.1|localhost|0\\.0\\.0\\.0):(${ports})(/|$)`);
+    this.functionTags = Object.entries(opts.tags)
+      .map(([k, v]) => `${k}:${v}`)
+      .join(',');
+    // tags every span gets, written at encoding rather than copied into each span's meta
+    const always: Record<string, string> = {};
+    if (opts.origin) {
+      always['_dd.origin'] = opts.origin;
+      always['origin'] = opts.origin;
+    }
+    if (!opts.computeStats) always['_dd.compute_stats'] = '1';
+    const ifAbsent: Record<string, string> = {};
+    if (opts.env) ifAbsent['env'] = opts.env;
+    if (opts.version) ifAbsent['version'] = opts.version;
+    Object.assign(ifAbsent, opts.tags);
+    this.stamp = { always, ifAbsent };
+  }
+
+  /** The tags the encoder adds to every span (see TraceChunk.spanTags). */
+  get spanTags(): SpanTagStamp {
+    return this.stamp;
+  }
+
+  addHook(hook: SpanProcessorHook): void {
+    this.hooks.push(hook);
+  }
+
+  addObserver(o: ChunkObserver): void {
+    this.observers.push(o);
+  }
+
+  get sqlParseErrors(): number {
+    return this.obfuscator.sqlErrors.count;
+  }
+
+  /** A call the tracer made to the extension itself or to the Runtime API (and its DNS lookup). */
+  isInternal(span: Span): boolean {
+    const m = span.meta;
+    const url = m['http.url'];
+    if (url !== undefined && this.internalUrl.test(url)) return true;
+    const host = m['tcp.remote.host'] ?? m['out.host'] ?? m['network.destination.name'];
+    const port = Number(
+      m['tcp.remote.port'] ?? m['out.port'] ?? m['network.destination.port'] ?? span.metrics['out.port'],
+    );
+    if (
+      host !== undefined &&
+      /^(127\.0\.0\.1|localhost|0\.0\.0\.0)$/.test(host) &&
+      this.opts.internalPorts.includes(port)
+    ) {
+      return true;
+    }
+    const dns = m['dns.address'];
+    if (dns !== undefined && /^(0\.0\.0\.0|127\.0\.0\.1|169\.254\.79\.129)/.test(dns)) return true;
+    if (span.name === 'dns.lookup') {
+      const h = m['dns.hostname'];
+      if (
+        h === 'localhost' ||
+        h === '127.0.0.1' ||
+        h === '0.0.0.0' ||
+        h === 'sandbox' ||
+        h === '169.254.79.129'
+      )
+        return true;
+    }
+    return false;
+  }
+
+  private normalize(span: Span): boolean {
+    if (isZeroId(span.trace_id) || isZeroId(span.span_id)) return false;
+    if (span.name === '') span.name = 'unnamed_operation';
+    else if (span.name.length > MAX_NAME) span.name = truncate(span.name, MAX_NAME);
+    if (span.service === '')
+      span.service = this.opts.service ?? this.opts.tags['functionname'] ?? 'unnamed-service';
+    else if (span.service.length > MAX_SERVICE) span.service = truncate(span.service, MAX_SERVICE);
+    if (span.resource === '') span.resource = span.name;
+    else if (span.resource.length > MAX_RESOURCE) span.resource = truncate(span.resource, MAX_RESOURCE);
+    if (span.type.length > MAX_TYPE) span.type = truncate(span.type, MAX_TYPE);
+    if (typeof span.duration === 'bigint' ? span.duration < 0n : span.duration < 0) span.duration = 0;
+    const meta = span.meta;
+    for (const k in meta) {
+      const v = meta[k]!;
+      if (k.length > MAX_META_KEY) {
+        delete meta[k];
+        meta[`${truncate(k, MAX_META_KEY)}...`] =
+          v.length > MAX_META_VALUE ? `${truncate(v, MAX_META_VALUE)}...` : v;
+        this.counters.metaTruncated++;
+      } else if (v.length > MAX_META_VALUE) {
+        meta[k] = `${truncate(v, MAX_META_VALUE)}...`;
+        this.counters.metaTruncated++;
+      }
+    }
+    for (const k in span.metrics) if (!Number.isFinite(span.metrics[k]!)) delete span.metrics[k];
+    return true;
+  }
+
+  private rejectedByFilters(root: Span): boolean {
+    const o = this.opts;
+    if (o.filterTagsReject.some((f) => matchesFilter(root, f))) return true;
+    if (o.filterTagsRequire.length > 0 && !o.filterTagsRequire.every((f) => matchesFilter(root, f)))
+      return true;
+    return false;
+  }
+
+  private applyReplace(span: Span): void {
+    for (const r of this.opts.replaceTags) {
+      if (r.name === '*' || r.name === 'resource.name')
+        span.resource = span.resource.replace(r.pattern, r.repl);
+      if (r.name === '*') {
+        for (const k in span.meta) span.meta[k] = span.meta[k]!.replace(r.pattern, r.repl);
+      } else if (r.name !== 'resource.name' && span.meta[r.name] !== undefined) {
+        span.meta[r.name] = span.meta[r.name]!.replace(r.pattern, r.repl);
+      }
+    }
+  }
+
+  /** Processes one tracer request; returns undefined when nothing is left to send. */
+  process(traces: Span[][], header: TracerHeaders): TracerPayload | undefined {
+    const chunks: TraceChunk[] = [];
+    for (const trace of traces) {
+      const chunk = this.processChunk(trace, header);
+      if (chunk) chunks.push(chunk);
+    }
+    if (chunks.length === 0) return undefined;
+    const payload: TracerPayload = { header, chunks, tags: {} };
+    if (this.functionTags !== '') payload.tags!['_dd.tags.function'] = this.functionTags;
+    if (this.opts.env) payload.env = this.opts.env;
+    if (this.opts.version) payload.appVersion = this.opts.version;
+    for (const chunk of chunks) for (const h of this.hooks) h(chunk, payload);
+    return payload;
+  }
+
+  /** Processes spans the extension made itself (aws.lambda, inferred, cold start): tags, no filters. */
+  processOwn(spans: Span[], header: TracerHeaders): TracerPayload | undefined {
+    return this.process([spans], header);
+  }
+
+  private processChunk(trace: Span[], header: TracerHeaders): TraceChunk | undefined {
+    const c = this.counters;
+    c.spansReceived += trace.length;
+    let spans: Span[] = [];
+    for (const span of trace) {
+      if (!this.normalize(span)) {
+        c.spansDropped.invalid++;
+        continue;
+      }
+      // before de-duplication: the span we build from it reuses its ids
+      if (span.resource === PLACEHOLDER_RESOURCE) {
+        c.spansDropped.placeholder++;
+        for (const o of this.observers) o.onPlaceholder?.(span);
+        continue;
+      }
+      if (this.dedup.seen(span)) {
+        c.spansDropped.duplicate++;
+        continue;
+      }
+      if (this.isInternal(span)) {
+        c.spansDropped.internal++;
+        continue;
+      }
+      spans.push(span);
+    }
+    if (spans.length === 0) return undefined;
+    for (const o of this.observers) {
+      const extra = o.onChunk?.(spans);
+      if (extra && extra.length > 0) spans = spans.concat(extra.filter((s) => this.normalize(s)));
+    }
+    const root = rootOf(spans)!;
+    if (this.rejectedByFilters(root)) {
+      c.chunksFiltered.filterTags++;
+      return undefined;
+    }
+    if (this.opts.ignoreResources.some((re) => re.test(root.resource))) {
+      c.chunksFiltered.ignoreResources++;
+      return undefined;
+    }
+    const o = this.opts;
+    const byId = header.clientComputedTopLevel ? undefined : new Map<bigint, Span>();
+    if (byId) for (const s of spans) byId.set(idK(s.span_id), s);
+    let priority = PRIORITY_NONE;
+    let origin = '';
+    for (const span of spans) {
+      const meta = span.meta;
+      if (span.service === 'aws.lambda' && o.service) span.service = o.service;
+      if (meta['_inferred_span.tag_source'] !== undefined && meta['_dd.base_service'] === undefined) {
+        const base = o.service ?? o.tags['functionname'];
+        if (base) meta['_dd.base_service'] = base;
+      }
+      this.obfuscator.obfuscate(span);
+      if (o.replaceTags.length > 0) this.applyReplace(span);
+      if (byId) {
+        const parent = isZeroId(span.parent_id) ? undefined : byId.get(idK(span.parent_id));
+        if (!parent || parent.service !== span.service) span.metrics['_top_level'] = 1;
+        else delete span.metrics['_top_level'];
+      }
+      const p = span.metrics['_sampling_priority_v1'];
+      if (p !== undefined && (priority === PRIORITY_NONE || span === root)) priority = p | 0;
+      if (origin === '' && meta['_dd.origin']) origin = meta['_dd.origin'];
+    }
+    if (o.origin) origin = o.origin;
+    return { priority, origin, spans, spanTags: this.stamp };
+  }
+}

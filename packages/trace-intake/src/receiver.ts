@@ -1,0 +1,304 @@
+// The fastify server tracers talk to on 127.0.0.1:8126: traces (v0.3/v0.4/v0.5), client stats,
+// /info, and the proxy routes, each body-limited and counted; bad input is a 4xx, never a crash.
+import { createHash } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { type TraceAgent, tracerHeadersFrom } from './agent.js';
+import { DecodeError, decodeJsonTraces, decodeV04, decodeV05 } from './decode.js';
+import { decodeClientStats } from './stats.js';
+import type { EndpointKind, OutgoingPayload, Span } from './types.js';
+
+/** The proxy routes of the Lambda extension: what each forwards to (for the forwarder's URL table). */
+export const PROXY_ROUTES: { path: string; kind: EndpointKind; backend: string; intakePath: string }[] = [
+  {
+    path: '/v0.1/pipeline_stats',
+    kind: 'pipeline_stats',
+    backend: 'trace.agent',
+    intakePath: '/api/v0.1/pipeline_stats',
+  },
+  {
+    path: '/profiling/v1/input',
+    kind: 'profiling',
+    backend: 'intake.profile',
+    intakePath: '/api/v2/profile',
+  },
+  {
+    path: '/evp_proxy/v2/api/v2/llmobs',
+    kind: 'llmobs',
+    backend: 'llmobs-intake',
+    intakePath: '/api/v2/llmobs',
+  },
+  {
+    path: '/evp_proxy/v2/api/intake/llm-obs/v1/eval-metric',
+    kind: 'llmobs_eval',
+    backend: 'api',
+    intakePath: '/api/intake/llm-obs/v1/eval-metric',
+  },
+  {
+    path: '/evp_proxy/v2/api/intake/llm-obs/v2/eval-metric',
+    kind: 'llmobs_eval',
+    backend: 'api',
+    intakePath: '/api/intake/llm-obs/v2/eval-metric',
+  },
+  {
+    path: '/debugger/v1/input',
+    kind: 'debugger_logs',
+    backend: 'http-intake.logs',
+    intakePath: '/api/v2/logs',
+  },
+  {
+    path: '/debugger/v2/input',
+    kind: 'debugger',
+    backend: 'debugger-intake',
+    intakePath: '/api/v2/debugger',
+  },
+  {
+    path: '/debugger/v1/diagnostics',
+    kind: 'debugger',
+    backend: 'debugger-intake',
+    intakePath: '/api/v2/debugger',
+  },
+  {
+    path: '/telemetry/proxy/api/v2/apmtelemetry',
+    kind: 'apm_telemetry',
+    backend: 'instrumentation-telemetry-intake',
+    intakePath: '/api/v2/apmtelemetry',
+  },
+];
+
+/** Header carrying the intake path of a proxied payload (the forwarder maps kind + path to a URL). */
+export const PROXY_PATH_HEADER = 'X-Serverless-Agent-Intake-Path';
+
+const TRACE_ENDPOINTS = ['/v0.3/traces', '/v0.4/traces', '/v0.5/traces'];
+const STATS_ENDPOINT = '/v0.6/stats';
+// /info lists what we serve; the telemetry proxy is served but not advertised, as the extension does
+const ADVERTISED = [
+  '/v0.4/traces',
+  '/v0.5/traces',
+  STATS_ENDPOINT,
+  '/info',
+  ...PROXY_ROUTES.map((r) => r.path).filter((p) => !p.startsWith('/telemetry/')),
+];
+
+export interface ReceiverOptions {
+  host: string;
+  port: number;
+  maxTraceBodyBytes: number;
+  maxOtherBodyBytes: number;
+  /** Proxied requests go here; this package does no outbound HTTP. */
+  onProxy?: (payload: OutgoingPayload) => void;
+  /** Tags sent as `X-Datadog-Additional-Tags` on proxied requests. */
+  additionalTags?: Record<string, string>;
+  /** Runs after each accepted trace request (the app may flush on it). */
+  onTraces?: () => void;
+}
+
+export interface TraceReceiver {
+  readonly app: FastifyInstance;
+  listen(): Promise<{ host: string; port: number }>;
+  close(): Promise<void>;
+  /** The /info body we answer with. */
+  readonly info: Record<string, unknown>;
+}
+
+const DROPPED_HEADERS = new Set([
+  'host',
+  'content-length',
+  'connection',
+  'transfer-encoding',
+  'keep-alive',
+  'dd-api-key',
+]);
+
+export function createTraceReceiver(agent: TraceAgent, opts: ReceiverOptions): TraceReceiver {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: opts.maxTraceBodyBytes,
+    // tracers keep connections alive across invocations; a frozen sandbox must not leave them half-open
+    keepAliveTimeout: 60_000,
+    forceCloseConnections: true,
+  });
+  const info = {
+    version: agent.agentVersion,
+    git_commit: '',
+    endpoints: ADVERTISED,
+    client_drop_p0s: false,
+    span_meta_structs: true,
+    long_running_spans: false,
+    config: {
+      default_env: agent.opts.env ?? 'none',
+      // no sampling here: the tracer decides, every trace is kept
+      target_tps: 0,
+      max_eps: 0,
+      receiver_port: opts.port,
+      receiver_socket: '',
+      connection_limit: 0,
+      receiver_timeout: 0,
+      max_request_bytes: opts.maxTraceBodyBytes,
+      statsd_port: 8125,
+      max_memory: 0,
+      max_cpu: 0,
+      analyzed_spans_by_service: {},
+      obfuscation: {
+        elastic_search: agent.opts.obfuscation.elasticsearch.enabled,
+        mongo: agent.opts.obfuscation.mongodb.enabled,
+        sql_exec_plan: false,
+        sql_exec_plan_normalize: false,
+        http: {
+          remove_query_string: agent.opts.obfuscation.http.removeQueryString,
+          remove_path_digits: agent.opts.obfuscation.http.removePathDigits,
+        },
+        remove_stack_traces: agent.opts.obfuscation.removeStackTraces,
+        redis: {
+          enabled: agent.opts.obfuscation.redis.enabled,
+          remove_all_args: agent.opts.obfuscation.redis.removeAllArgs,
+        },
+        memcached: {
+          enabled: agent.opts.obfuscation.memcached.enabled,
+          keep_command: agent.opts.obfuscation.memcached.keepCommand,
+        },
+      },
+    },
+  };
+  const infoBody = JSON.stringify(info);
+  const state = createHash('sha256').update(infoBody).digest('hex');
+  const ratesBody = JSON.stringify({ rate_by_service: { 'service:,env:': 1 } });
+  const additionalTags = Object.entries(opts.additionalTags ?? {})
+    .map(([k, v]) => `${k}:${v}`)
+    .join(',');
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.addHook('onSend', async (_req, reply) => {
+    reply.header('Datadog-Agent-Version', agent.agentVersion);
+    reply.header('Datadog-Agent-State', state);
+  });
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    const status = err.statusCode ?? 500;
+    if (status === 413) {
+      agent.counters.tooLarge++;
+      agent.log.warn('too-large', `${req.method} ${req.url}: body over the limit, rejected with 413`);
+    } else if (status >= 400 && status < 500) {
+      agent.counters.decodeErrors++;
+      agent.log.warn('bad-request', `${req.method} ${req.url}: ${err.message}`);
+    } else {
+      agent.log.warn('internal', `${req.method} ${req.url}: ${err.message}`);
+    }
+    reply
+      .code(status)
+      .type('text/plain')
+      .send(status === 413 ? 'payload too large\n' : `${err.message}\n`);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).type('text/plain').send(`${req.url} not found\n`);
+  });
+
+  const bodyOf = (req: FastifyRequest): Buffer => (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+
+  const handleTraces =
+    (version: 'v0.3' | 'v0.4' | 'v0.5') => async (req: FastifyRequest, reply: FastifyReply) => {
+      agent.counters.requests++;
+      const body = bodyOf(req);
+      const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      let traces: Span[][];
+      try {
+        if (version === 'v0.5') traces = decodeV05(body);
+        else if (ct === 'application/json' || ct === 'text/json') traces = decodeJsonTraces(body);
+        else traces = decodeV04(body);
+      } catch (err) {
+        agent.counters.decodeErrors++;
+        const msg = err instanceof DecodeError ? err.message : `decode failed: ${(err as Error).message}`;
+        agent.log.warn('decode', `${req.method} ${req.url}: ${msg} (${body.length} bytes)`);
+        return reply.code(400).type('text/plain').send(`${msg}\n`);
+      }
+      let accepted: boolean;
+      try {
+        accepted = agent.handleTraces(traces, tracerHeadersFrom(req.headers));
+      } catch (err) {
+        agent.log.warn('process', `${req.method} ${req.url}: processing failed: ${(err as Error).message}`);
+        return reply.code(500).type('text/plain').send('processing failed\n');
+      }
+      opts.onTraces?.();
+      if (!accepted && req.headers['datadog-send-real-http-status']) {
+        return reply.code(429).type('text/plain').send('too many spans buffered\n');
+      }
+      if (version === 'v0.3') return reply.code(200).type('text/plain').send('OK\n');
+      return reply.code(200).type('application/json').send(ratesBody);
+    };
+
+  for (const path of TRACE_ENDPOINTS) {
+    const v = path.slice(1, 5) as 'v0.3' | 'v0.4' | 'v0.5';
+    app.route({ method: ['PUT', 'POST'], url: path, handler: handleTraces(v) });
+  }
+
+  app.route({
+    method: ['PUT', 'POST'],
+    url: STATS_ENDPOINT,
+    bodyLimit: opts.maxOtherBodyBytes,
+    handler: async (req, reply) => {
+      agent.counters.requests++;
+      const body = bodyOf(req);
+      try {
+        agent.handleClientStats(decodeClientStats(body));
+      } catch (err) {
+        agent.counters.decodeErrors++;
+        agent.log.warn('stats-decode', `${req.url}: ${(err as Error).message}`);
+        return reply
+          .code(400)
+          .type('text/plain')
+          .send(`${(err as Error).message}\n`);
+      }
+      return reply.code(200).send();
+    },
+  });
+
+  app.all('/info', async (_req, reply) => reply.code(200).type('application/json').send(infoBody));
+  // legacy no-ops the Agent still answers
+  for (const p of ['/v0.3/services', '/v0.4/services']) {
+    app.route({
+      method: ['PUT', 'POST'],
+      url: p,
+      handler: async (_req, reply) => reply.code(200).send('OK\n'),
+    });
+  }
+
+  for (const r of PROXY_ROUTES) {
+    app.route({
+      method: ['POST', 'PUT'],
+      url: r.path,
+      bodyLimit: opts.maxOtherBodyBytes,
+      handler: async (req, reply) => {
+        agent.counters.proxyRequests++;
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(req.headers)) {
+          if (v === undefined || DROPPED_HEADERS.has(k)) continue;
+          headers[k] = Array.isArray(v) ? v.join(', ') : v;
+        }
+        if (additionalTags) headers['X-Datadog-Additional-Tags'] = additionalTags;
+        headers[PROXY_PATH_HEADER] = r.intakePath;
+        const contentType = headers['content-type'] ?? 'application/octet-stream';
+        delete headers['content-type'];
+        const payload: OutgoingPayload = { kind: r.kind, body: bodyOf(req), contentType, headers, items: 1 };
+        try {
+          opts.onProxy?.(payload);
+        } catch (err) {
+          agent.log.warn('proxy', `${r.path}: forwarding failed: ${(err as Error).message}`);
+        }
+        return reply.code(r.kind === 'apm_telemetry' ? 202 : 200).send('');
+      },
+    });
+  }
+
+  return {
+    app,
+    info,
+    async listen() {
+      await app.listen({ host: opts.host, port: opts.port });
+      const addr = app.server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : opts.port;
+      return { host: opts.host, port };
+    },
+    async close() {
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,418 @@
+// A protobuf writer specialised for the hot path (TraceChunk and Span messages): one growing buffer,
+// ASCII strings copied without a UTF-8 encoder call, nested lengths patched in place. The envelope
+// (AgentPayload, TracerPayload) is written with protobufjs; tests decode both with an independent schema.
+import { split64 } from './ids.js';
+import type { AttributeAnyValue, Id, Span, SpanTagStamp, TraceChunk } from './types.js';
+
+interface EncodedStamp {
+  always: Set<string>;
+  alwaysBytes: Uint8Array;
+  ifAbsent: [string, Uint8Array][];
+}
+
+/** A meta map entry (Span field 10) as bytes. */
+function metaEntry(k: string, v: string): Uint8Array {
+  const w = new SpanWriter();
+  return w.entry(k, v);
+}
+
+export class SpanWriter {
+  private buf: Buffer = Buffer.allocUnsafe(1 << 12);
+  private pos = 0;
+  private readonly stamps = new WeakMap<SpanTagStamp, EncodedStamp>();
+
+  /** One meta entry on its own (for precomputed stamps). */
+  entry(k: string, v: string): Uint8Array {
+    this.pos = 0;
+    this.strMap(10, { [k]: v });
+    return Uint8Array.prototype.slice.call(this.buf, 0, this.pos);
+  }
+
+  private encodedStamp(st: SpanTagStamp): EncodedStamp {
+    let e = this.stamps.get(st);
+    if (!e) {
+      const parts = Object.entries(st.always).map(([k, v]) => metaEntry(k, v));
+      const alwaysBytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let off = 0;
+      for (const p of parts) {
+        alwaysBytes.set(p, off);
+        off += p.length;
+      }
+      e = {
+        always: new Set(Object.keys(st.always)),
+        alwaysBytes,
+        ifAbsent: Object.entries(st.ifAbsent)
+          .filter(([k]) => !(k in st.always))
+          .map(([k, v]) => [k, metaEntry(k, v)]),
+      };
+      this.stamps.set(st, e);
+    }
+    return e;
+  }
+
+  private raw(bytes: Uint8Array): void {
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  private byte(b: number): void {
+    this.buf[this.pos++] = b;
+  }
+
+  private varint(v: number): void {
+    // callers guarantee 0 <= v < 2^53
+    this.ensure(10);
+    const b = this.buf;
+    while (v > 0x7fffffff) {
+      b[this.pos++] = (v % 128) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    while (v > 0x7f) {
+      b[this.pos++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    b[this.pos++] = v;
+  }
+
+  private varint64(lo: number, hi: number): void {
+    this.ensure(10);
+    const b = this.buf;
+    while (hi) {
+      b[this.pos++] = (lo & 0x7f) | 0x80;
+      lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+      hi >>>= 7;
+    }
+    while (lo > 0x7f) {
+      b[this.pos++] = (lo & 0x7f) | 0x80;
+      lo >>>= 7;
+    }
+    b[this.pos++] = lo;
+  }
+
+  private u64(field: number, v: Id): void {
+    if (v === 0 || v === 0n) return;
+    this.ensure(11);
+    this.byte(field << 3);
+    if (typeof v === 'number' && v >= 0 && v <= 0x7fffffff) this.varint(v);
+    else {
+      const { lo, hi } = split64(v);
+      this.varint64(lo, hi);
+    }
+  }
+
+  private double(field: number, v: number): void {
+    this.ensure(9);
+    this.buf[this.pos++] = (field << 3) | 1;
+    this.buf.writeDoubleLE(v, this.pos);
+    this.pos += 8;
+  }
+
+  /** Writes the raw bytes of `s` preceded by its length. */
+  private strBody(s: string): void {
+    const n = s.length;
+    if (n < 128) {
+      // ASCII fast path: one length byte, a plain copy
+      this.ensure(n + 1);
+      const b = this.buf;
+      const start = this.pos;
+      b[start] = n;
+      let p = start + 1;
+      for (let i = 0; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) {
+          this.pos = start;
+          this.strSlow(s);
+          return;
+        }
+        b[p++] = c;
+      }
+      this.pos = p;
+      return;
+    }
+    this.strSlow(s);
+  }
+
+  private strSlow(s: string): void {
+    const len = Buffer.byteLength(s);
+    this.ensure(len + 5);
+    this.varint(len);
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+  }
+
+  private str(field: number, s: string | undefined): void {
+    if (!s) return;
+    this.ensure(1);
+    this.buf[this.pos++] = (field << 3) | 2;
+    this.strBody(s);
+  }
+
+  /** Starts a length-delimited field; returns the mark to pass to `close`. */
+  private open(field: number): number {
+    this.ensure(2);
+    this.buf[this.pos++] = (field << 3) | 2;
+    return this.pos++; // one byte reserved for the length
+  }
+
+  private close(mark: number): void {
+    const len = this.pos - mark - 1;
+    if (len < 128) {
+      this.buf[mark] = len;
+      return;
+    }
+    let extra = 0;
+    for (let v = len >>> 7; v > 0; v >>>= 7) extra++;
+    this.ensure(extra);
+    this.buf.copyWithin(mark + 1 + extra, mark + 1, this.pos);
+    let p = mark;
+    let v = len;
+    while (v > 0x7f) {
+      this.buf[p++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.buf[p] = v;
+    this.pos += extra;
+  }
+
+  private strMap(field: number, m: Record<string, string> | undefined, skip?: Set<string>): void {
+    if (!m) return;
+    const tagByte = (field << 3) | 2;
+    for (const k in m) {
+      if (skip?.has(k)) continue;
+      const v = m[k]!;
+      const kl = k.length;
+      const vl = v.length;
+      // short ASCII entries (nearly all tags) in one pass, without nested length patching
+      if (kl > 0 && vl > 0 && kl + vl < 120) {
+        this.ensure(kl + vl + 6);
+        const b = this.buf;
+        const start = this.pos;
+        let p = start;
+        b[p++] = tagByte;
+        b[p++] = kl + vl + 4;
+        b[p++] = 0x0a;
+        b[p++] = kl;
+        let ascii = true;
+        for (let i = 0; i < kl; i++) {
+          const c = k.charCodeAt(i);
+          if (c >= 0x80) {
+            ascii = false;
+            break;
+          }
+          b[p++] = c;
+        }
+        if (ascii) {
+          b[p++] = 0x12;
+          b[p++] = vl;
+          for (let i = 0; i < vl; i++) {
+            const c = v.charCodeAt(i);
+            if (c >= 0x80) {
+              ascii = false;
+              break;
+            }
+            b[p++] = c;
+          }
+        }
+        if (ascii) {
+          this.pos = p;
+          continue;
+        }
+        this.pos = start;
+      }
+      const mark = this.open(field);
+      this.str(1, k);
+      this.str(2, v);
+      this.close(mark);
+    }
+  }
+
+  private any(v: AttributeAnyValue, allowArray: boolean): void {
+    if (v.type !== 0) {
+      this.ensure(2);
+      this.byte(1 << 3);
+      this.varint(v.type);
+    }
+    switch (v.type) {
+      case 0:
+        this.str(2, v.string_value);
+        break;
+      case 1:
+        if (v.bool_value) {
+          this.ensure(2);
+          this.byte(3 << 3);
+          this.byte(1);
+        }
+        break;
+      case 2:
+        this.u64(4, v.int_value);
+        break;
+      case 3:
+        if (v.double_value !== 0) this.double(5, v.double_value);
+        break;
+      case 4: {
+        if (!allowArray) break;
+        const mark = this.open(6);
+        for (const x of v.array_value.values) {
+          const m = this.open(1);
+          this.any(x, false);
+          this.close(m);
+        }
+        this.close(mark);
+        break;
+      }
+    }
+  }
+
+  span(s: Span, stamp?: EncodedStamp): void {
+    this.str(1, s.service);
+    this.str(2, s.name);
+    this.str(3, s.resource);
+    this.u64(4, s.trace_id);
+    this.u64(5, s.span_id);
+    this.u64(6, s.parent_id);
+    this.u64(7, s.start);
+    this.u64(8, s.duration);
+    if (s.error !== 0) {
+      this.ensure(11);
+      this.byte(9 << 3);
+      // int32: negative values as ten-byte two's complement, as protobuf does
+      if (s.error > 0) this.varint(s.error);
+      else this.varint64(s.error >>> 0, 0xffffffff);
+    }
+    if (stamp) {
+      this.strMap(10, s.meta, stamp.always);
+      this.raw(stamp.alwaysBytes);
+      for (const [k, bytes] of stamp.ifAbsent) if (s.meta[k] === undefined) this.raw(bytes);
+    } else this.strMap(10, s.meta);
+    const metrics = s.metrics;
+    for (const k in metrics) {
+      const v = metrics[k]!;
+      const kl = k.length;
+      if (kl > 0 && kl < 100) {
+        // one pass for a short ASCII key: tag, entry length, key, then the double (omitted when 0)
+        this.ensure(kl + 14);
+        const b = this.buf;
+        const start = this.pos;
+        let p = start;
+        b[p++] = (11 << 3) | 2;
+        b[p++] = kl + 2 + (v !== 0 ? 9 : 0);
+        b[p++] = 0x0a;
+        b[p++] = kl;
+        let ascii = true;
+        for (let i = 0; i < kl; i++) {
+          const c = k.charCodeAt(i);
+          if (c >= 0x80) {
+            ascii = false;
+            break;
+          }
+          b[p++] = c;
+        }
+        if (ascii) {
+          if (v !== 0) {
+            b[p++] = (2 << 3) | 1;
+            b.writeDoubleLE(v, p);
+            p += 8;
+          }
+          this.pos = p;
+          continue;
+        }
+        this.pos = start;
+      }
+      const mark = this.open(11);
+      this.str(1, k);
+      if (v !== 0) this.double(2, v);
+      this.close(mark);
+    }
+    this.str(12, s.type);
+    if (s.meta_struct) {
+      for (const k in s.meta_struct) {
+        const mark = this.open(13);
+        this.str(1, k);
+        const b = s.meta_struct[k]!;
+        if (b.length > 0) {
+          this.ensure(b.length + 6);
+          this.byte((2 << 3) | 2);
+          this.varint(b.length);
+          this.buf.set(b, this.pos);
+          this.pos += b.length;
+        }
+        this.close(mark);
+      }
+    }
+    if (s.span_links) {
+      for (const l of s.span_links) {
+        const mark = this.open(14);
+        this.u64(1, l.trace_id);
+        this.u64(2, l.trace_id_high);
+        this.u64(3, l.span_id);
+        this.strMap(4, l.attributes);
+        this.str(5, l.tracestate);
+        if (l.flags) {
+          this.ensure(6);
+          this.byte(6 << 3);
+          this.varint(l.flags >>> 0);
+        }
+        this.close(mark);
+      }
+    }
+    if (s.span_events) {
+      for (const e of s.span_events) {
+        const mark = this.open(15);
+        const { lo, hi } = split64(e.time_unix_nano);
+        if (lo !== 0 || hi !== 0) {
+          this.ensure(9);
+          this.byte((1 << 3) | 1);
+          this.buf.writeUInt32LE(lo, this.pos);
+          this.buf.writeUInt32LE(hi, this.pos + 4);
+          this.pos += 8;
+        }
+        this.str(2, e.name);
+        if (e.attributes) {
+          for (const k in e.attributes) {
+            const entry = this.open(3);
+            this.str(1, k);
+            const val = this.open(2);
+            this.any(e.attributes[k]!, true);
+            this.close(val);
+            this.close(entry);
+          }
+        }
+        this.close(mark);
+      }
+    }
+  }
+
+  /** One TraceChunk message, as a copy the caller may keep. */
+  chunk(c: TraceChunk): Uint8Array {
+    this.pos = 0;
+    if (c.priority !== 0) {
+      this.ensure(11);
+      this.byte(1 << 3);
+      if (c.priority > 0) this.varint(c.priority);
+      else this.varint64(c.priority >>> 0, 0xffffffff);
+    }
+    this.str(2, c.origin);
+    const stamp = c.spanTags ? this.encodedStamp(c.spanTags) : undefined;
+    for (const s of c.spans) {
+      const mark = this.open(3);
+      this.span(s, stamp);
+      this.close(mark);
+    }
+    this.strMap(4, c.tags);
+    if (c.droppedTrace) {
+      this.ensure(2);
+      this.byte(5 << 3);
+      this.byte(1);
+    }
+    return Uint8Array.prototype.slice.call(this.buf, 0, this.pos);
+  }
+}

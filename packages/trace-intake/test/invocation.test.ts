@@ -1,0 +1,250 @@
+// Universal instrumentation end to end through the agent: start/end-invocation events in, the
+// aws.lambda span, its error and cold start out, decoded from the AgentPayload we would send.
+import { describe, expect, it } from 'vitest';
+import {
+  capturePayloadTags,
+  errorTagsFromHeaders,
+  fromEnv,
+  TraceAgent,
+  tracerHeadersFrom,
+} from '../src/index.js';
+import { allSpans, decodeAgentPayload } from './helpers/agent-payload-schema.js';
+import * as ev from './helpers/events.js';
+
+function agent(env: Record<string, string> = {}) {
+  let t = ev.T0_NS;
+  return new TraceAgent({
+    ...fromEnv({ DD_SERVICE: 'Checkout', DD_ENV: 'prod', DD_VERSION: '1.2.3', ...env }),
+    functionName: 'my-function',
+    functionArn: 'arn:aws:lambda:us-east-1:123456789012:function:my-function',
+    region: 'us-east-1',
+    tags: { functionname: 'my-function', region: 'us-east-1', account_id: '123456789012' },
+    invocationTags: { runtime: 'java21' },
+    nowNs: () => (t += 1e6),
+  });
+}
+const flushed = (a: TraceAgent) =>
+  a
+    .flush(true)
+    .filter((p) => p.kind === 'traces')
+    .flatMap((p) => allSpans(decodeAgentPayload(p.body)));
+
+describe('universal instrumentation', () => {
+  it('builds aws.lambda with the request context, the error from the headers, tags and cold start', () => {
+    const a = agent();
+    const inv = a.invocations!;
+    const r = inv.startInvocation({ requestId: 'r-1', headers: {}, event: ev.apiGatewayRest() });
+    expect(r.headers['x-datadog-trace-id']).toBe('4110911582297405551');
+    inv.setColdStart({ startNs: ev.T0_NS - 800e6, durationMs: 750.5, requestId: 'r-1' });
+    inv.endInvocation({
+      requestId: 'r-1',
+      headers: {
+        'x-datadog-span-id': '1234567890123456789',
+        'x-datadog-invocation-error': 'true',
+        'x-datadog-invocation-error-msg': Buffer.from('card declined').toString('base64'),
+        'x-datadog-invocation-error-type': 'PaymentError',
+        'x-datadog-invocation-error-stack': Buffer.from(
+          'PaymentError: card declined\n  at pay (Pay.java:1)',
+        ).toString('base64'),
+      },
+      response: { statusCode: 502, body: 'bad gateway' },
+    });
+    const spans = flushed(a);
+    const lambda = spans.find((s) => s.name === 'aws.lambda')!;
+    const gw = spans.find((s) => s.name === 'aws.apigateway')!;
+    const cold = spans.find((s) => s.name === 'aws.lambda.cold_start')!;
+    expect(lambda).toMatchObject({
+      service: 'checkout',
+      resource: 'my-function',
+      type: 'serverless',
+      traceID: '4110911582297405551',
+      spanID: '1234567890123456789',
+      parentID: gw.spanID,
+      error: 1,
+    });
+    expect(lambda.meta).toMatchObject({
+      'error.msg': 'card declined',
+      'error.type': 'PaymentError',
+      'error.stack': 'PaymentError: card declined\n  at pay (Pay.java:1)',
+      'http.status_code': '502',
+      cold_start: 'true',
+      runtime: 'java21',
+      functionname: 'my-function',
+      env: 'prod',
+      version: '1.2.3',
+      '_dd.origin': 'lambda',
+      request_id: 'r-1',
+      'span.kind': 'server',
+    });
+    expect(gw.error).toBe(1);
+    expect(gw.meta['http.status_code']).toBe('502');
+    expect(gw.meta['_dd.base_service']).toBe('checkout');
+    expect(cold).toMatchObject({
+      traceID: lambda.traceID,
+      parentID: lambda.spanID,
+      start: String(ev.T0_NS - 800e6),
+      duration: String(750.5e6),
+      service: 'checkout',
+    });
+    // only on aws.lambda
+    expect(gw.meta['runtime']).toBeUndefined();
+  });
+
+  it('without a context at start, the end headers give trace, parent and priority', () => {
+    const a = agent();
+    a.invocations!.startInvocation({ requestId: 'r-2', headers: {}, event: { custom: true } });
+    a.invocations!.endInvocation({
+      requestId: 'r-2',
+      headers: {
+        'x-datadog-trace-id': '18446744073709551615',
+        'x-datadog-parent-id': '42',
+        'x-datadog-span-id': '43',
+        'x-datadog-sampling-priority': '-1',
+        'x-datadog-tags': '_dd.p.tid=aaaabbbbccccdddd',
+      },
+      response: 'ok',
+    });
+    const [lambda] = flushed(a);
+    expect(lambda).toMatchObject({ traceID: '18446744073709551615', parentID: '42', spanID: '43', error: 0 });
+    expect(lambda!.meta['_dd.p.tid']).toBe('aaaabbbbccccdddd');
+    expect(lambda!.metrics['_sampling_priority_v1']).toBe(-1);
+  });
+
+  it('starts aws.lambda at platform.start when the lifecycle reports it', () => {
+    const a = agent();
+    a.invocations!.platformStart('ps', ev.T0_NS - 5e6);
+    a.invocations!.startInvocation({ requestId: 'ps', headers: {}, event: {}, timeNs: ev.T0_NS });
+    a.invocations!.endInvocation({ requestId: 'ps', headers: {}, response: {}, timeNs: ev.T0_NS + 20e6 });
+    const [lambda] = flushed(a);
+    // ns timestamps held as doubles are exact to well under a microsecond
+    expect(Math.abs(Number(lambda!.start) - (ev.T0_NS - 5e6))).toBeLessThan(1000);
+    expect(Math.abs(Number(lambda!.duration) - 25e6)).toBeLessThan(1000);
+  });
+
+  it('error headers: only "true" or a message/type/stack header counts; raw values when not base64', () => {
+    expect(errorTagsFromHeaders({ 'x-datadog-invocation-error': 'false' })).toBeUndefined();
+    expect(errorTagsFromHeaders({ 'x-datadog-invocation-error': 'TRUE' })).toEqual({});
+    expect(errorTagsFromHeaders({ 'x-datadog-invocation-error-msg': 'plain text!' })).toEqual({
+      'error.msg': 'plain text!',
+    });
+  });
+
+  it('pairs end with start by request id, FIFO without one', () => {
+    const a = agent();
+    const inv = a.invocations!;
+    inv.startInvocation({
+      requestId: 'a',
+      headers: { 'x-datadog-trace-id': '1', 'x-datadog-parent-id': '1' },
+      event: {},
+    });
+    inv.startInvocation({
+      requestId: 'b',
+      headers: { 'x-datadog-trace-id': '2', 'x-datadog-parent-id': '2' },
+      event: {},
+    });
+    const [b] = inv.endInvocation({ requestId: 'b', headers: {}, response: {} });
+    const [first] = inv.endInvocation({ headers: {}, response: {} });
+    expect(b!.trace_id).toBe(2n);
+    expect(first!.trace_id).toBe(1n);
+    expect(first!.meta['cold_start']).toBe('true');
+    expect(b!.meta['cold_start']).toBe('false');
+  });
+
+  it('DD_CAPTURE_LAMBDA_PAYLOAD flattens request and response, redacts secrets, cuts at depth', () => {
+    const a = agent({ DD_CAPTURE_LAMBDA_PAYLOAD: 'true', DD_CAPTURE_LAMBDA_PAYLOAD_MAX_DEPTH: '2' });
+    a.invocations!.startInvocation({
+      requestId: 'r',
+      headers: {},
+      event: { user: { name: 'ann', password: 'hunter2', address: { city: 'Paris' } }, list: [1, 2] },
+    });
+    a.invocations!.endInvocation({
+      requestId: 'r',
+      headers: {},
+      response: { statusCode: 200, body: '{"token":"abc","ok":true}' },
+    });
+    const [lambda] = flushed(a);
+    expect(lambda!.meta).toMatchObject({
+      'function.request.user.name': 'ann',
+      'function.request.user.password': 'redacted',
+      'function.request.user.address': '{"city":"Paris"}',
+      'function.request.list.0': '1',
+      'function.response.statusCode': '200',
+      'function.response.body.token': 'redacted',
+      'function.response.body.ok': 'true',
+    });
+    const long = capturePayloadTags({ v: 'x'.repeat(5000) }, 'function.request');
+    expect(long['function.request.v']!.length).toBe(4096);
+    expect(
+      capturePayloadTags({ Authorization: 'Bearer x', nested: { api_key: 'k' } }, 'function.request'),
+    ).toEqual({
+      'function.request.Authorization': 'redacted',
+      'function.request.nested.api_key': 'redacted',
+    });
+  });
+
+  it('links a tracer-made aws.lambda (Node) to the cold start by request id and re-parents aws.lambda.load', () => {
+    const a = agent();
+    a.invocations!.setColdStart({ startNs: ev.T0_NS - 1e9, durationMs: 300, requestId: 'node-req' });
+    const header = tracerHeadersFrom({ 'datadog-meta-lang': 'nodejs' });
+    const mk = (name: string, span: number, parent: number, meta: Record<string, string> = {}) => ({
+      service: 'my-function',
+      name,
+      resource: 'my-function',
+      trace_id: 77n,
+      span_id: span,
+      parent_id: parent,
+      start: BigInt(ev.T0_NS),
+      duration: 5,
+      error: 0,
+      meta,
+      metrics: {},
+      type: 'serverless',
+    });
+    a.handleTraces(
+      [
+        [
+          mk('aws.lambda', 10, 0, { cold_start: 'true', request_id: 'node-req' }),
+          mk('aws.lambda.load', 11, 0),
+        ],
+      ],
+      header,
+    );
+    const spans = flushed(a);
+    const cold = spans.find((s) => s.name === 'aws.lambda.cold_start')!;
+    expect(cold).toMatchObject({ traceID: '77', parentID: '10', duration: String(300e6) });
+    expect(spans.find((s) => s.name === 'aws.lambda.load')!.parentID).toBe(cold.spanID);
+    // only once
+    a.handleTraces([[mk('aws.lambda', 20, 0, { cold_start: 'true', request_id: 'node-req' })]], header);
+    expect(flushed(a).some((s) => s.name === 'aws.lambda.cold_start')).toBe(false);
+  });
+
+  it('the tracer placeholder span is dropped and lends its ids to aws.lambda', () => {
+    const a = agent();
+    a.invocations!.startInvocation({ requestId: 'p', headers: {}, event: {} });
+    a.handleTraces(
+      [
+        [
+          {
+            service: 's',
+            name: 'x',
+            resource: 'dd-tracer-serverless-span',
+            trace_id: 555n,
+            span_id: 556n,
+            parent_id: 557n,
+            start: 1,
+            duration: 1,
+            error: 0,
+            meta: { request_id: 'p' },
+            metrics: {},
+            type: '',
+          },
+        ],
+      ],
+      tracerHeadersFrom({}),
+    );
+    expect(a.processor.counters.spansDropped.placeholder).toBe(1);
+    a.invocations!.endInvocation({ requestId: 'p', headers: {}, response: {} });
+    const [lambda] = flushed(a);
+    expect(lambda).toMatchObject({ traceID: '555', spanID: '556', parentID: '557' });
+  });
+});
