@@ -1,13 +1,20 @@
-// The extension after registration was sent: bind every listener with built-ins (queuing what
-// arrives), subscribe to telemetry, call the first `next` as soon as everything accepts, and only
-// then build the components. Nothing here may break the function: an internal fault turns the
-// extension idle (it keeps answering `next` and every client, drops and counts, says why once).
+// The extension after registration was sent. Order matters for start-up and for not losing data:
+//  1. DogStatsD (UDP) and the trace receiver's port are bound with built-ins, queuing what arrives;
+//  2. the lifecycle binds the hooks and the Telemetry listener and subscribes (built-ins only);
+//  3. the first `next` goes out as soon as all of that accepts;
+//  4. only then the heavy components load (fastify, msgpackr, ...) and take over their queues.
+// Nothing here may break the function: an internal fault turns the extension idle (it keeps
+// answering `next`, drops and counts, says why once).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FlushOutcome } from '@serverless-agent/flush-strategy';
+import type { Lifecycle, LifecycleEvent, Registration } from '@serverless-agent/lifecycle';
 import { EarlyHttpListener, EarlyUdpListener } from './early-listeners.js';
 import { type Env, mergeEnv, type YamlParser, yamlPathOf } from './env.js';
-import { type ExtensionEvent, nextEvent, type Registration, subscribeTelemetry } from './extensions-api.js';
+import type { FlushDriver } from './flush-driver.js';
 import { createLogger, type Logger, parseLogLevel } from './logger.js';
-import { DropPipeline, type Pipeline } from './pipeline.js';
 import { type Ports, portsFromEnv } from './ports.js';
+import { CountingSink } from './sink.js';
+import { functionIdentity, functionTags } from './tags.js';
 import { warnUnsupported } from './variables.js';
 import { VERSION } from './version.js';
 
@@ -21,55 +28,41 @@ export interface RunOptions {
   exit?: (code: number) => void;
 }
 
-export interface Listeners {
+export interface EarlyListeners {
   dogstatsd: EarlyUdpListener;
   traces: EarlyHttpListener;
-  hooks: EarlyHttpListener;
-  telemetry: EarlyHttpListener;
-  ports: Ports;
+  ports: Pick<Ports, 'dogstatsd' | 'traces'>;
 }
 
-const answerJson = (body: string) => (_req: unknown, res: import('node:http').ServerResponse) => {
-  res.writeHead(200, { 'content-type': 'application/json' });
+const answer = (status: number, body: string) => (_req: unknown, res: ServerResponse) => {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   res.end(body);
 };
 
-export async function bindListeners(ports: Ports): Promise<Listeners> {
+/** What a tracer gets while the extension is idle: accepted, dropped (and counted). */
+function idleTraceAnswer(counts: { traceRequests: number }) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    req.resume();
+    req.on('end', () => {
+      counts.traceRequests++;
+      answer(200, '{"rate_by_service":{}}')(req, res);
+    });
+  };
+}
+
+export async function bindEarlyListeners(ports: Ports): Promise<EarlyListeners> {
   const dogstatsd = new EarlyUdpListener();
-  const traces = new EarlyHttpListener(answerJson('{"rate_by_service":{}}'));
-  const hooks = new EarlyHttpListener(answerJson('{}'));
-  const telemetry = new EarlyHttpListener((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain' });
-    res.end('OK');
-  });
-  const [d, t, h, tl] = await Promise.all([
-    // DogStatsD and the Telemetry listener take any interface, as upstream; the rest is loopback.
-    dogstatsd.listen(ports.dogstatsd, '0.0.0.0'),
+  const traces = new EarlyHttpListener(answer(200, '{"rate_by_service":{}}'));
+  // DogStatsD takes any interface, as upstream; the trace receiver is loopback only.
+  const [d, t] = await Promise.all([
+    dogstatsd.listen(ports.dogstatsd, '0.0.0.0').catch(async (err) => {
+      await traces.close().catch(() => {});
+      throw err;
+    }),
     traces.listen(ports.traces, '127.0.0.1'),
-    hooks.listen(ports.hooks, '127.0.0.1'),
-    telemetry.listen(ports.telemetry, '0.0.0.0'),
   ]);
-  return { dogstatsd, traces, hooks, telemetry, ports: { dogstatsd: d, traces: t, hooks: h, telemetry: tl } };
-}
-
-export async function closeListeners(l: Partial<Listeners>): Promise<void> {
-  await Promise.all([l.dogstatsd?.close(), l.traces?.close(), l.hooks?.close(), l.telemetry?.close()]);
-}
-
-function truthy(v: string | undefined): boolean | undefined {
-  if (v === undefined || v.trim() === '') return undefined;
-  const s = v.trim().toLowerCase();
-  if (['true', '1', 't', 'yes', 'y', 'on'].includes(s)) return true;
-  if (['false', '0', 'f', 'no', 'n', 'off'].includes(s)) return false;
-  return undefined;
-}
-
-/** DD_SERVERLESS_LOGS_ENABLED / DD_LOGS_ENABLED: either set gives their OR (unset counts false). */
-export function logsEnabled(env: Env): boolean {
-  const a = truthy(env.DD_SERVERLESS_LOGS_ENABLED);
-  const b = truthy(env.DD_LOGS_ENABLED);
-  if (a === undefined && b === undefined) return true;
-  return a === true || b === true;
+  return { dogstatsd, traces, ports: { dogstatsd: d, traces: t } };
 }
 
 const API_KEY_SOURCES = ['DD_API_KEY', 'DD_API_KEY_SECRET_ARN', 'DD_KMS_API_KEY', 'DD_API_KEY_SSM_ARN'];
@@ -84,6 +77,22 @@ export function idleReason(env: Env): string | undefined {
   return `no API key (${API_KEY_SOURCES.join(', ')} are all unset)`;
 }
 
+function truthy(v: string | undefined): boolean | undefined {
+  if (v === undefined || v.trim() === '') return undefined;
+  const s = v.trim().toLowerCase();
+  if (s === 'true' || s === '1') return true;
+  if (s === 'false' || s === '0') return false;
+  return undefined;
+}
+
+/** DD_SERVERLESS_LOGS_ENABLED / DD_LOGS_ENABLED: either set gives their OR (unset counts false). */
+export function logsEnabled(env: Env): boolean {
+  const a = truthy(env.DD_SERVERLESS_LOGS_ENABLED);
+  const b = truthy(env.DD_LOGS_ENABLED);
+  if (a === undefined && b === undefined) return true;
+  return a === true || b === true;
+}
+
 export async function run(options: RunOptions): Promise<void> {
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const processEnv = options.env ?? process.env;
@@ -96,108 +105,182 @@ export async function run(options: RunOptions): Promise<void> {
   if (level.invalid !== undefined)
     logger.warn(`DD_LOG_LEVEL=${JSON.stringify(level.invalid)} is not a level: using info`);
   const ports = portsFromEnv(env, logger);
-  const managedInstances = env.AWS_LAMBDA_INITIALIZATION_TYPE === 'lambda-managed-instances';
 
-  let listeners: Listeners | undefined;
-  let bindError: Error | undefined;
-  try {
-    listeners = await bindListeners(ports);
-  } catch (err) {
-    bindError = err as Error;
-  }
-
-  let registration: Registration;
-  try {
-    registration = await options.registration;
-  } catch (err) {
-    // Exiting during init would fail the function's init (Extension.Crash): stay, doing nothing.
-    logger.error(`registration failed, the extension stays inactive: ${(err as Error).message}`);
-    if (listeners) await closeListeners(listeners);
-    setInterval(() => {}, 1 << 30);
-    return;
-  }
-
-  let pipeline: Pipeline = new DropPipeline();
+  let early: EarlyListeners | undefined;
   let idle = idleReason(env);
-  if (bindError) idle = `a listener could not bind (${bindError.message})`;
+  try {
+    early = await bindEarlyListeners(ports);
+  } catch (err) {
+    idle = `a listener could not bind (${(err as Error).message})`;
+  }
+
+  // Built-ins only: safe before the first `next`.
+  const lifecycleModule = await import('@serverless-agent/lifecycle');
+  const sink = new CountingSink();
+  const counts = { datagrams: 0, datagramBytes: 0, traceRequests: 0, enhancedSamples: 0 };
+  let driver: FlushDriver | undefined;
+  let flushAll: (force: boolean) => Promise<FlushOutcome> = async () => 'success';
+  const lifecycleOptions = {
+    ...lifecycleModule.fromEnv(env, logger),
+    hooksPort: ports.hooks,
+    telemetryPort: ports.telemetry,
+  };
+  const lifecycle: Lifecycle = new lifecycleModule.Lifecycle(lifecycleOptions, {
+    logger,
+    startedAt: Date.now() - (performance.now() - options.startedAt),
+    // Enhanced metrics go to the aggregator once dogstatsd is wired; counted until then.
+    submit: () => {
+      counts.enhancedSamples++;
+    },
+    onFlush: async () => {
+      await flushAll(true);
+    },
+  });
+
   const goIdle = (reason: string) => {
     if (idle === undefined) idle = reason;
-    logger.error(`idle mode: ${reason}; data is dropped and counted, the function is not affected`);
-    pipeline = new DropPipeline();
-  };
-  const guard = (what: string, fn: () => void) => {
-    try {
-      fn();
-    } catch (err) {
-      goIdle(`${what} failed: ${(err as Error).message}`);
+    lifecycle.fallBackToIdle(reason);
+    if (early) {
+      early.dogstatsd.attach(countDatagram);
+      early.traces.attach(idleTraceAnswer(counts));
     }
+  };
+  const countDatagram = (msg: Buffer) => {
+    counts.datagrams++;
+    counts.datagramBytes += msg.length;
   };
   process.on('uncaughtException', (err) => goIdle(`internal error: ${err.message}`));
   process.on('unhandledRejection', (err) =>
     goIdle(`internal error: ${String((err as Error)?.message ?? err)}`),
   );
 
-  if (listeners) {
-    const l = listeners;
-    l.dogstatsd.attach((msg, rinfo) => guard('dogstatsd', () => pipeline.onDatagram(msg, rinfo)));
-    l.traces.attach((req, res) => guard('trace intake', () => pipeline.onTraceRequest(req, res)));
-    l.hooks.attach((req, res) => guard('hooks', () => pipeline.onHookRequest(req, res)));
-    l.telemetry.attach((req, res) => guard('telemetry', () => pipeline.onTelemetryRequest(req, res)));
-    const sub = await subscribeTelemetry(registration.extensionId, {
-      port: l.ports.telemetry,
-      types: logsEnabled(env) ? ['platform', 'function', 'extension'] : ['platform'],
-      managedInstances,
-    }).catch((err: Error) => ({ status: 0, body: err.message }));
-    if (sub.status !== 200)
-      logger.warn(`telemetry subscription answered ${sub.status}: ${sub.body.slice(0, 200)}`);
+  const started = await lifecycle.start(options.registration);
+  if (started.state === 'unregistered') {
+    // Exiting during init would fail the function's init (Extension.Crash): stay, doing nothing.
+    if (early) await Promise.all([early.dogstatsd.close(), early.traces.close()]);
+    await lifecycle.run();
+    return;
   }
+  const registration = started.registration!;
 
-  if (idle !== undefined) {
-    logger.error(`idle mode: ${idle}; data is dropped and counted, the function is not affected`);
-  } else {
-    logger.warn(
-      'this build ships nothing yet (metrics, traces and logs pipelines are not wired): data is dropped and counted',
-    );
-  }
+  if (idle !== undefined) goIdle(idle);
   warnUnsupported(env, logger);
-  const readyMs = performance.now() - options.startedAt;
-  logger.info(`serverless-agent ${VERSION} ready in ${readyMs.toFixed(1)} ms`);
-  if (listeners) {
-    const p = listeners.ports;
-    logger.debug(
-      `listening: hooks ${p.hooks}, dogstatsd ${p.dogstatsd}, traces ${p.traces}, telemetry ${p.telemetry}`,
-    );
+  logger.info(
+    `serverless-agent ${VERSION} ready in ${(performance.now() - options.startedAt).toFixed(1)} ms`,
+  );
+  logger.debug(
+    `listening: hooks ${started.hooksPort}, dogstatsd ${early?.ports.dogstatsd}, traces ${early?.ports.traces}, telemetry ${started.telemetryPort}`,
+  );
+
+  const runtimeDone = new Map<string, Promise<unknown>>();
+  lifecycle.subscribe((event: LifecycleEvent) => {
+    if (event.type === 'runtimeDone' && driver) {
+      runtimeDone.set(event.requestId, driver.send({ type: 'runtime-done', requestId: event.requestId }));
+    }
+  });
+
+  // The heavy part, after the first `next` is out: its queues hold what arrives meanwhile.
+  const loaded =
+    idle === undefined && early
+      ? loadComponents(env, registration, early, sink, logger, counts).then(
+          (c) => {
+            flushAll = c.flushAll;
+            driver = c.driver;
+            return driver.send({ type: 'extension-started' });
+          },
+          (err: Error) => goIdle(`the components failed to load: ${err.message}`),
+        )
+      : Promise.resolve();
+  if (idle === undefined) {
+    logger.warn('the forwarder is not part of this build yet: payloads are built, counted and dropped');
   }
 
-  for (;;) {
-    let event: ExtensionEvent;
-    try {
-      event = await nextEvent(registration.extensionId);
-    } catch (err) {
-      // Upstream treats a failed `next` as a shutdown: nothing else can be done with Lambda's API gone.
-      logger.error(`event/next failed, shutting down: ${(err as Error).message}`);
-      event = { eventType: 'SHUTDOWN', shutdownReason: 'failure', deadlineMs: Date.now() + 500 };
-    }
-    if (event.eventType === 'INVOKE') {
-      try {
-        await pipeline.onInvoke(event);
-      } catch (err) {
-        goIdle(`invocation handling failed: ${(err as Error).message}`);
-      }
-      continue;
-    }
-    try {
-      await pipeline.onShutdown(event);
-    } catch (err) {
-      logger.error(`shutdown flush failed: ${(err as Error).message}`);
-    }
-    if (pipeline instanceof DropPipeline) {
-      const c = pipeline.counts;
-      logger.debug(
-        `dropped: ${c.datagrams} datagrams, ${c.traceRequests} trace requests, ${c.hookRequests} hook calls, ${c.telemetryBatches} telemetry batches`,
+  const shutdown = await lifecycle.run({
+    onInvoke: async (event) => {
+      await loaded;
+      if (!driver || idle !== undefined) return;
+      const decisions = await driver.send({
+        type: 'invocation-started',
+        deadlineMs: event.deadlineMs,
+        requestId: event.requestId,
+      });
+      const { waitsForRuntimeDone } = await import('./flush-driver.js');
+      if (!waitsForRuntimeDone(decisions)) return;
+      await lifecycle.processor.waitForRuntimeDone(
+        event.requestId,
+        Math.max(0, event.deadlineMs - Date.now()),
       );
-    }
-    if (listeners) await closeListeners(listeners);
-    return exit(0);
-  }
+      await runtimeDone.get(event.requestId);
+      runtimeDone.delete(event.requestId);
+    },
+    onShutdown: async (event) => {
+      await loaded;
+      if (driver) {
+        await driver.send({ type: 'shutdown', deadlineMs: event.deadlineMs });
+        driver.close();
+      }
+    },
+  });
+  logger.debug(
+    `counted: ${counts.datagrams} datagrams, ${counts.traceRequests} idle trace requests, ${counts.enhancedSamples} enhanced metric samples; dropped payloads ${JSON.stringify(sink.dropped)} (shutdown: ${shutdown.shutdownReason})`,
+  );
+  if (early) await Promise.all([early.dogstatsd.close(), early.traces.close()]);
+  exit(0);
+}
+
+interface Components {
+  driver: FlushDriver;
+  flushAll: (force: boolean) => Promise<FlushOutcome>;
+}
+
+async function loadComponents(
+  env: Env,
+  registration: Registration,
+  early: EarlyListeners,
+  sink: CountingSink,
+  logger: Logger,
+  counts: { datagrams: number; datagramBytes: number },
+): Promise<Components> {
+  const [traceIntake, flushStrategy, { FlushDriver }] = await Promise.all([
+    import('@serverless-agent/trace-intake'),
+    import('@serverless-agent/flush-strategy'),
+    import('./flush-driver.js'),
+  ]);
+  const id = functionIdentity(env, registration.accountId);
+  const tags = functionTags(env, id);
+  const traceOptions = traceIntake.fromEnv(env, logger);
+  const agent = new traceIntake.TraceAgent({
+    ...traceOptions,
+    logger,
+    agentVersion: VERSION,
+    tags: { ...traceOptions.tags, ...tags },
+    functionName: id.functionName,
+    functionArn: id.functionArn,
+    region: id.region,
+    accountId: id.accountId,
+  });
+  const receiver = traceIntake.createTraceReceiver(agent, {
+    host: '127.0.0.1',
+    port: early.ports.traces,
+    maxTraceBodyBytes: traceOptions.maxTraceBodyBytes,
+    maxOtherBodyBytes: traceOptions.maxOtherBodyBytes,
+    onProxy: (payload) => sink.send(payload),
+    additionalTags: tags,
+  });
+  await receiver.app.ready();
+  // fastify routes requests that arrive on our already-bound server.
+  early.traces.attach((req, res) => receiver.app.routing(req, res));
+  // DogStatsD: counted until the dogstatsd package is wired.
+  early.dogstatsd.attach((msg) => {
+    counts.datagrams++;
+    counts.datagramBytes += msg.length;
+  });
+
+  const { strategy, flushTimeoutS } = flushStrategy.fromEnv(env, logger);
+  const core = new flushStrategy.FlushCore({ strategy, flushTimeoutS, clock: Date.now, logger });
+  const flushAll = async (force: boolean): Promise<FlushOutcome> => {
+    for (const p of agent.flush(force)) sink.send(p);
+    return sink.settle();
+  };
+  return { driver: new FlushDriver(core, flushAll), flushAll };
 }

@@ -6,10 +6,9 @@
 export const PACKAGE = { name: '@serverless-agent/lambda-extension', version: '0.1.0' } as const;
 
 export {
-  bindListeners,
-  closeListeners,
+  bindEarlyListeners,
+  type EarlyListeners,
   idleReason,
-  type Listeners,
   logsEnabled,
   type RunOptions,
   run,
@@ -23,9 +22,10 @@ export {
   REQUEST_QUEUE,
 } from './early-listeners.js';
 export { type Env, mergeEnv, yamlPathOf, yamlToEnv } from './env.js';
-export { EXTENSION_NAME, type Registration, register } from './extensions-api.js';
+export { FlushDriver, waitsForRuntimeDone } from './flush-driver.js';
 export { createLogger, type Logger, type LogLevel, parseLogLevel } from './logger.js';
-export { type DropCounts, DropPipeline, type Pipeline } from './pipeline.js';
 export { DEFAULT_PORTS, type Ports, portsFromEnv } from './ports.js';
+export { CountingSink, type OutgoingPayload, type PayloadSink } from './sink.js';
+export { type FunctionIdentity, functionIdentity, functionTags } from './tags.js';
 export { HONOURED, NOT_SUPPORTED_YET, unsupportedSet, warnUnsupported } from './variables.js';
 export { VERSION } from './version.js';
