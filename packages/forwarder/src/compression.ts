@@ -1,0 +1,192 @@
+import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import { routeOf } from './endpoints.js';
+import type { EndpointKind } from './types.js';
+
+export type CodecKind = 'zstd' | 'gzip' | 'deflate' | 'none';
+
+/** What compresses one payload, and the `Content-Encoding` it announces. */
+export interface Codec {
+  readonly kind: CodecKind;
+  /** `native` (node:zlib), `wasm` (zstd compiled to WebAssembly) or `zlib`. */
+  readonly implementation: string;
+  readonly encoding: string | undefined;
+  compress(data: Uint8Array, level: number): Promise<Uint8Array>;
+}
+
+export interface CompressionOptions {
+  /** Codec for series, sketches, check runs and events (`DD_SERIALIZER_COMPRESSOR_KIND`). */
+  metrics: CodecKind;
+  /** Codec for logs (`DD_LOGS_CONFIG_COMPRESSION_KIND`; `none` when `DD_LOGS_CONFIG_USE_COMPRESSION=false`). */
+  logs: CodecKind;
+  /** Codec for traces. */
+  traces: CodecKind;
+  metricsLevel: number;
+  logsLevel: number;
+  apmLevel: number;
+  /** Use the WebAssembly zstd codec when this Node's zlib has no zstd. */
+  zstdWasm: boolean;
+}
+
+export const DEFAULT_COMPRESSION: CompressionOptions = {
+  metrics: 'zstd',
+  logs: 'zstd',
+  traces: 'zstd',
+  metricsLevel: 3,
+  logsLevel: 3,
+  apmLevel: 3,
+  zstdWasm: false,
+};
+
+// Trace stats go gzip at the fast level in both the Agent and the Lambda extension (wire-protocols.md §E.2).
+const STATS_GZIP_LEVEL = 1;
+
+const gzip = promisify(zlib.gzip);
+const deflate = promisify(zlib.deflate);
+
+const gzipCodec: Codec = {
+  kind: 'gzip',
+  implementation: 'zlib',
+  encoding: 'gzip',
+  compress: (data, level) => gzip(data, { level: clampZlibLevel(level) }),
+};
+
+const deflateCodec: Codec = {
+  kind: 'deflate',
+  implementation: 'zlib',
+  encoding: 'deflate',
+  compress: (data, level) => deflate(data, { level: clampZlibLevel(level) }),
+};
+
+const identityCodec: Codec = {
+  kind: 'none',
+  implementation: 'identity',
+  encoding: undefined,
+  compress: async (data) => data,
+};
+
+function clampZlibLevel(level: number): number {
+  return Math.min(9, Math.max(1, Math.round(level)));
+}
+
+function clampZstdLevel(level: number): number {
+  return Math.min(19, Math.max(1, Math.round(level)));
+}
+
+type ZstdCompressFn = (
+  data: Uint8Array,
+  options: { params: Record<number, number> },
+  cb: (err: Error | null, out: Buffer) => void,
+) => void;
+
+/** zstd from node:zlib (Node >= 22.15), or undefined on this Node. */
+export function nativeZstdCodec(): Codec | undefined {
+  const z = zlib as unknown as { zstdCompress?: ZstdCompressFn; constants: Record<string, number> };
+  const fn = z.zstdCompress;
+  const levelParam = z.constants.ZSTD_c_compressionLevel;
+  if (typeof fn !== 'function' || levelParam === undefined) return undefined;
+  const compress = promisify(fn);
+  return {
+    kind: 'zstd',
+    implementation: 'native',
+    encoding: 'zstd',
+    compress: (data, level) => compress(data, { params: { [levelParam]: clampZstdLevel(level) } }),
+  };
+}
+
+interface ZstdWasmModule {
+  init(): Promise<void>;
+  compress(data: Uint8Array, level?: number): Uint8Array;
+}
+
+// One instance per process: initialising the module again would swap its memory under any other user.
+let wasmModule: Promise<ZstdWasmModule> | undefined;
+
+function loadWasmZstd(): Promise<ZstdWasmModule> {
+  wasmModule ??= (async () => {
+    const require = createRequire(import.meta.url);
+    const mod = require('@bokuweb/zstd-wasm') as ZstdWasmModule;
+    await mod.init();
+    return mod;
+  })();
+  return wasmModule;
+}
+
+/**
+ * zstd compiled to WebAssembly: no native addon, so it ships in a one-file layer for both architectures.
+ * Loading it costs a few milliseconds, so it starts at `prepare()` (during init), never on first use.
+ */
+export class WasmZstdCodec implements Codec {
+  readonly kind = 'zstd';
+  readonly implementation = 'wasm';
+  readonly encoding = 'zstd';
+
+  prepare(): Promise<ZstdWasmModule> {
+    return loadWasmZstd();
+  }
+
+  async compress(data: Uint8Array, level: number): Promise<Uint8Array> {
+    const mod = await loadWasmZstd();
+    return mod.compress(data, clampZstdLevel(level));
+  }
+}
+
+/** Picks the codec and level for each endpoint kind, as the spec gives them. */
+export class CompressionPolicy {
+  readonly #options: CompressionOptions;
+  readonly #zstd: Codec | undefined;
+  readonly #wasm: WasmZstdCodec | undefined;
+
+  constructor(
+    options: CompressionOptions = DEFAULT_COMPRESSION,
+    native: Codec | undefined = nativeZstdCodec(),
+  ) {
+    this.#options = options;
+    this.#wasm = !native && options.zstdWasm ? new WasmZstdCodec() : undefined;
+    this.#zstd = native ?? this.#wasm;
+  }
+
+  /** The zstd implementation in use (`native`, `wasm`), or `none` when zstd falls back to gzip. */
+  get zstdImplementation(): string {
+    return this.#zstd?.implementation ?? 'none';
+  }
+
+  /** Loads what the codecs need (the WebAssembly module) ahead of the first flush. */
+  async prepare(): Promise<void> {
+    await this.#wasm?.prepare();
+  }
+
+  select(kind: EndpointKind): { codec: Codec; level: number } {
+    const family = routeOf(kind).family;
+    if (kind === 'stats') return { codec: gzipCodec, level: STATS_GZIP_LEVEL };
+    // Proxied routes carry what the tracer encoded; they are passed on unchanged.
+    if (family === 'proxy') return { codec: identityCodec, level: 0 };
+    const o = this.#options;
+    if (family === 'logs') return { codec: this.#codec(o.logs), level: o.logsLevel };
+    if (kind === 'traces') return { codec: this.#codec(o.traces), level: o.apmLevel };
+    return { codec: this.#codec(o.metrics), level: o.metricsLevel };
+  }
+
+  #codec(kind: CodecKind): Codec {
+    switch (kind) {
+      case 'zstd':
+        return this.#zstd ?? gzipCodec;
+      case 'gzip':
+        return gzipCodec;
+      case 'deflate':
+        return deflateCodec;
+      case 'none':
+        return identityCodec;
+    }
+  }
+}
+
+/** The codecs this process can use, for the benchmark and diagnostics. */
+export function availableCodecs(): Codec[] {
+  const list: Codec[] = [gzipCodec, deflateCodec];
+  const native = nativeZstdCodec();
+  if (native) list.push(native);
+  list.push(new WasmZstdCodec());
+  return list;
+}

@@ -1,0 +1,754 @@
+import { setMaxListeners } from 'node:events';
+import { type ApiKeyOptions, ApiKeyProvider, type ApiKeyState } from './api-key.js';
+import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF, retryAfterMs, sleep } from './backoff.js';
+import { type CompressionOptions, CompressionPolicy, DEFAULT_COMPRESSION } from './compression.js';
+import { ConnectionManager, type TlsSettings } from './connections.js';
+import {
+  type AdditionalEndpoints,
+  additionalFor,
+  additionalUrl,
+  DEFAULT_SITE,
+  type EndpointConfig,
+  intakeUrl,
+  isEndpointKind,
+  NO_ADDITIONAL_ENDPOINTS,
+} from './endpoints.js';
+import { FreezeDetector } from './freeze.js';
+import { type DestinationHealth, type HealthListener, HealthTracker } from './health.js';
+import { RedactingLogger } from './redact.js';
+import { RetryBuffer } from './retry-buffer.js';
+import {
+  type Clock,
+  type EndpointKind,
+  type Logger,
+  monotonicClock,
+  type OutgoingPayload,
+  silentLogger,
+} from './types.js';
+
+export interface ForwarderOptions {
+  endpoints: EndpointConfig;
+  additionalEndpoints: AdditionalEndpoints;
+  apiKey: ApiKeyOptions;
+  compression: CompressionOptions;
+  /** HTTPS proxy for every Datadog destination (`DD_PROXY_HTTPS` / `HTTPS_PROXY`), unless `NO_PROXY` names the site. */
+  proxy?: string;
+  tls: TlsSettings;
+  /** Attempts per request within one flush (the first one included). */
+  maxAttempts: number;
+  backoff: BackoffOptions;
+  /** Cap on one flush's requests (`DD_FLUSH_TIMEOUT`); the caller's deadline usually ends them sooner. */
+  requestTimeoutMs: number;
+  /** Bound of the retry buffer, in compressed bytes. */
+  retryBufferBytes: number;
+  /** Consecutive failures after which a destination is unhealthy. */
+  unhealthyAfter: number;
+  /** How long a blocking flush waits for an unhealthy destination (its probe), at most. */
+  unhealthyWaitMs: number;
+  /** Sockets idle longer than this are not reused. */
+  idleSocketMs: number;
+  /** A jump in monotonic time larger than this between two observations is a freeze. */
+  freezeGapMs: number;
+  /** How often the freeze detector observes the clock while the process runs; 0 = only at each flush. */
+  freezeTickMs: number;
+  connectionsPerHost: number;
+  connectTimeoutMs: number;
+  /** Deadline of the warm-up requests opened during init. */
+  warmUpTimeoutMs: number;
+  userAgent: string;
+  logger?: Logger;
+  clock?: Clock;
+  random?: () => number;
+}
+
+export const DEFAULT_OPTIONS: Omit<ForwarderOptions, 'apiKey'> = {
+  endpoints: { site: DEFAULT_SITE },
+  additionalEndpoints: NO_ADDITIONAL_ENDPOINTS,
+  compression: DEFAULT_COMPRESSION,
+  tls: { rejectUnauthorized: true },
+  maxAttempts: 3,
+  backoff: DEFAULT_BACKOFF,
+  requestTimeoutMs: 30_000,
+  retryBufferBytes: 15 * 1024 * 1024,
+  unhealthyAfter: 3,
+  unhealthyWaitMs: 250,
+  idleSocketMs: 5_000,
+  freezeGapMs: 1_500,
+  freezeTickMs: 500,
+  connectionsPerHost: 2,
+  connectTimeoutMs: 5_000,
+  warmUpTimeoutMs: 5_000,
+  userAgent: 'serverless-agent-forwarder/0.1.0',
+};
+
+export interface SendOptions {
+  /** Nothing the forwarder does for this call outlives it. */
+  signal: AbortSignal;
+  /**
+   * The function waits for this flush (end-of-invocation or periodic): an unhealthy destination then gets
+   * `unhealthyWaitMs` at most, and its data stays in the retry buffer.
+   */
+  blocking?: boolean;
+}
+
+export type DropReason =
+  | 'buffer_overflow'
+  | 'forbidden'
+  | 'rejected'
+  | 'too_large'
+  | 'no_api_key'
+  | 'unreliable_endpoint'
+  | 'unknown_kind'
+  | 'closed';
+
+export interface FlushResult {
+  /** Requests accepted by a destination (one payload to two destinations counts twice). */
+  delivered: number;
+  /** Requests left in the retry buffer for the next flush. */
+  buffered: number;
+  /** Requests dropped, by reason. */
+  dropped: Partial<Record<DropReason, number>>;
+}
+
+/**
+ * The aggregate the flush strategy reads, shaped as its `backend-health` event: healthy while every
+ * destination is; `unhealthyBudgetMs` is how long a blocking flush waits on an unhealthy one.
+ */
+export interface BackendHealthEvent {
+  type: 'backend-health';
+  healthy: boolean;
+  unhealthyBudgetMs: number;
+}
+
+export interface DestinationStats {
+  destination: string;
+  deliveredRequests: number;
+  deliveredItems: number;
+  deliveredBytes: number;
+  retries: number;
+  healthy: boolean;
+}
+
+export interface ForwarderStats {
+  destinations: DestinationStats[];
+  dropped: Record<DropReason, { requests: number; items: number }>;
+  retryBuffer: { requests: number; bytes: number; maxBytes: number };
+  apiKey: ApiKeyState;
+  /** The zstd implementation in use: `native`, `wasm`, or `none` (gzip instead). */
+  zstd: string;
+  /** Times every socket was discarded after a freeze. */
+  freezes: number;
+}
+
+interface Destination {
+  id: string;
+  url: URL;
+  /** Undefined: the main API key (resolved); else the additional endpoint's own key. */
+  apiKey: string | undefined;
+  reliable: boolean;
+  stats: DestinationStats;
+  warned403: boolean;
+}
+
+interface Request {
+  destination: Destination;
+  kind: EndpointKind;
+  body: Uint8Array;
+  headers: Record<string, string>;
+  items: number;
+  firstTriedAt: number;
+  split: (() => OutgoingPayload[] | undefined) | undefined;
+  depth: number;
+}
+
+type Outcome =
+  | { type: 'delivered' }
+  | { type: 'dropped'; reason: DropReason }
+  | { type: 'buffer' }
+  | { type: 'split'; parts: OutgoingPayload[] };
+
+const MAX_SPLIT_DEPTH = 8;
+const RETRYABLE_STATUS = (s: number) => s === 408 || s === 429 || s >= 500;
+
+/**
+ * Settles with `work`, or rejects with the signal's reason as soon as it aborts, whether or not the
+ * dispatcher honours the signal in every state (a proxy that never answers CONNECT, for one).
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal, dispose?: (late: T) => void): Promise<T> {
+  // What arrives after we gave up is released (a response body is drained so its socket is freed).
+  const abandon = () => work.then((late) => dispose?.(late)).catch(() => {});
+  if (signal.aborted) {
+    abandon();
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      abandon();
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+const drain = (res: { body: { dump(): Promise<void> } }) => {
+  res.body.dump().catch(() => {});
+};
+
+/**
+ * One signal per call, which every request of the call listens to (many listeners, on purpose), ending at
+ * the first of the caller's deadline and `capMs`.
+ */
+function shared(signal: AbortSignal, capMs: number): [AbortSignal, () => void] {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new DOMException('request timeout', 'TimeoutError')),
+    capMs,
+  );
+  timer.unref();
+  const onAbort = () => {
+    clearTimeout(timer);
+    controller.abort(signal.reason);
+  };
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  const dispose = () => {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', onAbort);
+  };
+  return [controller.signal, dispose];
+}
+
+function errorText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: string }).code;
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return [err.message, code, cause?.code ?? cause?.message].filter(Boolean).join(' / ');
+}
+
+/**
+ * Delivers payloads to the Datadog intakes: compression, a retry budget bounded by each call's deadline,
+ * a bounded retry buffer, dual shipping and per-destination health. It never looks inside a payload.
+ */
+export class Forwarder {
+  readonly #o: ForwarderOptions;
+  readonly #logger: RedactingLogger;
+  readonly #clock: Clock;
+  readonly #random: () => number;
+  readonly #compression: CompressionPolicy;
+  readonly #connections: ConnectionManager;
+  readonly #apiKey: ApiKeyProvider;
+  readonly #health: HealthTracker;
+  readonly #buffer: RetryBuffer<Request>;
+  readonly #freeze: FreezeDetector;
+  readonly #destinations = new Map<string, Destination>();
+  readonly #byKind = new Map<EndpointKind, Destination[]>();
+  readonly #dropped = {} as Record<DropReason, { requests: number; items: number }>;
+  readonly #backendListeners = new Set<(e: BackendHealthEvent) => void>();
+  #backendHealthy = true;
+  #warmedOrigins: string[] | undefined;
+  #freezes = 0;
+  #closed = false;
+  #noKeyLogged = false;
+
+  constructor(options: ForwarderOptions) {
+    this.#o = options;
+    this.#logger = new RedactingLogger(options.logger ?? silentLogger);
+    this.#clock = options.clock ?? monotonicClock;
+    this.#random = options.random ?? Math.random;
+    this.#compression = new CompressionPolicy(options.compression);
+    this.#connections = new ConnectionManager({
+      ...(options.proxy ? { proxy: options.proxy } : {}),
+      tls: options.tls,
+      idleMs: options.idleSocketMs,
+      connectionsPerHost: options.connectionsPerHost,
+      connectTimeoutMs: options.connectTimeoutMs,
+      clock: this.#clock,
+    });
+    this.#health = new HealthTracker(options.unhealthyAfter);
+    this.#buffer = new RetryBuffer<Request>(options.retryBufferBytes);
+    this.#health.onChange(() => this.#publishBackendHealth());
+    this.#freeze = new FreezeDetector(this.#clock, options.freezeGapMs);
+    for (const r of [
+      'buffer_overflow',
+      'forbidden',
+      'rejected',
+      'too_large',
+      'no_api_key',
+      'unreliable_endpoint',
+      'unknown_kind',
+      'closed',
+    ] as DropReason[])
+      this.#dropped[r] = { requests: 0, items: 0 };
+    if (options.proxy) {
+      // Proxy credentials are secrets too.
+      const { password } = new URL(options.proxy);
+      if (password) {
+        this.#logger.addSecret(password);
+        this.#logger.addSecret(decodeURIComponent(password));
+      }
+    }
+    for (const list of Object.values(options.additionalEndpoints)) {
+      for (const e of list) this.#logger.addSecret(e.apiKey);
+    }
+    this.#apiKey = new ApiKeyProvider(options.apiKey, this.#logger, this.#clock);
+    this.#apiKey.onKey((k) => this.#logger.addSecret(k));
+    // Resolution starts now and runs beside start-up; nothing waits for it but a send that needs the key.
+    this.#apiKey.start();
+    this.#freeze.start(options.freezeTickMs, () => this.#afterFreeze());
+    this.#logger.debug(
+      `forwarder: site ${options.endpoints.site}, ${options.proxy ? 'through a proxy' : 'direct'}, ` +
+        `zstd ${this.#compression.zstdImplementation}, retry buffer ${options.retryBufferBytes} bytes`,
+    );
+  }
+
+  /**
+   * Opens the connections (TLS included, `connectionsPerHost` per host) to every destination during init,
+   * and loads the codecs, so that the first flush pays for neither. Resolves to the number of sockets
+   * opened. Failures are logged at debug level: the first flush then just connects.
+   */
+  async warmUp(deadline: AbortSignal = AbortSignal.timeout(this.#o.warmUpTimeoutMs)): Promise<number> {
+    const [signal, dispose] = shared(deadline, this.#o.warmUpTimeoutMs);
+    setMaxListeners(0, signal);
+    const origins = new Set<string>();
+    for (const kind of ['series', 'logs', 'traces'] as EndpointKind[]) {
+      for (const d of this.#destinationsFor(kind)) origins.add(d.url.origin);
+    }
+    this.#warmedOrigins = [...origins];
+    const [, ...opened] = await Promise.allSettled([
+      this.#compression.prepare(),
+      ...this.#warmedOrigins.flatMap((origin) => this.#openAll(origin, signal)),
+    ]);
+    dispose();
+    // Time spent warming up is not a freeze.
+    this.#freeze.observe();
+    return opened.filter((r) => r.status === 'fulfilled').length;
+  }
+
+  /** Sends one payload (after what waits in the retry buffer). */
+  send(payload: OutgoingPayload, options: SendOptions): Promise<FlushResult> {
+    return this.flush([payload], options);
+  }
+
+  /**
+   * Sends what waits in the retry buffer first, then `payloads`, to every destination of each payload's kind.
+   * Resolves by the deadline of `options.signal` at the latest; what is not delivered by then is buffered.
+   */
+  async flush(payloads: OutgoingPayload[], callOptions: SendOptions): Promise<FlushResult> {
+    const [signal, dispose] = shared(callOptions.signal, this.#o.requestTimeoutMs);
+    const result: FlushResult = { delivered: 0, buffered: 0, dropped: {} };
+    try {
+      await this.#flush(payloads, { ...callOptions, signal }, result);
+    } catch (err) {
+      // A bug of ours must not become the function's problem: log it, keep going.
+      this.#logger.error(`flush failed unexpectedly: ${errorText(err)}`);
+    } finally {
+      dispose();
+    }
+    return result;
+  }
+
+  async #flush(payloads: OutgoingPayload[], options: SendOptions, result: FlushResult): Promise<void> {
+    if (this.#closed) {
+      for (const p of payloads) this.#drop(result, 'closed', p.items ?? 0);
+      return;
+    }
+    if (this.#freeze.observe()) this.#afterFreeze();
+
+    const waiting = this.#buffer.takeAll();
+    const known = payloads.filter((p) => {
+      if (isEndpointKind(p?.kind)) return true;
+      this.#drop(result, 'unknown_kind', p?.items ?? 0);
+      if (this.#dropped.unknown_kind.requests === 1)
+        this.#logger.warn(
+          `dropping a payload of unknown kind ${JSON.stringify(p?.kind)} (counted as unknown_kind)`,
+        );
+      return false;
+    });
+    const fresh = (await Promise.all(known.map((p) => this.#requestsFor(p, undefined, 0)))).flat();
+    // Each request listens to the call's signal; past Node's default of 10 that is by design, not a leak.
+    // (Raised only when needed: setMaxListeners costs more than the rest of a small send.)
+    if (waiting.length + fresh.length > 3) setMaxListeners(0, options.signal);
+    const byDestination = new Map<Destination, Request[]>();
+    for (const r of [...waiting, ...fresh]) {
+      const list = byDestination.get(r.destination) ?? [];
+      list.push(r);
+      byDestination.set(r.destination, list);
+    }
+    await Promise.all(
+      [...byDestination].map(([d, list]) => this.#flushDestination(d, list, options, result)),
+    );
+  }
+
+  /** True when every destination is healthy; what the flush strategy reads. */
+  get healthy(): boolean {
+    return this.#health.snapshot().every((s) => s.healthy);
+  }
+
+  health(): DestinationHealth[] {
+    return this.#health.snapshot();
+  }
+
+  /** Hears every change of a destination's health. Returns the unsubscribe function. */
+  onHealthChange(listener: HealthListener): () => void {
+    return this.#health.onChange(listener);
+  }
+
+  /**
+   * Hears every change of the aggregate health, as the flush strategy's `backend-health` event
+   * (`driver.send(event)`). Returns the unsubscribe function.
+   */
+  onBackendHealth(listener: (event: BackendHealthEvent) => void): () => void {
+    this.#backendListeners.add(listener);
+    return () => this.#backendListeners.delete(listener);
+  }
+
+  #publishBackendHealth(): void {
+    const healthy = this.healthy;
+    if (healthy === this.#backendHealthy) return;
+    this.#backendHealthy = healthy;
+    const event: BackendHealthEvent = {
+      type: 'backend-health',
+      healthy,
+      unhealthyBudgetMs: this.#o.unhealthyWaitMs,
+    };
+    for (const l of this.#backendListeners) {
+      try {
+        l(event);
+      } catch (err) {
+        this.#logger.warn(`a backend-health listener threw: ${errorText(err)}`);
+      }
+    }
+  }
+
+  get apiKeyState(): ApiKeyState {
+    return this.#apiKey.state;
+  }
+
+  stats(): ForwarderStats {
+    const b = this.#buffer.stats();
+    return {
+      destinations: [...this.#destinations.values()].map((d) => ({
+        ...d.stats,
+        healthy: this.#health.isHealthy(d.id),
+      })),
+      dropped: structuredClone(this.#dropped),
+      retryBuffer: { requests: b.requests, bytes: b.bytes, maxBytes: this.#buffer.maxBytes },
+      apiKey: this.#apiKey.state,
+      zstd: this.#compression.zstdImplementation,
+      freezes: this.#freezes,
+    };
+  }
+
+  /** Throws every socket away, as after a freeze (for an app that knows a thaw happened). */
+  discardConnections(): void {
+    this.#connections.discardAll();
+  }
+
+  /** Stops the forwarder. What still waits in the retry buffer is dropped and counted (`closed`). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#freeze.stop();
+    const left = this.#buffer.takeAll();
+    for (const r of left) {
+      this.#dropped.closed.requests++;
+      this.#dropped.closed.items += r.items;
+    }
+    if (left.length > 0) this.#logger.warn(`closing with ${left.length} request(s) undelivered; dropped`);
+    await Promise.all([this.#connections.close(), this.#apiKey.close()]);
+  }
+
+  #afterFreeze(): void {
+    this.#freezes++;
+    this.#logger.debug('thaw detected: discarding every socket');
+    this.#connections.discardAll();
+    // Re-open in the background so the end-of-invocation flush finds a connection ready.
+    const origins = this.#warmedOrigins;
+    if (origins && !this.#closed) {
+      for (const origin of origins)
+        for (const p of this.#openAll(origin, AbortSignal.timeout(this.#o.warmUpTimeoutMs)))
+          p.catch(() => {});
+    }
+  }
+
+  /** As many concurrent warm-up requests as sockets a flush may use, so the pool opens them all. */
+  #openAll(origin: string, signal: AbortSignal): Promise<void>[] {
+    return Array.from({ length: this.#o.connectionsPerHost }, () => this.#open(origin, signal));
+  }
+
+  async #open(origin: string, signal: AbortSignal): Promise<void> {
+    const dispatcher = this.#connections.acquire(origin);
+    try {
+      // GET / carries no key and no data; its only purpose is the socket (and TLS session) it leaves open.
+      // (Not HEAD: undici closes the connection after a HEAD.)
+      const res = await untilAborted(
+        dispatcher.request({
+          origin,
+          path: '/',
+          method: 'GET',
+          headers: { 'user-agent': this.#o.userAgent },
+          signal,
+        }),
+        signal,
+        drain,
+      );
+      await untilAborted(res.body.dump(), signal);
+    } catch (err) {
+      this.#logger.debug(`warm-up of ${origin} failed: ${errorText(err)}`);
+      throw err;
+    } finally {
+      this.#connections.release(origin);
+    }
+  }
+
+  #destinationsFor(kind: EndpointKind): Destination[] {
+    let list = this.#byKind.get(kind);
+    if (list) return list;
+    list = [this.#destination(intakeUrl(kind, this.#o.endpoints), undefined, true, 0)];
+    for (const [i, e] of additionalFor(kind, this.#o.additionalEndpoints).entries()) {
+      list.push(this.#destination(additionalUrl(kind, e), e.apiKey, e.reliable, i + 1));
+    }
+    this.#byKind.set(kind, list);
+    return list;
+  }
+
+  #destination(url: string, apiKey: string | undefined, reliable: boolean, index: number): Destination {
+    // One destination per URL and key: each retries, buffers and is healthy on its own.
+    const id = index === 0 ? url : `${url}#${index}`;
+    let d = this.#destinations.get(id);
+    if (!d) {
+      d = {
+        id,
+        url: new URL(url),
+        apiKey,
+        reliable,
+        warned403: false,
+        stats: {
+          destination: id,
+          deliveredRequests: 0,
+          deliveredItems: 0,
+          deliveredBytes: 0,
+          retries: 0,
+          healthy: true,
+        },
+      };
+      this.#destinations.set(id, d);
+      this.#health.register(id);
+    }
+    return d;
+  }
+
+  async #requestsFor(p: OutgoingPayload, only: Destination | undefined, depth: number): Promise<Request[]> {
+    const headers: Record<string, string> = {
+      'content-type': p.contentType,
+      'user-agent': this.#o.userAgent,
+    };
+    for (const [k, v] of Object.entries(p.headers ?? {})) headers[k.toLowerCase()] = v;
+    let body = p.body;
+    if (headers['content-encoding'] === undefined) {
+      const { codec, level } = this.#compression.select(p.kind);
+      if (codec.encoding) {
+        try {
+          body = await codec.compress(p.body, level);
+          headers['content-encoding'] = codec.encoding;
+        } catch (err) {
+          // As the Lambda extension does: an uncompressed payload is better than none.
+          this.#logger.warn(`${codec.kind} compression failed, sending uncompressed: ${errorText(err)}`);
+        }
+      }
+    }
+    const now = this.#clock.now();
+    const destinations = only ? [only] : this.#destinationsFor(p.kind);
+    const query = p.query ? `?${p.query.replace(/^\?/, '')}` : '';
+    return destinations.map((destination) => ({
+      destination: query ? this.#withQuery(destination, query) : destination,
+      kind: p.kind,
+      body,
+      headers,
+      items: p.items ?? 0,
+      firstTriedAt: now,
+      split: p.split,
+      depth,
+    }));
+  }
+
+  #withQuery(d: Destination, query: string): Destination {
+    // Proxied routes keep the tracer's query string; the destination (health, stats) stays the route's.
+    return { ...d, url: new URL(d.url.pathname + query, d.url.origin), stats: d.stats };
+  }
+
+  async #flushDestination(
+    d: Destination,
+    requests: Request[],
+    options: SendOptions,
+    result: FlushResult,
+  ): Promise<void> {
+    let rest = requests;
+    if (!this.#health.isHealthy(d.id)) {
+      // One probe; a blocking flush gives it `unhealthyWaitMs` at most, then leaves the data buffered.
+      const [probe, ...others] = rest;
+      if (!probe) return;
+      const signal = options.blocking
+        ? AbortSignal.any([options.signal, AbortSignal.timeout(this.#o.unhealthyWaitMs)])
+        : options.signal;
+      await this.#deliver(probe, signal, 1, result);
+      if (!this.#health.isHealthy(d.id)) {
+        for (const r of others) this.#keep(r, result);
+        return;
+      }
+      rest = others;
+    }
+    await Promise.all(rest.map((r) => this.#deliver(r, options.signal, this.#o.maxAttempts, result)));
+  }
+
+  async #deliver(r: Request, signal: AbortSignal, maxAttempts: number, result: FlushResult): Promise<void> {
+    const outcome = await this.#attempts(r, signal, maxAttempts);
+    switch (outcome.type) {
+      case 'delivered':
+        result.delivered++;
+        r.destination.stats.deliveredRequests++;
+        r.destination.stats.deliveredItems += r.items;
+        r.destination.stats.deliveredBytes += r.body.byteLength;
+        return;
+      case 'dropped':
+        this.#drop(result, outcome.reason, r.items);
+        return;
+      case 'buffer':
+        this.#keep(r, result);
+        return;
+      case 'split': {
+        const parts = await Promise.all(
+          outcome.parts.map((p) => this.#requestsFor(p, r.destination, r.depth + 1)),
+        );
+        await Promise.all(parts.flat().map((part) => this.#deliver(part, signal, maxAttempts, result)));
+        return;
+      }
+    }
+  }
+
+  #keep(r: Request, result: FlushResult): void {
+    if (!r.destination.reliable) {
+      this.#drop(result, 'unreliable_endpoint', r.items);
+      return;
+    }
+    // The split closure holds the uncompressed payload, which the byte bound does not count: let it go.
+    // (A buffered request answered 413 later is dropped as too large.)
+    r.split = undefined;
+    const dropped = this.#buffer.push(r);
+    result.buffered++;
+    for (const old of dropped) {
+      if (old === r) result.buffered--;
+      this.#drop(result, 'buffer_overflow', old.items);
+    }
+    if (dropped.length > 0)
+      this.#logger.warn(
+        `retry buffer full (${this.#buffer.maxBytes} bytes): dropped ${dropped.length} oldest request(s)`,
+      );
+  }
+
+  #drop(result: FlushResult, reason: DropReason, items: number): void {
+    result.dropped[reason] = (result.dropped[reason] ?? 0) + 1;
+    this.#dropped[reason].requests++;
+    this.#dropped[reason].items += items;
+  }
+
+  async #attempts(r: Request, signal: AbortSignal, maxAttempts: number): Promise<Outcome> {
+    const d = r.destination;
+    for (let attempt = 1; ; attempt++) {
+      if (signal.aborted) return { type: 'buffer' };
+      const apiKey = d.apiKey ?? (await this.#apiKey.get(signal));
+      if (!apiKey) {
+        if (this.#apiKey.state !== 'failed') return { type: 'buffer' };
+        if (!this.#noKeyLogged) {
+          this.#noKeyLogged = true;
+          this.#logger.error('no API key: dropping data for the Datadog intake (counted as no_api_key)');
+        }
+        return { type: 'dropped', reason: 'no_api_key' };
+      }
+
+      let status: number;
+      let retryAfter: string | string[] | undefined;
+      let failure: string;
+      const origin = d.url.origin;
+      const dispatcher = this.#connections.acquire(origin);
+      try {
+        const res = await untilAborted(
+          dispatcher.request({
+            origin,
+            path: d.url.pathname + d.url.search,
+            method: 'POST',
+            headers: { ...r.headers, 'dd-api-key': apiKey },
+            body: r.body,
+            signal: signal,
+          }),
+          signal,
+          drain,
+        );
+        status = res.statusCode;
+        retryAfter = res.headers['retry-after'];
+        await untilAborted(res.body.dump(), signal).catch(() => {});
+        failure = `HTTP ${status}`;
+      } catch (err) {
+        status = 0;
+        failure = errorText(err);
+        if (signal.aborted) {
+          this.#health.failure(d.id);
+          return { type: 'buffer' };
+        }
+      } finally {
+        this.#connections.release(origin);
+      }
+
+      if (status >= 200 && status < 300) {
+        this.#health.success(d.id);
+        return { type: 'delivered' };
+      }
+      // Any answer that is not a retryable failure shows the backend up.
+      if (status !== 0 && !RETRYABLE_STATUS(status)) this.#health.success(d.id);
+      if (status === 403) {
+        if (!d.warned403) {
+          d.warned403 = true;
+          this.#logger.error(
+            `${d.url.host} answered 403 Forbidden: the API key is not valid for this site; ` +
+              'check DD_API_KEY (or its secret) and DD_SITE. Data for it is dropped.',
+          );
+        }
+        if (d.apiKey === undefined) this.#apiKey.invalidate();
+        return { type: 'dropped', reason: 'forbidden' };
+      }
+      if (status === 413) {
+        const parts = r.depth < MAX_SPLIT_DEPTH ? r.split?.() : undefined;
+        if (parts && parts.length > 0) return { type: 'split', parts };
+        this.#logger.warn(`${d.url.host} answered 413 for ${r.kind} and it cannot be split: dropped`);
+        return { type: 'dropped', reason: 'too_large' };
+      }
+      if (status !== 0 && !RETRYABLE_STATUS(status)) {
+        this.#logger.warn(`${d.url.host} rejected a ${r.kind} payload: HTTP ${status}; dropped`);
+        return { type: 'dropped', reason: 'rejected' };
+      }
+
+      this.#health.failure(d.id);
+      if (attempt >= maxAttempts) {
+        this.#logger.debug(`${d.url.host}: ${failure} after ${attempt} attempt(s); kept for the next flush`);
+        return { type: 'buffer' };
+      }
+      d.stats.retries++;
+      const backoff = backoffDelay(attempt, this.#o.backoff, this.#random);
+      const told = retryAfterMs(retryAfter, Date.now());
+      await sleep(Math.max(backoff, Math.min(told ?? 0, this.#o.backoff.maxMs)), signal);
+    }
+  }
+}
+
+export function createForwarder(options: ForwarderOptions): Forwarder {
+  return new Forwarder(options);
+}

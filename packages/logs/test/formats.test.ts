@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import { compileRules, LambdaLogs } from '../src/index.js';
+import { decodeAll } from './helpers/intake-schema.js';
+import { ARN, fixture, fn } from './helpers/telemetry.js';
+
+interface Case {
+  name: string;
+  record: string | Record<string, unknown>;
+  status: string;
+  requestId: string | null;
+  message?: string;
+  attributes?: Record<string, unknown>;
+}
+
+const cases = fixture<Case[]>('runtime-lines.json');
+const CURRENT = 'ffffffff-0000-4000-8000-000000000000';
+
+describe('runtime log formats', () => {
+  it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    const logs = new LambdaLogs({ functionArn: ARN, service: 'checkout', tags: 'env:prod' });
+    // Lines without their own request id take the current invocation's.
+    logs.ingest({ time: '2024-05-01T12:00:00.430Z', type: 'platform.start', record: { requestId: CURRENT } });
+    logs.ingest(fn(c.record, '2024-05-01T12:00:00.431Z'));
+    const [start, event] = decodeAll(logs.flush());
+    expect(start!.message).toBe(`START RequestId: ${CURRENT} Version: $LATEST`);
+    expect(event).toBeDefined();
+    expect(event!.status).toBe(c.status);
+    expect(event!.lambda!.request_id).toBe(c.requestId ?? CURRENT);
+    expect(event!.lambda!.arn).toBe(ARN);
+    expect(event!.timestamp).toBe(Date.parse('2024-05-01T12:00:00.431Z'));
+    expect(event!.hostname).toBe(ARN);
+    expect(event!.service).toBe('checkout');
+    expect(event!.ddsource).toBe('lambda');
+    expect(event!.ddtags).toBe('env:prod');
+    if (c.message !== undefined) expect(event!.message).toBe(c.message);
+    else if (typeof c.record === 'string') expect(event!.message).toBe(c.record.replace(/\n$/, ''));
+    if (c.attributes) expect(event!.attributes).toEqual(c.attributes);
+  });
+
+  it('keeps a multi-line record (a stack trace) as one event, newlines inside', () => {
+    const logs = new LambdaLogs({ functionArn: ARN });
+    const trace = cases.filter((c) => c.name.includes('stack') || c.name.includes('uncaught'));
+    expect(trace.length).toBeGreaterThanOrEqual(3);
+    logs.ingest({ time: '2024-05-01T12:00:00.430Z', type: 'platform.start', record: { requestId: CURRENT } });
+    for (const c of trace) logs.ingest(fn(c.record));
+    const events = decodeAll(logs.flush()).slice(1);
+    expect(events).toHaveLength(trace.length);
+    for (const e of events.filter((x) => !x.message.startsWith('{'))) {
+      expect(e.message.split('\n').length).toBeGreaterThan(2);
+      expect(e.status).toBe('error');
+    }
+  });
+
+  it('parses a JSON message into attributes, lifting ddtags into the tags', () => {
+    const logs = new LambdaLogs({ functionArn: ARN, tags: ['env:prod', 'team:a'] });
+    logs.ingest(
+      fn({
+        level: 'error',
+        message: 'card declined',
+        ddtags: 'payment:stripe',
+        order: { id: 42 },
+        requestId: CURRENT,
+      }),
+    );
+    logs.ingest(fn(`{"message":{"ddtags":"k:v","message":"nested","n":1}}`));
+    logs.ingest(
+      fn(
+        `2024-05-01T12:00:00.431Z\t${CURRENT}\tINFO\t{"level":"warn","message":"x","cart":3,"ddtags":"c:d"}\n`,
+      ),
+    );
+    const events = decodeAll(logs.flush({ final: true }));
+    expect(events[0]).toMatchObject({
+      message: 'card declined',
+      status: 'error',
+      ddtags: 'env:prod,team:a,payment:stripe',
+    });
+    expect(events[0]!.attributes).toEqual({ level: 'error', order: { id: 42 }, requestId: CURRENT });
+    // The nested record has no request id: it waited as an orphan and came out in the final flush.
+    expect(events[2]).toMatchObject({
+      message: 'nested',
+      ddtags: 'env:prod,team:a,k:v',
+      attributes: { n: 1 },
+    });
+    expect(events[1]).toMatchObject({
+      status: 'warn',
+      ddtags: 'env:prod,team:a,c:d',
+      attributes: { level: 'warn', cart: 3 },
+    });
+    expect(events[1]!.message.startsWith('2024-05-01T12:00:00.431Z\t')).toBe(true);
+  });
+
+  it('adds the durable-function attributes from an executionArn', () => {
+    const logs = new LambdaLogs({ functionArn: ARN });
+    logs.ingest(
+      fn({
+        level: 'INFO',
+        message: 'step done',
+        requestId: CURRENT,
+        executionArn: `${ARN}:$LATEST/durable-execution/order-flow/0f9e8d7c`,
+      }),
+    );
+    const [e] = decodeAll(logs.flush());
+    expect(e!.lambda).toEqual({
+      arn: ARN,
+      request_id: CURRENT,
+      durable_function: { execution_name: 'order-flow', execution_id: '0f9e8d7c' },
+    });
+  });
+
+  it('cannot be made to crash by odd records', () => {
+    const logs = new LambdaLogs({ functionArn: ARN });
+    const odd = [
+      null,
+      42,
+      'text',
+      {},
+      { type: 7 },
+      { type: 'function', record: 5 },
+      { type: 'function', record: null },
+      { type: 'function', record: ['a'] },
+      { type: 'nonsense', record: {} },
+      { type: 'platform.start', record: 'x' },
+      { type: 'platform.report', record: { requestId: 5 } },
+      { type: 'function', time: 'not a time', record: '{"level":' },
+      { type: 'function', record: '[INFO]' },
+      { type: 'function', record: '2024-05-01T12:00:00.431Z\t' },
+    ];
+    const cyclic: Record<string, unknown> = { level: 'INFO', message: 'loop' };
+    cyclic['self'] = cyclic;
+    expect(() => logs.ingest(odd)).not.toThrow();
+    const withRules = new LambdaLogs({
+      functionArn: ARN,
+      rules: compileRules([{ type: 'exclude_at_match', name: 'x', pattern: 'x' }]),
+    });
+    expect(() => withRules.ingest([fn(cyclic), fn({ big: 10n, message: 'bigint' })])).not.toThrow();
+    expect(withRules.stats().invalid).toBe(2);
+    const s = logs.stats();
+    expect(s.invalid).toBe(9);
+    const events = decodeAll(logs.flush({ final: true }));
+    expect(events.map((e) => e.message)).toEqual(['{"level":', '[INFO]', '2024-05-01T12:00:00.431Z\t']);
+  });
+});
