@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LambdaSandbox, NULL_EXTENSION_DIR } from '@serverless-agent/testkit';
+import { LambdaSandbox, NULL_EXTENSION_DIR, startIntake } from '@serverless-agent/testkit';
 import { median, printTable, ratio } from '../../../bench/stats.mjs';
 import { freePortEnv, layerSizes } from './helpers.mjs';
 
@@ -16,6 +16,8 @@ const ROUNDS = Number(process.env.ROUNDS ?? 15);
 const RSS_INVOCATIONS = Number(process.env.RSS_INVOCATIONS ?? 1000);
 const work = mkdtempSync(join(tmpdir(), 'startup-bench-'));
 const FUNCTION_DIR = join(process.cwd(), 'test/fixtures/dd-function');
+// Everything ships to the loopback intake (a real site is unreachable here: retries would grow).
+const intake = await startIntake();
 
 try {
   execFileSync(process.execPath, ['scripts/build-layer.mjs', '--out', work, '--quiet']);
@@ -31,7 +33,7 @@ try {
       memorySizeMB: 1024,
       env: {
         ...env,
-        DD_API_KEY: 'bench',
+        ...intake.agentEnv(),
         DD_LOG_LEVEL: 'error',
         DD_TRACE_AGENT_PORT: String(ports.traces),
         DD_TRACE_STARTUP_LOGS: 'false',
@@ -96,7 +98,7 @@ try {
       taskRoot: join(process.cwd(), 'bench'),
       handler: 'noop.handler',
       extensionsDir,
-      env: { ...env, DD_API_KEY: 'bench', DD_LOG_LEVEL: 'error' },
+      env: { ...env, ...intake.agentEnv(), DD_LOG_LEVEL: 'error' },
     });
     const rss = [];
     try {
@@ -140,5 +142,6 @@ try {
     `\nlayer.zip: ${(sizes.zipped / 1024).toFixed(0)} KiB zipped, ${(sizes.unzipped / 1024).toFixed(0)} KiB unzipped`,
   );
 } finally {
+  await intake.stop();
   rmSync(work, { recursive: true, force: true });
 }

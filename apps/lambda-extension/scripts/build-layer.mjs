@@ -96,6 +96,10 @@ async function stage(dir) {
     conditions: ['@serverless-agent/source'],
     minify: true,
     legalComments: 'eof',
+    // Sources written as ES modules may use import.meta.url (createRequire); in one CommonJS file it
+    // is this file's URL.
+    define: { 'import.meta.url': '__bundle_url' },
+    banner: { js: 'var __bundle_url=require("node:url").pathToFileURL(__filename).href;' },
     logLevel: 'warning',
   });
   copyFileSync(join(app, 'layer/datadog-agent'), join(dir, 'extensions/datadog-agent'));

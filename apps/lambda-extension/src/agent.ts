@@ -13,7 +13,6 @@ import { type Env, mergeEnv, type YamlParser, yamlPathOf } from './env.js';
 import type { FlushDriver } from './flush-driver.js';
 import { createLogger, type Logger, parseLogLevel } from './logger.js';
 import { type Ports, portsFromEnv } from './ports.js';
-import { CountingSink } from './sink.js';
 import { functionIdentity, functionTags } from './tags.js';
 import { warnUnsupported } from './variables.js';
 import { VERSION } from './version.js';
@@ -65,15 +64,15 @@ export async function bindEarlyListeners(ports: Ports): Promise<EarlyListeners> 
   return { dogstatsd, traces, ports: { dogstatsd: d, traces: t } };
 }
 
+const FIRST_NEXT_HEADSTART_MS = 5;
+
 const API_KEY_SOURCES = ['DD_API_KEY', 'DD_API_KEY_SECRET_ARN', 'DD_KMS_API_KEY', 'DD_API_KEY_SSM_ARN'];
 
-/** Why the extension cannot ship at all, or undefined when it can try. */
+/** Why the extension cannot ship at all, or undefined when it can try (secrets resolve later). */
 export function idleReason(env: Env): string | undefined {
   const key = (env.DD_API_KEY ?? '').replace(/\s/g, '');
   if (key !== '') return undefined;
-  if (API_KEY_SOURCES.slice(1).some((k) => (env[k] ?? '') !== '')) {
-    return 'the API key is in a secret, and resolving secrets is not supported yet';
-  }
+  if (API_KEY_SOURCES.slice(1).some((k) => (env[k] ?? '').trim() !== '')) return undefined;
   return `no API key (${API_KEY_SOURCES.join(', ')} are all unset)`;
 }
 
@@ -116,9 +115,9 @@ export async function run(options: RunOptions): Promise<void> {
 
   // Built-ins only: safe before the first `next`.
   const lifecycleModule = await import('@serverless-agent/lifecycle');
-  const sink = new CountingSink();
   const counts = { datagrams: 0, datagramBytes: 0, traceRequests: 0, enhancedSamples: 0 };
   let driver: FlushDriver | undefined;
+  let components: (Components & { setShutdownDeadline: (d: number) => void }) | undefined;
   let flushAll: (force: boolean) => Promise<FlushOutcome> = async () => 'success';
   const lifecycleOptions = {
     ...lifecycleModule.fromEnv(env, logger),
@@ -165,6 +164,11 @@ export async function run(options: RunOptions): Promise<void> {
 
   if (idle !== undefined) goIdle(idle);
   warnUnsupported(env, logger);
+  if (idle === undefined) {
+    logger.warn(
+      'metrics (DogStatsD and the enhanced metrics) are not shipped by this version yet: counted and dropped',
+    );
+  }
   logger.info(
     `serverless-agent ${VERSION} ready in ${(performance.now() - options.startedAt).toFixed(1)} ms`,
   );
@@ -175,25 +179,33 @@ export async function run(options: RunOptions): Promise<void> {
   const runtimeDone = new Map<string, Promise<unknown>>();
   lifecycle.subscribe((event: LifecycleEvent) => {
     if (event.type === 'runtimeDone' && driver) {
-      runtimeDone.set(event.requestId, driver.send({ type: 'runtime-done', requestId: event.requestId }));
+      const d = driver;
+      // The batch that carried runtimeDone is handed to the logs after its events are processed:
+      // flush once it has been, so the invocation's own lines go with it.
+      const sent = new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+        d.send({ type: 'runtime-done', requestId: event.requestId }),
+      );
+      runtimeDone.set(event.requestId, sent);
     }
   });
 
-  // The heavy part, after the first `next` is out: its queues hold what arrives meanwhile.
+  // The heavy part, after the first `next` is out (a few milliseconds later: evaluating these
+  // modules before the request is written would hold it back); the queues hold what arrives.
+  const afterFirstNext = new Promise<void>((resolve) => setTimeout(resolve, FIRST_NEXT_HEADSTART_MS));
   const loaded =
     idle === undefined && early
-      ? loadComponents(env, registration, early, sink, logger, counts).then(
-          (c) => {
-            flushAll = c.flushAll;
-            driver = c.driver;
-            return driver.send({ type: 'extension-started' });
-          },
-          (err: Error) => goIdle(`the components failed to load: ${err.message}`),
-        )
+      ? afterFirstNext
+          .then(() => loadComponents(env, registration, early, lifecycle, logger, counts))
+          .then(
+            (c) => {
+              components = c as Components & { setShutdownDeadline: (d: number) => void };
+              flushAll = c.flushAll;
+              driver = c.driver;
+              return driver.send({ type: 'extension-started' });
+            },
+            (err: Error) => goIdle(`the components failed to load: ${err.message}`),
+          )
       : Promise.resolve();
-  if (idle === undefined) {
-    logger.warn('the forwarder is not part of this build yet: payloads are built, counted and dropped');
-  }
 
   const shutdown = await lifecycle.run({
     onInvoke: async (event) => {
@@ -216,36 +228,47 @@ export async function run(options: RunOptions): Promise<void> {
     onShutdown: async (event) => {
       await loaded;
       if (driver) {
+        components?.setShutdownDeadline(event.deadlineMs);
         await driver.send({ type: 'shutdown', deadlineMs: event.deadlineMs });
         driver.close();
       }
+      logger.debug(`at shutdown: ${JSON.stringify(components?.stats())}`);
+      await components?.close();
     },
   });
   logger.debug(
-    `counted: ${counts.datagrams} datagrams, ${counts.traceRequests} idle trace requests, ${counts.enhancedSamples} enhanced metric samples; dropped payloads ${JSON.stringify(sink.dropped)} (shutdown: ${shutdown.shutdownReason})`,
+    `counted: ${counts.datagrams} datagrams, ${counts.traceRequests} idle trace requests, ${counts.enhancedSamples} enhanced metric samples (shutdown: ${shutdown.shutdownReason})`,
   );
   if (early) await Promise.all([early.dogstatsd.close(), early.traces.close()]);
   exit(0);
 }
 
 interface Components {
+  stats: () => Record<string, unknown>;
   driver: FlushDriver;
   flushAll: (force: boolean) => Promise<FlushOutcome>;
+  close: () => Promise<void>;
 }
 
 async function loadComponents(
   env: Env,
   registration: Registration,
   early: EarlyListeners,
-  sink: CountingSink,
+  lifecycle: Lifecycle,
   logger: Logger,
   counts: { datagrams: number; datagramBytes: number },
 ): Promise<Components> {
-  const [traceIntake, flushStrategy, { FlushDriver }] = await Promise.all([
+  const [traceIntake, flushStrategy, forwarderModule, logsModule, { FlushDriver }] = await Promise.all([
     import('@serverless-agent/trace-intake'),
     import('@serverless-agent/flush-strategy'),
+    import('@serverless-agent/forwarder'),
+    import('@serverless-agent/logs'),
     import('./flush-driver.js'),
   ]);
+  const forwarder = forwarderModule.createForwarder(forwarderModule.fromEnv(env, logger));
+  // Sockets, TLS and codecs during init, so the first flush does not pay for them.
+  void forwarder.warmUp().catch(() => {});
+
   const id = functionIdentity(env, registration.accountId);
   const tags = functionTags(env, id);
   const traceOptions = traceIntake.fromEnv(env, logger);
@@ -264,12 +287,29 @@ async function loadComponents(
     port: early.ports.traces,
     maxTraceBodyBytes: traceOptions.maxTraceBodyBytes,
     maxOtherBodyBytes: traceOptions.maxOtherBodyBytes,
-    onProxy: (payload) => sink.send(payload),
+    onProxy: (payload) => void forwarder.send(toForwarder(payload), { signal: AbortSignal.timeout(10_000) }),
     additionalTags: tags,
   });
   await receiver.app.ready();
-  // fastify routes requests that arrive on our already-bound server.
+  // fastify routes the requests that arrive on our already-bound server.
   early.traces.attach((req, res) => receiver.app.routing(req, res));
+
+  const logsConfig = logsModule.fromEnv(env, logger);
+  const logs = new logsModule.LambdaLogs({
+    enabled: logsConfig.enabled,
+    rules: logsConfig.rules,
+    service: logsConfig.service,
+    shipOwnLogs: logsConfig.shipOwnLogs,
+    functionArn: id.functionArn,
+    tags: { ...parseDdTags(env.DD_TAGS), ...tags, ...unifiedTags(env) },
+    logger,
+    onOutOfMemory: (r) =>
+      lifecycle.processor.outOfMemoryDetected({ requestId: r.requestId ?? undefined, time: r.timestamp }),
+  });
+  lifecycle.subscribe((e) => {
+    if (e.type === 'telemetry') logs.ingest(e.events);
+  });
+
   // DogStatsD: counted until the dogstatsd package is wired.
   early.dogstatsd.attach((msg) => {
     counts.datagrams++;
@@ -278,9 +318,71 @@ async function loadComponents(
 
   const { strategy, flushTimeoutS } = flushStrategy.fromEnv(env, logger);
   const core = new flushStrategy.FlushCore({ strategy, flushTimeoutS, clock: Date.now, logger });
+  let shutdownDeadline: number | undefined;
   const flushAll = async (force: boolean): Promise<FlushOutcome> => {
-    for (const p of agent.flush(force)) sink.send(p);
-    return sink.settle();
+    const payloads = [...agent.flush(force).map(toForwarder), ...logs.flush({ final: force })];
+    // The strategy bounds how long a blocking flush holds `next`; this bounds the requests.
+    const budgetMs =
+      force && shutdownDeadline !== undefined
+        ? Math.max(50, shutdownDeadline - Date.now() - 100)
+        : flushTimeoutS * 1000;
+    const result = await forwarder.flush(payloads, { signal: AbortSignal.timeout(budgetMs), blocking: true });
+    const dropped = Object.values(result.dropped).reduce((a, b) => a + (b ?? 0), 0);
+    return dropped > 0 || result.buffered > 0 ? 'partial' : 'success';
   };
-  return { driver: new FlushDriver(core, flushAll), flushAll };
+  const driver = new FlushDriver(core, flushAll);
+  forwarder.onBackendHealth((event) => void driver.send(event));
+  return {
+    stats: () => ({
+      traces: agent.counters,
+      buffered: agent.buffered,
+      logs: logs.stats(),
+      forwarder: forwarder.stats(),
+    }),
+    driver,
+    flushAll,
+    close: async () => {
+      await receiver.close().catch(() => {});
+      await forwarder.close();
+    },
+    setShutdownDeadline: (d: number) => {
+      shutdownDeadline = d;
+    },
+  } as Components & { setShutdownDeadline: (d: number) => void };
+}
+
+type TracePayload = import('@serverless-agent/trace-intake').OutgoingPayload;
+type ForwarderPayload = import('@serverless-agent/forwarder').OutgoingPayload;
+
+/**
+ * The two packages spell one kind differently: trace-intake's `llmobs_eval` is the forwarder's
+ * `llmobs_eval_v1` / `llmobs_eval_v2`. The v2 route is the current one; v1 is sent there too.
+ */
+function toForwarder(p: TracePayload): ForwarderPayload {
+  const kind = p.kind === 'llmobs_eval' ? 'llmobs_eval_v2' : p.kind;
+  const split = p.split;
+  return {
+    ...p,
+    kind,
+    split: split ? () => split()?.map(toForwarder) : undefined,
+  } as ForwarderPayload;
+}
+
+/** `DD_TAGS`: `k:v` pairs separated by commas or spaces; items without both sides are dropped. */
+export function parseDdTags(value: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of (value ?? '').split(/[\s,]+/)) {
+    const i = item.indexOf(':');
+    if (i <= 0 || i === item.length - 1) continue;
+    out[item.slice(0, i)] = item.slice(i + 1);
+  }
+  return out;
+}
+
+function unifiedTags(env: Env): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (env.DD_ENV) out.env = env.DD_ENV;
+  if (env.DD_VERSION) out.version = env.DD_VERSION;
+  if (env.DD_SERVICE) out.service = env.DD_SERVICE.toLowerCase();
+  return out;
 }

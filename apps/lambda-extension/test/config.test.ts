@@ -1,21 +1,23 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import {
   createLogger,
   DEFAULT_PORTS,
+  HONOURED,
   idleReason,
   type Logger,
   logsEnabled,
   mergeEnv,
+  NOT_SUPPORTED_YET,
   parseLogLevel,
   portsFromEnv,
   unsupportedSet,
   warnUnsupported,
   yamlToEnv,
 } from '../src/index.js';
-import { scratch } from './helpers.js';
+import { APP_DIR, scratch } from './helpers.js';
 
 function recorder(): Logger & { lines: string[] } {
   const lines: string[] = [];
@@ -155,9 +157,18 @@ describe('switches', () => {
     expect(idleReason({ DD_API_KEY: ' abc\n' })).toBeUndefined();
     expect(idleReason({})).toMatch(/^no API key/);
     expect(idleReason({ DD_API_KEY: '  ' })).toMatch(/^no API key/);
-    expect(idleReason({ DD_API_KEY_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:k' })).toMatch(
-      /secret/,
-    );
+    // A key in a secret is resolved by the forwarder, later: not a reason to idle now.
+    expect(
+      idleReason({ DD_API_KEY_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:k' }),
+    ).toBeUndefined();
+  });
+
+  it('classifies every variable of the reference exactly once', () => {
+    const honoured = Object.values(HONOURED).flat();
+    const all = [...honoured, ...NOT_SUPPORTED_YET];
+    expect(new Set(all).size).toBe(all.length);
+    const readme = readFileSync(join(APP_DIR, 'README.md'), 'utf8');
+    for (const name of all) expect(readme, name).toContain(`\`${name}\``);
   });
 
   it('lists the set variables that are not supported yet, in one warning', () => {

@@ -104,7 +104,7 @@ describe('the launcher', () => {
     const good = fakeNode(join(work.dir, 'node22'), 22);
     const r = launch(join(opt, 'extensions/datadog-agent'), `${old}:${good}`);
     expect(r.stdout.trim()).toBe(
-      `ran ${join(work.dir, 'node22')} ${opt}/extensions/../serverless-agent/datadog-agent.cjs`,
+      `ran ${join(work.dir, 'node22')} --max-semi-space-size=1 ${opt}/extensions/../serverless-agent/datadog-agent.cjs`,
     );
   });
 
