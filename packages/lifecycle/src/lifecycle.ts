@@ -183,6 +183,19 @@ export class Lifecycle {
         event = await client.next();
         failures = 0;
       } catch (err) {
+        if (!this.options.managedInstances) {
+          // As the real extension: an event/next error is a SHUTDOWN with reason `panic`, handled
+          // at once (final flush included), not retried.
+          this.logger.error(`event/next failed, shutting down: ${errorMessage(err)}`);
+          const panic: ShutdownEvent = {
+            eventType: 'SHUTDOWN',
+            shutdownReason: 'panic',
+            deadlineMs: this.now(),
+          };
+          await this.shutdown(panic, handlers);
+          return panic;
+        }
+        // Managed instances: the real extension's `next` task retries.
         failures++;
         if (failures === 1) this.logger.warn(`event/next failed, retrying: ${errorMessage(err)}`);
         if (failures >= 20) {

@@ -200,6 +200,22 @@ describe('/lambda/end-invocation', () => {
     expect(t.hooks.stats.malformedBodies).toBe(1);
   });
 
+  it('counts only a three-digit 5xx statusCode: 499, 600, 1500 and 5 are no errors', async () => {
+    const t = await setup();
+    const errors = () => t.samples.filter((s) => s.name === 'aws.lambda.enhanced.errors').length;
+    for (const [i, code] of [499, 600, 1500, 5, -500, 599].entries()) {
+      const id = `r${i}`;
+      t.processor.onInvoke(invoke(id));
+      await post(t.port, '/lambda/end-invocation', JSON.stringify({ statusCode: code }), {
+        'lambda-runtime-aws-request-id': id,
+      });
+    }
+    expect(errors()).toBe(1); // the 599
+    expect(
+      t.events.filter((e) => e.type === 'universalEnd').map((e) => e.type === 'universalEnd' && e.statusCode),
+    ).toEqual([499, 600, 1500, 5, -500, 599]);
+  });
+
   it('applies the error-header rules', () => {
     expect(errorFromHeaders({ 'x-datadog-invocation-error': 'TRUE' })).toEqual({});
     expect(errorFromHeaders({ 'x-datadog-invocation-error': 'false' })).toBeUndefined();

@@ -123,6 +123,36 @@ describe('Lifecycle', () => {
     noInitError(t.api);
   });
 
+  it('treats a failing event/next as SHUTDOWN(panic) at once: final flush, no retries', async () => {
+    const t = await setup();
+    await t.lc.start();
+    t.api.failNext = 5;
+    let flushed = 0;
+    const shutdown = await t.lc.run({
+      onShutdown: () => {
+        flushed++;
+      },
+    });
+    expect(shutdown).toMatchObject({ eventType: 'SHUTDOWN', shutdownReason: 'panic' });
+    expect(t.api.nextCalls()).toBe(1);
+    expect(flushed).toBe(1);
+    expect(t.lc.state).toBe('shutdown');
+    expect(t.events.at(-1)).toMatchObject({ type: 'shutdown', reason: 'panic' });
+    expect(t.samples.map((s) => s.name)).toContain('aws.lambda.enhanced.shutdowns');
+    expect(t.logs.some((l) => l.startsWith('error') && l.includes('event/next'))).toBe(true);
+    noInitError(t.api);
+  });
+
+  it('in managed-instances mode retries a failing event/next, as the real extension', async () => {
+    const t = await setup({ managedInstances: true });
+    await t.lc.start();
+    t.api.failNext = 2;
+    const running = t.lc.run();
+    await t.api.waitNextCalls(3);
+    t.api.push({ eventType: 'SHUTDOWN', shutdownReason: 'spindown', deadlineMs: Date.now() + 2000 });
+    expect(await running).toMatchObject({ shutdownReason: 'spindown' });
+  });
+
   it('subscribes to platform events alone when logs are off', async () => {
     const t = await setup({ logsEnabled: false });
     await t.lc.start();

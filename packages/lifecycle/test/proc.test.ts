@@ -93,6 +93,37 @@ describe('/proc parsers', () => {
     expect(parseLimits(LIMITS)).toEqual({ fd: 1024, threads: 1024 });
   });
 
+  it("reads only Lambda's vinternal interface when there is one, every interface but lo otherwise", () => {
+    const line = (name: string, rx: number, tx: number) =>
+      `${name}: ${rx}    12    0    0    0     0          0         0 ${tx}    11    0    0    0     0       0          0`;
+    const head = NET_DEV(0, 0).split('\n').slice(0, 2);
+    const dev = (...lines: string[]) => [...head, ...lines, ''].join('\n');
+    // Lambda: the sandbox's own interface only (a runtime-side one is not the function's traffic).
+    expect(
+      parseNetDev(dev(line('lo', 9, 9), line('vint_runtime', 500, 600), line('vinternal_1', 1000, 2000))),
+    ).toEqual({ rxBytes: 1000, txBytes: 2000 });
+    // Elsewhere (this machine, a container): everything but loopback, so there is something to measure.
+    expect(parseNetDev(dev(line('lo', 9, 9), line('eth0', 100, 200), line('eth1', 10, 20)))).toEqual({
+      rxBytes: 110,
+      txBytes: 220,
+    });
+  });
+
+  it("falls back to Lambda's limit of 1024 for fd_max and threads_max when no limit is readable", () => {
+    const proc = fakeProc();
+    proc.pid(1, 3, 1, LIMITS.replace(/1024/g, 'unlimited'));
+    proc.pid(2, 2, 1);
+    rmSync(join(proc.root, '2', 'limits'));
+    expect(new ProcReader({ procRoot: proc.root }).processes([1, 2])).toEqual({
+      fdUse: 5,
+      threadsUse: 2,
+      fdMax: 1024,
+      threadsMax: 1024,
+    });
+    proc.pid(3, 1, 1, LIMITS.replace('Max open files            1024', 'Max open files            65536'));
+    expect(new ProcReader({ procRoot: proc.root }).processes([3])).toMatchObject({ fdMax: 65536 });
+  });
+
   it('computes utilisation from two readings', () => {
     const a = parseCpu(STAT(0, 0, 0, 0), '10.00 0')!;
     // 1 s window: core 0 idle 250 ms (75 % busy), core 1 idle 750 ms (25 % busy).
@@ -190,6 +221,101 @@ describe('the /proc enhanced metrics of an invocation', () => {
     expect(rx.timestamp).toBe(Math.floor((T0 + 600) / 1000));
   });
 
+  it('measures network and cpu time from INVOKE to the report, post-runtime work included', () => {
+    const proc = fakeProc();
+    proc.set({ rx: 1000, tx: 500, user: 100, system: 20, idle: [1000, 1000], uptime: 100 });
+    proc.pid(1, 3, 1);
+    const samples: EnhancedMetricSample[] = [];
+    const p = new InvocationProcessor({
+      submit: (s) => samples.push(s),
+      proc: new ProcReader({ procRoot: proc.root }),
+      now: () => T0,
+      startedAt: T0,
+    });
+    const v = (n: string) => samples.filter((s) => s.name === `aws.lambda.enhanced.${n}`).map((s) => s.value);
+    const invoke = (id: string) =>
+      p.onInvoke({ eventType: 'INVOKE', requestId: id, deadlineMs: T0 + 3000, invokedFunctionArn: 'arn' });
+    const done = (id: string, at: number) =>
+      ev('platform.runtimeDone', at, { requestId: id, status: 'success', metrics: { durationMs: 100 } });
+    const report = (id: string, at: number) =>
+      ev('platform.report', at, {
+        requestId: id,
+        status: 'success',
+        metrics: { durationMs: 150, billedDurationMs: 150, memorySizeMB: 128, maxMemoryUsedMB: 70 },
+      });
+    p.onTelemetry([ev('platform.initStart', 0, { initializationType: 'on-demand', phase: 'init' })]);
+    invoke('r1');
+    proc.set({ rx: 2000, tx: 700, user: 110, system: 22, idle: [1050, 1050], uptime: 101 });
+    p.onTelemetry([done('r1', 100)]);
+    // After the runtime answered: the extension flushes (traffic, cpu) before the report.
+    proc.set({ rx: 9000, tx: 4500, user: 130, system: 30, idle: [1060, 1060], uptime: 101.2 });
+    p.onTelemetry([report('r1', 150)]);
+    expect(v('rx_bytes')).toEqual([8000]);
+    expect(v('tx_bytes')).toEqual([4000]);
+    expect(v('total_network')).toEqual([12000]);
+    expect(v('cpu_user_time')).toEqual([300]);
+    expect(v('cpu_system_time')).toEqual([100]);
+    expect(v('cpu_total_time')).toEqual([400]);
+
+    // A report that comes only after the next INVOKE (after a freeze): its window closed when
+    // the next invocation started, so the next one's traffic is not counted twice.
+    invoke('r2');
+    proc.set({ rx: 10_000, tx: 5000, user: 140, system: 31, idle: [1100, 1100], uptime: 102 });
+    p.onTelemetry([done('r2', 1100)]);
+    proc.set({ rx: 10_500, tx: 5100, user: 150, system: 32, idle: [1110, 1110], uptime: 102.2 });
+    invoke('r3');
+    proc.set({ rx: 50_000, tx: 9000, user: 300, system: 80, idle: [1200, 1200], uptime: 103 });
+    p.onTelemetry([report('r2', 1200)]);
+    expect(v('rx_bytes')).toEqual([8000, 1500]);
+    expect(v('tx_bytes')).toEqual([4000, 600]);
+    expect(v('cpu_total_time')).toEqual([400, 220]);
+  });
+
+  it('managed instances: network and cpu per invocation, usage peaks over the sandbox at SHUTDOWN', async () => {
+    const proc = fakeProc();
+    proc.set({ rx: 1000, tx: 500, user: 100, system: 20, idle: [1000, 1000], uptime: 100 });
+    proc.pid(1, 3, 1);
+    const samples: EnhancedMetricSample[] = [];
+    const p = new InvocationProcessor({
+      submit: (s) => samples.push(s),
+      proc: new ProcReader({ procRoot: proc.root }),
+      procSampleIntervalMs: 5,
+      managedInstances: true,
+      now: () => T0,
+      startedAt: T0,
+    });
+    const v = (n: string) => samples.filter((s) => s.name === `aws.lambda.enhanced.${n}`).map((s) => s.value);
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const report = (id: string, at: number) =>
+      ev('platform.report', at, { requestId: id, status: 'success', metrics: { durationMs: 100 } });
+    p.onTelemetry([
+      ev('platform.start', 10, { requestId: 'm1' }),
+      ev('platform.start', 11, { requestId: 'm2' }),
+    ]);
+    proc.pid(1, 20, 6); // a peak while both run
+    await sleep(40);
+    proc.pid(1, 4, 2);
+    proc.set({ rx: 3000, tx: 900, user: 120, system: 25, idle: [1050, 1050], uptime: 101 });
+    p.onTelemetry([report('m1', 100)]);
+    expect(v('rx_bytes')).toEqual([2000]);
+    expect(v('tx_bytes')).toEqual([400]);
+    expect(v('cpu_total_time')).toEqual([250]);
+    expect(v('num_cores')).toEqual([2]); // utilisation at the synthesised runtimeDone
+    proc.set({ rx: 3500, tx: 1000, user: 130, system: 30, idle: [1100, 1100], uptime: 102 });
+    p.onTelemetry([report('m2', 110)]);
+    expect(v('rx_bytes')).toEqual([2000, 2500]);
+    expect(v('cpu_total_time')).toEqual([250, 400]);
+    expect(v('fd_use')).toEqual([]); // usage waits for SHUTDOWN in this mode
+    proc.pid(1, 50, 9); // no invocation running: not sampled
+    await sleep(30);
+    proc.pid(1, 4, 2);
+    p.onShutdown({ eventType: 'SHUTDOWN', shutdownReason: 'spindown', deadlineMs: T0 + 2000 });
+    expect(v('fd_use')).toEqual([20]);
+    expect(v('threads_use')).toEqual([6]);
+    expect(v('fd_max')).toEqual([1024]);
+    expect(v('tmp_max')).toHaveLength(1);
+  });
+
   it('reads nothing from /proc when DD_LAMBDA_PROC_ENHANCED_METRICS is off', () => {
     const samples: EnhancedMetricSample[] = [];
     const p = new InvocationProcessor({
@@ -209,6 +335,21 @@ describe('the /proc enhanced metrics of an invocation', () => {
 });
 
 describe('UsageSampler', () => {
+  it('sees a process started mid-invocation', async () => {
+    const proc = fakeProc();
+    proc.pid(1, 3, 1);
+    const { UsageSampler } = await import('../src/index.js');
+    const sampler = new UsageSampler(new ProcReader({ procRoot: proc.root }), 5);
+    sampler.start();
+    await new Promise((r) => setTimeout(r, 20));
+    proc.pid(2, 40, 7); // e.g. the handler spawns a child
+    await new Promise((r) => setTimeout(r, 40));
+    rmSync(join(proc.root, '2'), { recursive: true });
+    const peaks = sampler.stop();
+    expect(peaks.fdUsePeak).toBe(43);
+    expect(peaks.threadsUsePeak).toBe(8);
+  });
+
   it('keeps peaks and backs off when a sample is expensive', async () => {
     let calls = 0;
     const reader = new ProcReader({ pids: () => [process.pid] });

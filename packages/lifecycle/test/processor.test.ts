@@ -165,6 +165,28 @@ describe('InvocationProcessor: a cold start and a warm invocation', () => {
     expect(t.named('invocations').map((s) => s.tags)).toEqual([['cold_start:true', 'durable_function:true']]);
   });
 
+  it('keeps durable_function:true on every later metric when initStart comes before the first INVOKE', () => {
+    const t = setup();
+    t.p.onTelemetry([initStart(0, { runtimeVersion: 'nodejs:22.DurableFunction.v3' }), initReport(300, 300)]);
+    t.setClock(400);
+    t.p.onInvoke(invoke('r1'));
+    t.p.onTelemetry([
+      runtimeDone('r1', 500, 90),
+      report('r1', 510, { durationMs: 100, billedDurationMs: 100, memorySizeMB: 128, maxMemoryUsedMB: 60 }),
+    ]);
+    t.setClock(2000);
+    t.p.onInvoke(invoke('r2'));
+    t.p.onTelemetry([runtimeDone('r2', 2010, 5, 'error')]);
+    expect(t.named('invocations').map((s) => s.tags)).toEqual([
+      ['cold_start:true', 'durable_function:true'],
+      ['cold_start:false', 'durable_function:true'],
+    ]);
+    for (const name of ['runtime_duration', 'duration', 'billed_duration', 'estimated_cost', 'errors']) {
+      expect(t.named(name).length, name).toBeGreaterThan(0);
+      for (const s of t.named(name)) expect(s.tags, name).toContain('durable_function:true');
+    }
+  });
+
   it('flags proactive initialization when the first invocation comes more than 10 s after start', () => {
     const t = setup();
     t.p.onTelemetry([initStart(0), initReport(300, 300)]);
@@ -396,7 +418,20 @@ describe('InvocationProcessor: init', () => {
       { status: 'success', suppressed: true, durationMs: 300 },
     ]);
     expect(t.events.find((e) => e.type === 'initStart' && e.suppressed)).toBeDefined();
-    expect(t.named('init_duration').map((s) => s.value)).toEqual([10]);
+    // Every initReport counts, the suppressed init's included: both inits ran and took time.
+    expect(t.named('init_duration').map((s) => s.value)).toEqual([10, 0.3]);
+    // A report's initDurationMs is only the fallback when no initReport came.
+    t.p.onTelemetry([
+      runtimeDone('r1', 10_500, 50),
+      report('r1', 10_600, {
+        durationMs: 400,
+        billedDurationMs: 400,
+        memorySizeMB: 128,
+        maxMemoryUsedMB: 50,
+        initDurationMs: 300,
+      }),
+    ]);
+    expect(t.named('init_duration')).toHaveLength(2);
   });
 
   it('falls back to report.initDurationMs once when no initReport came', () => {
@@ -413,7 +448,7 @@ describe('InvocationProcessor: init', () => {
       }),
     ]);
     expect(t.named('init_duration')).toEqual([
-      expect.objectContaining({ value: 0.25, tags: ['init_type:on-demand'] }),
+      expect.objectContaining({ value: 0.25, tags: ['cold_start:true', 'init_type:on-demand'] }),
     ]);
     // Without initStart, the held invocation count is released by runtimeDone.
     expect(t.named('invocations')).toHaveLength(1);
@@ -440,6 +475,64 @@ describe('InvocationProcessor: shutdown', () => {
     // A runtimeDone(timeout) arriving after does not count again.
     t.p.onTelemetry([runtimeDone('r1', 3000, 3000, 'timeout')]);
     expect(t.named('timeouts')).toHaveLength(1);
+  });
+});
+
+describe('InvocationProcessor: tags of the metrics outside one invocation', () => {
+  const runtime = 'runtime:nodejs20.x';
+  const shutdown = { eventType: 'SHUTDOWN' as const, shutdownReason: 'spindown', deadlineMs: T0 + 2000 };
+
+  it('init_duration, snapstart_restore_duration and shutdowns carry the latest invocation tags and the app tags', () => {
+    const t = setup({ invocationTags: [runtime] });
+    t.p.onTelemetry([
+      initStart(0, { runtimeVersion: 'nodejs:22.DurableFunction.v3' }),
+      ev('platform.initReport', 100, {
+        initializationType: 'on-demand',
+        phase: 'init',
+        status: 'error',
+        metrics: { durationMs: 100 },
+      }),
+      ev('platform.restoreReport', 150, { status: 'success', metrics: { durationMs: 20 } }),
+    ]);
+    // Before any invocation: no cold_start yet, as the real extension.
+    expect(t.named('init_duration')[0]!.tags).toEqual([
+      'durable_function:true',
+      runtime,
+      'init_type:on-demand',
+    ]);
+    expect(t.named('snapstart_restore_duration')[0]!.tags).toEqual(['durable_function:true', runtime]);
+    t.setClock(200);
+    t.p.onInvoke(invoke('r1'));
+    t.p.onTelemetry([initReport(400, 200, { phase: 'invoke' })]);
+    expect(t.named('init_duration')[1]!.tags).toEqual([
+      'cold_start:true',
+      'durable_function:true',
+      runtime,
+      'init_type:on-demand',
+    ]);
+    t.p.onTelemetry([runtimeDone('r1', 500, 10)]);
+    t.setClock(3000);
+    t.p.onInvoke(invoke('r2'));
+    t.p.onShutdown(shutdown);
+    expect(t.named('shutdowns')[0]!.tags).toEqual(['cold_start:false', 'durable_function:true', runtime]);
+  });
+
+  it('unused_init and shutdowns without an invocation carry the app tags; a proactive init is kept', () => {
+    const idle = setup({ invocationTags: [runtime] });
+    idle.p.onShutdown(shutdown);
+    expect(idle.named('shutdowns')[0]!.tags).toEqual([runtime]);
+    expect(idle.named('unused_init')[0]!.tags).toEqual([runtime]);
+
+    const late = setup({ invocationTags: [runtime] });
+    late.p.onTelemetry([initStart(0)]);
+    late.setClock(20_000);
+    late.p.onInvoke(invoke('r1'));
+    late.p.onShutdown(shutdown);
+    expect(late.named('shutdowns')[0]!.tags).toEqual([
+      'cold_start:false',
+      'proactive_initialization:true',
+      runtime,
+    ]);
   });
 });
 

@@ -1,3 +1,9 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ExtensionsApiError, ExtensionsClient, register } from '../src/index.js';
 import { FakeLambdaApi } from './helpers/lambda-api.js';
@@ -117,5 +123,57 @@ describe('ExtensionsClient', () => {
     const exit = api.requests.find((r) => r.url.endsWith('/exit/error'))!;
     expect(exit.headers['lambda-extension-function-error-type']).toBe('Extension.Fatal');
     expect(JSON.parse(exit.body)).toEqual({ errorMessage: 'x', errorType: 'Extension.Fatal' });
+  });
+});
+
+// What the register entry loads, recorded in a child by a Module._load hook given with --require.
+const HOOK = `
+const Module = require('node:module');
+const load = Module._load;
+const seen = [];
+Module._load = function (request, parent, isMain) {
+  seen.push(request);
+  return load.apply(this, arguments);
+};
+process.on('exit', () => process.stdout.write('LOADED ' + JSON.stringify(seen) + '\\n'));
+`;
+
+function loadedBy(entry: string, runtimeApi: string): Promise<{ loaded: string[]; out: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'register-hook-'));
+  const hook = join(dir, 'hook.cjs');
+  writeFileSync(hook, HOOK);
+  const code = `require(${JSON.stringify(entry)}).register({ runtimeApi: ${JSON.stringify(runtimeApi)} })
+    .then((r) => console.log('REGISTERED ' + r.extensionId), (e) => console.log('FAILED ' + e.message));`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--require', hook, '-e', code], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.on('error', reject);
+    child.on('exit', () => {
+      rmSync(dir, { recursive: true, force: true });
+      const line = out.split('\n').find((l) => l.startsWith('LOADED '));
+      if (!line) return reject(new Error(`no record from the child: ${out}`));
+      resolve({ loaded: JSON.parse(line.slice('LOADED '.length)), out });
+    });
+  });
+}
+
+describe('the register entry', () => {
+  const entries = [fileURLToPath(new URL('../src/register.cjs', import.meta.url))];
+  const built = fileURLToPath(new URL('../dist/register.cjs', import.meta.url));
+  if (existsSync(built)) entries.push(built);
+
+  it.each(entries)('loads only Node built-ins, registering included (%s)', async (entry) => {
+    api = new FakeLambdaApi();
+    const runtimeApi = await api.start();
+    const { loaded, out } = await loadedBy(entry, runtimeApi);
+    expect(out).toContain(`REGISTERED ${api.extensionId}`);
+    const others = loaded.filter((id) => id !== entry && !isBuiltin(id));
+    expect(others).toEqual([]);
+    expect(loaded).toContain('node:http');
   });
 });

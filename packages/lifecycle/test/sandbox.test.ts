@@ -23,9 +23,26 @@ const EXAMPLE = fileURLToPath(new URL('../examples/extension.cjs', import.meta.u
 const BUILT = existsSync(fileURLToPath(new URL('../dist/index.js', import.meta.url)));
 
 const FUNCTION = `
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const handler = async (event) => {
+  if (event.busyMs) {
+    // Real work inside the invocation, measured from inside: a window that lies within the one
+    // the extension measures (it started at INVOKE, well before this head start ends).
+    await sleep(100);
+    const net0 = readFileSync('/proc/net/dev', 'utf8');
+    const c0 = process.cpuUsage();
+    // Busy until this process has used busyMs of cpu (a loaded machine gives it less than wall time).
+    const cap = Date.now() + 3000;
+    let x = 0;
+    let c = process.cpuUsage(c0);
+    while ((c.user + c.system) / 1000 < event.busyMs && Date.now() < cap) {
+      for (let i = 0; i < 10000; i++) x += Math.sqrt(x + i);
+      c = process.cpuUsage(c0);
+    }
+    if (event.sleepMs) await sleep(event.sleepMs);
+    return { ownCpuMs: (c.user + c.system) / 1000, net0, net1: readFileSync('/proc/net/dev', 'utf8'), x };
+  }
   if (event.sleepMs) await sleep(event.sleepMs);
   if (event.exit) process.exit(event.exit);
   if (event.alloc) {
@@ -162,14 +179,14 @@ describe.runIf(BUILT)('in the LambdaSandbox', () => {
     const extPid = init.extensions[0]!.pid;
     const cpu0 = cpuNow();
     const net0 = netNow();
-    const r1 = await h.sandbox.invoke({ sleepMs: 30 });
+    const r1 = await h.sandbox.invoke({ sleepMs: 30, busyMs: 80 });
     await h.sandbox.waitForFreeze();
     // Read while the extension is frozen: what it can have seen of itself at most.
     const extFds = readdirSync(`/proc/${extPid}/fd`).length;
     const extThreads = readdirSync(`/proc/${extPid}/task`).length;
     const extFdLimit = parseLimits(readFileSync(`/proc/${extPid}/limits`, 'utf8')).fd!;
     // Both last longer than /proc/uptime's 10 ms resolution, so utilisation has a window.
-    const r2 = await h.sandbox.invoke({ sleepMs: 30 });
+    const r2 = await h.sandbox.invoke({ sleepMs: 30, busyMs: 80 });
     expect([r1.record.coldStart, r2.record.coldStart]).toEqual([true, false]);
     await h.sandbox.shutdown(); // thaws: r2's report reaches the extension only now
     const cpu1 = cpuNow();
@@ -183,7 +200,12 @@ describe.runIf(BUILT)('in the LambdaSandbox', () => {
     expect(h.named('invocations').map((s) => s.tags)).toEqual([['cold_start:true'], ['cold_start:false']]);
     const initReport = h.tele('platform.initReport')[0]!;
     expect(h.values('init_duration')).toEqual([initReport.record.metrics.durationMs * 0.001]);
-    expect(h.named('init_duration')[0]!.tags).toEqual(['init_type:on-demand']);
+    // Tagged as the first invocation when the init telemetry comes after its INVOKE, untagged before.
+    expect(h.named('init_duration')[0]!.tags.filter((t) => t !== 'cold_start:true')).toEqual([
+      'init_type:on-demand',
+    ]);
+    expect(h.values('shutdowns')).toEqual([1]);
+    expect(h.named('shutdowns')[0]!.tags).toEqual(['cold_start:false']);
 
     // Per invocation, in order, against the sandbox's records and its own telemetry.
     const arch = architectureOf(process.arch);
@@ -217,10 +239,28 @@ describe.runIf(BUILT)('in the LambdaSandbox', () => {
     const cpuWindowMs = cpu1.userMs + cpu1.systemMs - (cpu0.userMs + cpu0.systemMs);
     const cpuTotal = h.values('cpu_total_time');
     expect(cpuTotal).toHaveLength(2);
-    for (const v of cpuTotal) expect(v).toBeLessThanOrEqual(cpuWindowMs);
+    for (const [i, v] of cpuTotal.entries()) {
+      expect(v).toBeLessThanOrEqual(cpuWindowMs);
+      // The handler used 80 ms of cpu inside the window: system-wide cpu time, counted in 10 ms
+      // ticks, grew by at least that much less two ticks.
+      const own = (rs[i]!.response as { ownCpuMs: number }).ownCpuMs;
+      expect(own).toBeGreaterThanOrEqual(80);
+      expect(v).toBeGreaterThanOrEqual(own - 20);
+    }
+    expect(h.values('cpu_user_time').map((u, i) => u + h.values('cpu_system_time')[i]!)).toEqual(cpuTotal);
     const rx = h.values('rx_bytes');
+    const tx = h.values('tx_bytes');
     expect(rx).toHaveLength(2);
-    for (const v of rx) expect(v).toBeLessThanOrEqual(net1.rxBytes - net0.rxBytes);
+    for (const [i, v] of rx.entries()) {
+      expect(v).toBeLessThanOrEqual(net1.rxBytes - net0.rxBytes);
+      expect(tx[i]!).toBeLessThanOrEqual(net1.txBytes - net0.txBytes);
+      // At least what the handler saw go by inside its own, inner window (tests send nothing off
+      // loopback, which is not counted: this is the machine's own traffic, possibly none).
+      const { net0: in0, net1: in1 } = rs[i]!.response as { net0: string; net1: string };
+      expect(v).toBeGreaterThanOrEqual(parseNetDev(in1).rxBytes - parseNetDev(in0).rxBytes);
+      expect(tx[i]!).toBeGreaterThanOrEqual(parseNetDev(in1).txBytes - parseNetDev(in0).txBytes);
+    }
+    expect(h.values('total_network')).toEqual(rx.map((v, i) => v + tx[i]!));
     for (const v of h.values('cpu_total_utilization_pct')) {
       expect(v).toBeGreaterThanOrEqual(0);
       expect(v).toBeLessThanOrEqual(100);
@@ -255,7 +295,14 @@ export const handler = async () => ({ ok: true });
       expect(h.ofType('initStart').some((e) => e['suppressed'] === true)).toBe(true);
       expect(h.stderr.some((l) => l.includes('suppressed init'))).toBe(true);
       expect(h.stderr.some((l) => l.includes('function init ended with status error'))).toBe(true);
-      expect(h.values('init_duration').length).toBeGreaterThanOrEqual(1);
+      // One init_duration per initReport an extension received, the suppressed init's included,
+      // each with the duration of the sandbox's own record.
+      const delivered = h.ofType('initReport').map((e) => Number(e['durationMs']) * 0.001);
+      expect([...h.values('init_duration')].sort()).toEqual([...delivered].sort());
+      const suppressed = h.tele('platform.initReport').find((e) => e.record.phase === 'invoke')!;
+      expect(h.values('init_duration')).toContain(suppressed.record.metrics.durationMs * 0.001);
+      const failed = h.tele('platform.initReport').find((e) => e.record.phase === 'init')!;
+      expect(h.values('init_duration')).toContain(failed.record.metrics.durationMs * 0.001);
       expect(h.named('invocations').map((s) => s.tags)).toEqual([['cold_start:true']]);
     } finally {
       rmSync(flag, { force: true });
@@ -311,6 +358,17 @@ export const handler = async () => ({ ok: true });
     expect(h.named('invocations').map((s) => s.tags)).toEqual([[]]);
     expect(h.values('duration')).toEqual([r.report.metrics.durationMs * 0.001]);
     expect(h.values('billed_duration')).toEqual([]);
+    // The /proc metrics: network and cpu per invocation at its report, usage at SHUTDOWN.
+    for (const m of ['rx_bytes', 'tx_bytes', 'total_network', 'cpu_user_time', 'cpu_total_time']) {
+      expect(h.values(m), m).toHaveLength(1);
+    }
+    expect(h.values('fd_use')).toEqual([]);
+    await h.sandbox.shutdown();
+    await h.waitFor(() => h.ofType('shutdown').length === 1, 'shutdown');
+    expect(h.values('fd_use')).toHaveLength(1);
+    expect(h.values('fd_use')[0]).toBeGreaterThan(0);
+    expect(h.values('threads_use')[0]).toBeGreaterThan(0);
+    expect(h.values('tmp_max')).toHaveLength(1);
   }, 60_000);
 
   it('SnapStart: a restore, its duration, and the restored first invocation', async () => {

@@ -203,7 +203,7 @@ export class HooksServer {
     }
     const error = errorFromHeaders(h);
     if (error) out.error = error;
-    if (error || (out.statusCode !== undefined && out.statusCode >= 500)) {
+    if (error || (out.statusCode !== undefined && isServerError(out.statusCode))) {
       this.target.invocationErrored(requestId, time);
     }
     this.target.publish(out);
@@ -292,4 +292,9 @@ export function errorFromHeaders(h: IncomingHttpHeaders): InvocationError | unde
   if (t !== undefined) error.type = decodeHeaderValue(t);
   if (s !== undefined) error.stack = decodeHeaderValue(s);
   return error;
+}
+
+/** As the real extension: a three-digit code starting with 5 (600+ is no HTTP status at all). */
+function isServerError(code: number): boolean {
+  return code >= 500 && code <= 599;
 }

@@ -57,19 +57,12 @@ export interface ProcessorStats {
   listenerErrors: number;
 }
 
-interface HeldMetric {
-  name: EnhancedMetricName;
-  value: number;
-  timestamp: number;
-}
-
 interface Context {
   requestId: string;
   seq: number;
   coldStart: boolean;
   proactive: boolean;
   snapStart: boolean;
-  durable: boolean;
   invokeSeen: boolean;
   startSeen: boolean;
   invocationsEmitted: boolean;
@@ -80,8 +73,20 @@ interface Context {
   errorCounted: boolean;
   timeoutCounted: boolean;
   oomCounted: boolean;
-  procStart?: { net?: NetworkCounters; cpu?: CpuCounters };
-  held: HeldMetric[];
+  procStart?: ProcSnapshot;
+  /** Where the network/cpu-time window closed, when that came before the report. */
+  procEnd?: ProcSnapshot;
+  procTotalsEmitted: boolean;
+}
+
+interface InvocationFlags {
+  coldStart: boolean;
+  proactive: boolean;
+}
+
+interface ProcSnapshot {
+  net?: NetworkCounters;
+  cpu?: CpuCounters;
 }
 
 const FINISHED_MEMORY = 1000;
@@ -106,10 +111,14 @@ export class InvocationProcessor {
   private seq = 0;
   private anyInvocation = false;
   private initStartSeen = false;
-  private initDurationEmitted = false;
+  // Set by initStart, which usually comes before the first INVOKE: it tags everything after it.
+  private durable = false;
+  private initReportSeen = false;
+  private initDurationFallbackEmitted = false;
   private initType: string | undefined;
   private restoreStartedAt: number | undefined;
   private lastRequestId: string | undefined;
+  private lastInvocation: InvocationFlags | undefined;
   readonly stats: ProcessorStats = {
     contexts: 0,
     evictedContexts: 0,
@@ -243,13 +252,13 @@ export class InvocationProcessor {
     // context starts now, and the INVOKE joins it.
     const ctx = requestId ? (this.finished.get(requestId) ?? this.context(requestId, time)) : undefined;
     if (ctx) this.countError(ctx, time);
-    else this.emit(ENHANCED.errors, 1, time, this.baseTags());
+    else this.emit(ENHANCED.errors, 1, time, this.ambientTags());
   }
 
   onShutdown(event: ShutdownEvent): void {
     const time = this.now();
-    this.emit(ENHANCED.shutdowns, 1, time, []);
-    if (!this.anyInvocation) this.emit(ENHANCED.unusedInit, 1, time, []);
+    this.emit(ENHANCED.shutdowns, 1, time, this.ambientTags());
+    if (!this.anyInvocation) this.emit(ENHANCED.unusedInit, 1, time, this.ambientTags());
     const inFlight = this.inFlight();
     for (const ctx of this.contexts.values()) {
       this.releaseInvocations(ctx);
@@ -258,11 +267,12 @@ export class InvocationProcessor {
         if (event.shutdownReason === 'timeout') this.countTimeout(ctx, time);
         else if (event.shutdownReason === 'failure') this.countError(ctx, time);
       }
-      for (const h of ctx.held) this.emit(h.name, h.value, h.timestamp, this.tagsOf(ctx));
-      ctx.held = [];
+      this.procTotals(ctx, time, this.tagsOf(ctx));
     }
-    if (this.sampler.running) this.sampler.stop();
-    if (this.procEnabled && this.managed) this.emitUsage(this.sampleOnce(), time, []);
+    const peaks = this.sampler.stop();
+    if (this.procEnabled && this.managed) {
+      this.emitUsage(this.sampler.sampled ? peaks : this.sampleOnce(), time, this.ambientTags());
+    }
     this.publish({
       type: 'shutdown',
       time,
@@ -286,7 +296,7 @@ export class InvocationProcessor {
             'function init is running inside the first invocation (suppressed init): the earlier init failed or timed out',
           );
         }
-        const durable = (r.runtimeVersion ?? '').includes('DurableFunction');
+        if ((r.runtimeVersion ?? '').includes('DurableFunction')) this.durable = true;
         const out: LifecycleEvent = {
           type: 'initStart',
           time: event.time,
@@ -297,10 +307,7 @@ export class InvocationProcessor {
         if (r.runtimeVersion) out.runtimeVersion = r.runtimeVersion;
         if (r.runtimeVersionArn) out.runtimeVersionArn = r.runtimeVersionArn;
         this.publish(out);
-        for (const ctx of this.contexts.values()) {
-          if (durable) ctx.durable = true;
-          this.releaseInvocations(ctx);
-        }
+        for (const ctx of this.contexts.values()) this.releaseInvocations(ctx);
         return;
       }
       case 'platform.initReport': {
@@ -316,12 +323,12 @@ export class InvocationProcessor {
             }`,
           );
         }
-        if (!this.initDurationEmitted) {
-          this.initDurationEmitted = true;
-          this.emit(ENHANCED.initDuration, r.metrics.durationMs * 0.001, event.time, [
-            `init_type:${r.initializationType}`,
-          ]);
-        }
+        // Every init counts, the suppressed one inside the first invoke too: each took its time.
+        this.initReportSeen = true;
+        this.emit(ENHANCED.initDuration, r.metrics.durationMs * 0.001, event.time, [
+          ...this.ambientTags(),
+          `init_type:${r.initializationType}`,
+        ]);
         const out: LifecycleEvent = {
           type: 'initReport',
           time: event.time,
@@ -342,7 +349,12 @@ export class InvocationProcessor {
       case 'platform.restoreReport': {
         const r = event.record;
         if (r.metrics)
-          this.emit(ENHANCED.snapstartRestoreDuration, r.metrics.durationMs * 0.001, event.time, []);
+          this.emit(
+            ENHANCED.snapstartRestoreDuration,
+            r.metrics.durationMs * 0.001,
+            event.time,
+            this.ambientTags(),
+          );
         const out: LifecycleEvent = { type: 'restoreReport', time: event.time, status: r.status };
         if (r.errorType) out.errorType = r.errorType;
         if (r.metrics) out.durationMs = r.metrics.durationMs;
@@ -401,7 +413,7 @@ export class InvocationProcessor {
     else if (r.status !== 'success') this.countError(ctx, time);
     if (r.status === 'error' && r.errorType === 'Runtime.OutOfMemory')
       this.countOom(ctx, time, 'runtime-done');
-    if (ctx.procStart && !this.managed) this.procAtRuntimeDone(ctx, time, tags);
+    if (ctx.procStart) this.procAtRuntimeDone(ctx, time, tags);
     this.maybePostRuntime(ctx, time);
     const out: LifecycleEvent = {
       type: 'runtimeDone',
@@ -456,9 +468,11 @@ export class InvocationProcessor {
           tags,
         );
       }
-      if (m.initDurationMs !== undefined && !this.initDurationEmitted) {
-        this.initDurationEmitted = true;
+      // The fallback for a platform that sent no initReport, once (a report repeats the cold start's).
+      if (m.initDurationMs !== undefined && !this.initReportSeen && !this.initDurationFallbackEmitted) {
+        this.initDurationFallbackEmitted = true;
         this.emit(ENHANCED.initDuration, m.initDurationMs * 0.001, time, [
+          ...tags,
           `init_type:${this.initType ?? 'on-demand'}`,
         ]);
       }
@@ -471,8 +485,7 @@ export class InvocationProcessor {
       this.countOom(ctx, time, 'report');
     }
     if (!ctx.runtimeDone && r.status === 'timeout') this.countTimeout(ctx, time);
-    for (const h of ctx.held) this.emit(h.name, h.value, time, tags);
-    ctx.held = [];
+    this.procTotals(ctx, time, tags);
     const late = ctx.seq < this.seq;
     const post = this.maybePostRuntime(ctx, time);
     const out: LifecycleEvent = {
@@ -488,6 +501,7 @@ export class InvocationProcessor {
     if (postMs !== undefined) out.postRuntimeDurationMs = postMs;
     this.publish(out);
     this.maybeFinish(ctx);
+    if (this.managed && this.contexts.size === 0) this.sampler.pause();
   }
 
   private postRuntimeMs(ctx: Context): number | undefined {
@@ -541,7 +555,6 @@ export class InvocationProcessor {
       coldStart,
       proactive,
       snapStart,
-      durable: false,
       invokeSeen: false,
       startSeen: false,
       invocationsEmitted: false,
@@ -549,11 +562,12 @@ export class InvocationProcessor {
       errorCounted: false,
       timeoutCounted: false,
       oomCounted: false,
-      held: [],
+      procTotalsEmitted: false,
     };
     this.contexts.set(requestId, ctx);
     this.stats.contexts++;
     this.lastRequestId = requestId;
+    this.lastInvocation = { coldStart, proactive };
     const max = this.options.maxContexts ?? 500;
     while (this.contexts.size > max) {
       const oldest = this.contexts.keys().next().value;
@@ -565,9 +579,21 @@ export class InvocationProcessor {
     // On a cold start the count waits for initStart, which may tag it `durable_function:true`.
     if (coldStart && !this.initStartSeen && this.telemetryAvailable) ctx.heldInvocationsAt = time;
     else this.emitInvocations(ctx, time);
-    if (this.procEnabled && !this.managed) {
-      ctx.procStart = { ...this.snapshot() };
-      this.sampler.start();
+    if (this.procEnabled) {
+      const snap = this.snapshot();
+      if (this.managed) {
+        // Invocations overlap: the usage peaks are the sandbox's, kept from the first invocation
+        // to SHUTDOWN, sampled while any invocation runs.
+        this.sampler.resume();
+      } else {
+        // One invocation at a time: a new one means the earlier ones' post-runtime work ended at
+        // their freeze, so a report still to come measures up to here, not into this invocation.
+        for (const other of this.contexts.values()) {
+          if (other !== ctx && other.procStart && !other.procEnd) other.procEnd = snap;
+        }
+        this.sampler.start();
+      }
+      ctx.procStart = snap;
     }
     return ctx;
   }
@@ -606,7 +632,7 @@ export class InvocationProcessor {
       if (ctx.oomCounted) return;
       ctx.oomCounted = true;
     }
-    this.emit(ENHANCED.outOfMemory, 1, time, ctx ? this.tagsOf(ctx) : this.baseTags());
+    this.emit(ENHANCED.outOfMemory, 1, time, ctx ? this.tagsOf(ctx) : this.ambientTags());
     const out: LifecycleEvent = { type: 'outOfMemory', time, detector };
     const id = ctx?.requestId ?? requestId;
     if (id) out.requestId = id;
@@ -615,8 +641,8 @@ export class InvocationProcessor {
 
   // ---- /proc -----------------------------------------------------------------------------
 
-  private snapshot(): { net?: NetworkCounters; cpu?: CpuCounters } {
-    const out: { net?: NetworkCounters; cpu?: CpuCounters } = {};
+  private snapshot(): ProcSnapshot {
+    const out: ProcSnapshot = {};
     const net = this.reader.network();
     const cpu = this.reader.cpu();
     if (net) out.net = net;
@@ -631,18 +657,16 @@ export class InvocationProcessor {
       tmpUsedPeak: tmp?.usedBytes ?? 0,
       fdUsePeak: p.fdUse,
       threadsUsePeak: p.threadsUse,
+      fdMax: p.fdMax,
+      threadsMax: p.threadsMax,
     };
     if (tmp) peaks.tmp = tmp;
-    if (p.fdMax !== undefined) peaks.fdMax = p.fdMax;
-    if (p.threadsMax !== undefined) peaks.threadsMax = p.threadsMax;
     return peaks;
   }
 
   private procAtRuntimeDone(ctx: Context, time: number, tags: string[]): void {
     const start = ctx.procStart ?? {};
     const end = this.snapshot();
-    const stillOpen = [...this.contexts.values()].some((c) => c !== ctx && !c.runtimeDone);
-    const peaks = stillOpen ? this.sampleOnce() : this.sampler.stop();
     if (start.cpu && end.cpu) {
       const u = cpuUtilization(start.cpu, end.cpu);
       if (u) {
@@ -652,24 +676,35 @@ export class InvocationProcessor {
         this.emit(ENHANCED.cpuMaxUtilization, u.maxPct, time, tags);
         this.emit(ENHANCED.cpuMinUtilization, u.minPct, time, tags);
       }
+    }
+    if (this.managed) return; // usage is the sandbox's, emitted at SHUTDOWN
+    const stillOpen = [...this.contexts.values()].some((c) => c !== ctx && !c.runtimeDone);
+    this.emitUsage(stillOpen ? this.sampleOnce() : this.sampler.stop(), time, tags);
+  }
+
+  /**
+   * Network and cpu time of the whole invocation, INVOKE to its report: what the extension does
+   * after the runtime answered (the flush) belongs to the invocation too.
+   */
+  private procTotals(ctx: Context, time: number, tags: string[]): void {
+    const start = ctx.procStart;
+    if (!start || ctx.procTotalsEmitted) return;
+    ctx.procTotalsEmitted = true;
+    const end = ctx.procEnd ?? this.snapshot();
+    if (start.cpu && end.cpu) {
       const user = Math.max(0, end.cpu.userMs - start.cpu.userMs);
       const system = Math.max(0, end.cpu.systemMs - start.cpu.systemMs);
-      ctx.held.push(
-        { name: ENHANCED.cpuUserTime, value: user, timestamp: time },
-        { name: ENHANCED.cpuSystemTime, value: system, timestamp: time },
-        { name: ENHANCED.cpuTotalTime, value: user + system, timestamp: time },
-      );
+      this.emit(ENHANCED.cpuUserTime, user, time, tags);
+      this.emit(ENHANCED.cpuSystemTime, system, time, tags);
+      this.emit(ENHANCED.cpuTotalTime, user + system, time, tags);
     }
     if (start.net && end.net) {
       const rx = Math.max(0, end.net.rxBytes - start.net.rxBytes);
       const tx = Math.max(0, end.net.txBytes - start.net.txBytes);
-      ctx.held.push(
-        { name: ENHANCED.rxBytes, value: rx, timestamp: time },
-        { name: ENHANCED.txBytes, value: tx, timestamp: time },
-        { name: ENHANCED.totalNetwork, value: rx + tx, timestamp: time },
-      );
+      this.emit(ENHANCED.rxBytes, rx, time, tags);
+      this.emit(ENHANCED.txBytes, tx, time, tags);
+      this.emit(ENHANCED.totalNetwork, rx + tx, time, tags);
     }
-    this.emitUsage(peaks, time, tags);
   }
 
   private emitUsage(peaks: UsagePeaks, time: number, tags: string[]): void {
@@ -686,15 +721,19 @@ export class InvocationProcessor {
 
   // ---- output ----------------------------------------------------------------------------
 
-  private baseTags(): string[] {
-    return [...(this.options.invocationTags ?? [])];
+  private tagsOf(flags: InvocationFlags | undefined): string[] {
+    const tags = flags && !this.managed ? [`cold_start:${flags.coldStart}`] : [];
+    if (flags?.proactive) tags.push('proactive_initialization:true');
+    if (this.durable) tags.push('durable_function:true');
+    return [...tags, ...(this.options.invocationTags ?? [])];
   }
 
-  private tagsOf(ctx: Context): string[] {
-    const tags = this.managed ? [] : [`cold_start:${ctx.coldStart}`];
-    if (ctx.proactive) tags.push('proactive_initialization:true');
-    if (ctx.durable) tags.push('durable_function:true');
-    return [...tags, ...this.baseTags()];
+  /**
+   * For a metric of no one invocation (init, restore, shutdown): the real extension tags it with
+   * its current per-invocation tags, those of the latest invocation, none before the first.
+   */
+  private ambientTags(): string[] {
+    return this.tagsOf(this.lastInvocation);
   }
 
   private emit(name: EnhancedMetricName, value: number, timeMs: number, tags: string[]): void {

@@ -6,6 +6,9 @@ import { join } from 'node:path';
 /** Clock ticks per second of /proc/stat; 100 on every Linux Lambda runs. */
 const USER_HZ = 100;
 
+/** Lambda's soft limits on open files and on processes, used when none can be read (as the real extension). */
+export const LAMBDA_DEFAULT_LIMIT = 1024;
+
 export interface NetworkCounters {
   rxBytes: number;
   txBytes: number;
@@ -26,11 +29,11 @@ export interface TmpUsage {
 }
 
 export interface ProcessUsage {
-  /** Lowest soft limit of open files over the processes, undefined if none readable or unlimited. */
-  fdMax?: number;
+  /** Lowest soft limit of open files over the processes; 1024 if none readable or all unlimited. */
+  fdMax: number;
   fdUse: number;
-  /** Lowest soft limit of processes/threads over the processes. */
-  threadsMax?: number;
+  /** Lowest soft limit of processes/threads over the processes; 1024 likewise. */
+  threadsMax: number;
   threadsUse: number;
 }
 
@@ -108,10 +111,17 @@ export class ProcReader {
         threadsMax = threadsMax === undefined ? limits.threads : Math.min(threadsMax, limits.threads);
       }
     }
-    const usage: ProcessUsage = { fdUse, threadsUse };
-    if (fdMax !== undefined) usage.fdMax = fdMax;
-    if (threadsMax !== undefined) usage.threadsMax = threadsMax;
-    return usage;
+    // Limits are cached per pid; forget the pids that are gone so the cache stays bounded.
+    if (this.limitsCache.size > pids.length + 64) {
+      const live = new Set(pids);
+      for (const pid of this.limitsCache.keys()) if (!live.has(pid)) this.limitsCache.delete(pid);
+    }
+    return {
+      fdUse,
+      threadsUse,
+      fdMax: fdMax ?? LAMBDA_DEFAULT_LIMIT,
+      threadsMax: threadsMax ?? LAMBDA_DEFAULT_LIMIT,
+    };
   }
 
   private limits(pid: number): { fd?: number; threads?: number } {
@@ -132,10 +142,15 @@ export class ProcReader {
   }
 }
 
-/** Sums every interface but loopback; Lambda's sandbox has one (`vinternal_1`). */
+/**
+ * In Lambda, the function's traffic is on the sandbox's `vinternal_1` interface, the only one the
+ * real extension reads. Off Lambda (a test machine, a container) there is none: then every
+ * interface but loopback counts, so the metric still measures real traffic.
+ */
 export function parseNetDev(text: string): NetworkCounters {
-  let rxBytes = 0;
-  let txBytes = 0;
+  const lambda = { rxBytes: 0, txBytes: 0 };
+  const others = { rxBytes: 0, txBytes: 0 };
+  let lambdaSeen = false;
   for (const line of text.split('\n')) {
     const colon = line.indexOf(':');
     if (colon < 0) continue;
@@ -146,10 +161,13 @@ export function parseNetDev(text: string): NetworkCounters {
       .trim()
       .split(/\s+/);
     if (fields.length < 9) continue;
-    rxBytes += Number(fields[0]) || 0;
-    txBytes += Number(fields[8]) || 0;
+    const isLambda = name.startsWith('vinternal');
+    lambdaSeen ||= isLambda;
+    const into = isLambda ? lambda : others;
+    into.rxBytes += Number(fields[0]) || 0;
+    into.txBytes += Number(fields[8]) || 0;
   }
-  return { rxBytes, txBytes };
+  return lambdaSeen ? lambda : others;
 }
 
 export function parseCpu(stat: string, uptime: string): CpuCounters | undefined {
@@ -229,8 +247,8 @@ export interface UsagePeaks {
 export class UsageSampler {
   private timer: NodeJS.Timeout | undefined;
   private peaks: UsagePeaks = { tmpUsedPeak: 0, fdUsePeak: 0, threadsUsePeak: 0 };
-  private pidList: number[] = [];
   private interval: number;
+  private sampledValue = false;
 
   constructor(
     private readonly reader: ProcReader,
@@ -243,26 +261,42 @@ export class UsageSampler {
     return this.timer !== undefined;
   }
 
+  /** Whether the peaks hold at least one sample since the last start(). */
+  get sampled(): boolean {
+    return this.sampledValue;
+  }
+
   /** The interval in use (grows when sampling is expensive). */
   get currentIntervalMs(): number {
     return this.interval;
   }
 
+  /** Starts sampling afresh (new peaks). */
   start(): void {
     if (this.timer) return;
     this.peaks = { tmpUsedPeak: 0, fdUsePeak: 0, threadsUsePeak: 0 };
-    this.pidList = this.reader.pids();
+    this.sampledValue = false;
+    this.resume();
+  }
+
+  /** Samples again, keeping the peaks seen so far. */
+  resume(): void {
+    if (this.timer) return;
     this.sample();
     this.schedule();
   }
 
+  /** Takes a last sample and stops, keeping the peaks for a later resume(). */
+  pause(): void {
+    if (!this.timer) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.sample();
+  }
+
   /** Takes a last sample, stops, and returns the peaks seen. */
   stop(): UsagePeaks {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-      this.sample();
-    }
+    this.pause();
     return this.peaks;
   }
 
@@ -278,16 +312,18 @@ export class UsageSampler {
   /** Returns how long the sample took, ms. */
   private sample(): number {
     const t0 = performance.now();
+    this.sampledValue = true;
     const tmp = this.reader.tmp();
     if (tmp) {
       this.peaks.tmp = tmp;
       this.peaks.tmpUsedPeak = Math.max(this.peaks.tmpUsedPeak, tmp.usedBytes);
     }
-    const p = this.reader.processes(this.pidList);
+    // The process list is read every time: a process the handler starts mid-invocation counts.
+    const p = this.reader.processes(this.reader.pids());
     this.peaks.fdUsePeak = Math.max(this.peaks.fdUsePeak, p.fdUse);
     this.peaks.threadsUsePeak = Math.max(this.peaks.threadsUsePeak, p.threadsUse);
-    if (p.fdMax !== undefined) this.peaks.fdMax = p.fdMax;
-    if (p.threadsMax !== undefined) this.peaks.threadsMax = p.threadsMax;
+    this.peaks.fdMax = p.fdMax;
+    this.peaks.threadsMax = p.threadsMax;
     return performance.now() - t0;
   }
 }

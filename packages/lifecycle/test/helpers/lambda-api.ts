@@ -22,6 +22,8 @@ export interface FakeLambdaApiOptions {
 export class FakeLambdaApi {
   readonly requests: Recorded[] = [];
   extensionId = randomUUID();
+  /** How many coming `event/next` calls fail with a 500. */
+  failNext = 0;
   private server: Server | undefined;
   private readonly events: unknown[] = [];
   private readonly waiting: Array<(e: unknown) => void> = [];
@@ -82,6 +84,11 @@ export class FakeLambdaApi {
           return;
         }
         if (url === '/2020-01-01/extension/event/next' && rec.method === 'GET') {
+          if (this.failNext > 0) {
+            this.failNext--;
+            json(500, { errorMessage: 'internal', errorType: 'Runtime.Unknown' });
+            return;
+          }
           const send = (e: unknown) => json(200, e);
           const next = this.events.shift();
           if (next !== undefined) send(next);

@@ -1,0 +1,107 @@
+import { createSocket, type Socket } from 'node:dgram';
+import type { Aggregator } from './aggregator.js';
+import { type Logger, noopLogger } from './logger.js';
+
+export const DEFAULT_DOGSTATSD_PORT = 8125;
+export const DEFAULT_BUFFER_SIZE = 8192;
+/** Requested SO_RCVBUF: absorbs bursts while a flush runs; the kernel may grant less. */
+export const DEFAULT_RECV_BUFFER_SIZE = 8 * 1024 * 1024;
+
+export interface ServerOptions {
+  aggregator: Aggregator;
+  /** 8125 by default; 0 picks a free port (tests). */
+  port?: number;
+  /** '127.0.0.1' by default; '0.0.0.0' with non-local traffic. */
+  host?: string;
+  /** Largest datagram accepted (DD_DOGSTATSD_BUFFER_SIZE); longer ones are truncated there, as recv does. */
+  bufferSize?: number;
+  recvBufferSize?: number;
+  logger?: Logger;
+}
+
+/**
+ * The DogStatsD UDP listener: every datagram goes straight to the aggregator, synchronously, in
+ * the socket callback (no queue to overflow, the kernel buffer is the queue).
+ */
+export class DogStatsDServer {
+  private socket: Socket | undefined;
+  private readonly logger: Logger;
+  private closing: Promise<void> | undefined;
+  private boundPort = 0;
+  grantedRecvBufferSize = 0;
+
+  constructor(private readonly options: ServerOptions) {
+    this.logger = options.logger ?? noopLogger;
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  get address(): string {
+    return this.options.host ?? '127.0.0.1';
+  }
+
+  async listen(): Promise<{ host: string; port: number }> {
+    const host = this.address;
+    const maxSize = this.options.bufferSize ?? DEFAULT_BUFFER_SIZE;
+    const aggregator = this.options.aggregator;
+    const socket = createSocket({
+      type: host.includes(':') ? 'udp6' : 'udp4',
+      recvBufferSize: this.options.recvBufferSize ?? DEFAULT_RECV_BUFFER_SIZE,
+    });
+    socket.on('message', (msg) => {
+      try {
+        aggregator.ingest(msg, Math.min(msg.length, maxSize));
+      } catch (err) {
+        // The parser does not throw; this guards the process against a bug, never a crash.
+        this.logger.error(`dogstatsd: datagram dropped: ${(err as Error).message}`);
+        aggregator.countDroppedDatagram();
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      socket.once('error', onError);
+      socket.bind(this.options.port ?? DEFAULT_DOGSTATSD_PORT, host, () => {
+        socket.off('error', onError);
+        resolve();
+      });
+    });
+    socket.on('error', (err) => this.logger.error(`dogstatsd: socket error: ${err.message}`));
+    this.socket = socket;
+    this.boundPort = socket.address().port;
+    try {
+      this.grantedRecvBufferSize = socket.getRecvBufferSize();
+    } catch {
+      this.grantedRecvBufferSize = 0;
+    }
+    this.logger.info(
+      `dogstatsd: listening on udp ${host}:${this.boundPort}, receive buffer ${this.grantedRecvBufferSize} bytes granted ` +
+        `(${this.options.recvBufferSize ?? DEFAULT_RECV_BUFFER_SIZE} requested)`,
+    );
+    return { host, port: this.boundPort };
+  }
+
+  /**
+   * Stops listening. Datagrams already in the kernel buffer are read first: we wait until the
+   * socket has been quiet for one event-loop turn with nothing left to deliver, then close.
+   */
+  close(): Promise<void> {
+    if (this.closing !== undefined) return this.closing;
+    const socket = this.socket;
+    if (socket === undefined) return Promise.resolve();
+    this.closing = (async () => {
+      // Each turn the loop delivers what is queued; stop once a turn brings nothing new.
+      let last = -1;
+      let seen = this.options.aggregator.stats().datagrams;
+      for (let turns = 0; turns < 1000 && seen !== last; turns++) {
+        last = seen;
+        await new Promise((r) => setImmediate(r));
+        seen = this.options.aggregator.stats().datagrams;
+      }
+      await new Promise<void>((resolve) => socket.close(() => resolve()));
+      this.socket = undefined;
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,149 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AgentSketch,
+  SKETCH_BIN_LIMIT,
+  SKETCH_GAMMA,
+  SKETCH_GAMMA_LN,
+  SKETCH_KEY_BIAS,
+  SKETCH_NORM_MIN,
+  sketchKey,
+  sketchKeyLowerBound,
+} from '../src/index.js';
+
+/** Deterministic PRNG (mulberry32) so the distributions are the same on every run. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function exactQuantile(sorted: number[], q: number): number {
+  // The rank the agent uses: roundHalfEven(q·(n−1)).
+  const r = q * (sorted.length - 1);
+  let i = Math.round(r);
+  if (i - r === 0.5 && i % 2 !== 0) i--;
+  return sorted[i]!;
+}
+
+describe('agent sketch parameters (wire-protocols B.3)', () => {
+  it('has gamma 1.015625, gamma_ln log1p(1/64), bias 1338, 4096 bins', () => {
+    expect(SKETCH_GAMMA).toBe(1.015625);
+    expect(SKETCH_GAMMA_LN).toBe(0.015504186535965254);
+    expect(SKETCH_KEY_BIAS).toBe(1338);
+    expect(Math.floor(Math.log(1e-9) / SKETCH_GAMMA_LN)).toBe(-1337);
+    expect(SKETCH_NORM_MIN).toBeCloseTo(9.94185e-10, 14);
+    expect(SKETCH_BIN_LIMIT).toBe(4096);
+  });
+
+  it('maps the worked examples to their keys', () => {
+    expect(sketchKey(1)).toBe(1338);
+    expect(sketchKey(100)).toBe(1635);
+    expect(sketchKey(0.5)).toBe(1293);
+    expect(sketchKey(-1)).toBe(-1338);
+    expect(sketchKey(-100)).toBe(-1635);
+    expect(sketchKey(0)).toBe(0);
+    expect(sketchKey(1e-10)).toBe(0);
+    expect(sketchKey(-1e-10)).toBe(0);
+    // The smallest tracked value gets key 1, huge values the +Inf key.
+    expect(sketchKey(SKETCH_NORM_MIN)).toBe(1);
+    expect(sketchKey(1e300)).toBe(32767);
+    expect(sketchKey(-1e300)).toBe(-32767);
+  });
+
+  it('rounds ties to even, as Go math.RoundToEven does', () => {
+    // v = gamma^(k + 0.5) sits exactly between two keys in log space.
+    for (const k of [10, 11, 200, 201]) {
+      const v = Math.exp((k + 0.5) * SKETCH_GAMMA_LN);
+      const raw = Math.log(v) / SKETCH_GAMMA_LN;
+      const key = sketchKey(v) - SKETCH_KEY_BIAS;
+      if (Math.abs(raw - (k + 0.5)) < 1e-12 && raw === k + 0.5) expect(key % 2).toBe(0);
+      else expect([k, k + 1]).toContain(key);
+    }
+  });
+
+  it('keys have relative accuracy 1/128: a bin lower bound is within eps of every value mapped to it', () => {
+    const r = rng(1);
+    const eps = 1 / 128;
+    for (let i = 0; i < 20_000; i++) {
+      const v = Math.exp((r() - 0.5) * 40); // 2e-9 .. 5e8
+      const lb = sketchKeyLowerBound(sketchKey(v));
+      expect(Math.abs(lb - v) / v).toBeLessThanOrEqual(eps + 1e-12);
+    }
+  });
+});
+
+describe('AgentSketch', () => {
+  it('keeps count, min, max, sum and the running average', () => {
+    const s = new AgentSketch();
+    for (const v of [1, 2, 3, 4]) s.insert(v);
+    s.insert(10, 4);
+    expect(s.count).toBe(8);
+    expect(s.min).toBe(1);
+    expect(s.max).toBe(10);
+    expect(s.sum).toBe(50);
+    expect(s.avg).toBeCloseTo(6.25, 12);
+  });
+
+  it('emits sorted bins and splits counts above 65535 into repeated keys', () => {
+    const s = new AgentSketch();
+    s.insert(100, 70_000);
+    s.insert(1);
+    s.insert(-1);
+    s.insert(0);
+    expect(s.bins()).toEqual({ k: [-1338, 0, 1338, 1635, 1635], n: [1, 1, 1, 65535, 4465] });
+  });
+
+  it('collapses the lowest bins into the first kept one beyond 4096 bins', () => {
+    const s = new AgentSketch();
+    for (let i = 0; i < 5000; i++) s.insert(Math.exp(i * SKETCH_GAMMA_LN * 1.0001) * 1e-6);
+    const { k, n } = s.bins();
+    expect(k.length).toBe(SKETCH_BIN_LIMIT);
+    expect(n.reduce((a, b) => a + b, 0)).toBe(5000);
+    expect(n[0]).toBe(5000 - 4095);
+    for (let i = 1; i < k.length; i++) expect(k[i]!).toBeGreaterThan(k[i - 1]!);
+  });
+
+  for (const [name, gen] of [
+    ['uniform(1, 1000)', (r: () => number) => 1 + r() * 999],
+    ['exponential(mean 50)', (r: () => number) => -50 * Math.log(1 - r())],
+    [
+      'log-normal',
+      (r: () => number) => Math.exp(3 + 2 * Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(6.283 * r())),
+    ],
+  ] as const) {
+    it(`quantiles of ${name} stay within the sketch's accuracy`, () => {
+      const r = rng(42);
+      const s = new AgentSketch();
+      const values: number[] = [];
+      for (let i = 0; i < 50_000; i++) {
+        const v = gen(r);
+        values.push(v);
+        s.insert(v);
+      }
+      values.sort((a, b) => a - b);
+      for (const q of [0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999]) {
+        const exact = exactQuantile(values, q);
+        // Agent interpolation spans [γ^(k-bias), γ^(k-bias+1)] while a key holds values within
+        // half a step of γ^(k-bias) in log space: the error is at most γ^1.5 − 1 ≈ 2.36 %.
+        expect(Math.abs(s.quantile(q) - exact) / exact).toBeLessThanOrEqual(SKETCH_GAMMA ** 1.5 - 1);
+        // The bin that holds the rank starts within 1/128 of the exact value.
+        const lb = sketchKeyLowerBound(sketchKey(exact));
+        expect(Math.abs(lb - exact) / exact).toBeLessThanOrEqual(1 / 128 + 1e-12);
+      }
+      expect(s.quantile(0)).toBe(values[0]);
+      expect(s.quantile(1)).toBe(values[values.length - 1]);
+    });
+  }
+
+  it('ignores non-finite values', () => {
+    const s = new AgentSketch();
+    s.insert(Number.NaN);
+    s.insert(Number.POSITIVE_INFINITY);
+    expect(s.isEmpty).toBe(true);
+  });
+});
