@@ -65,6 +65,11 @@ export async function bindEarlyListeners(ports: Ports): Promise<EarlyListeners> 
 }
 
 const FIRST_NEXT_HEADSTART_MS = 5;
+const MAX_EARLY_SAMPLES = 10_000;
+
+type EnhancedSample = Parameters<
+  NonNullable<import('@serverless-agent/lifecycle').LifecycleDeps['submit']>
+>[0];
 
 const API_KEY_SOURCES = ['DD_API_KEY', 'DD_API_KEY_SECRET_ARN', 'DD_KMS_API_KEY', 'DD_API_KEY_SSM_ARN'];
 
@@ -115,7 +120,15 @@ export async function run(options: RunOptions): Promise<void> {
 
   // Built-ins only: safe before the first `next`.
   const lifecycleModule = await import('@serverless-agent/lifecycle');
-  const counts = { datagrams: 0, datagramBytes: 0, traceRequests: 0, enhancedSamples: 0 };
+  const counts = {
+    datagrams: 0,
+    datagramBytes: 0,
+    traceRequests: 0,
+    enhancedSamples: 0,
+    earlySamplesDropped: 0,
+  };
+  const earlySamples: EnhancedSample[] = [];
+  let submitSample: ((s: EnhancedSample) => void) | undefined;
   let driver: FlushDriver | undefined;
   let components: (Components & { setShutdownDeadline: (d: number) => void }) | undefined;
   let flushAll: (force: boolean) => Promise<FlushOutcome> = async () => 'success';
@@ -127,9 +140,12 @@ export async function run(options: RunOptions): Promise<void> {
   const lifecycle: Lifecycle = new lifecycleModule.Lifecycle(lifecycleOptions, {
     logger,
     startedAt: Date.now() - (performance.now() - options.startedAt),
-    // Enhanced metrics go to the aggregator once dogstatsd is wired; counted until then.
-    submit: () => {
+    // Samples computed before the aggregator loaded wait (bounded) and are handed over then.
+    submit: (sample) => {
       counts.enhancedSamples++;
+      if (submitSample) submitSample(sample);
+      else if (earlySamples.length < MAX_EARLY_SAMPLES) earlySamples.push(sample);
+      else counts.earlySamplesDropped++;
     },
     onFlush: async () => {
       await flushAll(true);
@@ -164,11 +180,6 @@ export async function run(options: RunOptions): Promise<void> {
 
   if (idle !== undefined) goIdle(idle);
   warnUnsupported(env, logger);
-  if (idle === undefined) {
-    logger.warn(
-      'metrics (DogStatsD and the enhanced metrics) are not shipped by this version yet: counted and dropped',
-    );
-  }
   logger.info(
     `serverless-agent ${VERSION} ready in ${(performance.now() - options.startedAt).toFixed(1)} ms`,
   );
@@ -199,6 +210,8 @@ export async function run(options: RunOptions): Promise<void> {
           .then(
             (c) => {
               components = c as Components & { setShutdownDeadline: (d: number) => void };
+              submitSample = c.submit;
+              for (const sample of earlySamples.splice(0)) c.submit(sample);
               flushAll = c.flushAll;
               driver = c.driver;
               return driver.send({ type: 'extension-started' });
@@ -245,6 +258,7 @@ export async function run(options: RunOptions): Promise<void> {
 
 interface Components {
   stats: () => Record<string, unknown>;
+  submit: (sample: EnhancedSample) => void;
   driver: FlushDriver;
   flushAll: (force: boolean) => Promise<FlushOutcome>;
   close: () => Promise<void>;
@@ -258,13 +272,15 @@ async function loadComponents(
   logger: Logger,
   counts: { datagrams: number; datagramBytes: number },
 ): Promise<Components> {
-  const [traceIntake, flushStrategy, forwarderModule, logsModule, { FlushDriver }] = await Promise.all([
-    import('@serverless-agent/trace-intake'),
-    import('@serverless-agent/flush-strategy'),
-    import('@serverless-agent/forwarder'),
-    import('@serverless-agent/logs'),
-    import('./flush-driver.js'),
-  ]);
+  const [dogstatsd, traceIntake, flushStrategy, forwarderModule, logsModule, { FlushDriver }] =
+    await Promise.all([
+      import('@serverless-agent/dogstatsd'),
+      import('@serverless-agent/trace-intake'),
+      import('@serverless-agent/flush-strategy'),
+      import('@serverless-agent/forwarder'),
+      import('@serverless-agent/logs'),
+      import('./flush-driver.js'),
+    ]);
   const forwarder = forwarderModule.createForwarder(forwarderModule.fromEnv(env, logger));
   // Sockets, TLS and codecs during init, so the first flush does not pay for them.
   void forwarder.warmUp().catch(() => {});
@@ -310,17 +326,38 @@ async function loadComponents(
     if (e.type === 'telemetry') logs.ingest(e.events);
   });
 
-  // DogStatsD: counted until the dogstatsd package is wired.
+  const statsdConfig = dogstatsd.fromEnv(env, logger);
+  const aggregator = new dogstatsd.Aggregator({
+    ...statsdConfig.aggregator,
+    globalTags: [
+      ...(statsdConfig.aggregator.globalTags ?? []),
+      ...Object.entries(tags).map(([k, v]) => `${k}:${v}`),
+    ],
+    logger,
+  });
+  const maxDatagram = statsdConfig.bufferSize;
+  try {
+    early.dogstatsd.socket.setRecvBufferSize(statsdConfig.recvBufferSize);
+  } catch (err) {
+    logger.debug(`dogstatsd: receive buffer left as the kernel set it: ${(err as Error).message}`);
+  }
   early.dogstatsd.attach((msg) => {
     counts.datagrams++;
     counts.datagramBytes += msg.length;
+    aggregator.ingest(msg, Math.min(msg.length, maxDatagram));
   });
 
   const { strategy, flushTimeoutS } = flushStrategy.fromEnv(env, logger);
   const core = new flushStrategy.FlushCore({ strategy, flushTimeoutS, clock: Date.now, logger });
   let shutdownDeadline: number | undefined;
   const flushAll = async (force: boolean): Promise<FlushOutcome> => {
-    const payloads = [...agent.flush(force).map(toForwarder), ...logs.flush({ final: force })];
+    // Every bucket, closed or not: a frozen or shut-down sandbox may never come back for the rest.
+    const metrics = await dogstatsd.flushPayloads(aggregator, { all: true });
+    const payloads = [
+      ...(metrics as ForwarderPayload[]),
+      ...agent.flush(force).map(toForwarder),
+      ...logs.flush({ final: force }),
+    ];
     // The strategy bounds how long a blocking flush holds `next`; this bounds the requests.
     const budgetMs =
       force && shutdownDeadline !== undefined
@@ -333,7 +370,11 @@ async function loadComponents(
   const driver = new FlushDriver(core, flushAll);
   forwarder.onBackendHealth((event) => void driver.send(event));
   return {
+    submit: (sample) => {
+      aggregator.submit(sample);
+    },
     stats: () => ({
+      metrics: aggregator.stats(),
       traces: agent.counters,
       buffered: agent.buffered,
       logs: logs.stats(),

@@ -81,6 +81,21 @@ describe.runIf(mountNamespaceSupported())('with datadog-lambda-js and dd-trace',
       expect(parent?.traceID).toBe(w.traceID);
     }
     expect(intake.requests({ path: '/api/v0.2/traces' }).every((r) => r.status === 202)).toBe(true);
+
+    // The function's distribution metric, through DogStatsD: one point per invocation, its tags and
+    // the function's, and the extension's version.
+    const custom = intake.distributions('demo.work.duration');
+    expect(custom.reduce((n, d) => n + d.count, 0)).toBe(3);
+    expect(custom.reduce((n, d) => n + d.sum, 0)).toBeCloseTo(6, 5);
+    for (const d of custom) {
+      expect(d.tags).toEqual(
+        expect.arrayContaining(['route:demo', 'functionname:e2e-fn', 'dd_extension_version:0.1.0']),
+      );
+    }
+    const invocations = intake.distributions('aws.lambda.enhanced.invocations');
+    expect(invocations.reduce((n, d) => n + d.count, 0)).toBe(3);
+    expect(invocations.some((d) => d.tags.includes('cold_start:true'))).toBe(true);
+    expect(intake.distributions('aws.lambda.enhanced.duration').reduce((n, d) => n + d.count, 0)).toBe(3);
     const all = intake.logs().map(message);
     expect(all.filter((m) => m.startsWith('START RequestId:'))).toHaveLength(3);
     expect(all.filter((m) => m.startsWith('END RequestId:'))).toHaveLength(3);
