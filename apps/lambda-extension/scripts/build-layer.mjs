@@ -3,7 +3,8 @@
 // Bundles the app from the workspace sources (nothing needs building first) and writes
 // dist/layer.zip:
 //   extensions/datadog-agent          the launcher (POSIX sh, 0755)
-//   serverless-agent/datadog-agent.cjs the app in one file
+//   serverless-agent/datadog-agent.cjs the entry: registers, then requires agent.cjs
+//   serverless-agent/agent.cjs         the rest of the app in one file
 //   datadog_wrapper                   AWS_LAMBDA_EXEC_WRAPPER for the Datadog tracers (0755)
 // --with-node also writes dist/layer-with-node.zip, adding this machine's Node binary as
 // serverless-agent/node/bin/node (and its version in serverless-agent/node/VERSION) for
@@ -85,9 +86,7 @@ const mb = (n) => `${(n / 1024 / 1024).toFixed(2)} MB`;
 async function stage(dir) {
   mkdirSync(join(dir, 'extensions'), { recursive: true });
   mkdirSync(join(dir, 'serverless-agent'), { recursive: true });
-  await build({
-    entryPoints: [join(app, 'src/main.ts')],
-    outfile: join(dir, 'serverless-agent/datadog-agent.cjs'),
+  const common = {
     bundle: true,
     platform: 'node',
     format: 'cjs',
@@ -96,17 +95,38 @@ async function stage(dir) {
     conditions: ['@serverless-agent/source'],
     minify: true,
     legalComments: 'eof',
-    // Sources written as ES modules may use import.meta.url (createRequire); in one CommonJS file it
-    // is this file's URL.
+    // Sources written as ES modules may use import.meta.url (createRequire); in a CommonJS file it
+    // is that file's URL.
     define: { 'import.meta.url': '__bundle_url' },
     banner: { js: 'var __bundle_url=require("node:url").pathToFileURL(__filename).href;' },
     logLevel: 'warning',
+  };
+  // The entry registers with built-ins only; node compiles a whole file before running any of it,
+  // so the agent (fastify, undici, ...) is a second file, required once the register request is out.
+  await build({
+    ...common,
+    entryPoints: [join(app, 'src/main.ts')],
+    outfile: join(dir, 'serverless-agent/datadog-agent.cjs'),
+    plugins: [
+      {
+        name: 'agent-apart',
+        setup(b) {
+          b.onResolve({ filter: /^\.\/agent\.js$/ }, () => ({ path: './agent.cjs', external: true }));
+        },
+      },
+    ],
+  });
+  await build({
+    ...common,
+    entryPoints: [join(app, 'src/agent.ts')],
+    outfile: join(dir, 'serverless-agent/agent.cjs'),
   });
   copyFileSync(join(app, 'layer/datadog-agent'), join(dir, 'extensions/datadog-agent'));
   copyFileSync(join(app, 'layer/datadog_wrapper'), join(dir, 'datadog_wrapper'));
   chmodSync(join(dir, 'extensions/datadog-agent'), 0o755);
   chmodSync(join(dir, 'datadog_wrapper'), 0o755);
   chmodSync(join(dir, 'serverless-agent/datadog-agent.cjs'), 0o644);
+  chmodSync(join(dir, 'serverless-agent/agent.cjs'), 0o644);
 }
 
 mkdirSync(out, { recursive: true });

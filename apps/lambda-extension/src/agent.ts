@@ -8,11 +8,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FlushOutcome } from '@serverless-agent/flush-strategy';
 import type { Lifecycle, LifecycleEvent, Registration } from '@serverless-agent/lifecycle';
-import { EarlyHttpListener, EarlyUdpListener } from './early-listeners.js';
+import { answer, bindEarlyListeners, closeEarlyListeners, type EarlyListeners, proxyTo } from './early.js';
 import { type Env, mergeEnv, type YamlParser, yamlPathOf } from './env.js';
 import type { FlushDriver } from './flush-driver.js';
 import { createLogger, type Logger, parseLogLevel } from './logger.js';
-import { type Ports, portsFromEnv } from './ports.js';
+import { portsFromEnv } from './ports.js';
 import { functionIdentity, functionTags } from './tags.js';
 import { warnUnsupported } from './variables.js';
 import { VERSION } from './version.js';
@@ -25,19 +25,9 @@ export interface RunOptions {
   logger?: Logger;
   /** Ends the process (tests pass their own). */
   exit?: (code: number) => void;
+  /** The sockets the entry bound (or failed to bind) while registering; bound here when absent. */
+  early?: Promise<EarlyListeners>;
 }
-
-export interface EarlyListeners {
-  dogstatsd: EarlyUdpListener;
-  traces: EarlyHttpListener;
-  ports: Pick<Ports, 'dogstatsd' | 'traces'>;
-}
-
-const answer = (status: number, body: string) => (_req: unknown, res: ServerResponse) => {
-  if (res.headersSent) return;
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-};
 
 /** What a tracer gets while the extension is idle: accepted, dropped (and counted). */
 function idleTraceAnswer(counts: { traceRequests: number }) {
@@ -48,20 +38,6 @@ function idleTraceAnswer(counts: { traceRequests: number }) {
       answer(200, '{"rate_by_service":{}}')(req, res);
     });
   };
-}
-
-export async function bindEarlyListeners(ports: Ports): Promise<EarlyListeners> {
-  const dogstatsd = new EarlyUdpListener();
-  const traces = new EarlyHttpListener(answer(200, '{"rate_by_service":{}}'));
-  // DogStatsD takes any interface, as upstream; the trace receiver is loopback only.
-  const [d, t] = await Promise.all([
-    dogstatsd.listen(ports.dogstatsd, '0.0.0.0').catch(async (err) => {
-      await traces.close().catch(() => {});
-      throw err;
-    }),
-    traces.listen(ports.traces, '127.0.0.1'),
-  ]);
-  return { dogstatsd, traces, ports: { dogstatsd: d, traces: t } };
 }
 
 const FIRST_NEXT_HEADSTART_MS = 5;
@@ -113,7 +89,7 @@ export async function run(options: RunOptions): Promise<void> {
   let early: EarlyListeners | undefined;
   let idle = idleReason(env);
   try {
-    early = await bindEarlyListeners(ports);
+    early = await (options.early ?? bindEarlyListeners(ports));
   } catch (err) {
     idle = `a listener could not bind (${(err as Error).message})`;
   }
@@ -134,7 +110,9 @@ export async function run(options: RunOptions): Promise<void> {
   let flushAll: (force: boolean) => Promise<FlushOutcome> = async () => 'success';
   const lifecycleOptions = {
     ...lifecycleModule.fromEnv(env, logger),
-    hooksPort: ports.hooks,
+    // The hooks' public port is the early listener; the lifecycle's own server sits behind it on a
+    // free loopback port (unless the early one could not bind).
+    hooksPort: early ? 0 : ports.hooks,
     telemetryPort: ports.telemetry,
   };
   const lifecycle: Lifecycle = new lifecycleModule.Lifecycle(lifecycleOptions, {
@@ -158,6 +136,10 @@ export async function run(options: RunOptions): Promise<void> {
     if (early) {
       early.dogstatsd.attach(countDatagram);
       early.traces.attach(idleTraceAnswer(counts));
+      early.hooks.attach((req, res) => {
+        req.resume();
+        req.on('end', () => answer(200, '{}')(req, res));
+      });
     }
   };
   const countDatagram = (msg: Buffer) => {
@@ -170,9 +152,12 @@ export async function run(options: RunOptions): Promise<void> {
   );
 
   const started = await lifecycle.start(options.registration);
+  if (early && started.state !== 'unregistered') {
+    early.hooks.attach(proxyTo(() => lifecycle.hooks.port));
+  }
   if (started.state === 'unregistered') {
     // Exiting during init would fail the function's init (Extension.Crash): stay, doing nothing.
-    if (early) await Promise.all([early.dogstatsd.close(), early.traces.close()]);
+    if (early) await closeEarlyListeners(early);
     await lifecycle.run();
     return;
   }
@@ -252,7 +237,7 @@ export async function run(options: RunOptions): Promise<void> {
   logger.debug(
     `counted: ${counts.datagrams} datagrams, ${counts.traceRequests} idle trace requests, ${counts.enhancedSamples} enhanced metric samples (shutdown: ${shutdown.shutdownReason})`,
   );
-  if (early) await Promise.all([early.dogstatsd.close(), early.traces.close()]);
+  if (early) await closeEarlyListeners(early);
   exit(0);
 }
 
@@ -350,7 +335,10 @@ async function loadComponents(
   const { strategy, flushTimeoutS } = flushStrategy.fromEnv(env, logger);
   const core = new flushStrategy.FlushCore({ strategy, flushTimeoutS, clock: Date.now, logger });
   let shutdownDeadline: number | undefined;
+  const debug =
+    parseLogLevel(env.DD_LOG_LEVEL).level === 'debug' || parseLogLevel(env.DD_LOG_LEVEL).level === 'trace';
   const flushAll = async (force: boolean): Promise<FlushOutcome> => {
+    const t0 = performance.now();
     // Every bucket, closed or not: a frozen or shut-down sandbox may never come back for the rest.
     const metrics = await dogstatsd.flushPayloads(aggregator, { all: true });
     const payloads = [
@@ -363,7 +351,14 @@ async function loadComponents(
       force && shutdownDeadline !== undefined
         ? Math.max(50, shutdownDeadline - Date.now() - 100)
         : flushTimeoutS * 1000;
+    const t1 = performance.now();
     const result = await forwarder.flush(payloads, { signal: AbortSignal.timeout(budgetMs), blocking: true });
+    const t2 = performance.now();
+    if (debug) {
+      logger.debug(
+        `flush: ${payloads.length} payloads built in ${(t1 - t0).toFixed(1)} ms, sent in ${(t2 - t1).toFixed(1)} ms`,
+      );
+    }
     const dropped = Object.values(result.dropped).reduce((a, b) => a + (b ?? 0), 0);
     return dropped > 0 || result.buffered > 0 ? 'partial' : 'success';
   };

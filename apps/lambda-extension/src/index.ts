@@ -6,13 +6,12 @@
 export const PACKAGE = { name: '@serverless-agent/lambda-extension', version: '0.1.0' } as const;
 
 export {
-  bindEarlyListeners,
-  type EarlyListeners,
   idleReason,
   logsEnabled,
   type RunOptions,
   run,
 } from './agent.js';
+export { bindEarlyListeners, closeEarlyListeners, type EarlyListeners, proxyTo } from './early.js';
 export {
   DATAGRAM_QUEUE,
   EarlyHttpListener,

@@ -22,6 +22,7 @@ describe('layer.zip', () => {
       expect(mode(join(dir, 'extensions/datadog-agent'))).toBe(0o755);
       expect(mode(join(dir, 'datadog_wrapper'))).toBe(0o755);
       expect(mode(join(dir, 'serverless-agent/datadog-agent.cjs'))).toBe(0o644);
+      expect(mode(join(dir, 'serverless-agent/agent.cjs'))).toBe(0o644);
       expect(statSync(join(dir, 'serverless-agent')).isDirectory()).toBe(true);
       const listing = execFileSync('unzip', [
         '-Z1',
@@ -34,6 +35,7 @@ describe('layer.zip', () => {
       expect(listing).toEqual([
         'datadog_wrapper',
         'extensions/datadog-agent',
+        'serverless-agent/agent.cjs',
         'serverless-agent/datadog-agent.cjs',
       ]);
     }, 120_000);
