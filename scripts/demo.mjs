@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `pnpm demo`: runs the local Lambda sandbox with a sample function and the extension, shipping to
-// a local intake (or to Datadog when DD_API_KEY is set), and prints what arrived.
+// `pnpm demo`: starts the fake Datadog intake and the local Lambda sandbox with the null extension
+// and a sample function, invokes it a few times and prints the timeline (testkit README, "CLI").
 import { runDemo } from '@serverless-agent/testkit';
 
 await runDemo({ out: process.stdout });

@@ -4,14 +4,19 @@
 // invocations, enforces the memory limit, and emits the Telemetry API events.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { accessSync, constants, readdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { BodyTooLargeError, header, isUuid, readBody, sendError, sendJson } from './http.js';
 import { NODE_RUNTIME_BOOTSTRAP } from './paths.js';
 import { type Child, procStatus, signalGroup, spawnChild, withOptMount } from './processes.js';
-import { TelemetrySubscriber, validateSubscription } from './telemetry.js';
+import {
+  type SubscriberStats,
+  TelemetrySubscriber,
+  type TelemetrySubscription,
+  validateSubscription,
+} from './telemetry.js';
 import type {
   ExtensionEventType,
   ExtensionRecord,
@@ -22,9 +27,9 @@ import type {
   InvokeOptions,
   InvokeResult,
   LambdaSandboxOptions,
-  Logger,
   LogLine,
   ReportRecord,
+  SandboxLogger,
   ShutdownReason,
   ShutdownResult,
   Span,
@@ -39,9 +44,11 @@ const MAX_EXTENSIONS = 10;
 const MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
 const MAX_REQUEST_BYTES = 1024 * 1024;
 const RUNTIME_SHUTDOWN_MS = 300;
+const RUNTIME_SHUTDOWN_WITH_INTERNAL_MS = 500;
 const TELEMETRY_LOG_LIMIT = 100_000;
+const MAX_INVOCATION_LOGS = 10_000;
 
-const noopLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+const noopLogger: SandboxLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** Events of a LambdaSandbox (`sandbox.on(name, listener)`). */
 export interface LambdaSandboxEvents {
@@ -79,6 +86,7 @@ interface Invocation {
   headers: Record<string, string>;
   startedAt: number;
   delivered: boolean;
+  logs: LogLine[];
   outcome?: { status: 'success' | 'error'; errorType?: string; body: Buffer; at: number; readMs: number };
 }
 
@@ -164,13 +172,21 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
   readonly records: InvocationRecord[] = [];
 
   private readonly opts: LambdaSandboxOptions;
-  private readonly logger: Logger;
+  private readonly logger: SandboxLogger;
   private server: Server | undefined;
   private port = 0;
   private env: Environment | undefined;
   private generation = 0;
   private suppressedInit = false;
   private closed = false;
+  /** If the host process exits without a shutdown, no stopped or orphaned child may outlive it. */
+  private readonly killOnExit = () => {
+    const env = this.env;
+    if (!env) return;
+    for (const c of [...(env.runtime ? [env.runtime] : []), ...env.externals]) {
+      signalGroup(c.pid, 'SIGKILL');
+    }
+  };
   private started = false;
   private waiters = new Set<() => void>();
   private chain: Promise<unknown> = Promise.resolve();
@@ -228,6 +244,7 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     return this.serial(async () => {
       if (this.started) throw new Error('LambdaSandbox already started');
       this.started = true;
+      process.once('exit', this.killOnExit);
       await this.listen();
       const result = await this.runInit('init', this.initTimeoutMs);
       if (result.status !== 'success') this.suppressedInit = true;
@@ -251,9 +268,22 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
         ? await this.shutdownEnv(this.env, reason)
         : { reason, durationMs: 0, processes: [] };
       await this.closeServer();
+      process.off('exit', this.killOnExit);
       this.emit('shutdown', result);
       return result;
     });
+  }
+
+  /** How many error answers the APIs gave, by `errorType` (bad requests from the children). */
+  readonly apiErrors: Record<string, number> = {};
+
+  /** The Telemetry API subscriptions of the current environment, with their delivery counters. */
+  get subscriptions(): { name: string; subscription: TelemetrySubscription; stats: SubscriberStats }[] {
+    return [...(this.env?.agents.values() ?? [])].flatMap((a) =>
+      a.subscriber
+        ? [{ name: a.name, subscription: a.subscriber.subscription, stats: { ...a.subscriber.stats } }]
+        : [],
+    );
   }
 
   /** Resolves when the environment is frozen (false after `timeoutMs`). */
@@ -294,6 +324,11 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     return run;
   }
 
+  private pushRecord(record: InvocationRecord): void {
+    if (this.records.length >= TELEMETRY_LOG_LIMIT) this.records.shift();
+    this.records.push(record);
+  }
+
   private async runInit(phase: InitPhase, budgetMs: number): Promise<InitResult> {
     const env: Environment = {
       generation: ++this.generation,
@@ -330,16 +365,24 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     }
     this.produce({ time: iso(), type: 'platform.initStart', record: initStart });
 
-    const files = [
-      ...(this.opts.extensionsDir ? executablesIn(this.opts.extensionsDir) : []),
-      ...(this.opts.extensions ?? []),
-    ];
+    // As on Lambda, a `disable-extensions-jwigqn8j` file in /opt turns the external extensions off.
+    const disabled =
+      this.opts.optDir !== undefined && existsSync(join(this.opts.optDir, 'disable-extensions-jwigqn8j'));
+    const files = disabled
+      ? []
+      : [
+          ...(this.opts.extensionsDir ? executablesIn(this.opts.extensionsDir) : []),
+          ...(this.opts.extensions ?? []),
+        ];
     for (const file of files) env.externals.push(this.spawnExtension(env, file));
     const sampler = this.sampleMemory(env);
     try {
       // The runtime starts once every external extension has registered.
       const registered = await this.waitUntil(
-        () => env.initFailure !== undefined || env.externals.every((c) => this.agentOf(env, c) !== undefined),
+        () =>
+          env.initFailure !== undefined ||
+          (env.externals.every((c) => this.agentOf(env, c) !== undefined) &&
+            this.outsideNames().every((n) => [...env.agents.values()].some((a) => a.name === n))),
         deadline,
       );
       if (registered && !env.initFailure) {
@@ -388,7 +431,9 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       await this.shutdownEnv(env, 'failure');
     } else {
       env.initDurationMs = durationMs;
-      env.reportInitDuration = phase === 'init' && !this.opts.snapStart;
+      // Provisioned concurrency and SnapStart init ahead of traffic: no initDurationMs in the report.
+      env.reportInitDuration =
+        phase === 'init' && env.initType !== 'snap-start' && env.initType !== 'provisioned-concurrency';
       env.restorePending = this.opts.snapStart === true;
     }
     return result;
@@ -482,6 +527,7 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       headers,
       startedAt: t0,
       delivered: false,
+      logs: [],
     };
     env.current = inv;
     env.maxRssKB = 0;
@@ -504,8 +550,12 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     const runtimeEnd = performance.now();
     let status: Status;
     let errorType: string | undefined;
-    if (env.failure) {
-      ({ status, errorType } = env.failure);
+    // A runtime that reported its outcome and then exited (an uncaught error) keeps that outcome;
+    // the exit still resets the environment.
+    const overrides = () =>
+      env.failure !== undefined && !(inv.outcome && env.failure.errorType === 'Runtime.ExitError');
+    if (overrides()) {
+      ({ status, errorType } = env.failure!);
     } else if (inv.outcome) {
       status = inv.outcome.status;
       errorType = inv.outcome.errorType;
@@ -543,13 +593,17 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       },
     });
 
-    // The invoke completes when every INVOKE-subscribed extension is back on `next`.
+    // The invoke completes when every INVOKE-subscribed extension is back on `next`, and the runtime
+    // too (or gone: a runtime that reports an uncaught error and exits).
+    let extensionsBackAt: number | undefined;
     if (status === 'success' || status === 'error') {
-      const back = await this.waitUntil(
-        () => env.failure !== undefined || invokeAgents.every((a) => a.onNext || a.child?.exitInfo),
-        deadline,
-      );
-      if (env.failure) ({ status, errorType } = env.failure);
+      const extensionsBack = () => invokeAgents.every((a) => a.onNext || a.child?.exitInfo);
+      const runtimeBack = () => env.runtimeOnNext || env.runtime?.exitInfo !== undefined;
+      const back = await this.waitUntil(() => {
+        if (extensionsBackAt === undefined && extensionsBack()) extensionsBackAt = performance.now();
+        return env.failure !== undefined || (extensionsBack() && runtimeBack());
+      }, deadline);
+      if (overrides()) ({ status, errorType } = env.failure!);
       else if (!back) {
         status = 'timeout';
         errorType = undefined;
@@ -557,9 +611,14 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     }
     clearInterval(sampler);
     this.sampleOnce(env);
-    const end = performance.now();
+    // The invoke's duration ends when the runtime has responded and the extensions are back (the
+    // runtime's own next call, waited for above, is not billed): duration = runtime + post-runtime.
+    const now = performance.now();
+    const responded = inv.outcome?.at ?? now;
+    const end =
+      status === 'timeout' || extensionsBackAt === undefined ? now : Math.max(extensionsBackAt, responded);
     const postRuntimeDurationMs = round3(
-      status === 'timeout' && !inv.outcome ? 0 : end - (inv.outcome?.at ?? end),
+      status === 'timeout' && !inv.outcome ? 0 : Math.max(0, end - responded),
     );
     const durationMs = round3(status === 'timeout' ? Math.max(this.timeoutMs, end - t0) : end - t0);
     const oom = env.failure?.oom === true;
@@ -599,8 +658,15 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       maxMemoryUsedMB,
       extensions: this.extensionRecords(env),
     };
-    this.records.push(record);
-    const result: InvokeResult = { requestId, status, ...(errorType ? { errorType } : {}), record, report };
+    this.pushRecord(record);
+    const result: InvokeResult = {
+      requestId,
+      status,
+      ...(errorType ? { errorType } : {}),
+      record,
+      report,
+      logs: inv.logs,
+    };
     if (inv.outcome) {
       const parsed = parseBody(inv.outcome.body);
       if (inv.outcome.status === 'success') result.response = parsed;
@@ -660,8 +726,15 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       maxMemoryUsedMB: 1,
       extensions: init.extensions,
     };
-    this.records.push(record);
-    const result: InvokeResult = { requestId, status, ...(errorType ? { errorType } : {}), record, report };
+    this.pushRecord(record);
+    const result: InvokeResult = {
+      requestId,
+      status,
+      ...(errorType ? { errorType } : {}),
+      record,
+      report,
+      logs: [],
+    };
     this.emit('invoke', result);
     return result;
   }
@@ -678,6 +751,8 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     this.thaw(env);
     const hasExternal = [...env.agents.values()].some((a) => a.external);
     const windowMs = hasExternal ? this.shutdownTimeoutMs : RUNTIME_SHUTDOWN_MS;
+    const hasInternal = [...env.agents.values()].some((a) => !a.external);
+    const runtimeMs = hasInternal ? RUNTIME_SHUTDOWN_WITH_INTERNAL_MS : RUNTIME_SHUTDOWN_MS;
     const deadline = t0 + windowMs;
     const deadlineMs = Date.now() + windowMs;
     for (const a of env.agents.values()) a.subscriber?.flush();
@@ -687,7 +762,7 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       const rt = env.runtime;
       if (reason === 'spindown') {
         signalGroup(rt.pid, 'SIGTERM');
-        await this.waitUntil(() => rt.exitInfo !== undefined, t0 + Math.min(RUNTIME_SHUTDOWN_MS, windowMs));
+        await this.waitUntil(() => rt.exitInfo !== undefined, t0 + Math.min(runtimeMs, windowMs));
       }
       if (!rt.exitInfo) {
         killed.add(rt);
@@ -921,8 +996,11 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       }
     }
     this.produce({ time, type: source, record } as TelemetryEvent);
-    this.emit('log', { source, name, stream, line, time });
-    this.opts.onLog?.({ source, name, stream, line, time });
+    const entry: LogLine = { source, name, stream, line, time };
+    const inv = this.env?.current;
+    if (inv && inv.logs.length < MAX_INVOCATION_LOGS) inv.logs.push(entry);
+    this.emit('log', entry);
+    this.opts.onLog?.(entry);
   }
 
   private agentOf(env: Environment, child: Child): Agent | undefined {
@@ -993,13 +1071,17 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       };
       this.waiters.add(check);
       if (deadline !== undefined) {
-        timer = setTimeout(
-          () => {
-            cleanup();
-            resolve(pred());
-          },
-          Math.max(0, deadline - performance.now()),
-        );
+        // Timers may fire a little early against performance.now(): re-arm until the deadline.
+        const arm = () => {
+          const left = deadline - performance.now();
+          if (left > 0) {
+            timer = setTimeout(arm, Math.ceil(left));
+            return;
+          }
+          cleanup();
+          resolve(pred());
+        };
+        arm();
       }
     });
   }
@@ -1011,11 +1093,24 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
   // ---------------------------------------------------------------------------------------------
   // The HTTP server: Runtime API, Extensions API, Telemetry API
 
-  private listen(): Promise<void> {
+  /**
+   * Opens the APIs (idempotent; `start()` calls it). Resolves with `runtimeApi`, so that a test can
+   * point an extension running outside the sandbox (`outsideExtensions`) at it before init.
+   */
+  async listen(): Promise<string> {
+    if (!this.server) await this.openServer();
+    return this.runtimeApi;
+  }
+
+  private outsideNames(): string[] {
+    return this.opts.outsideExtensions ?? [];
+  }
+
+  private openServer(): Promise<void> {
     const server = createServer((req, res) => {
       this.route(req, res).catch((err: unknown) => {
         this.logger.error(`platform API: ${String(err)}`);
-        if (!res.headersSent) sendError(res, 500, 'ServiceException', 'Internal error');
+        if (!res.headersSent) this.answerError(res, 500, 'ServiceException', 'Internal error');
       });
     });
     server.keepAliveTimeout = 0;
@@ -1062,7 +1157,20 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     const inv = /^\/2018-06-01\/runtime\/invocation\/([^/]+)\/(response|error)$/.exec(url);
     if (inv && m === 'POST') return this.runtimeResult(req, res, inv[1]!, inv[2] as 'response' | 'error');
     req.resume();
-    sendError(res, 404, 'InvalidRequest', `No route for ${m} ${url}`);
+    this.answerError(res, 404, 'InvalidRequest', `No route for ${m} ${url}`);
+  }
+
+  private lastErrorLog = Number.NEGATIVE_INFINITY;
+
+  private answerError(res: ServerResponse, status: number, errorType: string, message: string): void {
+    this.apiErrors[errorType] = (this.apiErrors[errorType] ?? 0) + 1;
+    // One line per second at most: a misbehaving child must not flood the log.
+    const now = performance.now();
+    if (now - this.lastErrorLog >= 1000) {
+      this.lastErrorLog = now;
+      this.logger.debug(`platform API answered ${status} ${errorType}: ${message}`);
+    }
+    sendError(res, status, errorType, message);
   }
 
   // Extensions API
@@ -1075,26 +1183,33 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       const raw = await readBody(req, MAX_REQUEST_BYTES);
       body = JSON.parse(raw.toString('utf8') || 'null');
     } catch {
-      return sendError(res, 403, 'InvalidRequestFormat', 'Request body is not valid JSON');
+      return this.answerError(res, 403, 'InvalidRequestFormat', 'Request body is not valid JSON');
     }
-    if (name === '') return sendError(res, 403, 'Extension.InvalidExtensionName', 'Empty extension name');
+    if (name === '')
+      return this.answerError(res, 403, 'Extension.InvalidExtensionName', 'Empty extension name');
     if (!env?.registrationOpen || env.shuttingDown) {
-      return sendError(res, 403, 'Extension.RegistrationClosed', 'Extension registration closed already');
+      return this.answerError(
+        res,
+        403,
+        'Extension.RegistrationClosed',
+        'Extension registration closed already',
+      );
     }
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      return sendError(res, 403, 'InvalidRequestFormat', 'Request body must be a JSON object');
+      return this.answerError(res, 403, 'InvalidRequestFormat', 'Request body must be a JSON object');
     }
     const b = body as { events?: unknown; configurationKeys?: unknown };
     if (b.configurationKeys !== undefined) {
-      return sendError(res, 403, 'InvalidRequestFormat', 'configurationKeys is no longer supported');
+      return this.answerError(res, 403, 'InvalidRequestFormat', 'configurationKeys is no longer supported');
     }
     const events = b.events ?? [];
     if (!Array.isArray(events) || events.some((e) => e !== 'INVOKE' && e !== 'SHUTDOWN')) {
-      return sendError(res, 403, 'Extension.InvalidEventType', 'Events must be INVOKE or SHUTDOWN');
+      return this.answerError(res, 403, 'Extension.InvalidEventType', 'Events must be INVOKE or SHUTDOWN');
     }
     const child = env.externals.find((c) => c.name === name);
-    if (!child && events.includes('SHUTDOWN')) {
-      return sendError(
+    const outside = this.outsideNames().includes(name);
+    if (!child && !outside && events.includes('SHUTDOWN')) {
+      return this.answerError(
         res,
         403,
         'Extension.InvalidEventType',
@@ -1102,10 +1217,10 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       );
     }
     if (this.managedInstances && events.includes('INVOKE')) {
-      return sendError(res, 403, 'Extension.InvalidEventType', 'INVOKE is not supported in this mode');
+      return this.answerError(res, 403, 'Extension.InvalidEventType', 'INVOKE is not supported in this mode');
     }
     if ([...env.agents.values()].some((a) => a.name === name)) {
-      return sendError(
+      return this.answerError(
         res,
         403,
         'Extension.InvalidExtensionState',
@@ -1113,13 +1228,13 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       );
     }
     if (env.agents.size >= MAX_EXTENSIONS) {
-      return sendError(res, 403, 'Extension.TooManyExtensions', 'Too many extensions registered');
+      return this.answerError(res, 403, 'Extension.TooManyExtensions', 'Too many extensions registered');
     }
     const agent: Agent = {
       id: randomUUID(),
       name,
       events: [...new Set(events as ExtensionEventType[])],
-      external: child !== undefined,
+      external: child !== undefined || outside,
       registeredAt: performance.now(),
       queued: [],
       onNext: false,
@@ -1145,7 +1260,7 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
   private agentFor(req: IncomingMessage, res: ServerResponse): Agent | undefined {
     const id = header(req, 'Lambda-Extension-Identifier');
     if (!id) {
-      sendError(
+      this.answerError(
         res,
         403,
         'Extension.MissingExtensionIdentifier',
@@ -1154,12 +1269,17 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       return undefined;
     }
     if (!isUuid(id)) {
-      sendError(res, 403, 'Extension.InvalidExtensionIdentifier', 'Invalid Lambda-Extension-Identifier');
+      this.answerError(
+        res,
+        403,
+        'Extension.InvalidExtensionIdentifier',
+        'Invalid Lambda-Extension-Identifier',
+      );
       return undefined;
     }
     const agent = this.env?.agents.get(id);
     if (!agent) {
-      sendError(res, 403, 'Extension.UnknownExtensionIdentifier', 'Unknown extension');
+      this.answerError(res, 403, 'Extension.UnknownExtensionIdentifier', 'Unknown extension');
       return undefined;
     }
     return agent;
@@ -1170,7 +1290,7 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     const agent = this.agentFor(req, res);
     if (!agent) return;
     if (agent.pendingNext && !agent.pendingNext.destroyed) {
-      sendError(res, 403, 'Extension.InvalidExtensionState', 'A next request is already pending');
+      this.answerError(res, 403, 'Extension.InvalidExtensionState', 'A next request is already pending');
       return;
     }
     if (agent.firstNextAt === undefined) {
@@ -1215,24 +1335,34 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     try {
       raw = await readBody(req, MAX_REQUEST_BYTES);
     } catch {
-      return sendError(res, 413, 'RequestEntityTooLarge', 'Request too large');
+      return this.answerError(res, 413, 'RequestEntityTooLarge', 'Request too large');
     }
     const agent = this.agentFor(req, res);
     if (!agent) return;
     const errorType = header(req, 'Lambda-Extension-Function-Error-Type');
     if (!errorType)
-      return sendError(res, 403, 'Extension.MissingHeader', 'Missing Lambda-Extension-Function-Error-Type');
+      return this.answerError(
+        res,
+        403,
+        'Extension.MissingHeader',
+        'Missing Lambda-Extension-Function-Error-Type',
+      );
     if (raw.length > 0) {
       try {
         JSON.parse(raw.toString('utf8'));
       } catch {
-        return sendError(res, 403, 'InvalidRequestFormat', 'Request body is not valid JSON');
+        return this.answerError(res, 403, 'InvalidRequestFormat', 'Request body is not valid JSON');
       }
     }
     const env = this.env!;
     if (kind === 'init') {
       if (!env.registrationOpen) {
-        return sendError(res, 403, 'Extension.InvalidExtensionState', 'init/error is only valid during init');
+        return this.answerError(
+          res,
+          403,
+          'Extension.InvalidExtensionState',
+          'init/error is only valid during init',
+        );
       }
       env.initFailure ??= { status: 'error', errorType };
     } else if (!env.registrationOpen && !env.shuttingDown) {
@@ -1251,22 +1381,27 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       raw = await readBody(req, MAX_REQUEST_BYTES);
     } catch (err) {
       if (err instanceof BodyTooLargeError)
-        return sendError(res, 400, 'ValidationError', 'Request body too large');
+        return this.answerError(res, 400, 'ValidationError', 'Request body too large');
       throw err;
     }
     const agent = this.agentFor(req, res);
     if (!agent) return;
     if (agent.firstNextAt !== undefined || !this.env?.registrationOpen) {
-      return sendError(res, 403, 'Telemetry.SubscriptionClosed', 'Telemetry API subscription is closed');
+      return this.answerError(
+        res,
+        403,
+        'Telemetry.SubscriptionClosed',
+        'Telemetry API subscription is closed',
+      );
     }
     let body: unknown;
     try {
       body = JSON.parse(raw.toString('utf8'));
     } catch {
-      return sendError(res, 400, 'ValidationError', 'Request body is not valid JSON');
+      return this.answerError(res, 400, 'ValidationError', 'Request body is not valid JSON');
     }
     const v = validateSubscription(body, this.managedInstances ? '2025-01-29' : undefined);
-    if (!v.ok) return sendError(res, 400, 'ValidationError', v.message);
+    if (!v.ok) return this.answerError(res, 400, 'ValidationError', v.message);
     agent.subscriber?.close();
     const sub = new TelemetrySubscriber(agent.name, v.value, this.logger);
     agent.subscriber = sub;
@@ -1287,7 +1422,7 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     const env = this.env;
     if (!env || env.shuttingDown) return; // never answered: the process is about to go
     if (env.runtimePendingNext && !env.runtimePendingNext.destroyed) {
-      sendError(res, 403, 'InvalidStateTransition', 'A next request is already pending');
+      this.answerError(res, 403, 'InvalidStateTransition', 'A next request is already pending');
       return;
     }
     if (!env.runtimeInitDone) {
@@ -1326,7 +1461,12 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
     const raw = await readBody(req, MAX_REQUEST_BYTES).catch(() => Buffer.alloc(0));
     const env = this.env;
     if (!env || env.runtimeInitDone || !env.registrationOpen) {
-      return sendError(res, 403, 'InvalidStateTransition', 'State transition from Ready to InitError failed');
+      return this.answerError(
+        res,
+        403,
+        'InvalidStateTransition',
+        'State transition from Ready to InitError failed',
+      );
     }
     const errorType =
       header(req, 'Lambda-Runtime-Function-Error-Type') ?? errorTypeFromBody(raw) ?? 'Runtime.Unknown';
@@ -1360,10 +1500,10 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
       body = Buffer.alloc(0);
     }
     if (!env || !inv || inv.requestId !== requestId) {
-      return sendError(res, 400, 'InvalidRequestID', 'Invalid request ID');
+      return this.answerError(res, 400, 'InvalidRequestID', 'Invalid request ID');
     }
     if (inv.outcome) {
-      return sendError(res, 403, 'InvalidStateTransition', 'Invocation already completed');
+      return this.answerError(res, 403, 'InvalidStateTransition', 'Invocation already completed');
     }
     const at = performance.now();
     const readMs = at - readStart;
@@ -1380,7 +1520,7 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
         at,
         readMs,
       };
-      sendError(res, 413, 'RequestEntityTooLarge', 'Response payload too large');
+      this.answerError(res, 413, 'RequestEntityTooLarge', 'Response payload too large');
     } else if (kind === 'response') {
       inv.outcome = { status: 'success', body, at, readMs };
       sendJson(res, 202, { status: 'OK' });

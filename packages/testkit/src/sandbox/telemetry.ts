@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import type { Logger, TelemetryEvent, TelemetryType } from './types.js';
+import type { SandboxLogger, TelemetryEvent, TelemetryType } from './types.js';
 
 export const SCHEMA_VERSIONS = ['2022-07-01', '2022-12-13', '2025-01-29'] as const;
 export type SchemaVersion = (typeof SCHEMA_VERSIONS)[number];
@@ -147,11 +147,12 @@ export class TelemetrySubscriber {
   private socket: Socket | undefined;
   private idleWaiters: (() => void)[] = [];
   private readonly maxQueueBytes: number;
+  private lastWarn = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly extensionName: string,
     readonly subscription: TelemetrySubscription,
-    private readonly logger: Logger,
+    private readonly logger: SandboxLogger,
     private readonly now: () => string = () => new Date().toISOString(),
   ) {
     this.maxQueueBytes = subscription.buffering.maxBytes * 16;
@@ -306,7 +307,11 @@ export class TelemetrySubscriber {
       if (ok) return true;
       const delay = RETRY_DELAYS_MS[attempt];
       if (delay === undefined) {
-        this.logger.warn(`telemetry: dropped a batch of ${batch.length} for ${this.extensionName}`);
+        const now = performance.now();
+        if (now - this.lastWarn >= 1000) {
+          this.lastWarn = now;
+          this.logger.warn(`telemetry: dropped a batch of ${batch.length} for ${this.extensionName}`);
+        }
         return false;
       }
       await new Promise((r) => setTimeout(r, delay));
@@ -335,7 +340,10 @@ export class TelemetrySubscriber {
           res.on('error', () => resolve(false));
         },
       );
-      req.on('error', () => resolve(false));
+      req.on('error', (err) => {
+        this.logger.debug(`telemetry: POST to ${this.extensionName} failed: ${err.message}`);
+        resolve(false);
+      });
       req.end(body);
     });
   }

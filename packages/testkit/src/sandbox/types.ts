@@ -1,6 +1,6 @@
 // Public shapes of the sandbox: options, Telemetry API events, per-invocation records.
 
-export interface Logger {
+export interface SandboxLogger {
   debug(msg: string): void;
   info(msg: string): void;
   warn(msg: string): void;
@@ -194,6 +194,8 @@ export interface InvokeResult {
   error?: unknown;
   record: InvocationRecord;
   report: ReportRecord;
+  /** Lines the runtime and the extensions wrote during the invocation (at most 10000). */
+  logs: LogLine[];
 }
 
 export interface InitResult {
@@ -239,6 +241,13 @@ export interface LambdaSandboxOptions {
   extensionsDir?: string;
   /** Executable files to spawn as external extensions, in addition to `extensionsDir`. */
   extensions?: string[];
+  /**
+   * Names of external extensions that run outside the sandbox, e.g. an extension client inside the
+   * test process pointed at `await sandbox.listen()`. Init waits for them to register as for spawned
+   * ones, and they may subscribe to SHUTDOWN; having no process, they are never frozen or killed,
+   * and shutdown does not wait for them to exit.
+   */
+  outsideExtensions?: string[];
   functionName?: string;
   functionVersion?: string;
   region?: string;
@@ -269,7 +278,7 @@ export interface LambdaSandboxOptions {
   memorySampleMs?: number;
   /** Receives every line the children write (after it became a telemetry record). */
   onLog?: (line: LogLine) => void;
-  logger?: Logger;
+  logger?: SandboxLogger;
   /** Port to listen on (127.0.0.1). Default 0: a free port. */
   port?: number;
 }

@@ -37,6 +37,10 @@ describe('LambdaSandbox lifecycle with the null extension', () => {
       const r = await sandbox.invoke({ n });
       expect(r.status).toBe('success');
       expect(r.response).toMatchObject({ ok: true, n, requestId: r.requestId });
+      // The handler's console line arrives before its response (the runtime writes synchronously).
+      expect(r.logs.map((l) => l.line)).toContainEqual(
+        expect.stringContaining(`${r.requestId}\tINFO\tgot {"n":${n}}`),
+      );
       expect(r.record.coldStart).toBe(n === 0);
       expect(r.report.metrics.initDurationMs !== undefined).toBe(n === 0);
       expect(r.record.runtimeDurationMs).toBeGreaterThan(0);

@@ -1,7 +1,7 @@
 // A Node runtime for the sandbox: a Runtime API 2018-06-01 client that loads the handler as the
 // Lambda Node runtime does (`_HANDLER=path/file.export` under `LAMBDA_TASK_ROOT`, ESM or CJS, async
 // or callback handlers), builds a real `context`, and writes the runtime's log line format.
-import { existsSync } from 'node:fs';
+import { existsSync, writeSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -16,6 +16,22 @@ const LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
 const minLevel = Math.max(0, LEVELS.indexOf((process.env.AWS_LAMBDA_LOG_LEVEL || 'TRACE').toUpperCase()));
 
 let currentRequestId;
+
+// Log lines are written synchronously, as the Lambda runtime does: a line must not sit in a
+// user-space buffer when the environment is frozen or killed right after the response.
+const pause = new Int32Array(new SharedArrayBuffer(4));
+function writeLine(fd, text) {
+  let buf = Buffer.from(text);
+  while (buf.length > 0) {
+    try {
+      buf = buf.subarray(writeSync(fd, buf));
+    } catch (err) {
+      // EPIPE and the like: nobody reads our output any more; the line is lost, not the runtime.
+      if (err.code !== 'EAGAIN') return;
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  }
+}
 
 function call(method, urlPath, headers = {}, body) {
   return new Promise((resolve, reject) => {
@@ -43,10 +59,10 @@ function writeLog(level, args) {
   const message = format(...args);
   if (jsonLogs) {
     const entry = { timestamp, level, requestId: currentRequestId, message };
-    process.stdout.write(`${JSON.stringify(entry)}\n`);
+    writeLine(1, `${JSON.stringify(entry)}\n`);
   } else {
     const line = `${timestamp}\t${currentRequestId ?? 'undefined'}\t${level}\t${message}`;
-    process.stdout.write(`${line.replace(/\n/g, '\r')}\n`);
+    writeLine(1, `${line.replace(/\n/g, '\r')}\n`);
   }
 }
 console.log = (...a) => writeLog('INFO', a);
@@ -142,11 +158,16 @@ async function postResult(requestId, err, result) {
   await call('POST', `/2018-06-01/runtime/invocation/${requestId}/response`, {}, text);
 }
 
+let dying = false;
 async function fatal(err, requestId) {
   // As the Node runtime does for an uncaught exception: report it, then exit.
+  if (dying) return;
+  dying = true;
+  // Whatever happens while reporting, the process ends (the platform may be gone already).
+  setTimeout(() => process.exit(129), 2000).unref();
   const body = errorBody(err);
   const line = `${new Date().toISOString()}\t${requestId ?? 'undefined'}\tERROR\t${JSON.stringify(body)}`;
-  process.stderr.write(`${line.replace(/\n/g, '\r')}\n`);
+  writeLine(2, `${line.replace(/\n/g, '\r')}\n`);
   try {
     const target = requestId ? `invocation/${requestId}/error` : 'init/error';
     await call(
@@ -166,7 +187,8 @@ async function main() {
     handler = await loadHandler();
   } catch (err) {
     const body = errorBody(err);
-    process.stderr.write(
+    writeLine(
+      2,
       `${new Date().toISOString()}\tundefined\tERROR\t${JSON.stringify(body).replace(/\n/g, '\r')}\n`,
     );
     await call(
