@@ -4,7 +4,8 @@
 // dist/layer.zip:
 //   extensions/datadog-agent          the launcher (POSIX sh, 0755)
 //   serverless-agent/datadog-agent.cjs the entry: registers, then requires agent.cjs
-//   serverless-agent/agent.cjs         the rest of the app in one file
+//   serverless-agent/agent.cjs         the agent up to the first `next` (lifecycle)
+//   serverless-agent/components.cjs    the heavy components, loaded after the first `next`
 //   datadog_wrapper                   AWS_LAMBDA_EXEC_WRAPPER for the Datadog tracers (0755)
 // --with-node also writes dist/layer-with-node.zip, adding this machine's Node binary as
 // serverless-agent/node/bin/node (and its version in serverless-agent/node/VERSION) for
@@ -83,6 +84,14 @@ function sizeOf(dir) {
 
 const mb = (n) => `${(n / 1024 / 1024).toFixed(2)} MB`;
 
+// Leaves a module out of a bundle, required at run time from the file beside it.
+const apart = (filter, path) => ({
+  name: `apart:${path}`,
+  setup(b) {
+    b.onResolve({ filter }, () => ({ path, external: true }));
+  },
+});
+
 async function stage(dir) {
   mkdirSync(join(dir, 'extensions'), { recursive: true });
   mkdirSync(join(dir, 'serverless-agent'), { recursive: true });
@@ -107,19 +116,20 @@ async function stage(dir) {
     ...common,
     entryPoints: [join(app, 'src/main.ts')],
     outfile: join(dir, 'serverless-agent/datadog-agent.cjs'),
-    plugins: [
-      {
-        name: 'agent-apart',
-        setup(b) {
-          b.onResolve({ filter: /^\.\/agent\.js$/ }, () => ({ path: './agent.cjs', external: true }));
-        },
-      },
-    ],
+    plugins: [apart(/^\.\/agent\.js$/, './agent.cjs')],
   });
+  // The agent (lifecycle included) runs up to the first `next`; the heavy components are a third
+  // file, compiled after it.
   await build({
     ...common,
     entryPoints: [join(app, 'src/agent.ts')],
     outfile: join(dir, 'serverless-agent/agent.cjs'),
+    plugins: [apart(/^\.\/components\.js$/, './components.cjs')],
+  });
+  await build({
+    ...common,
+    entryPoints: [join(app, 'src/components.ts')],
+    outfile: join(dir, 'serverless-agent/components.cjs'),
   });
   copyFileSync(join(app, 'layer/datadog-agent'), join(dir, 'extensions/datadog-agent'));
   copyFileSync(join(app, 'layer/datadog_wrapper'), join(dir, 'datadog_wrapper'));
@@ -127,6 +137,7 @@ async function stage(dir) {
   chmodSync(join(dir, 'datadog_wrapper'), 0o755);
   chmodSync(join(dir, 'serverless-agent/datadog-agent.cjs'), 0o644);
   chmodSync(join(dir, 'serverless-agent/agent.cjs'), 0o644);
+  chmodSync(join(dir, 'serverless-agent/components.cjs'), 0o644);
 }
 
 mkdirSync(out, { recursive: true });

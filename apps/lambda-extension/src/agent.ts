@@ -5,15 +5,16 @@
 //  4. only then the heavy components load (fastify, msgpackr, ...) and take over their queues.
 // Nothing here may break the function: an internal fault turns the extension idle (it keeps
 // answering `next`, drops and counts, says why once).
+import diagnostics from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FlushOutcome } from '@serverless-agent/flush-strategy';
 import type { Lifecycle, LifecycleEvent, Registration } from '@serverless-agent/lifecycle';
+import type { Components, EnhancedSample } from './components.js';
 import { answer, bindEarlyListeners, closeEarlyListeners, type EarlyListeners, proxyTo } from './early.js';
 import { type Env, mergeEnv, type YamlParser, yamlPathOf } from './env.js';
 import type { FlushDriver } from './flush-driver.js';
 import { createLogger, type Logger, parseLogLevel } from './logger.js';
 import { portsFromEnv } from './ports.js';
-import { functionIdentity, functionTags } from './tags.js';
 import { warnUnsupported } from './variables.js';
 import { VERSION } from './version.js';
 
@@ -40,12 +41,33 @@ function idleTraceAnswer(counts: { traceRequests: number }) {
   };
 }
 
-const FIRST_NEXT_HEADSTART_MS = 5;
-const MAX_EARLY_SAMPLES = 10_000;
+// The heavy components load once the first `next` request is on the wire (compiling them earlier
+// would hold it back), or after this long at most.
+const FIRST_NEXT_WAIT_MS = 250;
 
-type EnhancedSample = Parameters<
-  NonNullable<import('@serverless-agent/lifecycle').LifecycleDeps['submit']>
->[0];
+/** Resolves once an `event/next` request of this process has been written out (or after `maxMs`). */
+function firstNextSent(maxMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const channel = diagnostics.channel('http.client.request.start');
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      channel.unsubscribe(onRequest);
+      clearTimeout(timer);
+      // One more turn, so the bytes leave before the compiler takes the thread.
+      setImmediate(resolve);
+    };
+    const onRequest = (message: unknown) => {
+      const req = (message as { request?: import('node:http').ClientRequest }).request;
+      if (req?.path?.endsWith('/extension/event/next')) req.once('finish', finish);
+    };
+    channel.subscribe(onRequest);
+    const timer = setTimeout(finish, maxMs);
+  });
+}
+const MAX_EARLY_SAMPLES = 10_000;
+const MAX_EARLY_TELEMETRY_BATCHES = 1000;
 
 const API_KEY_SOURCES = ['DD_API_KEY', 'DD_API_KEY_SECRET_ARN', 'DD_KMS_API_KEY', 'DD_API_KEY_SSM_ARN'];
 
@@ -102,6 +124,7 @@ export async function run(options: RunOptions): Promise<void> {
     traceRequests: 0,
     enhancedSamples: 0,
     earlySamplesDropped: 0,
+    earlyTelemetryDropped: 0,
   };
   const earlySamples: EnhancedSample[] = [];
   let submitSample: ((s: EnhancedSample) => void) | undefined;
@@ -173,7 +196,15 @@ export async function run(options: RunOptions): Promise<void> {
   );
 
   const runtimeDone = new Map<string, Promise<unknown>>();
+  // Platform and function records that arrive before the logs pipeline loaded wait for it (bounded).
+  const earlyTelemetry: unknown[] = [];
+  let ingestTelemetry: ((events: unknown) => void) | undefined;
   lifecycle.subscribe((event: LifecycleEvent) => {
+    if (event.type === 'telemetry') {
+      if (ingestTelemetry) ingestTelemetry(event.events);
+      else if (earlyTelemetry.length < MAX_EARLY_TELEMETRY_BATCHES) earlyTelemetry.push(event.events);
+      else counts.earlyTelemetryDropped++;
+    }
     if (event.type === 'runtimeDone' && driver) {
       const d = driver;
       // The batch that carried runtimeDone is handed to the logs after its events are processed:
@@ -187,15 +218,18 @@ export async function run(options: RunOptions): Promise<void> {
 
   // The heavy part, after the first `next` is out (a few milliseconds later: evaluating these
   // modules before the request is written would hold it back); the queues hold what arrives.
-  const afterFirstNext = new Promise<void>((resolve) => setTimeout(resolve, FIRST_NEXT_HEADSTART_MS));
+  const afterFirstNext = firstNextSent(FIRST_NEXT_WAIT_MS);
   const loaded =
     idle === undefined && early
       ? afterFirstNext
-          .then(() => loadComponents(env, registration, early, lifecycle, logger, counts))
+          .then(() => import('./components.js'))
+          .then(({ loadComponents }) => loadComponents(env, registration, early, lifecycle, logger, counts))
           .then(
             (c) => {
               components = c as Components & { setShutdownDeadline: (d: number) => void };
               submitSample = c.submit;
+              ingestTelemetry = c.ingestTelemetry;
+              for (const events of earlyTelemetry.splice(0)) c.ingestTelemetry(events);
               for (const sample of earlySamples.splice(0)) c.submit(sample);
               flushAll = c.flushAll;
               driver = c.driver;
@@ -220,7 +254,9 @@ export async function run(options: RunOptions): Promise<void> {
         event.requestId,
         Math.max(0, event.deadlineMs - Date.now()),
       );
-      await runtimeDone.get(event.requestId);
+      // runtimeDone may have come before the components loaded: then nothing flushed for it yet.
+      await (runtimeDone.get(event.requestId) ??
+        driver.send({ type: 'runtime-done', requestId: event.requestId }));
       runtimeDone.delete(event.requestId);
     },
     onShutdown: async (event) => {
@@ -239,186 +275,4 @@ export async function run(options: RunOptions): Promise<void> {
   );
   if (early) await closeEarlyListeners(early);
   exit(0);
-}
-
-interface Components {
-  stats: () => Record<string, unknown>;
-  submit: (sample: EnhancedSample) => void;
-  driver: FlushDriver;
-  flushAll: (force: boolean) => Promise<FlushOutcome>;
-  close: () => Promise<void>;
-}
-
-async function loadComponents(
-  env: Env,
-  registration: Registration,
-  early: EarlyListeners,
-  lifecycle: Lifecycle,
-  logger: Logger,
-  counts: { datagrams: number; datagramBytes: number },
-): Promise<Components> {
-  const [dogstatsd, traceIntake, flushStrategy, forwarderModule, logsModule, { FlushDriver }] =
-    await Promise.all([
-      import('@serverless-agent/dogstatsd'),
-      import('@serverless-agent/trace-intake'),
-      import('@serverless-agent/flush-strategy'),
-      import('@serverless-agent/forwarder'),
-      import('@serverless-agent/logs'),
-      import('./flush-driver.js'),
-    ]);
-  const forwarder = forwarderModule.createForwarder(forwarderModule.fromEnv(env, logger));
-  // Sockets, TLS and codecs during init, so the first flush does not pay for them.
-  void forwarder.warmUp().catch(() => {});
-
-  const id = functionIdentity(env, registration.accountId);
-  const tags = functionTags(env, id);
-  const traceOptions = traceIntake.fromEnv(env, logger);
-  const agent = new traceIntake.TraceAgent({
-    ...traceOptions,
-    logger,
-    agentVersion: VERSION,
-    tags: { ...traceOptions.tags, ...tags },
-    functionName: id.functionName,
-    functionArn: id.functionArn,
-    region: id.region,
-    accountId: id.accountId,
-  });
-  const receiver = traceIntake.createTraceReceiver(agent, {
-    host: '127.0.0.1',
-    port: early.ports.traces,
-    maxTraceBodyBytes: traceOptions.maxTraceBodyBytes,
-    maxOtherBodyBytes: traceOptions.maxOtherBodyBytes,
-    onProxy: (payload) => void forwarder.send(toForwarder(payload), { signal: AbortSignal.timeout(10_000) }),
-    additionalTags: tags,
-  });
-  await receiver.app.ready();
-  // fastify routes the requests that arrive on our already-bound server.
-  early.traces.attach((req, res) => receiver.app.routing(req, res));
-
-  const logsConfig = logsModule.fromEnv(env, logger);
-  const logs = new logsModule.LambdaLogs({
-    enabled: logsConfig.enabled,
-    rules: logsConfig.rules,
-    service: logsConfig.service,
-    shipOwnLogs: logsConfig.shipOwnLogs,
-    functionArn: id.functionArn,
-    tags: { ...parseDdTags(env.DD_TAGS), ...tags, ...unifiedTags(env) },
-    logger,
-    onOutOfMemory: (r) =>
-      lifecycle.processor.outOfMemoryDetected({ requestId: r.requestId ?? undefined, time: r.timestamp }),
-  });
-  lifecycle.subscribe((e) => {
-    if (e.type === 'telemetry') logs.ingest(e.events);
-  });
-
-  const statsdConfig = dogstatsd.fromEnv(env, logger);
-  const aggregator = new dogstatsd.Aggregator({
-    ...statsdConfig.aggregator,
-    globalTags: [
-      ...(statsdConfig.aggregator.globalTags ?? []),
-      ...Object.entries(tags).map(([k, v]) => `${k}:${v}`),
-    ],
-    logger,
-  });
-  const maxDatagram = statsdConfig.bufferSize;
-  try {
-    early.dogstatsd.socket.setRecvBufferSize(statsdConfig.recvBufferSize);
-  } catch (err) {
-    logger.debug(`dogstatsd: receive buffer left as the kernel set it: ${(err as Error).message}`);
-  }
-  early.dogstatsd.attach((msg) => {
-    counts.datagrams++;
-    counts.datagramBytes += msg.length;
-    aggregator.ingest(msg, Math.min(msg.length, maxDatagram));
-  });
-
-  const { strategy, flushTimeoutS } = flushStrategy.fromEnv(env, logger);
-  const core = new flushStrategy.FlushCore({ strategy, flushTimeoutS, clock: Date.now, logger });
-  let shutdownDeadline: number | undefined;
-  const debug =
-    parseLogLevel(env.DD_LOG_LEVEL).level === 'debug' || parseLogLevel(env.DD_LOG_LEVEL).level === 'trace';
-  const flushAll = async (force: boolean): Promise<FlushOutcome> => {
-    const t0 = performance.now();
-    // Every bucket, closed or not: a frozen or shut-down sandbox may never come back for the rest.
-    const metrics = await dogstatsd.flushPayloads(aggregator, { all: true });
-    const payloads = [
-      ...(metrics as ForwarderPayload[]),
-      ...agent.flush(force).map(toForwarder),
-      ...logs.flush({ final: force }),
-    ];
-    // The strategy bounds how long a blocking flush holds `next`; this bounds the requests.
-    const budgetMs =
-      force && shutdownDeadline !== undefined
-        ? Math.max(50, shutdownDeadline - Date.now() - 100)
-        : flushTimeoutS * 1000;
-    const t1 = performance.now();
-    const result = await forwarder.flush(payloads, { signal: AbortSignal.timeout(budgetMs), blocking: true });
-    const t2 = performance.now();
-    if (debug) {
-      logger.debug(
-        `flush: ${payloads.length} payloads built in ${(t1 - t0).toFixed(1)} ms, sent in ${(t2 - t1).toFixed(1)} ms`,
-      );
-    }
-    const dropped = Object.values(result.dropped).reduce((a, b) => a + (b ?? 0), 0);
-    return dropped > 0 || result.buffered > 0 ? 'partial' : 'success';
-  };
-  const driver = new FlushDriver(core, flushAll);
-  forwarder.onBackendHealth((event) => void driver.send(event));
-  return {
-    submit: (sample) => {
-      aggregator.submit(sample);
-    },
-    stats: () => ({
-      metrics: aggregator.stats(),
-      traces: agent.counters,
-      buffered: agent.buffered,
-      logs: logs.stats(),
-      forwarder: forwarder.stats(),
-    }),
-    driver,
-    flushAll,
-    close: async () => {
-      await receiver.close().catch(() => {});
-      await forwarder.close();
-    },
-    setShutdownDeadline: (d: number) => {
-      shutdownDeadline = d;
-    },
-  } as Components & { setShutdownDeadline: (d: number) => void };
-}
-
-type TracePayload = import('@serverless-agent/trace-intake').OutgoingPayload;
-type ForwarderPayload = import('@serverless-agent/forwarder').OutgoingPayload;
-
-/**
- * The two packages spell one kind differently: trace-intake's `llmobs_eval` is the forwarder's
- * `llmobs_eval_v1` / `llmobs_eval_v2`. The v2 route is the current one; v1 is sent there too.
- */
-function toForwarder(p: TracePayload): ForwarderPayload {
-  const kind = p.kind === 'llmobs_eval' ? 'llmobs_eval_v2' : p.kind;
-  const split = p.split;
-  return {
-    ...p,
-    kind,
-    split: split ? () => split()?.map(toForwarder) : undefined,
-  } as ForwarderPayload;
-}
-
-/** `DD_TAGS`: `k:v` pairs separated by commas or spaces; items without both sides are dropped. */
-export function parseDdTags(value: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const item of (value ?? '').split(/[\s,]+/)) {
-    const i = item.indexOf(':');
-    if (i <= 0 || i === item.length - 1) continue;
-    out[item.slice(0, i)] = item.slice(i + 1);
-  }
-  return out;
-}
-
-function unifiedTags(env: Env): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (env.DD_ENV) out.env = env.DD_ENV;
-  if (env.DD_VERSION) out.version = env.DD_VERSION;
-  if (env.DD_SERVICE) out.service = env.DD_SERVICE.toLowerCase();
-  return out;
 }

@@ -23,6 +23,7 @@ describe('layer.zip', () => {
       expect(mode(join(dir, 'datadog_wrapper'))).toBe(0o755);
       expect(mode(join(dir, 'serverless-agent/datadog-agent.cjs'))).toBe(0o644);
       expect(mode(join(dir, 'serverless-agent/agent.cjs'))).toBe(0o644);
+      expect(mode(join(dir, 'serverless-agent/components.cjs'))).toBe(0o644);
       expect(statSync(join(dir, 'serverless-agent')).isDirectory()).toBe(true);
       const listing = execFileSync('unzip', [
         '-Z1',
@@ -36,6 +37,7 @@ describe('layer.zip', () => {
         'datadog_wrapper',
         'extensions/datadog-agent',
         'serverless-agent/agent.cjs',
+        'serverless-agent/components.cjs',
         'serverless-agent/datadog-agent.cjs',
       ]);
     }, 120_000);
