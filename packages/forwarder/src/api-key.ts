@@ -27,6 +27,9 @@ export interface ApiKeyOptions {
 
 export type ApiKeyState = 'pending' | 'ready' | 'failed';
 
+/** Least time between two re-reads of a secret caused by 403 answers. */
+export const INVALIDATE_INTERVAL_MS = 60_000;
+
 /** Trailing newlines and every space go, as the Lambda extension cleans keys. */
 export function cleanApiKey(raw: string): string | undefined {
   const cleaned = raw.replace(/\n+$/, '').replace(/ /g, '').trim();
@@ -39,9 +42,11 @@ export function keyFromSecretString(secret: string): string | undefined {
   if (trimmed.startsWith('{')) {
     try {
       const parsed = JSON.parse(trimmed) as Record<string, unknown>;
+      // An empty `dd_api_key` is as good as none: the next field may hold the key.
       for (const field of ['dd_api_key', 'apiKey']) {
         const v = parsed[field];
-        if (typeof v === 'string') return cleanApiKey(v);
+        const key = typeof v === 'string' ? cleanApiKey(v) : undefined;
+        if (key) return key;
       }
       return undefined;
     } catch {
@@ -82,6 +87,7 @@ export class ApiKeyProvider {
   #key: string | undefined;
   #state: ApiKeyState = 'pending';
   #resolvedAt = 0;
+  #invalidatedAt: number | undefined;
   #inFlight: Promise<void> | undefined;
   #waiters = new Set<() => void>();
   #dispatcher: Dispatcher | undefined;
@@ -135,9 +141,17 @@ export class ApiKeyProvider {
     return this.#key;
   }
 
-  /** After a 403 a rotated secret may have a new value: re-resolve (secret sources only), keeping the old key until then. */
+  /**
+   * After a 403 a rotated secret may have a new value: re-resolve (secret sources only), keeping the old key
+   * until then. At most once per `INVALIDATE_INTERVAL_MS` (or the reload interval, if longer): a key that is
+   * simply wrong must not cost an AWS call at every flush.
+   */
   invalidate(): void {
-    if (this.#isSecret() && !this.#inFlight) this.#refresh();
+    if (!this.#isSecret() || this.#inFlight) return;
+    const interval = Math.max(INVALIDATE_INTERVAL_MS, this.#options.reloadIntervalMs);
+    if (this.#invalidatedAt !== undefined && this.#clock.now() - this.#invalidatedAt < interval) return;
+    this.#invalidatedAt = this.#clock.now();
+    this.#refresh();
   }
 
   async close(): Promise<void> {

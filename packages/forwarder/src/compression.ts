@@ -39,7 +39,8 @@ export const DEFAULT_COMPRESSION: CompressionOptions = {
   zstdWasm: false,
 };
 
-// Trace stats go gzip at the fast level in both the Agent and the Lambda extension (wire-protocols.md §E.2).
+// Trace stats go gzip (wire-protocols.md §E.2 names the encoding, not a level); the level is the fast one
+// the Lambda extension's stats encoder uses (libdd-trace-utils `serialize_stats_payload`: gzip `fast`, 1).
 const STATS_GZIP_LEVEL = 1;
 
 const gzip = promisify(zlib.gzip);
@@ -66,13 +67,22 @@ const identityCodec: Codec = {
   compress: async (data) => data,
 };
 
-function clampZlibLevel(level: number): number {
-  return Math.min(9, Math.max(1, Math.round(level)));
+/** The level `DD_COMPRESSION_LEVEL` and the per-kind variables default to (lambda-extension-reference.md §1a). */
+export const DEFAULT_COMPRESSION_LEVEL = 3;
+
+/**
+ * The configured levels are 0–9 (§1a). 0 is zstd's "default level" (3), and stays that for gzip: a user
+ * who writes 0 asks for the default, never for an uncompressed gzip stream. The gzip fallback takes the
+ * same scale (1 fastest, 9 smallest).
+ */
+export function effectiveLevel(level: number): number {
+  const n = Math.round(level);
+  if (!Number.isFinite(n) || n <= 0) return DEFAULT_COMPRESSION_LEVEL;
+  return Math.min(9, n);
 }
 
-function clampZstdLevel(level: number): number {
-  return Math.min(19, Math.max(1, Math.round(level)));
-}
+const clampZlibLevel = effectiveLevel;
+const clampZstdLevel = effectiveLevel;
 
 type ZstdCompressFn = (
   data: Uint8Array,

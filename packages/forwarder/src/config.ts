@@ -1,8 +1,9 @@
+import crypto from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import type { ApiKeyOptions, ApiKeySource } from './api-key.js';
 import { credentialSourceFromEnv } from './aws/credentials.js';
-import type { CodecKind, CompressionOptions } from './compression.js';
+import { type CodecKind, type CompressionOptions, DEFAULT_COMPRESSION_LEVEL } from './compression.js';
 import {
   type AdditionalEndpoint,
   type AdditionalEndpoints,
@@ -88,12 +89,12 @@ export function parseAdditionalEndpoints(raw: string, name: string, logger: Logg
   return out;
 }
 
-/** `[{"api_key": "...", "Host": "...", "Port": 443, "is_reliable": true}]` → `https://Host:Port`. */
-export function parseLogsAdditionalEndpoints(
-  raw: string,
-  noSsl: boolean,
-  logger: Logger,
-): AdditionalEndpoint[] {
+/**
+ * `[{"api_key": "...", "Host": "...", "Port": 443, "is_reliable": true}]` → `https://Host:Port/api/v2/logs`
+ * (lambda-extension-reference.md §1d): always HTTPS, whatever `DD_LOGS_CONFIG_LOGS_NO_SSL` says (that
+ * variable is about the main logs URL). A missing `Port` is 443, the HTTPS port the intakes listen on.
+ */
+export function parseLogsAdditionalEndpoints(raw: string, logger: Logger): AdditionalEndpoint[] {
   const name = 'DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS';
   let parsed: unknown;
   try {
@@ -114,10 +115,20 @@ export function parseLogsAdditionalEndpoints(
       logger.warn(`${name}: an entry without Host or api_key; ignored`);
       continue;
     }
-    const port = e.Port ?? e.port;
-    const hostPort = port === undefined || port === '' ? host.trim() : `${host.trim()}:${port}`;
+    if (!/^[a-zA-Z0-9._-]+$/.test(host.trim())) {
+      logger.warn(
+        `${name}: Host ${JSON.stringify(host)} is not a host name (no scheme, port or path); ignored`,
+      );
+      continue;
+    }
+    const rawPort = e.Port ?? e.port;
+    const port = rawPort === undefined || rawPort === '' ? 443 : Number(rawPort);
+    if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+      logger.warn(`${name}: Port ${JSON.stringify(rawPort)} for ${host} is not a TCP port; ignored`);
+      continue;
+    }
     out.push({
-      url: normaliseLogsUrl(hostPort, noSsl),
+      url: `https://${host.trim()}:${port}`,
       apiKey: key.trim(),
       reliable: e.is_reliable === undefined ? true : e.is_reliable === true || e.is_reliable === 'true',
     });
@@ -251,6 +262,19 @@ export function fromEnv(input: Env, logger: Logger): ForwarderOptions {
   const logsNoSsl = bool(env, 'DD_LOGS_CONFIG_LOGS_NO_SSL', false, logger);
   const logsUrl = value(env, 'DD_LOGS_CONFIG_LOGS_DD_URL');
   if (logsUrl) endpoints.logsUrl = normaliseLogsUrl(logsUrl, logsNoSsl);
+  if (bool(env, 'DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_ENABLED', false, logger)) {
+    const opw = value(env, 'DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_URL');
+    if (!opw)
+      logger.warn(
+        'DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_ENABLED is set without DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_URL; ' +
+          'logs go to the Datadog logs intake',
+      );
+    else if (!/^https?:\/\/[^\s/]+/i.test(normaliseLogsUrl(opw, logsNoSsl)))
+      logger.warn(
+        'DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_URL is not an http(s) URL; logs go to the Datadog logs intake',
+      );
+    else endpoints.opwLogsUrl = normaliseLogsUrl(opw, logsNoSsl);
+  }
 
   const additional: AdditionalEndpoints = { metrics: [], apm: [], logs: [] };
   const metricsExtra = value(env, 'DD_ADDITIONAL_ENDPOINTS');
@@ -259,11 +283,12 @@ export function fromEnv(input: Env, logger: Logger): ForwarderOptions {
   const apmExtra = value(env, 'DD_APM_ADDITIONAL_ENDPOINTS');
   if (apmExtra) additional.apm = parseAdditionalEndpoints(apmExtra, 'DD_APM_ADDITIONAL_ENDPOINTS', logger);
   const logsExtra = value(env, 'DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS');
-  if (logsExtra) additional.logs = parseLogsAdditionalEndpoints(logsExtra, logsNoSsl, logger);
+  if (logsExtra) additional.logs = parseLogsAdditionalEndpoints(logsExtra, logger);
 
+  // 0–9 as the spec gives DD_COMPRESSION_LEVEL; the per-kind variables are levels of the same codecs.
   const level = (name: string, fallback: number) =>
-    number(env, name, fallback, logger, (n) => Number.isInteger(n) && n >= 0 && n <= 22);
-  const globalLevel = level('DD_COMPRESSION_LEVEL', 3);
+    number(env, name, fallback, logger, (n) => Number.isInteger(n) && n >= 0 && n <= 9);
+  const globalLevel = level('DD_COMPRESSION_LEVEL', DEFAULT_COMPRESSION_LEVEL);
   const logsCompressed = bool(env, 'DD_LOGS_CONFIG_USE_COMPRESSION', true, logger);
   const compression: CompressionOptions = {
     metrics: codec(env, 'DD_SERIALIZER_COMPRESSOR_KIND', 'zstd', logger),
@@ -277,6 +302,18 @@ export function fromEnv(input: Env, logger: Logger): ForwarderOptions {
 
   const region = value(env, 'AWS_REGION') ?? value(env, 'AWS_DEFAULT_REGION') ?? 'us-east-1';
   const reloadSeconds = number(env, 'DD_API_KEY_SECRET_RELOAD_INTERVAL', 0, logger);
+  // DD_LAMBDA_FIPS_MODE is informational (lambda-extension-reference.md §1a, §9): it says what the runtime
+  // layer does; a mismatch with this process is worth a warning, and it changes no endpoint.
+  const fipsCrypto = crypto.getFips() === 1;
+  const fipsMode = bool(env, 'DD_LAMBDA_FIPS_MODE', region.startsWith('us-gov-'), logger);
+  if (fipsMode !== fipsCrypto)
+    logger.warn(
+      fipsMode
+        ? 'FIPS mode is expected (DD_LAMBDA_FIPS_MODE, or a us-gov-* region) but this process does not run ' +
+            'FIPS crypto; use a FIPS-enabled Node or set DD_LAMBDA_FIPS_MODE=false for consistent FIPS behaviour'
+        : 'this process runs FIPS crypto but DD_LAMBDA_FIPS_MODE is false; the runtime layer will not be in ' +
+            'FIPS mode: set DD_LAMBDA_FIPS_MODE=true for consistent FIPS behaviour',
+    );
   const apiKey: ApiKeyOptions = {
     source: apiKeySource(env, logger),
     reloadIntervalMs: reloadSeconds * 1000,
@@ -289,8 +326,7 @@ export function fromEnv(input: Env, logger: Logger): ForwarderOptions {
         : {}),
       ...(value(env, 'AWS_ENDPOINT_URL_KMS') ? { kms: value(env, 'AWS_ENDPOINT_URL_KMS') } : {}),
       ...(value(env, 'AWS_ENDPOINT_URL_SSM') ? { ssm: value(env, 'AWS_ENDPOINT_URL_SSM') } : {}),
-      // GovCloud functions use the FIPS endpoints, as Datadog's FIPS layers do.
-      fips: bool(env, 'DD_LAMBDA_FIPS_MODE', region.startsWith('us-gov-'), logger),
+      fips: fipsCrypto,
     },
     credentials: credentialSourceFromEnv(env),
     timeoutMs: 10_000,

@@ -9,10 +9,15 @@ export interface EndpointConfig {
   site: string;
   /** `DD_DD_URL` / `DD_URL`: replaces `https://api.<site>` for series, sketches, check runs and events. */
   metricsUrl?: string;
-  /** `DD_APM_DD_URL`: replaces `https://trace.agent.<site>` for traces and stats. */
+  /** `DD_APM_DD_URL`: replaces `https://trace.agent.<site>` for traces and stats (a trailing `/api/v0.2/traces` is the trace route). */
   apmUrl?: string;
   /** `DD_LOGS_CONFIG_LOGS_DD_URL`, normalised to a URL: replaces `https://http-intake.logs.<site>`. */
   logsUrl?: string;
+  /**
+   * `DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_URL` (with `..._ENABLED`): the full URL logs go to instead of
+   * the logs intake, no route appended; they go there plain (lambda-extension-reference.md §1d).
+   */
+  opwLogsUrl?: string;
 }
 
 /** One extra destination (dual shipping): its own URL prefix and its own API key. */
@@ -88,11 +93,25 @@ export function normaliseLogsUrl(value: string, noSsl: boolean): string {
   return `${noSsl ? 'http' : 'https'}://${trimmed}`;
 }
 
-function joinPath(prefix: string, path: string): string {
+const TRACES_PATH = ROUTES.traces.path;
+
+/**
+ * `DD_APM_DD_URL` is a prefix to which `/api/v0.2/traces` is appended (lambda-extension-reference.md §1e,
+ * wire-protocols.md §F); a value that already ends with that route is taken as the full trace URL, so the
+ * route is removed first: traces and stats both hang off what remains (as Datadog derives the stats URL).
+ */
+export function apmPrefix(url: string): string {
+  const base = url.replace(/\/+$/, '');
+  return base.endsWith(TRACES_PATH) ? base.slice(0, -TRACES_PATH.length) : base;
+}
+
+function joinPath(prefix: string, kind: EndpointKind): string {
+  const route = ROUTES[kind];
+  if (route.family === 'apm') return apmPrefix(prefix) + route.path;
   const base = prefix.replace(/\/+$/, '');
   // A prefix that already ends with the route's path (a full URL given by the user) is kept whole.
-  if (base.endsWith(path.replace(/\/+$/, ''))) return base;
-  return base + path;
+  if (base.endsWith(route.path.replace(/\/+$/, ''))) return base;
+  return base + route.path;
 }
 
 /** The prefix (scheme + host[:port]) the main destination of `kind` uses. */
@@ -106,12 +125,21 @@ export function prefixFor(kind: EndpointKind, config: EndpointConfig): string {
 
 /** The full URL of the main destination of `kind`. */
 export function intakeUrl(kind: EndpointKind, config: EndpointConfig): string {
-  return joinPath(prefixFor(kind, config), ROUTES[kind].path);
+  if (isOpwDestination(kind, config)) return config.opwLogsUrl as string;
+  return joinPath(prefixFor(kind, config), kind);
+}
+
+/**
+ * Whether the main destination of `kind` is an Observability Pipelines Worker: it takes plain JSON, without
+ * compression nor `DD-PROTOCOL`.
+ */
+export function isOpwDestination(kind: EndpointKind, config: EndpointConfig): boolean {
+  return kind === 'logs' && config.opwLogsUrl !== undefined;
 }
 
 /** The full URL of an additional endpoint for `kind`. */
 export function additionalUrl(kind: EndpointKind, endpoint: AdditionalEndpoint): string {
-  return joinPath(endpoint.url, ROUTES[kind].path);
+  return joinPath(endpoint.url, kind);
 }
 
 /** The additional endpoints that receive a copy of `kind`. Proxied routes are not dual-shipped. */

@@ -11,6 +11,7 @@ import {
   type EndpointConfig,
   intakeUrl,
   isEndpointKind,
+  isOpwDestination,
   NO_ADDITIONAL_ENDPOINTS,
 } from './endpoints.js';
 import { FreezeDetector } from './freeze.js';
@@ -146,8 +147,9 @@ interface Destination {
   /** Undefined: the main API key (resolved); else the additional endpoint's own key. */
   apiKey: string | undefined;
   reliable: boolean;
+  /** An Observability Pipelines Worker: the body goes uncompressed, without `DD-PROTOCOL`. */
+  plain: boolean;
   stats: DestinationStats;
-  warned403: boolean;
 }
 
 interface Request {
@@ -259,6 +261,8 @@ export class Forwarder {
   #freezes = 0;
   #closed = false;
   #noKeyLogged = false;
+  /** Destinations (by id) whose 403 was logged: kept here, not on the destination, which a query string copies. */
+  readonly #warned403 = new Set<string>();
 
   constructor(options: ForwarderOptions) {
     this.#o = options;
@@ -378,14 +382,16 @@ export class Forwarder {
     // Each request listens to the call's signal; past Node's default of 10 that is by design, not a leak.
     // (Raised only when needed: setMaxListeners costs more than the rest of a small send.)
     if (waiting.length + fresh.length > 3) setMaxListeners(0, options.signal);
-    const byDestination = new Map<Destination, Request[]>();
+    // By id: a request with a query string carries a copy of its destination, which is still the same one
+    // (one probe while it is unhealthy, not one per query string).
+    const byDestination = new Map<string, { d: Destination; list: Request[] }>();
     for (const r of [...waiting, ...fresh]) {
-      const list = byDestination.get(r.destination) ?? [];
-      list.push(r);
-      byDestination.set(r.destination, list);
+      const group = byDestination.get(r.destination.id);
+      if (group) group.list.push(r);
+      else byDestination.set(r.destination.id, { d: r.destination, list: [r] });
     }
     await Promise.all(
-      [...byDestination].map(([d, list]) => this.#flushDestination(d, list, options, result)),
+      [...byDestination.values()].map(({ d, list }) => this.#flushDestination(d, list, options, result)),
     );
   }
 
@@ -513,15 +519,22 @@ export class Forwarder {
   #destinationsFor(kind: EndpointKind): Destination[] {
     let list = this.#byKind.get(kind);
     if (list) return list;
-    list = [this.#destination(intakeUrl(kind, this.#o.endpoints), undefined, true, 0)];
+    const plain = isOpwDestination(kind, this.#o.endpoints);
+    list = [this.#destination(intakeUrl(kind, this.#o.endpoints), undefined, true, 0, plain)];
     for (const [i, e] of additionalFor(kind, this.#o.additionalEndpoints).entries()) {
-      list.push(this.#destination(additionalUrl(kind, e), e.apiKey, e.reliable, i + 1));
+      list.push(this.#destination(additionalUrl(kind, e), e.apiKey, e.reliable, i + 1, false));
     }
     this.#byKind.set(kind, list);
     return list;
   }
 
-  #destination(url: string, apiKey: string | undefined, reliable: boolean, index: number): Destination {
+  #destination(
+    url: string,
+    apiKey: string | undefined,
+    reliable: boolean,
+    index: number,
+    plain: boolean,
+  ): Destination {
     // One destination per URL and key: each retries, buffers and is healthy on its own.
     const id = index === 0 ? url : `${url}#${index}`;
     let d = this.#destinations.get(id);
@@ -531,7 +544,7 @@ export class Forwarder {
         url: new URL(url),
         apiKey,
         reliable,
-        warned403: false,
+        plain,
         stats: {
           destination: id,
           deliveredRequests: 0,
@@ -553,8 +566,16 @@ export class Forwarder {
       'user-agent': this.#o.userAgent,
     };
     for (const [k, v] of Object.entries(p.headers ?? {})) headers[k.toLowerCase()] = v;
+    const destinations = only ? [only] : this.#destinationsFor(p.kind);
+    const preEncoded = headers['content-encoding'] !== undefined;
+    // What an Observability Pipelines Worker gets: the builder's bytes, without the intake's protocol header.
+    let plainHeaders: Record<string, string> | undefined;
+    if (destinations.some((d) => d.plain)) {
+      plainHeaders = { ...headers };
+      delete plainHeaders['dd-protocol'];
+    }
     let body = p.body;
-    if (headers['content-encoding'] === undefined) {
+    if (!preEncoded && destinations.some((d) => !d.plain)) {
       const { codec, level } = this.#compression.select(p.kind);
       if (codec.encoding) {
         try {
@@ -567,13 +588,12 @@ export class Forwarder {
       }
     }
     const now = this.#clock.now();
-    const destinations = only ? [only] : this.#destinationsFor(p.kind);
     const query = p.query ? `?${p.query.replace(/^\?/, '')}` : '';
     return destinations.map((destination) => ({
       destination: query ? this.#withQuery(destination, query) : destination,
       kind: p.kind,
-      body,
-      headers,
+      body: destination.plain ? p.body : body,
+      headers: destination.plain && plainHeaders ? plainHeaders : headers,
       items: p.items ?? 0,
       firstTriedAt: now,
       split: p.split,
@@ -715,8 +735,8 @@ export class Forwarder {
       // Any answer that is not a retryable failure shows the backend up.
       if (status !== 0 && !RETRYABLE_STATUS(status)) this.#health.success(d.id);
       if (status === 403) {
-        if (!d.warned403) {
-          d.warned403 = true;
+        if (!this.#warned403.has(d.id)) {
+          this.#warned403.add(d.id);
           this.#logger.error(
             `${d.url.host} answered 403 Forbidden: the API key is not valid for this site; ` +
               'check DD_API_KEY (or its secret) and DD_SITE. Data for it is dropped.',

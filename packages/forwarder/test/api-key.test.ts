@@ -95,6 +95,19 @@ describe('API key resolution', () => {
     expect(cleanApiKey('  \n')).toBeUndefined();
   });
 
+  it('an empty or blank dd_api_key in a JSON secret falls through to apiKey', async () => {
+    const a = await aws();
+    a.handler = () => ({
+      status: 200,
+      body: { SecretString: JSON.stringify({ dd_api_key: '', apiKey: SECRET_KEY }) },
+    });
+    const env = { DD_API_KEY_SECRET_ARN: SM_ARN, AWS_ENDPOINT_URL_SECRETS_MANAGER: a.url };
+    expect(await provider(env).p.get(wait())).toBe(SECRET_KEY);
+    expect(keyFromSecretString(JSON.stringify({ dd_api_key: ' \n', apiKey: 'k2' }))).toBe('k2');
+    expect(keyFromSecretString(JSON.stringify({ dd_api_key: 42, apiKey: 'k3' }))).toBe('k3');
+    expect(keyFromSecretString(JSON.stringify({ dd_api_key: '', apiKey: '' }))).toBeUndefined();
+  });
+
   it('decrypts with KMS without, then with, the LambdaFunctionName encryption context', async () => {
     const a = await aws();
     const ciphertext = Buffer.from('opaque-ciphertext-blob').toString('base64');
@@ -210,6 +223,41 @@ describe('API key resolution', () => {
     expect(keyErrors[0]!.msg).toContain('DD_API_KEY_SECRET_ARN');
   });
 
+  it('re-reads a secret after a 403 at most once a minute, not at every flush', async () => {
+    const a = await aws();
+    a.handler = () => ({ status: 200, body: { SecretString: SECRET_KEY } });
+    const i = await FakeIntake.start();
+    cleanups.push(() => i.close());
+    i.behaviour = () => ({ status: 403 });
+    const clock = manualClock();
+    const f = createForwarder({
+      ...fromEnv(
+        { ...AWS_ENV, DD_API_KEY_SECRET_ARN: SM_ARN, AWS_ENDPOINT_URL: a.url, DD_DD_URL: i.url },
+        captureLogger(),
+      ),
+      freezeTickMs: 0,
+      clock,
+    });
+    cleanups.push(() => f.close());
+    const payload = { kind: 'series' as const, body: Buffer.from('{}'), contentType: 'application/json' };
+    const settled = async (calls: number) => {
+      await expect.poll(() => a.calls.length).toBe(calls);
+      // The re-read, if any, is done before the next flush reads the key.
+      await f.send({ ...payload, kind: 'check_run' }, { signal: wait() });
+    };
+    await f.send(payload, { signal: wait() }); // the first resolution, then a 403: one re-read
+    await settled(2);
+    for (let n = 0; n < 5; n++) {
+      clock.advance(5_000);
+      expect((await f.send(payload, { signal: wait() })).dropped).toEqual({ forbidden: 1 });
+    }
+    await settled(2);
+    clock.advance(60_000);
+    await f.send(payload, { signal: wait() });
+    await settled(3);
+    expect(i.posts.length).toBeGreaterThanOrEqual(9);
+  });
+
   it('never delays start-up: data waits in the buffer until the key arrives', async () => {
     const a = await aws();
     let delayMs = 1_000;
@@ -275,7 +323,7 @@ describe('API key resolution', () => {
 });
 
 describe('AWS endpoints', () => {
-  it('uses the regional host, FIPS where Datadog does, and the endpoint overrides', () => {
+  it('uses the regional host and the endpoint overrides', () => {
     expect(awsEndpoint('kms', 'eu-west-1', { fips: false })).toBe('https://kms.eu-west-1.amazonaws.com');
     expect(awsEndpoint('secretsmanager', 'us-gov-west-1', { fips: true })).toBe(
       'https://secretsmanager-fips.us-gov-west-1.amazonaws.com',
@@ -287,12 +335,35 @@ describe('AWS endpoints', () => {
     expect(awsEndpoint('ssm', 'eu-west-1', { fips: false, all: 'http://a', kms: 'http://k' })).toBe(
       'http://a',
     );
-    const logger = captureLogger();
-    expect(fromEnv({ AWS_REGION: 'us-gov-east-1' }, logger).apiKey.aws.fips).toBe(true);
-    expect(fromEnv({ AWS_REGION: 'us-east-1' }, logger).apiKey.aws.fips).toBe(false);
-    expect(fromEnv({ AWS_REGION: 'us-east-1', DD_LAMBDA_FIPS_MODE: 'true' }, logger).apiKey.aws.fips).toBe(
-      true,
+  });
+
+  it('FIPS hosts only where AWS has them: US, GovCloud and Canada regions, never China', () => {
+    const fips = { fips: true };
+    expect(awsEndpoint('kms', 'us-east-1', fips)).toBe('https://kms-fips.us-east-1.amazonaws.com');
+    expect(awsEndpoint('ssm', 'us-gov-east-1', fips)).toBe('https://ssm-fips.us-gov-east-1.amazonaws.com');
+    expect(awsEndpoint('secretsmanager', 'ca-central-1', fips)).toBe(
+      'https://secretsmanager-fips.ca-central-1.amazonaws.com',
     );
+    expect(awsEndpoint('kms', 'cn-north-1', fips)).toBe('https://kms.cn-north-1.amazonaws.com.cn');
+    expect(awsEndpoint('ssm', 'cn-northwest-1', fips)).toBe('https://ssm.cn-northwest-1.amazonaws.com.cn');
+    expect(awsEndpoint('kms', 'eu-west-1', fips)).toBe('https://kms.eu-west-1.amazonaws.com');
+  });
+
+  it('DD_LAMBDA_FIPS_MODE is informational: a warning on a mismatch, no FIPS hosts from it', () => {
+    // This test process does not run FIPS crypto (as on Lambda's Node runtimes).
+    const warnings = (env: Record<string, string>) => {
+      const logger = captureLogger();
+      const o = fromEnv(env, logger);
+      expect(o.apiKey.aws.fips).toBe(false);
+      expect(awsEndpoint('kms', o.apiKey.region, o.apiKey.aws)).toBe(
+        `https://kms.${o.apiKey.region}.amazonaws.com`,
+      );
+      return logger.lines.filter((l) => l.level === 'warn' && l.msg.includes('FIPS'));
+    };
+    expect(warnings({ AWS_REGION: 'us-gov-east-1' })).toHaveLength(1);
+    expect(warnings({ AWS_REGION: 'us-east-1', DD_LAMBDA_FIPS_MODE: 'true' })).toHaveLength(1);
+    expect(warnings({ AWS_REGION: 'us-gov-west-1', DD_LAMBDA_FIPS_MODE: 'false' })).toHaveLength(0);
+    expect(warnings({ AWS_REGION: 'us-east-1' })).toHaveLength(0);
   });
 
   it('picks the key source in the Lambda extension order: KMS, Secrets Manager, SSM, plain', () => {

@@ -1,7 +1,14 @@
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { decompress } from 'fzstd';
 import { describe, expect, it } from 'vitest';
-import { availableCodecs, CompressionPolicy, DEFAULT_COMPRESSION, nativeZstdCodec } from '../src/index.js';
+import {
+  availableCodecs,
+  CompressionPolicy,
+  DEFAULT_COMPRESSION,
+  fromEnv,
+  nativeZstdCodec,
+} from '../src/index.js';
+import { captureLogger } from './helpers/logger.js';
 
 const json = Buffer.from(
   JSON.stringify(
@@ -14,6 +21,34 @@ const json = Buffer.from(
 );
 
 describe('compression', () => {
+  it('levels are 0-9 as the spec gives DD_COMPRESSION_LEVEL; out of range is a warning and the default', () => {
+    const logger = captureLogger();
+    const c = fromEnv(
+      {
+        DD_COMPRESSION_LEVEL: '12',
+        DD_LOGS_CONFIG_COMPRESSION_LEVEL: '15',
+        DD_APM_CONFIG_COMPRESSION_LEVEL: '9',
+        DD_METRICS_CONFIG_COMPRESSION_LEVEL: '0',
+      },
+      logger,
+    ).compression;
+    expect(c).toMatchObject({ logsLevel: 3, apmLevel: 9, metricsLevel: 0 });
+    expect(logger.lines.filter((l) => l.level === 'warn').map((l) => l.msg.split('=')[0])).toEqual([
+      'DD_COMPRESSION_LEVEL',
+      'DD_LOGS_CONFIG_COMPRESSION_LEVEL',
+    ]);
+    const p = new CompressionPolicy({ ...c, metrics: 'gzip' }, undefined);
+    expect(p.select('traces').level).toBe(9);
+  });
+
+  it('level 0 means the default level (3), for gzip too, never an uncompressed gzip stream', async () => {
+    const p = new CompressionPolicy({ ...DEFAULT_COMPRESSION, metrics: 'gzip', metricsLevel: 0 }, undefined);
+    const { codec, level } = p.select('series');
+    const out = Buffer.from(await codec.compress(json, level));
+    expect(out.equals(gzipSync(json, { level: 3 }))).toBe(true);
+    expect(gunzipSync(out).equals(json)).toBe(true);
+  });
+
   it('picks the codec per endpoint kind as the spec gives it', () => {
     // Native zstd where this Node has it; else gzip, since the WebAssembly zstd does not beat it (see the benchmark).
     const p = new CompressionPolicy(DEFAULT_COMPRESSION);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { additionalUrl } from '../src/endpoints.js';
 import { ENDPOINT_KINDS, type EndpointKind, fromEnv, intakeUrl } from '../src/index.js';
 import { captureLogger } from './helpers/logger.js';
 
@@ -74,6 +75,30 @@ describe('endpoint resolution', () => {
     expect(intakeUrl('pipeline_stats', e)).toBe('https://trace.agent.datadoghq.eu/api/v0.1/pipeline_stats');
   });
 
+  it('DD_APM_DD_URL given as the full trace URL: stats hang off the same prefix', () => {
+    for (const url of [
+      'https://trace.example/api/v0.2/traces',
+      'https://trace.example/api/v0.2/traces/',
+      'https://trace.example',
+    ]) {
+      const e = resolve({ DD_APM_DD_URL: url });
+      expect(intakeUrl('traces', e)).toBe('https://trace.example/api/v0.2/traces');
+      expect(intakeUrl('stats', e)).toBe('https://trace.example/api/v0.2/stats');
+    }
+    // A path prefix (a relay) is kept in front of both routes.
+    const relay = resolve({ DD_APM_DD_URL: 'http://relay.internal:8080/datadog/api/v0.2/traces' });
+    expect(intakeUrl('traces', relay)).toBe('http://relay.internal:8080/datadog/api/v0.2/traces');
+    expect(intakeUrl('stats', relay)).toBe('http://relay.internal:8080/datadog/api/v0.2/stats');
+    // The same for the APM additional endpoints.
+    const o = fromEnv(
+      { DD_APM_ADDITIONAL_ENDPOINTS: '{"https://trace.agent.datadoghq.eu/api/v0.2/traces": ["k"]}' },
+      captureLogger(),
+    );
+    const [extra] = o.additionalEndpoints.apm;
+    expect(additionalUrl('traces', extra!)).toBe('https://trace.agent.datadoghq.eu/api/v0.2/traces');
+    expect(additionalUrl('stats', extra!)).toBe('https://trace.agent.datadoghq.eu/api/v0.2/stats');
+  });
+
   it('DD_LOGS_CONFIG_LOGS_DD_URL takes a URL or host:port, https unless DD_LOGS_CONFIG_LOGS_NO_SSL', () => {
     expect(intakeUrl('logs', resolve({ DD_LOGS_CONFIG_LOGS_DD_URL: 'logs.example:10516' }))).toBe(
       'https://logs.example:10516/api/v2/logs',
@@ -112,9 +137,32 @@ describe('endpoint resolution', () => {
     ]);
     expect(o.additionalEndpoints.logs).toEqual([
       { url: 'https://agent-http-intake.logs.datadoghq.eu:443', apiKey: 'k5', reliable: true },
-      { url: 'https://logs.example', apiKey: 'k6', reliable: false },
+      { url: 'https://logs.example:443', apiKey: 'k6', reliable: false },
     ]);
     expect(logger.lines.filter((l) => l.level === 'warn')).toEqual([]);
+  });
+
+  it('logs additional endpoints are https://Host:Port/api/v2/logs even with DD_LOGS_CONFIG_LOGS_NO_SSL', () => {
+    const logger = captureLogger();
+    const o = fromEnv(
+      {
+        DD_LOGS_CONFIG_LOGS_NO_SSL: 'true',
+        DD_LOGS_CONFIG_LOGS_DD_URL: 'logs.example:8080',
+        DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS:
+          '[{"api_key":"k1","Host":"agent-http-intake.logs.datadoghq.eu","Port":443,"is_reliable":true},' +
+          '{"api_key":"k2","Host":"logs.example","Port":"10516"},{"api_key":"k3","Host":"nop.example"},' +
+          '{"api_key":"k4","Host":"https://x.example"},{"api_key":"k5","Host":"y.example","Port":70000}]',
+      },
+      logger,
+    );
+    // NO_SSL still applies to the scheme-less main URL.
+    expect(intakeUrl('logs', o.endpoints)).toBe('http://logs.example:8080/api/v2/logs');
+    expect(o.additionalEndpoints.logs.map((e) => additionalUrl('logs', e))).toEqual([
+      'https://agent-http-intake.logs.datadoghq.eu:443/api/v2/logs',
+      'https://logs.example:10516/api/v2/logs',
+      'https://nop.example:443/api/v2/logs',
+    ]);
+    expect(logger.lines.filter((l) => l.level === 'warn')).toHaveLength(2);
   });
 
   it('ignores malformed additional endpoints with a warning, never a throw', () => {

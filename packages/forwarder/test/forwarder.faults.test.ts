@@ -4,9 +4,11 @@ import {
   createForwarder,
   type DestinationHealth,
   type Forwarder,
+  fromEnv,
+  intakeUrl,
   type OutgoingPayload,
 } from '../src/index.js';
-import { decodeBody, FakeIntake } from './helpers/intake.js';
+import { CA_FILE, decodeBody, FakeIntake } from './helpers/intake.js';
 import { captureLogger } from './helpers/logger.js';
 import { API_KEY, jsonPayload, optionsFor } from './helpers/options.js';
 
@@ -15,8 +17,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function intake(): Promise<FakeIntake> {
-  const i = await FakeIntake.start();
+async function intake(tls = false): Promise<FakeIntake> {
+  const i = await FakeIntake.start({ tls });
   cleanups.push(() => i.close());
   return i;
 }
@@ -107,6 +109,32 @@ describe('retries', () => {
     expect(forbidden[0]!.msg).toMatch(/API key/);
     expect(logger.text()).not.toContain(API_KEY);
     expect(f.stats().dropped.forbidden).toEqual({ requests: 3, items: 3 });
+  });
+
+  it('logs a 403 once per destination for requests with a query string too', async () => {
+    const i = await intake();
+    i.behaviour = () => ({ status: 403 });
+    const logger = captureLogger();
+    const f = forwarder(i.url, {}, logger);
+    for (let n = 0; n < 3; n++) {
+      const r = await f.send(jsonPayload('traces', { n }, { query: `n=${n}` }), deadline());
+      expect(r.dropped).toEqual({ forbidden: 1 });
+    }
+    expect(i.posts.map((p) => p.path)).toEqual([0, 1, 2].map((n) => `/api/v0.2/traces?n=${n}`));
+    expect(logger.lines.filter((l) => l.msg.includes('403'))).toHaveLength(1);
+  });
+
+  it('probes an unhealthy destination once per flush, whatever the query strings of its requests', async () => {
+    const i = await intake();
+    i.behaviour = () => ({ status: 503 });
+    const f = forwarder(i.url, {}, captureLogger(), { maxAttempts: 1 });
+    const payloads = [0, 1, 2].map((n) => jsonPayload('traces', { n }, { query: `n=${n}` }));
+    expect(await f.flush(payloads, deadline())).toEqual({ delivered: 0, buffered: 3, dropped: {} });
+    expect(f.healthy).toBe(false);
+    expect(i.posts).toHaveLength(3);
+    const r = await f.flush([], { ...deadline(), blocking: true });
+    expect(r).toEqual({ delivered: 0, buffered: 3, dropped: {} });
+    expect(i.posts).toHaveLength(4);
   });
 
   it('splits a payload answered with 413 and sends the halves', async () => {
@@ -269,7 +297,8 @@ describe('backend health', () => {
 describe('dual shipping', () => {
   it('delivers to every destination with its own key; one down does not hold back the other', async () => {
     const main = await intake();
-    const extra = await intake();
+    // HTTPS: logs additional endpoints are always https://Host:Port.
+    const extra = await intake(true);
     let extraDown = true;
     extra.behaviour = () => (extraDown ? { status: 503 } : undefined);
     const f = forwarder(main.url, {
@@ -278,7 +307,7 @@ describe('dual shipping', () => {
       DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS: JSON.stringify([
         { api_key: 'extra-key-000003', Host: '127.0.0.1', Port: extra.port, is_reliable: true },
       ]),
-      DD_LOGS_CONFIG_LOGS_NO_SSL: 'true',
+      DD_TLS_CERT_FILE: CA_FILE,
     });
     const r = await f.flush(
       [jsonPayload('series', { a: 1 }), jsonPayload('traces', { a: 2 }), jsonPayload('logs', { a: 3 })],
@@ -306,15 +335,78 @@ describe('dual shipping', () => {
 
   it('does not buffer for an unreliable logs endpoint', async () => {
     const main = await intake();
-    const extra = await intake();
+    const extra = await intake(true);
     extra.behaviour = () => ({ status: 500 });
     const f = forwarder(main.url, {
       DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS: JSON.stringify([
-        { api_key: 'extra-key-000003', Host: `http://127.0.0.1`, Port: extra.port, is_reliable: false },
+        { api_key: 'extra-key-000003', Host: '127.0.0.1', Port: extra.port, is_reliable: false },
       ]),
+      DD_TLS_CERT_FILE: CA_FILE,
     });
     const r = await f.send(jsonPayload('logs', { a: 1 }), deadline());
     expect(r).toEqual({ delivered: 1, buffered: 0, dropped: { unreliable_endpoint: 1 } });
+  });
+});
+
+describe('Observability Pipelines Worker', () => {
+  it('sends logs plain to the worker URL as given: no route, no compression, no DD-PROTOCOL', async () => {
+    const opw = await intake();
+    const extra = await intake(true);
+    const logger = captureLogger();
+    const f = forwarder(
+      opw.url,
+      {
+        DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_ENABLED: 'true',
+        DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_URL: `${opw.url}/ingest`,
+        DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS: JSON.stringify([
+          { api_key: 'extra-key-000003', Host: '127.0.0.1', Port: extra.port },
+        ]),
+        DD_TLS_CERT_FILE: CA_FILE,
+      },
+      logger,
+    );
+    const logs = [{ message: 'hello', ddsource: 'lambda' }];
+    const payload = jsonPayload('logs', logs, { headers: { 'DD-PROTOCOL': 'agent-json' } });
+    const r = await f.send(payload, deadline());
+    expect(r).toEqual({ delivered: 2, buffered: 0, dropped: {} });
+    const [plain] = opw.posts;
+    expect(plain!.path).toBe('/ingest');
+    expect(plain!.headers['content-encoding']).toBeUndefined();
+    expect(plain!.headers['dd-protocol']).toBeUndefined();
+    expect(plain!.headers['content-type']).toBe('application/json');
+    expect(plain!.headers['dd-api-key']).toBe(API_KEY);
+    expect(JSON.parse(plain!.body.toString())).toEqual(logs);
+    // The Datadog additional endpoint still gets the intake's form.
+    const [dd] = extra.posts;
+    expect(dd!.path).toBe('/api/v2/logs');
+    expect(dd!.headers['dd-protocol']).toBe('agent-json');
+    expect(dd!.headers['content-encoding']).toBeDefined();
+    expect(JSON.parse(String(await decodeBody(dd!)))).toEqual(logs);
+    // Other kinds are not affected.
+    await f.send(jsonPayload('series', { a: 1 }), deadline());
+    expect(opw.posts[1]!.path).toBe('/api/v2/series');
+    expect(logger.lines.filter((l) => l.level === 'warn')).toEqual([]);
+  });
+
+  it('needs both variables; enabled without a URL is a warning and the logs intake', async () => {
+    const logger = captureLogger();
+    const e = fromEnv(
+      { DD_SITE: 'datadoghq.eu', DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_ENABLED: 'true' },
+      logger,
+    );
+    expect(logger.lines.filter((l) => l.level === 'warn').map((l) => l.msg)).toEqual([
+      expect.stringContaining('DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_URL'),
+    ]);
+    expect(intakeUrl('logs', e.endpoints)).toBe('https://http-intake.logs.datadoghq.eu/api/v2/logs');
+    const off = optionsFor('https://x.example', {
+      DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_URL: 'http://opw.internal:8282',
+    });
+    expect(intakeUrl('logs', off.endpoints)).toBe('https://x.example/api/v2/logs');
+    const on = optionsFor('https://x.example', {
+      DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_ENABLED: 'true',
+      DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_URL: 'http://opw.internal:8282',
+    });
+    expect(intakeUrl('logs', on.endpoints)).toBe('http://opw.internal:8282');
   });
 });
 

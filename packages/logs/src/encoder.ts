@@ -39,8 +39,9 @@ export interface EncodedEvent {
 const LAMBDA_RESERVED = new Set(['message', 'lambda', 'timestamp', 'status']);
 const LAMBDA_BEFORE = '{"message":{"message":';
 const FLAT_BEFORE = '{"message":';
-// Messages at least this long (as JSON) are written on their own rather than joined into the event.
-const LARGE_MESSAGE = 2048;
+// Events at least this long (large messages or large attributes) are written in their pieces
+// straight into the buffer rather than joined into one string first.
+const LARGE_EVENT = 2048;
 const LAMBDA_KEYS = new Set(['arn', 'request_id']);
 const FLAT_RESERVED = new Set([
   'message',
@@ -114,8 +115,13 @@ export class EventEncoder {
     return this.lastLambdaHead;
   }
 
-  /** The event around its message: `[before, after]`, so a large message is never copied into a rope. */
-  private around(r: LogRecord, withAttributes: boolean): [string, string] {
+  /** What precedes the message: a constant of the layout. */
+  private get before(): string {
+    return this.layout === 'lambda' ? LAMBDA_BEFORE : FLAT_BEFORE;
+  }
+
+  /** The event after its message, kept apart so a large message is never copied into a rope. */
+  private after(r: LogRecord, withAttributes: boolean): string {
     if (this.layout === 'lambda') {
       const lambdaExtra = r.lambda ? attrsJson(r.lambda, LAMBDA_KEYS) : '';
       const attrs = !withAttributes
@@ -128,27 +134,21 @@ export class EventEncoder {
       const tail = r.tags
         ? `},"hostname":${this.hostJson},"service":${this.serviceJson},"ddtags":${this.tagsFor(r.tags)},"ddsource":${this.sourceJson}}`
         : this.tail;
-      return [
-        LAMBDA_BEFORE,
-        `${this.lambdaHead(r.requestId)}${lambdaExtra}},"timestamp":${r.timestamp},"status":"${r.status}"${attrs}${tail}`,
-      ];
+      return `${this.lambdaHead(r.requestId)}${lambdaExtra}},"timestamp":${r.timestamp},"status":"${r.status}"${attrs}${tail}`;
     }
     const attrs = !withAttributes ? '' : (r.attributesJson ?? attrsJson(r.attributes, FLAT_RESERVED));
-    return [
-      FLAT_BEFORE,
-      `,"status":"${r.status}","timestamp":${r.timestamp},"hostname":${this.hostJson},"service":${this.serviceJson},"ddsource":${this.sourceJson},"ddtags":${this.tagsFor(r.tags)}${attrs}}`,
-    ];
+    return `,"status":"${r.status}","timestamp":${r.timestamp},"hostname":${this.hostJson},"service":${this.serviceJson},"ddsource":${this.sourceJson},"ddtags":${this.tagsFor(r.tags)}${attrs}}`;
   }
 
   private serialise(r: LogRecord, messageJson: string, withAttributes: boolean): string {
-    const [before, after] = this.around(r, withAttributes);
-    return before + messageJson + after;
+    return this.before + messageJson + this.after(r, withAttributes);
   }
 
   encode(record: LogRecord): EncodedEvent {
-    const messageJson = JSON.stringify(record.message);
-    const [before, after] = this.around(record, true);
-    if (messageJson.length >= LARGE_MESSAGE) {
+    const messageJson = record.messageJson ?? JSON.stringify(record.message);
+    const before = this.before;
+    const after = this.after(record, true);
+    if (messageJson.length + after.length >= LARGE_EVENT) {
       const parts = [before, messageJson, after];
       const length = before.length + messageJson.length + after.length;
       if (length * 3 <= this.maxEventBytes) return { json: '', parts, length, bytes: -1, truncated: false };

@@ -11,6 +11,46 @@ export interface Interpretation {
   attributesJson?: string;
   tags?: string;
   lambda?: Record<string, unknown>;
+  /** `JSON.stringify(message)`, when it was already serialised (a JSON record's `message` field). */
+  messageJson?: string;
+}
+
+/**
+ * A record serialised once, key by key: `text` is exactly `JSON.stringify(obj)`, and `keys[i]`'s
+ * value serialises as `values[i]`, so the rules' text and the attributes share one serialisation.
+ */
+export interface SerialisedObject {
+  text: string;
+  keys: string[];
+  values: string[];
+}
+
+/**
+ * `JSON.stringify(obj)`, keeping each value's JSON. `undefined` for what this cannot reproduce
+ * exactly (a `toJSON` method, whose result may depend on the key); the caller then stringifies.
+ * Throws where `JSON.stringify` throws (a cycle, a BigInt).
+ */
+export function serialiseObject(obj: Record<string, unknown>): SerialisedObject | undefined {
+  if (typeof obj['toJSON'] === 'function') return undefined;
+  const keys: string[] = [];
+  const values: string[] = [];
+  let text = '{';
+  for (const key of Object.keys(obj)) {
+    const value = obj[key];
+    if (
+      value !== null &&
+      typeof value === 'object' &&
+      typeof (value as { toJSON?: unknown }).toJSON === 'function'
+    )
+      return undefined;
+    const v: string | undefined = JSON.stringify(value);
+    if (v === undefined) continue; // undefined, a function or a symbol: left out, as JSON.stringify does
+    const k = keyJson(key);
+    text += (keys.length === 0 ? '' : ',') + k + ':' + v;
+    keys.push(key);
+    values.push(v);
+  }
+  return { text: text + '}', keys, values };
 }
 
 const keyJsonCache = new Map<string, string>();
@@ -171,7 +211,12 @@ const DURABLE_ARN = /\/durable-execution\/([^/]+)\/([^/]+)\/?$/;
  * `ddtags` lifted into tags, the other keys as attributes. `raw` is the record's text, the message
  * when the record has no `message` string.
  */
-export function interpretObject(obj: Record<string, unknown>, raw?: string, depth = 0): Interpretation {
+export function interpretObject(
+  obj: Record<string, unknown>,
+  raw?: string,
+  depth = 0,
+  serialised?: SerialisedObject,
+): Interpretation {
   let record = obj;
   let tags: string | undefined;
   let rawText = raw;
@@ -209,20 +254,29 @@ export function interpretObject(obj: Record<string, unknown>, raw?: string, dept
   const msg = record['message'];
   const message =
     typeof msg === 'string' ? msg : rawText !== undefined ? trimEnd(rawText) : JSON.stringify(record);
+  // Values already serialised for the rules are reused (only for the record they were made from).
+  const pre = record === obj ? serialised : undefined;
+  let p = 0;
+  let messageJson: string | undefined;
   let attributesJson = '';
   for (const key in record) {
-    if (RESERVED.has(key)) continue;
-    const value = record[key];
-    if (value === undefined || typeof value === 'function') continue;
     let v: string | undefined;
-    try {
-      v = JSON.stringify(value);
-    } catch {
-      v = undefined; // a cycle or a BigInt: not JSON, not an attribute
+    if (pre !== undefined && pre.keys[p] === key) v = pre.values[p++];
+    else {
+      const value = record[key];
+      if (value === undefined || typeof value === 'function' || RESERVED.has(key)) continue;
+      try {
+        v = JSON.stringify(value);
+      } catch {
+        v = undefined; // a cycle or a BigInt: not JSON, not an attribute
+      }
     }
+    if (key === 'message') messageJson = v;
+    if (RESERVED.has(key)) continue;
     if (v !== undefined) attributesJson += ',' + keyJson(key) + ':' + v;
   }
   const out: Interpretation = { message };
+  if (typeof msg === 'string' && messageJson !== undefined) out.messageJson = messageJson;
   if (status) out.status = status;
   if (requestId) out.requestId = requestId;
   if (typeof msg === 'string' && msg.charCodeAt(0) === 123 /* { */ && depth === 0) {

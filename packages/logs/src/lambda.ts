@@ -6,6 +6,7 @@ import {
   interpretJsonText,
   interpretObject,
   interpretText,
+  serialiseObject,
   trimEnd,
 } from './formats.js';
 import { findOutOfMemory, type OutOfMemoryReport } from './oom.js';
@@ -273,13 +274,15 @@ export class LambdaLogs {
     if (this.rules.length === 0) {
       interp = text !== undefined ? interpretText(text) : interpretObject(obj!);
     } else {
-      const original = text ?? JSON.stringify(obj);
+      // The rules see a JSON record as written; its values' JSON is kept for the attributes.
+      const serialised = obj ? serialiseObject(obj) : undefined;
+      const original = text ?? serialised?.text ?? JSON.stringify(obj);
       const masked = applyRules(this.rules, original);
       if (masked === null) {
         this.counters.excluded++;
         return;
       }
-      if (obj && masked === original) interp = interpretObject(obj, original);
+      if (obj && masked === original) interp = interpretObject(obj, original, 0, serialised);
       else if (obj) interp = interpretJsonText(masked) ?? { message: masked };
       else interp = interpretText(masked);
     }
@@ -293,6 +296,7 @@ export class LambdaLogs {
     if (interp.attributesJson) rec.attributesJson = interp.attributesJson;
     if (interp.tags) rec.tags = interp.tags;
     if (interp.lambda) rec.lambda = interp.lambda;
+    if (interp.messageJson !== undefined) rec.messageJson = interp.messageJson;
     this.route(rec);
   }
 

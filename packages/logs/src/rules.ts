@@ -26,6 +26,13 @@ export interface ProcessingRule {
   ) => string;
   /** The placeholder itself when it references no group: the engine's own replacement is faster. */
   readonly literal: string | undefined;
+  /**
+   * Literal text every match starts with, for the pattern shapes the regex engine scans for
+   * position by position (`leadingLiteral`): no match where `indexOf` finds none…
+   */
+  readonly lead?: string;
+  /** …and, for `\b<literal>`, a sticky copy tried only where it occurs in a long text. */
+  readonly stickyRegex?: RegExp;
 }
 
 const TYPES = new Set<string>(['exclude_at_match', 'include_at_match', 'mask_sequences']);
@@ -88,6 +95,112 @@ export function compilePlaceholder(template: string): ProcessingRule['replace'] 
   };
 }
 
+const SYNTAX = new Set('\\^$.|?*+()[]{}/');
+const QUANTIFIER = new Set('?*{');
+
+/** Where the group opening at `open` closes, or -1. */
+function groupEnd(source: string, open: number): number {
+  let depth = 0;
+  let inClass = false;
+  for (let i = open; i < source.length; i++) {
+    const c = source[i]!;
+    if (c === '\\') i++;
+    else if (inClass) inClass = c !== ']';
+    else if (c === '[') inClass = true;
+    else if (c === '(') depth++;
+    else if (c === ')' && --depth === 0) return i;
+  }
+  return -1;
+}
+
+/**
+ * The literal text every match starts with, for the two pattern shapes the regex engine does not
+ * scan fast by itself: `\b<literal>…` (the card mask of Datadog's docs) and `(<literal>…)…` (a
+ * leading group, `(api_key=)\w+`). Undefined for any other shape, with the `i` flag, with a `|`
+ * anywhere, or when the first character is optional.
+ */
+export function leadingLiteral(source: string, flags: string): string | undefined {
+  if (flags.includes('i')) return undefined;
+  let i: number;
+  if (source.startsWith('\\b')) i = 2;
+  else if (source.startsWith('(')) {
+    if (source.startsWith('(?:')) i = 3;
+    else if (/^\(\?<[A-Za-z_][A-Za-z0-9_]*>/.test(source)) i = source.indexOf('>') + 1;
+    else if (source[1] === '?')
+      return undefined; // a lookaround
+    else i = 1;
+    const end = groupEnd(source, 0);
+    const after = source[end + 1];
+    if (end < 0 || (after !== undefined && QUANTIFIER.has(after))) return undefined; // optional group
+  } else return undefined;
+  // With an alternation a match need not start with the literal.
+  let inClass = false;
+  for (let k = 0; k < source.length; k++) {
+    const c = source[k]!;
+    if (c === '\\') k++;
+    else if (inClass) inClass = c !== ']';
+    else if (c === '[') inClass = true;
+    else if (c === '|') return undefined;
+  }
+  let lit = '';
+  while (i < source.length) {
+    let ch = source[i]!;
+    let width = 1;
+    if (ch === '\\') {
+      const next = source[i + 1];
+      // Only escaped punctuation is a literal (`\d`, `\w`, `\x41`, `\b` … are not).
+      if (next === undefined || /[A-Za-z0-9]/.test(next)) break;
+      ch = next;
+      width = 2;
+    } else if (SYNTAX.has(ch)) break;
+    const code = ch.charCodeAt(0);
+    if (code >= 0xd800 && code <= 0xdfff) break;
+    const after = source[i + width];
+    if (after !== undefined && QUANTIFIER.has(after)) break; // optional: not part of every match
+    lit += ch;
+    i += width;
+    if (after === '+') break;
+  }
+  return lit === '' ? undefined : lit;
+}
+
+function isWordChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
+}
+
+// Below this length one run of the regex is cheaper than trying it at each candidate.
+const LONG_TEXT = 512;
+
+const NO = 0;
+const YES = 1;
+const UNKNOWN = 2;
+
+/**
+ * The cheap pre-check: `NO` when the rule's literal is absent; for a `\b` pattern in a long text,
+ * the answer itself (`NO`/`YES`) from trying its sticky copy at each candidate; else `UNKNOWN`.
+ */
+function precheck(rule: ProcessingRule, text: string): number {
+  const { lead, stickyRegex } = rule;
+  if (lead === undefined) return UNKNOWN;
+  const first = text.indexOf(lead);
+  if (first < 0) return NO;
+  if (stickyRegex === undefined || text.length < LONG_TEXT) return UNKNOWN;
+  // `\b` holds where one side is a word character and the other is not (ASCII `\w`: no `i` flag).
+  const leadIsWord = isWordChar(lead.charCodeAt(0));
+  for (let i = first; i >= 0; i = text.indexOf(lead, i + 1)) {
+    if (i > 0 && isWordChar(text.charCodeAt(i - 1)) === leadIsWord) continue;
+    stickyRegex.lastIndex = i;
+    if (stickyRegex.test(text)) return YES;
+  }
+  return NO;
+}
+
+/** Whether `rule` matches somewhere in `text`. */
+function matches(rule: ProcessingRule, text: string): boolean {
+  const p = precheck(rule, text);
+  return p === UNKNOWN ? rule.regex.test(text) : p === YES;
+}
+
 /** Validates and compiles one rule, or throws a `RuleError` saying what is wrong with it. */
 export function compileRule(spec: unknown, index: number): ProcessingRule {
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
@@ -123,6 +236,7 @@ export function compileRule(spec: unknown, index: number): ProcessingRule {
   if (placeholder !== undefined && typeof placeholder !== 'string') {
     throw new RuleError(`processing rule ${label}: "replace_placeholder" must be a string`);
   }
+  const lead = leadingLiteral(regex.source, regex.flags);
   return {
     type: type as RuleType,
     name: r['name'],
@@ -131,6 +245,10 @@ export function compileRule(spec: unknown, index: number): ProcessingRule {
     globalRegex: new RegExp(regex.source, regex.flags + 'g'),
     replace: compilePlaceholder(placeholder ?? ''),
     literal: (placeholder ?? '').includes('$') ? undefined : (placeholder ?? ''),
+    ...(lead === undefined ? {} : { lead }),
+    ...(lead !== undefined && regex.source.startsWith('\\b')
+      ? { stickyRegex: new RegExp(regex.source, regex.flags + 'y') }
+      : {}),
   };
 }
 
@@ -180,12 +298,13 @@ export function applyRules(rules: readonly ProcessingRule[], message: string): s
   for (const rule of rules) {
     switch (rule.type) {
       case 'exclude_at_match':
-        if (rule.regex.test(msg)) return null;
+        if (matches(rule, msg)) return null;
         break;
       case 'include_at_match':
-        if (!rule.regex.test(msg)) return null;
+        if (!matches(rule, msg)) return null;
         break;
       case 'mask_sequences': {
+        if (precheck(rule, msg) === NO) break;
         rule.globalRegex.lastIndex = 0;
         if (rule.literal !== undefined) {
           msg = msg.replace(rule.globalRegex, rule.literal);

@@ -60,6 +60,8 @@ export interface LogRecord {
   tags?: string;
   /** Extra keys under the `lambda` attribute (durable functions). */
   lambda?: Record<string, unknown>;
+  /** `JSON.stringify(message)` when the parser already has it; the encoder then reuses it. */
+  messageJson?: string;
 }
 
 export const noopLogger: Logger = {

@@ -140,3 +140,50 @@ describe('runtime log formats', () => {
     expect(events.map((e) => e.message)).toEqual(['{"level":', '[INFO]', '2024-05-01T12:00:00.431Z\t']);
   });
 });
+
+describe('JSON-format records through rules that do not change them', () => {
+  // The rules' text and the attributes come from one serialisation: the events must be byte for
+  // byte those of the path without rules.
+  const records: Record<string, unknown>[] = [
+    {
+      timestamp: '2024-05-01T12:00:00.431Z',
+      level: 'INFO',
+      requestId: CURRENT,
+      message: 'cart updated',
+      items: 3,
+    },
+    {
+      level: 'WARN',
+      message: 'no "quotes" \n or é ✓ 😀 \u0001',
+      nested: { a: [1, null, 'x'] },
+      skip: undefined,
+    },
+    { status: 'error', message: { text: 'an object message' }, extra: true },
+    { msg: 'no message field', n: 1.5, list: ['a', 'b'] },
+    { ddtags: 'team:a', message: 'tagged', k: 'v' },
+    { message: { ddtags: 'team:b', inner: 1 }, k: 'v' },
+    { level: 'INFO', message: '{"status":"debug","inner":{"x":1}}', outer: 2 },
+    { when: new Date(Date.UTC(2024, 4, 1)), message: 'toJSON value' },
+    { message: 'odd values', f: () => 1, s: Symbol('s'), nan: Number.NaN },
+    { 0: 'numeric key', message: 'key order', z: 1, a: 2 },
+  ];
+  it.each(records.map((r, i) => [i, r] as const))('record %i', (_i, record) => {
+    const bodies = ['no-rules', 'rules'].map((mode) => {
+      const logs = new LambdaLogs({
+        functionArn: ARN,
+        rules:
+          mode === 'rules'
+            ? compileRules([{ type: 'exclude_at_match', name: 'never', pattern: 'NEVER_MATCHES' }])
+            : [],
+      });
+      logs.ingest({
+        time: '2024-05-01T12:00:00.430Z',
+        type: 'platform.start',
+        record: { requestId: CURRENT },
+      });
+      logs.ingest(fn(record, '2024-05-01T12:00:00.431Z'));
+      return Buffer.concat(logs.flush().map((p) => p.body)).toString();
+    });
+    expect(bodies[1]).toBe(bodies[0]);
+  });
+});

@@ -177,3 +177,77 @@ describe('processing rules', () => {
     ]);
   });
 });
+
+describe('the \\b<literal> pre-check', () => {
+  it('finds the literal that starts every match, or none when it is not required', async () => {
+    const { leadingLiteral } = await import('../src/rules.js');
+    expect(leadingLiteral(String.raw`\b4[0-9]{12}(?:[0-9]{3})?\b`, 'u')).toBe('4');
+    expect(leadingLiteral(String.raw`\bapi_key=\w+`, 'u')).toBe('api_key=');
+    expect(leadingLiteral(String.raw`\bab?c`, 'u')).toBe('a');
+    expect(leadingLiteral(String.raw`\ba+b`, 'u')).toBe('a');
+    expect(leadingLiteral(String.raw`\b\-x`, '')).toBe('-x');
+    expect(leadingLiteral(String.raw`\ba*b`, 'u')).toBeUndefined();
+    expect(leadingLiteral(String.raw`\ba{0,2}b`, 'u')).toBeUndefined();
+    expect(leadingLiteral(String.raw`\b4x|y`, 'u')).toBeUndefined();
+    expect(leadingLiteral(String.raw`\b4(x|y)`, 'u')).toBeUndefined();
+    expect(leadingLiteral(String.raw`\b\d{3}`, 'u')).toBeUndefined();
+    expect(leadingLiteral(String.raw`\b4x`, 'iu')).toBeUndefined();
+    expect(leadingLiteral('4x', 'u')).toBeUndefined();
+    expect(leadingLiteral(String.raw`(api_key=)\w+`, 'u')).toBe('api_key=');
+    expect(leadingLiteral(String.raw`(?:key=)\w+`, 'u')).toBe('key=');
+    expect(leadingLiteral(String.raw`(?<k>key=)\w+`, 'u')).toBe('key=');
+    expect(leadingLiteral(String.raw`(key=)?\w+`, 'u')).toBeUndefined();
+    expect(leadingLiteral('(?:ab)*c', 'u')).toBeUndefined();
+    expect(leadingLiteral('(a|b)c', 'u')).toBeUndefined();
+    expect(leadingLiteral('(?=x)x', 'u')).toBeUndefined();
+    expect(leadingLiteral('(?<=x)y', 'u')).toBeUndefined();
+    expect(leadingLiteral('(?<!x)y', 'u')).toBeUndefined();
+  });
+
+  it('gives exactly what the plain regex gives', () => {
+    const patterns = [
+      String.raw`\b4[0-9]{12}(?:[0-9]{3})?\b`,
+      String.raw`\bkey=\w+`,
+      String.raw`\bab?c`,
+      String.raw`\ba+b\b`,
+      String.raw`\b4[xy]z`,
+      String.raw`\b-key=\w+`,
+      String.raw`(key=)\w+`,
+      '(?<k>ab?c)d',
+    ];
+    const inputs = [
+      '',
+      '4111111111111111',
+      'card 4111111111111 and 4222222222222222!',
+      'x4111111111111111 no boundary',
+      'key=1 akey=2 key=',
+      'ac abc abbc a',
+      'aab ab b a ab_',
+      '4xz 4yz 44xz x4yz',
+      '2024-05-01T12:00:00.431Z\t6d68ca91-49c9-448d-89b8-7ca3e6dc66aa\tINFO\torder 4 of 14',
+      'é4111111111111 ✓ 4111111111111 😀',
+      '_4111111111111 -4111111111111 a.4111111111111',
+      'akey=1 _key=2 -key=3 key=4 a-key=5',
+      `${'x'.repeat(600)} 4111111111111111 key=1 abcd 4xz a-key=2`,
+      `${'y4 _4 -4 '.repeat(100)}4111111111111 acd`,
+      `${'z'.repeat(600)} 41111 ke y= ab`,
+    ];
+    for (const pattern of patterns) {
+      const compiled = compileRules([
+        { type: 'exclude_at_match', name: 'e', pattern },
+        { type: 'include_at_match', name: 'i', pattern },
+        { type: 'mask_sequences', name: 'm', pattern, replace_placeholder: '<$0>' },
+        { type: 'mask_sequences', name: 'l', pattern, replace_placeholder: '#' },
+      ]);
+      expect(compiled.every((r) => r.lead !== undefined)).toBe(true);
+      for (const input of inputs) {
+        const plain = compiled.map((r) => ({ ...r, lead: undefined, stickyRegex: undefined }));
+        for (let k = 0; k < compiled.length; k++) {
+          expect(applyRules([compiled[k]!], input), `${pattern} ${compiled[k]!.type} on ${input}`).toBe(
+            applyRules([plain[k]!], input),
+          );
+        }
+      }
+    }
+  });
+});

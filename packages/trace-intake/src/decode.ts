@@ -1,4 +1,5 @@
 import { Unpackr } from 'msgpackr';
+import { FastV04Decoder } from './decode-v04.js';
 import type { AttributeAnyValue, Id, Span, SpanEvent, SpanLink } from './types.js';
 
 /** A body that is not a valid trace payload: answered 400 and counted. */
@@ -197,8 +198,16 @@ function tracesFromArray(decoded: unknown): Span[][] {
   });
 }
 
+const fastV04 = new FastV04Decoder();
+
 /** v0.3/v0.4 msgpack: array<trace>, trace = array<span map>. */
 export function decodeV04(body: Uint8Array): Span[][] {
+  if (body.length === 0) return [];
+  return fastV04.decode(body) ?? decodeV04General(body);
+}
+
+/** v0.4 through the general msgpack decoder and the checks above (what the fast reader must match). */
+export function decodeV04General(body: Uint8Array): Span[][] {
   if (body.length === 0) return [];
   return tracesFromArray(unpackMsgpack(body));
 }

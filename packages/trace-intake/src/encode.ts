@@ -72,7 +72,7 @@ function headerSize(p: Omit<TracerPayload, 'chunks'>): number {
 
 export function encodeTracerPayloadChunks(p: TracerPayload): EncodedTracerPayload {
   const { chunks, ...rest } = p;
-  const enc = chunks.map(encodeChunk);
+  const enc = chunkWriter.chunks(chunks);
   let size = headerSize(rest);
   for (const c of enc) size += fieldLen(c.length);
   return { payload: rest, chunks: enc, spansPerChunk: chunks.map((c) => c.spans.length), size };
@@ -114,9 +114,19 @@ function agentPayloadBody(parts: EncodedTracerPayload[], o: AgentPayloadOptions)
   str(w, 1, o.hostName);
   str(w, 2, o.env);
   for (const p of parts) {
-    w.uint32(tag(5, 2)).fork();
+    // the size is known, so the message is written in place instead of forked and moved after
+    w.uint32(tag(5, 2));
+    const start = w.pos;
+    w.uint32(p.size);
+    const body = w.pos;
     writeTracerPayload(w, p);
-    w.ldelim();
+    if (w.pos - body !== p.size) {
+      // a size computed wrong must not corrupt the payload: write it again the general way
+      w.pos = start;
+      w.fork();
+      writeTracerPayload(w, p);
+      w.ldelim();
+    }
   }
   strMap(w, 6, o.tags);
   str(w, 7, o.agentVersion);

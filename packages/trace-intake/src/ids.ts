@@ -41,7 +41,8 @@ export function split64(id: Id): { lo: number; hi: number } {
     }
     id = toU64(id);
   }
-  scratch.setBigUint64(0, BigInt.asUintN(64, id), true);
+  // setBigUint64 stores the value modulo 2^64: negative int64 ids wrap as Go's uint64 cast does
+  scratch.setBigUint64(0, id, true);
   halves.lo = scratch.getUint32(0, true);
   halves.hi = scratch.getUint32(4, true);
   return halves;

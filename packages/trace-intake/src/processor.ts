@@ -95,14 +95,24 @@ const idK = (id: Id): bigint => (typeof id === 'bigint' ? id : BigInt(id));
 class DedupSet {
   // span id → trace id: a span id alone almost never repeats across traces, so one lookup decides
   private readonly map = new Map<bigint, bigint>();
+  // the map's keys in insertion order, as a ring: the oldest is evicted without an iterator
+  private readonly order: bigint[] = [];
+  private next = 0;
   constructor(private readonly capacity: number) {}
   seen(span: Span): boolean {
     if (this.capacity <= 0) return false;
     const sid = idK(span.span_id);
     const tid = idK(span.trace_id);
-    if (this.map.get(sid) === tid) return true;
+    const known = this.map.get(sid);
+    if (known === tid) return true;
     this.map.set(sid, tid);
-    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as bigint);
+    if (known !== undefined) return false;
+    if (this.order.length < this.capacity) this.order.push(sid);
+    else {
+      this.map.delete(this.order[this.next]!);
+      this.order[this.next] = sid;
+      this.next = (this.next + 1) % this.capacity;
+    }
     return false;
   }
 }
@@ -111,6 +121,12 @@ export function rootOf(spans: Span[]): Span | undefined {
   if (spans.length === 0) return undefined;
   const ids = new Set<bigint>();
   for (const s of spans) ids.add(idK(s.span_id));
+  return rootAmong(spans, ids);
+}
+
+/** rootOf with the chunk's span ids already collected. */
+function rootAmong(spans: Span[], ids: { has(id: bigint): boolean }): Span | undefined {
+  if (spans.length === 0) return undefined;
   let candidate: Span | undefined;
   for (const s of spans) {
     if (isZeroId(s.parent_id)) return s;
@@ -316,7 +332,10 @@ export class SpanProcessor {
       const extra = o.onChunk?.(spans);
       if (extra && extra.length > 0) spans = spans.concat(extra.filter((s) => this.normalize(s)));
     }
-    const root = rootOf(spans)!;
+    // span id → span: finds the root here and each span's parent below
+    const byId = new Map<bigint, Span>();
+    for (const s of spans) byId.set(idK(s.span_id), s);
+    const root = rootAmong(spans, byId)!;
     if (this.rejectedByFilters(root)) {
       c.chunksFiltered.filterTags++;
       return undefined;
@@ -326,8 +345,7 @@ export class SpanProcessor {
       return undefined;
     }
     const o = this.opts;
-    const byId = header.clientComputedTopLevel ? undefined : new Map<bigint, Span>();
-    if (byId) for (const s of spans) byId.set(idK(s.span_id), s);
+    const topLevel = !header.clientComputedTopLevel;
     let priority = PRIORITY_NONE;
     let origin = '';
     for (const span of spans) {
@@ -339,10 +357,10 @@ export class SpanProcessor {
       }
       this.obfuscator.obfuscate(span);
       if (o.replaceTags.length > 0) this.applyReplace(span);
-      if (byId) {
+      if (topLevel) {
         const parent = isZeroId(span.parent_id) ? undefined : byId.get(idK(span.parent_id));
         if (!parent || parent.service !== span.service) span.metrics['_top_level'] = 1;
-        else delete span.metrics['_top_level'];
+        else if (span.metrics['_top_level'] !== undefined) delete span.metrics['_top_level'];
       }
       const p = span.metrics['_sampling_priority_v1'];
       if (p !== undefined && (priority === PRIORITY_NONE || span === root)) priority = p | 0;

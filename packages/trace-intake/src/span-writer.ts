@@ -6,6 +6,8 @@ import type { AttributeAnyValue, Id, Span, SpanTagStamp, TraceChunk } from './ty
 
 interface EncodedStamp {
   always: Set<string>;
+  /** Bit n set when a key of `always` is n characters long (keys under 32). */
+  alwaysLens: number;
   alwaysBytes: Uint8Array;
   ifAbsent: [string, Uint8Array][];
 }
@@ -40,6 +42,7 @@ export class SpanWriter {
       }
       e = {
         always: new Set(Object.keys(st.always)),
+        alwaysLens: Object.keys(st.always).reduce((m, k) => (k.length < 32 ? m | (1 << k.length) : m), 0),
         alwaysBytes,
         ifAbsent: Object.entries(st.ifAbsent)
           .filter(([k]) => !(k in st.always))
@@ -183,11 +186,40 @@ export class SpanWriter {
     this.pos += extra;
   }
 
-  private strMap(field: number, m: Record<string, string> | undefined, skip?: Set<string>): void {
+  /** As open, with two bytes reserved: a span is nearly always 128 bytes to 16 KiB long. */
+  private openWide(field: number): number {
+    this.ensure(3);
+    this.buf[this.pos++] = (field << 3) | 2;
+    const mark = this.pos;
+    this.pos += 2;
+    return mark;
+  }
+
+  private closeWide(mark: number): void {
+    const len = this.pos - mark - 2;
+    if (len >= 128 && len < 16384) {
+      this.buf[mark] = (len & 0x7f) | 0x80;
+      this.buf[mark + 1] = len >>> 7;
+      return;
+    }
+    // lengths are written in their shortest form: move the body next to a one-byte length instead
+    this.buf.copyWithin(mark + 1, mark + 2, this.pos);
+    this.pos--;
+    this.close(mark);
+  }
+
+  private strMap(
+    field: number,
+    m: Record<string, string> | undefined,
+    skip?: Set<string>,
+    skipLens = 0,
+  ): void {
     if (!m) return;
     const tagByte = (field << 3) | 2;
     for (const k in m) {
-      if (skip?.has(k)) continue;
+      // the length check spares a Set lookup for nearly every key
+      if (skip !== undefined && (k.length >= 32 || (skipLens & (1 << k.length)) !== 0) && skip.has(k))
+        continue;
       const v = m[k]!;
       const kl = k.length;
       const vl = v.length;
@@ -289,7 +321,7 @@ export class SpanWriter {
       else this.varint64(s.error >>> 0, 0xffffffff);
     }
     if (stamp) {
-      this.strMap(10, s.meta, stamp.always);
+      this.strMap(10, s.meta, stamp.always, stamp.alwaysLens);
       this.raw(stamp.alwaysBytes);
       for (const [k, bytes] of stamp.ifAbsent) if (s.meta[k] === undefined) this.raw(bytes);
     } else this.strMap(10, s.meta);
@@ -394,6 +426,31 @@ export class SpanWriter {
   /** One TraceChunk message, as a copy the caller may keep. */
   chunk(c: TraceChunk): Uint8Array {
     this.pos = 0;
+    this.writeChunk(c);
+    return Uint8Array.prototype.slice.call(this.buf, 0, this.pos);
+  }
+
+  /** Several TraceChunk messages: views of one copy (one allocation per tracer request, not per chunk). */
+  chunks(cs: TraceChunk[]): Uint8Array[] {
+    this.pos = 0;
+    const ends = new Array<number>(cs.length);
+    for (let i = 0; i < cs.length; i++) {
+      this.writeChunk(cs[i]!);
+      ends[i] = this.pos;
+    }
+    // not zero-filled: every byte is overwritten by the copy
+    const all = Buffer.allocUnsafe(this.pos);
+    this.buf.copy(all, 0, 0, this.pos);
+    const out = new Array<Uint8Array>(cs.length);
+    let start = 0;
+    for (let i = 0; i < cs.length; i++) {
+      out[i] = all.subarray(start, ends[i]);
+      start = ends[i]!;
+    }
+    return out;
+  }
+
+  private writeChunk(c: TraceChunk): void {
     if (c.priority !== 0) {
       this.ensure(11);
       this.byte(1 << 3);
@@ -403,9 +460,9 @@ export class SpanWriter {
     this.str(2, c.origin);
     const stamp = c.spanTags ? this.encodedStamp(c.spanTags) : undefined;
     for (const s of c.spans) {
-      const mark = this.open(3);
+      const mark = this.openWide(3);
       this.span(s, stamp);
-      this.close(mark);
+      this.closeWide(mark);
     }
     this.strMap(4, c.tags);
     if (c.droppedTrace) {
@@ -413,6 +470,5 @@ export class SpanWriter {
       this.byte(5 << 3);
       this.byte(1);
     }
-    return Uint8Array.prototype.slice.call(this.buf, 0, this.pos);
   }
 }

@@ -11,8 +11,19 @@ export interface AwsEndpointSettings {
   secretsmanager?: string;
   kms?: string;
   ssm?: string;
-  /** FIPS endpoints (`<service>-fips.<region>...`), as Datadog's FIPS builds and GovCloud use. */
+  /**
+   * FIPS endpoints (`<service>-fips.<region>...`): Datadog's FIPS layer flavour uses them (a build choice, not
+   * `DD_LAMBDA_FIPS_MODE`); ours when Node's crypto runs in FIPS mode.
+   */
   fips: boolean;
+}
+
+/**
+ * AWS publishes `-fips` hosts for Secrets Manager, KMS and SSM in the US (GovCloud included) and Canada
+ * regions only; elsewhere (China above all) such a host does not exist, and the regional one is used.
+ */
+export function hasFipsEndpoint(region: string): boolean {
+  return /^(us|us-gov|ca)-[a-z]+-\d+$/.test(region);
 }
 
 /** The endpoint a service call goes to: the configured override, else the regional (FIPS) host. */
@@ -20,7 +31,8 @@ export function awsEndpoint(service: AwsService, region: string, settings: AwsEn
   const override = settings[service] ?? settings.all;
   if (override) return override.replace(/\/+$/, '');
   const domain = region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
-  return `https://${service}${settings.fips ? '-fips' : ''}.${region}.${domain}`;
+  const fips = settings.fips && hasFipsEndpoint(region);
+  return `https://${service}${fips ? '-fips' : ''}.${region}.${domain}`;
 }
 
 export class AwsCallError extends Error {
