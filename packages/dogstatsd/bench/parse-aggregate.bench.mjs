@@ -1,6 +1,7 @@
 // In-process parse + aggregate from Buffers (20 lines per datagram) at 1k and 100k contexts,
 // against a bare loop that only reads the same Buffers (the ceiling). Medians of 5 trials,
 // in lines per CPU-second; flush times are wall clock.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Aggregator, flushPayloads } from '@serverless-agent/dogstatsd';
 import { median, printTable, ratio } from '../../../bench/stats.mjs';
 
@@ -53,6 +54,39 @@ function timeLoop(fn, bufs) {
   return (lines / (cpu.user + cpu.system)) * 1e6;
 }
 
+/**
+ * Measures, from outside the aggregator, the longest stretch the event loop was blocked: a
+ * setImmediate ticker records the wall time and the process CPU time between two of its turns
+ * (the CPU figure leaves out time the process spent descheduled on the shared machine, not GC),
+ * and monitorEventLoopDelay gives the loop's own view.
+ */
+function watchLoop() {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  let running = true;
+  let wallMs = 0;
+  let cpuMs = 0;
+  let lastWall = performance.now();
+  let lastCpu = process.cpuUsage();
+  const tick = () => {
+    const wall = performance.now();
+    const cpu = process.cpuUsage(lastCpu);
+    wallMs = Math.max(wallMs, wall - lastWall);
+    cpuMs = Math.max(cpuMs, (cpu.user + cpu.system) / 1000);
+    lastWall = wall;
+    lastCpu = process.cpuUsage();
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  return {
+    stop() {
+      running = false;
+      h.disable();
+      return { wallMs, cpuMs, loopDelayMaxMs: h.max / 1e6 };
+    },
+  };
+}
+
 const clock = { now: 1_700_000_005_000 };
 const now = () => clock.now;
 const rows = [];
@@ -64,6 +98,9 @@ for (const contexts of [1000, 100_000]) {
   const newBucket = [];
   const flushMs = [];
   const sliceMs = [];
+  const gapWallMs = [];
+  const gapCpuMs = [];
+  const loopDelayMs = [];
   for (let t = 0; t < TRIALS; t++) {
     bare.push(timeLoop(bareRead, bufs));
     const agg = new Aggregator({ now, maxContexts: 200_000 });
@@ -86,10 +123,15 @@ for (const contexts of [1000, 100_000]) {
     if (agg.stats().parseErrors !== 0) throw new Error('bench datagrams failed to parse');
     if (agg.stats().contexts !== contexts)
       throw new Error(`expected ${contexts} contexts, got ${agg.stats().contexts}`);
+    const gaps = watchLoop();
     const f0 = performance.now();
     await flushPayloads(agg, { all: true });
     flushMs.push(performance.now() - f0);
+    const gap = gaps.stop();
     sliceMs.push(agg.stats().lastFlushLongestSliceMs);
+    gapWallMs.push(gap.wallMs);
+    gapCpuMs.push(gap.cpuMs);
+    loopDelayMs.push(gap.loopDelayMaxMs);
     globalThis.gc?.();
   }
   const b = median(bare);
@@ -101,7 +143,10 @@ for (const contexts of [1000, 100_000]) {
     `${(b / 1e6).toFixed(2)} M`,
     ratio(o, b).toFixed(2),
     median(flushMs).toFixed(0),
-    median(sliceMs).toFixed(1),
+    `${median(sliceMs).toFixed(1)} [${Math.min(...sliceMs).toFixed(0)}–${Math.max(...sliceMs).toFixed(0)}]`,
+    `${median(gapWallMs).toFixed(1)} [${Math.min(...gapWallMs).toFixed(0)}–${Math.max(...gapWallMs).toFixed(0)}]`,
+    `${median(gapCpuMs).toFixed(1)} [${Math.min(...gapCpuMs).toFixed(0)}–${Math.max(...gapCpuMs).toFixed(0)}]`,
+    median(loopDelayMs).toFixed(0),
   ]);
 }
 printTable(
@@ -112,7 +157,10 @@ printTable(
     'bare read lines/s',
     'ratio',
     'flush→payloads ms',
-    'longest slice ms',
+    'longest slice ms (own timer, wall)',
+    'longest loop block ms (wall)',
+    'its CPU ms',
+    'loop delay max ms',
   ],
   rows,
 );

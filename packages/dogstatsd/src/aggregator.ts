@@ -1,5 +1,7 @@
+import { AliasTable } from './alias-table.js';
 import { type Logger, noopLogger, RateLimitedWarn } from './logger.js';
 import { MetricLine, type ParseSink, parseDatagram } from './parse.js';
+import { nthSmallest } from './select.js';
 import { AgentSketch } from './sketch.js';
 import { mergeTags, normalizeTags, TagCache, type TagSet } from './tags.js';
 import { type DogStatsDEvent, MetricType, type ServiceCheck } from './types.js';
@@ -188,14 +190,6 @@ class Context {
   }
 }
 
-/** A raw (undecoded) name|type|tags spelling and what it resolved to; chained on hash collisions. */
-interface Alias {
-  hash2: number;
-  length: number;
-  id: Identity;
-  next: Alias | undefined;
-}
-
 class Bucket {
   readonly contexts = new Map<Identity, Context>();
   constructor(readonly ts: number) {}
@@ -206,6 +200,9 @@ function rawLength(line: MetricLine): number {
   const tags = line.tagsStart < 0 ? -1 : line.tagsEnd - line.tagsStart;
   return line.nameEnd - line.nameStart + (line.typeEnd - line.typeStart) + tags;
 }
+
+/** Above this many unweighted samples, a histogram's order statistics are selected, not sorted. */
+const SELECT_ABOVE = 4096;
 
 const HISTOGRAM_AGGREGATES = new Set<string>(['max', 'min', 'median', 'avg', 'sum', 'count']);
 
@@ -246,8 +243,7 @@ export class Aggregator {
   private lastBucket: Bucket | undefined;
   private liveContexts = 0;
   /** Parser hash → raw keys seen, so a repeated line costs no decoding, in any bucket. */
-  private aliases = new Map<number, Alias>();
-  private aliasCount = 0;
+  private aliases = new AliasTable<Identity>();
   /** Canonical key → identity: different raw spellings (tag order, duplicates) meet here. */
   private identities = new Map<string, Identity>();
   /** The clock read once per datagram. */
@@ -297,7 +293,8 @@ export class Aggregator {
     this.hostname = options.hostname ?? '';
     this.maxEvents = options.maxEvents ?? 10_000;
     this.maxServiceChecks = options.maxServiceChecks ?? 10_000;
-    this.flushSliceMs = options.flushSliceMs ?? 8;
+    // Well under the 20 ms budget: a GC pause or a descheduled process adds to a slice's wall time.
+    this.flushSliceMs = options.flushSliceMs ?? 5;
     this.origin = options.origin;
     this.sink = {
       metric: (line) => this.onMetric(line),
@@ -415,12 +412,8 @@ export class Aggregator {
     // bytes (a false match needs ~62 equal bits); the bytes themselves are decoded on first sight.
     const hash2 = line.hash2;
     const rawLen = rawLength(line);
-    let alias = this.aliases.get(hash);
-    while (alias !== undefined && (alias.hash2 !== hash2 || alias.length !== rawLen)) alias = alias.next;
-    let id: Identity;
-    if (alias !== undefined) {
-      id = alias.id;
-    } else {
+    let id = this.aliases.get(hash, hash2, rawLen);
+    if (id === undefined) {
       const type = line.type === MetricType.Timing ? MetricType.Histogram : line.type;
       const found = this.identity(
         this.namespace + line.name(),
@@ -430,10 +423,7 @@ export class Aggregator {
       );
       if (found === undefined) return;
       id = found;
-      if (this.aliasCount < this.maxContexts * 2) {
-        this.aliases.set(hash, { hash2, length: rawLen, id, next: this.aliases.get(hash) });
-        this.aliasCount++;
-      }
+      if (this.aliases.size < this.maxContexts * 2) this.aliases.set(hash, hash2, rawLen, id);
     }
     const ctx = this.contextIn(id, bucket);
     if (ctx === undefined) return;
@@ -494,14 +484,13 @@ export class Aggregator {
    * the identities the remaining buckets still use (spellings are then learned again).
    */
   private trimIdentities(): void {
-    if (this.identities.size <= this.maxContexts && this.aliasCount <= this.maxContexts * 2) return;
+    if (this.identities.size <= this.maxContexts && this.aliases.size <= this.maxContexts * 2) return;
     const keep = new Set<Identity>();
     for (const b of this.buckets.values()) for (const id of b.contexts.keys()) keep.add(id);
     const identities = new Map<string, Identity>();
     for (const [key, id] of this.identities) if (keep.has(id)) identities.set(key, id);
     this.identities = identities;
-    this.aliases = new Map();
-    this.aliasCount = 0;
+    this.aliases = new AliasTable();
   }
 
   private addValue(ctx: Context, v: number, rate: number): void {
@@ -539,13 +528,8 @@ export class Aggregator {
         out.push(b);
         this.buckets.delete(ts);
         this.liveContexts -= b.contexts.size;
-        // A detached bucket must not stay reachable through the identities' caches.
-        for (const id of b.contexts.keys()) {
-          if (id.lastBucket === b) {
-            id.lastBucket = undefined;
-            id.lastCtx = undefined;
-          }
-        }
+        // Identities may still point at a detached bucket: never a match (it is no longer
+        // live), and flushTo unlinks them slice by slice rather than in one walk here.
       }
     }
     this.lastBucket = undefined;
@@ -568,16 +552,24 @@ export class Aggregator {
    * the socket for long.
    */
   async flushTo(visitor: FlushVisitor, options: FlushOptions = {}): Promise<void> {
+    // The first slice includes detaching, which walks every flushed context once.
+    let sliceStart = performance.now();
     const buckets = this.detach(options.all ?? false);
     this.counters.flushes++;
     const merged = [new Map<TagSet, FlushTags>(), new Map<TagSet, FlushTags>()];
     let longest = 0;
-    let sliceStart = performance.now();
     for (const bucket of buckets) {
       let i = 0;
       for (const ctx of bucket.contexts.values()) {
+        // A flushed bucket must not stay reachable through the identities' caches.
+        const id = ctx.id;
+        if (id.lastBucket === bucket) {
+          id.lastBucket = undefined;
+          id.lastCtx = undefined;
+        }
         this.emit(ctx, bucket.ts, merged, visitor);
-        if ((++i & 31) === 0) {
+        // A context can take tens of µs (a sketch to encode, a histogram to sort): check often.
+        if ((++i & 7) === 0) {
           const elapsed = performance.now() - sliceStart;
           if (elapsed >= this.flushSliceMs) {
             if (elapsed > longest) longest = elapsed;
@@ -688,9 +680,13 @@ export class Aggregator {
     const count = ctx.count;
     let sorted: Float64Array;
     let sortedWeights: Float64Array | undefined;
+    let select = false;
     if (ctx.hWeights === undefined) {
-      // Unweighted (the usual case): a native numeric sort of a typed array.
-      sorted = Float64Array.from(ctx.hValues!).sort();
+      // Unweighted (the usual case): a native numeric sort of a typed array, or, for a very large
+      // context, a selection of each order statistic, so one context does not stall the flush.
+      sorted = Float64Array.from(ctx.hValues!);
+      if (n > SELECT_ABOVE) select = true;
+      else sorted.sort();
     } else {
       const values = ctx.hValues!;
       const weights = ctx.hWeights;
@@ -702,11 +698,12 @@ export class Aggregator {
         sortedWeights[i] = weights[order[i]!]!;
       }
     }
+    const rank = (i: number): number => (select ? nthSmallest(sorted, i) : sorted[i]!);
     // The agent's weighted walk: the first sample whose cumulative weight passes the target.
     const at = (target: number): number => {
       if (sortedWeights === undefined) {
         const i = Math.floor(target);
-        return sorted[i < 0 ? 0 : i >= n ? n - 1 : i]!;
+        return rank(i < 0 ? 0 : i >= n ? n - 1 : i);
       }
       let cum = 0;
       for (let i = 0; i < n; i++) {
@@ -717,8 +714,8 @@ export class Aggregator {
     };
     for (const agg of this.aggregates) {
       const name = `${ctx.name}.${agg}`;
-      if (agg === 'max') serie(name, 3, sorted[n - 1]!);
-      else if (agg === 'min') serie(name, 3, sorted[0]!);
+      if (agg === 'max') serie(name, 3, rank(n - 1));
+      else if (agg === 'min') serie(name, 3, rank(0));
       else if (agg === 'median') serie(name, 3, at((count - 1) / 2));
       else if (agg === 'avg') serie(name, 3, ctx.sum / count);
       else if (agg === 'sum') serie(name, 3, ctx.sum);

@@ -57,14 +57,27 @@ export class AgentSketch {
   avg = 0;
   /** key → total count (a mutable box: one Map lookup per insert); split into wire bins when encoded. */
   private readonly counts = new Map<number, { n: number }>();
+  /** The bin of the last value inserted: a repeated value (a count sent as 1) skips the log and the lookup. */
+  private lastValue = Number.NaN;
+  private lastBin: { n: number } | undefined;
 
   /** Inserts `v` `n` times (the sample-rate weight). Non-finite values are ignored. */
   insert(v: number, n = 1): void {
     if (!Number.isFinite(v) || n <= 0) return;
-    const key = sketchKey(v);
-    const bin = this.counts.get(key);
-    if (bin === undefined) this.counts.set(key, { n });
-    else bin.n += n;
+    if (v === this.lastValue) {
+      this.lastBin!.n += n;
+    } else {
+      const key = sketchKey(v);
+      let bin = this.counts.get(key);
+      if (bin === undefined) {
+        bin = { n };
+        this.counts.set(key, bin);
+      } else {
+        bin.n += n;
+      }
+      this.lastValue = v;
+      this.lastBin = bin;
+    }
     this.count += n;
     if (v < this.min) this.min = v;
     if (v > this.max) this.max = v;

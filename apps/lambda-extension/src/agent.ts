@@ -1,0 +1,278 @@
+// The extension after registration was sent. Order matters for start-up and for not losing data:
+//  1. DogStatsD (UDP) and the trace receiver's port are bound with built-ins, queuing what arrives;
+//  2. the lifecycle binds the hooks and the Telemetry listener and subscribes (built-ins only);
+//  3. the first `next` goes out as soon as all of that accepts;
+//  4. only then the heavy components load (fastify, msgpackr, ...) and take over their queues.
+// Nothing here may break the function: an internal fault turns the extension idle (it keeps
+// answering `next`, drops and counts, says why once).
+import diagnostics from 'node:diagnostics_channel';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FlushOutcome } from '@serverless-agent/flush-strategy';
+import type { Lifecycle, LifecycleEvent, Registration } from '@serverless-agent/lifecycle';
+import type { Components, EnhancedSample } from './components.js';
+import { answer, bindEarlyListeners, closeEarlyListeners, type EarlyListeners, proxyTo } from './early.js';
+import { type Env, mergeEnv, type YamlParser, yamlPathOf } from './env.js';
+import type { FlushDriver } from './flush-driver.js';
+import { createLogger, type Logger, parseLogLevel } from './logger.js';
+import { portsFromEnv } from './ports.js';
+import { warnUnsupported } from './variables.js';
+import { VERSION } from './version.js';
+
+export interface RunOptions {
+  registration: Promise<Registration>;
+  /** performance.now() when the process started its entry. */
+  startedAt: number;
+  env?: Env;
+  logger?: Logger;
+  /** Ends the process (tests pass their own). */
+  exit?: (code: number) => void;
+  /** The sockets the entry bound (or failed to bind) while registering; bound here when absent. */
+  early?: Promise<EarlyListeners>;
+}
+
+/** What a tracer gets while the extension is idle: accepted, dropped (and counted). */
+function idleTraceAnswer(counts: { traceRequests: number }) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    req.resume();
+    req.on('end', () => {
+      counts.traceRequests++;
+      answer(200, '{"rate_by_service":{}}')(req, res);
+    });
+  };
+}
+
+// The heavy components load once the first `next` request is on the wire (compiling them earlier
+// would hold it back), or after this long at most.
+const FIRST_NEXT_WAIT_MS = 250;
+
+/** Resolves once an `event/next` request of this process has been written out (or after `maxMs`). */
+function firstNextSent(maxMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const channel = diagnostics.channel('http.client.request.start');
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      channel.unsubscribe(onRequest);
+      clearTimeout(timer);
+      // One more turn, so the bytes leave before the compiler takes the thread.
+      setImmediate(resolve);
+    };
+    const onRequest = (message: unknown) => {
+      const req = (message as { request?: import('node:http').ClientRequest }).request;
+      if (req?.path?.endsWith('/extension/event/next')) req.once('finish', finish);
+    };
+    channel.subscribe(onRequest);
+    const timer = setTimeout(finish, maxMs);
+  });
+}
+const MAX_EARLY_SAMPLES = 10_000;
+const MAX_EARLY_TELEMETRY_BATCHES = 1000;
+
+const API_KEY_SOURCES = ['DD_API_KEY', 'DD_API_KEY_SECRET_ARN', 'DD_KMS_API_KEY', 'DD_API_KEY_SSM_ARN'];
+
+/** Why the extension cannot ship at all, or undefined when it can try (secrets resolve later). */
+export function idleReason(env: Env): string | undefined {
+  const key = (env.DD_API_KEY ?? '').replace(/\s/g, '');
+  if (key !== '') return undefined;
+  if (API_KEY_SOURCES.slice(1).some((k) => (env[k] ?? '').trim() !== '')) return undefined;
+  return `no API key (${API_KEY_SOURCES.join(', ')} are all unset)`;
+}
+
+function truthy(v: string | undefined): boolean | undefined {
+  if (v === undefined || v.trim() === '') return undefined;
+  const s = v.trim().toLowerCase();
+  if (s === 'true' || s === '1') return true;
+  if (s === 'false' || s === '0') return false;
+  return undefined;
+}
+
+/** DD_SERVERLESS_LOGS_ENABLED / DD_LOGS_ENABLED: either set gives their OR (unset counts false). */
+export function logsEnabled(env: Env): boolean {
+  const a = truthy(env.DD_SERVERLESS_LOGS_ENABLED);
+  const b = truthy(env.DD_LOGS_ENABLED);
+  if (a === undefined && b === undefined) return true;
+  return a === true || b === true;
+}
+
+export async function run(options: RunOptions): Promise<void> {
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  const processEnv = options.env ?? process.env;
+  let parseYaml: YamlParser | undefined;
+  if (yamlPathOf(processEnv)) parseYaml = (await import('yaml')).parse;
+  const bootLogger = options.logger ?? createLogger(parseLogLevel(processEnv.DD_LOG_LEVEL).level);
+  const env = mergeEnv(processEnv, bootLogger, parseYaml);
+  const level = parseLogLevel(env.DD_LOG_LEVEL);
+  const logger = options.logger ?? createLogger(level.level);
+  if (level.invalid !== undefined)
+    logger.warn(`DD_LOG_LEVEL=${JSON.stringify(level.invalid)} is not a level: using info`);
+  const ports = portsFromEnv(env, logger);
+
+  let early: EarlyListeners | undefined;
+  let idle = idleReason(env);
+  try {
+    early = await (options.early ?? bindEarlyListeners(ports));
+  } catch (err) {
+    idle = `a listener could not bind (${(err as Error).message})`;
+  }
+
+  // Built-ins only: safe before the first `next`.
+  const lifecycleModule = await import('@serverless-agent/lifecycle');
+  const counts = {
+    datagrams: 0,
+    datagramBytes: 0,
+    traceRequests: 0,
+    enhancedSamples: 0,
+    earlySamplesDropped: 0,
+    earlyTelemetryDropped: 0,
+  };
+  const earlySamples: EnhancedSample[] = [];
+  let submitSample: ((s: EnhancedSample) => void) | undefined;
+  let driver: FlushDriver | undefined;
+  let components: (Components & { setShutdownDeadline: (d: number) => void }) | undefined;
+  let flushAll: (force: boolean) => Promise<FlushOutcome> = async () => 'success';
+  const lifecycleOptions = {
+    ...lifecycleModule.fromEnv(env, logger),
+    // The hooks' public port is the early listener; the lifecycle's own server sits behind it on a
+    // free loopback port (unless the early one could not bind).
+    hooksPort: early ? 0 : ports.hooks,
+    telemetryPort: ports.telemetry,
+  };
+  const lifecycle: Lifecycle = new lifecycleModule.Lifecycle(lifecycleOptions, {
+    logger,
+    startedAt: Date.now() - (performance.now() - options.startedAt),
+    // Samples computed before the aggregator loaded wait (bounded) and are handed over then.
+    submit: (sample) => {
+      counts.enhancedSamples++;
+      if (submitSample) submitSample(sample);
+      else if (earlySamples.length < MAX_EARLY_SAMPLES) earlySamples.push(sample);
+      else counts.earlySamplesDropped++;
+    },
+    onFlush: async () => {
+      await flushAll(true);
+    },
+  });
+
+  const goIdle = (reason: string) => {
+    if (idle === undefined) idle = reason;
+    lifecycle.fallBackToIdle(reason);
+    if (early) {
+      early.dogstatsd.attach(countDatagram);
+      early.traces.attach(idleTraceAnswer(counts));
+      early.hooks.attach((req, res) => {
+        req.resume();
+        req.on('end', () => answer(200, '{}')(req, res));
+      });
+    }
+  };
+  const countDatagram = (msg: Buffer) => {
+    counts.datagrams++;
+    counts.datagramBytes += msg.length;
+  };
+  process.on('uncaughtException', (err) => goIdle(`internal error: ${err.message}`));
+  process.on('unhandledRejection', (err) =>
+    goIdle(`internal error: ${String((err as Error)?.message ?? err)}`),
+  );
+
+  const started = await lifecycle.start(options.registration);
+  if (early && started.state !== 'unregistered') {
+    early.hooks.attach(proxyTo(() => lifecycle.hooks.port));
+  }
+  if (started.state === 'unregistered') {
+    // Exiting during init would fail the function's init (Extension.Crash): stay, doing nothing.
+    if (early) await closeEarlyListeners(early);
+    await lifecycle.run();
+    return;
+  }
+  const registration = started.registration!;
+
+  if (idle !== undefined) goIdle(idle);
+  warnUnsupported(env, logger);
+  logger.info(
+    `serverless-agent ${VERSION} ready in ${(performance.now() - options.startedAt).toFixed(1)} ms`,
+  );
+  logger.debug(
+    `listening: hooks ${started.hooksPort}, dogstatsd ${early?.ports.dogstatsd}, traces ${early?.ports.traces}, telemetry ${started.telemetryPort}`,
+  );
+
+  const runtimeDone = new Map<string, Promise<unknown>>();
+  // Platform and function records that arrive before the logs pipeline loaded wait for it (bounded).
+  const earlyTelemetry: unknown[] = [];
+  let ingestTelemetry: ((events: unknown) => void) | undefined;
+  lifecycle.subscribe((event: LifecycleEvent) => {
+    if (event.type === 'telemetry') {
+      if (ingestTelemetry) ingestTelemetry(event.events);
+      else if (earlyTelemetry.length < MAX_EARLY_TELEMETRY_BATCHES) earlyTelemetry.push(event.events);
+      else counts.earlyTelemetryDropped++;
+    }
+    if (event.type === 'runtimeDone' && driver) {
+      const d = driver;
+      // The batch that carried runtimeDone is handed to the logs after its events are processed:
+      // flush once it has been, so the invocation's own lines go with it.
+      const sent = new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+        d.send({ type: 'runtime-done', requestId: event.requestId }),
+      );
+      runtimeDone.set(event.requestId, sent);
+    }
+  });
+
+  // The heavy part, after the first `next` is out (a few milliseconds later: evaluating these
+  // modules before the request is written would hold it back); the queues hold what arrives.
+  const afterFirstNext = firstNextSent(FIRST_NEXT_WAIT_MS);
+  const loaded =
+    idle === undefined && early
+      ? afterFirstNext
+          .then(() => import('./components.js'))
+          .then(({ loadComponents }) => loadComponents(env, registration, early, lifecycle, logger, counts))
+          .then(
+            (c) => {
+              components = c as Components & { setShutdownDeadline: (d: number) => void };
+              submitSample = c.submit;
+              ingestTelemetry = c.ingestTelemetry;
+              for (const events of earlyTelemetry.splice(0)) c.ingestTelemetry(events);
+              for (const sample of earlySamples.splice(0)) c.submit(sample);
+              flushAll = c.flushAll;
+              driver = c.driver;
+              return driver.send({ type: 'extension-started' });
+            },
+            (err: Error) => goIdle(`the components failed to load: ${err.message}`),
+          )
+      : Promise.resolve();
+
+  const shutdown = await lifecycle.run({
+    onInvoke: async (event) => {
+      await loaded;
+      if (!driver || idle !== undefined) return;
+      const decisions = await driver.send({
+        type: 'invocation-started',
+        deadlineMs: event.deadlineMs,
+        requestId: event.requestId,
+      });
+      const { waitsForRuntimeDone } = await import('./flush-driver.js');
+      if (!waitsForRuntimeDone(decisions)) return;
+      await lifecycle.processor.waitForRuntimeDone(
+        event.requestId,
+        Math.max(0, event.deadlineMs - Date.now()),
+      );
+      // runtimeDone may have come before the components loaded: then nothing flushed for it yet.
+      await (runtimeDone.get(event.requestId) ??
+        driver.send({ type: 'runtime-done', requestId: event.requestId }));
+      runtimeDone.delete(event.requestId);
+    },
+    onShutdown: async (event) => {
+      await loaded;
+      if (driver) {
+        components?.setShutdownDeadline(event.deadlineMs);
+        await driver.send({ type: 'shutdown', deadlineMs: event.deadlineMs });
+        driver.close();
+      }
+      logger.debug(`at shutdown: ${JSON.stringify(components?.stats())}`);
+      await components?.close();
+    },
+  });
+  logger.debug(
+    `counted: ${counts.datagrams} datagrams, ${counts.traceRequests} idle trace requests, ${counts.enhancedSamples} enhanced metric samples (shutdown: ${shutdown.shutdownReason})`,
+  );
+  if (early) await closeEarlyListeners(early);
+  exit(0);
+}

@@ -1,0 +1,195 @@
+// The heavy part of the agent (fastify, undici, msgpackr, the encoders), loaded after the first
+// `next` (in the layer, a file of its own: serverless-agent/components.cjs): it takes over the early
+// listeners' queues and builds the pipelines listeners → parsers → aggregators → encoders → forwarder.
+import type { FlushOutcome } from '@serverless-agent/flush-strategy';
+import type { Lifecycle, LifecycleDeps, Registration } from '@serverless-agent/lifecycle';
+import type { EarlyListeners } from './early.js';
+import type { Env } from './env.js';
+import type { FlushDriver } from './flush-driver.js';
+import { type Logger, parseLogLevel } from './logger.js';
+import { functionIdentity, functionTags } from './tags.js';
+import { VERSION } from './version.js';
+
+export type EnhancedSample = Parameters<NonNullable<LifecycleDeps['submit']>>[0];
+
+export interface Components {
+  ingestTelemetry: (events: unknown) => void;
+  stats: () => Record<string, unknown>;
+  submit: (sample: EnhancedSample) => void;
+  driver: FlushDriver;
+  flushAll: (force: boolean) => Promise<FlushOutcome>;
+  close: () => Promise<void>;
+}
+
+export async function loadComponents(
+  env: Env,
+  registration: Registration,
+  early: EarlyListeners,
+  lifecycle: Lifecycle,
+  logger: Logger,
+  counts: { datagrams: number; datagramBytes: number },
+): Promise<Components> {
+  const [dogstatsd, traceIntake, flushStrategy, forwarderModule, logsModule, { FlushDriver }] =
+    await Promise.all([
+      import('@serverless-agent/dogstatsd'),
+      import('@serverless-agent/trace-intake'),
+      import('@serverless-agent/flush-strategy'),
+      import('@serverless-agent/forwarder'),
+      import('@serverless-agent/logs'),
+      import('./flush-driver.js'),
+    ]);
+  const forwarder = forwarderModule.createForwarder(forwarderModule.fromEnv(env, logger));
+  // Sockets, TLS and codecs during init, so the first flush does not pay for them.
+  void forwarder.warmUp().catch(() => {});
+
+  const id = functionIdentity(env, registration.accountId);
+  const tags = functionTags(env, id);
+  const traceOptions = traceIntake.fromEnv(env, logger);
+  const agent = new traceIntake.TraceAgent({
+    ...traceOptions,
+    logger,
+    agentVersion: VERSION,
+    tags: { ...traceOptions.tags, ...tags },
+    functionName: id.functionName,
+    functionArn: id.functionArn,
+    region: id.region,
+    accountId: id.accountId,
+  });
+  const receiver = traceIntake.createTraceReceiver(agent, {
+    host: '127.0.0.1',
+    port: early.ports.traces,
+    maxTraceBodyBytes: traceOptions.maxTraceBodyBytes,
+    maxOtherBodyBytes: traceOptions.maxOtherBodyBytes,
+    onProxy: (payload) => void forwarder.send(toForwarder(payload), { signal: AbortSignal.timeout(10_000) }),
+    additionalTags: tags,
+  });
+  await receiver.app.ready();
+  // fastify routes the requests that arrive on our already-bound server.
+  early.traces.attach((req, res) => receiver.app.routing(req, res));
+
+  const logsConfig = logsModule.fromEnv(env, logger);
+  const logs = new logsModule.LambdaLogs({
+    enabled: logsConfig.enabled,
+    rules: logsConfig.rules,
+    service: logsConfig.service,
+    shipOwnLogs: logsConfig.shipOwnLogs,
+    functionArn: id.functionArn,
+    tags: { ...parseDdTags(env.DD_TAGS), ...tags, ...unifiedTags(env) },
+    logger,
+    onOutOfMemory: (r) =>
+      lifecycle.processor.outOfMemoryDetected({ requestId: r.requestId ?? undefined, time: r.timestamp }),
+  });
+  // Telemetry that arrived before this loaded is replayed by the agent through `ingestTelemetry`.
+
+  const statsdConfig = dogstatsd.fromEnv(env, logger);
+  const aggregator = new dogstatsd.Aggregator({
+    ...statsdConfig.aggregator,
+    globalTags: [
+      ...(statsdConfig.aggregator.globalTags ?? []),
+      ...Object.entries(tags).map(([k, v]) => `${k}:${v}`),
+    ],
+    logger,
+  });
+  const maxDatagram = statsdConfig.bufferSize;
+  try {
+    early.dogstatsd.socket.setRecvBufferSize(statsdConfig.recvBufferSize);
+  } catch (err) {
+    logger.debug(`dogstatsd: receive buffer left as the kernel set it: ${(err as Error).message}`);
+  }
+  early.dogstatsd.attach((msg) => {
+    counts.datagrams++;
+    counts.datagramBytes += msg.length;
+    aggregator.ingest(msg, Math.min(msg.length, maxDatagram));
+  });
+
+  const { strategy, flushTimeoutS } = flushStrategy.fromEnv(env, logger);
+  const core = new flushStrategy.FlushCore({ strategy, flushTimeoutS, clock: Date.now, logger });
+  let shutdownDeadline: number | undefined;
+  const debug =
+    parseLogLevel(env.DD_LOG_LEVEL).level === 'debug' || parseLogLevel(env.DD_LOG_LEVEL).level === 'trace';
+  const flushAll = async (force: boolean): Promise<FlushOutcome> => {
+    const t0 = performance.now();
+    // Every bucket, closed or not: a frozen or shut-down sandbox may never come back for the rest.
+    const metrics = await dogstatsd.flushPayloads(aggregator, { all: true });
+    const payloads = [
+      ...(metrics as ForwarderPayload[]),
+      ...agent.flush(force).map(toForwarder),
+      ...logs.flush({ final: force }),
+    ];
+    // The strategy bounds how long a blocking flush holds `next`; this bounds the requests.
+    const budgetMs =
+      force && shutdownDeadline !== undefined
+        ? Math.max(50, shutdownDeadline - Date.now() - 100)
+        : flushTimeoutS * 1000;
+    const t1 = performance.now();
+    const result = await forwarder.flush(payloads, { signal: AbortSignal.timeout(budgetMs), blocking: true });
+    const t2 = performance.now();
+    if (debug) {
+      logger.debug(
+        `flush: ${payloads.length} payloads built in ${(t1 - t0).toFixed(1)} ms, sent in ${(t2 - t1).toFixed(1)} ms`,
+      );
+    }
+    const dropped = Object.values(result.dropped).reduce((a, b) => a + (b ?? 0), 0);
+    return dropped > 0 || result.buffered > 0 ? 'partial' : 'success';
+  };
+  const driver = new FlushDriver(core, flushAll);
+  forwarder.onBackendHealth((event) => void driver.send(event));
+  return {
+    ingestTelemetry: (events) => logs.ingest(events),
+    submit: (sample) => {
+      aggregator.submit(sample);
+    },
+    stats: () => ({
+      metrics: aggregator.stats(),
+      traces: agent.counters,
+      buffered: agent.buffered,
+      logs: logs.stats(),
+      forwarder: forwarder.stats(),
+    }),
+    driver,
+    flushAll,
+    close: async () => {
+      await receiver.close().catch(() => {});
+      await forwarder.close();
+    },
+    setShutdownDeadline: (d: number) => {
+      shutdownDeadline = d;
+    },
+  } as Components & { setShutdownDeadline: (d: number) => void };
+}
+
+type TracePayload = import('@serverless-agent/trace-intake').OutgoingPayload;
+type ForwarderPayload = import('@serverless-agent/forwarder').OutgoingPayload;
+
+/**
+ * The two packages spell one kind differently: trace-intake's `llmobs_eval` is the forwarder's
+ * `llmobs_eval_v1` / `llmobs_eval_v2`. The v2 route is the current one; v1 is sent there too.
+ */
+function toForwarder(p: TracePayload): ForwarderPayload {
+  const kind = p.kind === 'llmobs_eval' ? 'llmobs_eval_v2' : p.kind;
+  const split = p.split;
+  return {
+    ...p,
+    kind,
+    split: split ? () => split()?.map(toForwarder) : undefined,
+  } as ForwarderPayload;
+}
+
+/** `DD_TAGS`: `k:v` pairs separated by commas or spaces; items without both sides are dropped. */
+export function parseDdTags(value: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of (value ?? '').split(/[\s,]+/)) {
+    const i = item.indexOf(':');
+    if (i <= 0 || i === item.length - 1) continue;
+    out[item.slice(0, i)] = item.slice(i + 1);
+  }
+  return out;
+}
+
+function unifiedTags(env: Env): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (env.DD_ENV) out.env = env.DD_ENV;
+  if (env.DD_VERSION) out.version = env.DD_VERSION;
+  if (env.DD_SERVICE) out.service = env.DD_SERVICE.toLowerCase();
+  return out;
+}

@@ -1,0 +1,65 @@
+// The sockets the function may use during its own init, bound by the entry with built-ins while
+// registration is on its way: DogStatsD (UDP), the trace receiver and the hooks. Lambda starts the
+// runtime as soon as every extension registered, before the agent has even been compiled, so
+// anything bound later could refuse what the function sends first.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { request } from 'node:http';
+import { EarlyHttpListener, EarlyUdpListener } from './early-listeners.js';
+import type { Ports } from './ports.js';
+
+export interface EarlyListeners {
+  dogstatsd: EarlyUdpListener;
+  traces: EarlyHttpListener;
+  hooks: EarlyHttpListener;
+  ports: Pick<Ports, 'dogstatsd' | 'traces' | 'hooks'>;
+}
+
+export const answer = (status: number, body: string) => (_req: unknown, res: ServerResponse) => {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+};
+
+export async function bindEarlyListeners(
+  ports: Pick<Ports, 'dogstatsd' | 'traces' | 'hooks'>,
+): Promise<EarlyListeners> {
+  const dogstatsd = new EarlyUdpListener();
+  const traces = new EarlyHttpListener(answer(200, '{"rate_by_service":{}}'));
+  const hooks = new EarlyHttpListener(answer(200, '{}'));
+  const bound = await Promise.allSettled([
+    // DogStatsD takes any interface, as upstream; the rest is loopback only.
+    dogstatsd.listen(ports.dogstatsd, '0.0.0.0'),
+    traces.listen(ports.traces, '127.0.0.1'),
+    hooks.listen(ports.hooks, '127.0.0.1'),
+  ]);
+  const failed = bound.find((b) => b.status === 'rejected');
+  if (failed) {
+    await Promise.all([dogstatsd.close(), traces.close(), hooks.close()]).catch(() => {});
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  const [d, t, h] = bound.map((b) => (b as PromiseFulfilledResult<number>).value);
+  return { dogstatsd, traces, hooks, ports: { dogstatsd: d!, traces: t!, hooks: h! } };
+}
+
+export async function closeEarlyListeners(l: EarlyListeners): Promise<void> {
+  await Promise.all([l.dogstatsd.close(), l.traces.close(), l.hooks.close()]);
+}
+
+/**
+ * Hands each request on to a server on loopback `port` (the lifecycle's hooks server) and its answer
+ * back; a failure is answered 200 `{}`, as a hook never fails a tracer.
+ */
+export function proxyTo(port: () => number) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const upstream = request(
+      { host: '127.0.0.1', port: port(), method: req.method, path: req.url, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 200, up.headers);
+        up.pipe(res);
+      },
+    );
+    upstream.on('error', () => answer(200, '{}')(req, res));
+    req.pipe(upstream);
+  };
+}

@@ -1,0 +1,152 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LambdaSandbox, type TelemetryEvent } from '@serverless-agent/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildAndUnzipLayer, freePorts, scratch } from './helpers.js';
+
+const mode = (path: string) => statSync(path).mode & 0o777;
+
+let work: ReturnType<typeof scratch>;
+let opt: string;
+beforeAll(() => {
+  work = scratch();
+  opt = buildAndUnzipLayer(join(work.dir, 'zip'));
+}, 120_000);
+afterAll(() => work?.cleanup());
+
+describe('layer.zip', () => {
+  for (const zip of ['auto', 'builtin'] as const) {
+    it(`keeps the file modes (${zip === 'auto' ? 'zip binary' : 'built-in writer'})`, () => {
+      const dir = zip === 'auto' ? opt : buildAndUnzipLayer(join(work.dir, 'builtin'), 'builtin');
+      expect(mode(join(dir, 'extensions/datadog-agent'))).toBe(0o755);
+      expect(mode(join(dir, 'datadog_wrapper'))).toBe(0o755);
+      expect(mode(join(dir, 'serverless-agent/datadog-agent.cjs'))).toBe(0o644);
+      expect(mode(join(dir, 'serverless-agent/agent.cjs'))).toBe(0o644);
+      expect(mode(join(dir, 'serverless-agent/components.cjs'))).toBe(0o644);
+      expect(statSync(join(dir, 'serverless-agent')).isDirectory()).toBe(true);
+      const listing = execFileSync('unzip', [
+        '-Z1',
+        join(work.dir, zip === 'auto' ? 'zip' : 'builtin', 'layer.zip'),
+      ])
+        .toString()
+        .split('\n')
+        .filter((l) => l && !l.endsWith('/'))
+        .sort();
+      expect(listing).toEqual([
+        'datadog_wrapper',
+        'extensions/datadog-agent',
+        'serverless-agent/agent.cjs',
+        'serverless-agent/components.cjs',
+        'serverless-agent/datadog-agent.cjs',
+      ]);
+    }, 120_000);
+  }
+
+  it('registers as datadog-agent in the sandbox, survives frozen invocations, exits 0 on SHUTDOWN', async () => {
+    const { env } = await freePorts();
+    const task = join(work.dir, 'task');
+    mkdirSync(task, { recursive: true });
+    writeFileSync(join(task, 'index.mjs'), 'export const handler = async (e) => ({ ok: true, n: e.n });\n');
+    const events: TelemetryEvent[] = [];
+    const sandbox = new LambdaSandbox({
+      taskRoot: task,
+      extensionsDir: join(opt, 'extensions'),
+      env: { ...env, DD_API_KEY: 'not-a-real-key' },
+    });
+    sandbox.on('telemetry', (e: TelemetryEvent) => events.push(e));
+    try {
+      const init = await sandbox.start();
+      expect(init.status).toBe('success');
+      expect(init.extensions[0]?.spawnToFirstNextMs).toBeGreaterThan(0);
+      const registered = events.find((e) => e.type === 'platform.extension');
+      expect(registered?.record).toMatchObject({ name: 'datadog-agent', events: ['INVOKE', 'SHUTDOWN'] });
+      for (let n = 0; n < 3; n++) {
+        expect(await sandbox.waitForFreeze()).toBe(true);
+        const r = await sandbox.invoke({ n });
+        expect(r.status).toBe('success');
+        expect(r.response).toEqual({ ok: true, n });
+      }
+      const down = await sandbox.shutdown();
+      expect(down.processes.find((p) => p.name === 'datadog-agent')).toMatchObject({
+        ended: 'exit',
+        code: 0,
+      });
+      const lines = events
+        .filter((e) => e.type === 'extension')
+        .map((e) => String(e.record))
+        .join('\n');
+      expect(lines).toMatch(/DD_EXTENSION \| INFO \| serverless-agent [\d.]+ ready in/);
+      expect(lines).not.toContain('not-a-real-key');
+    } finally {
+      await sandbox.shutdown();
+    }
+  }, 60_000);
+});
+
+describe('the launcher', () => {
+  // A stand-in node: prints what it was asked to run.
+  function fakeNode(prefix: string, major: number | undefined): string {
+    mkdirSync(join(prefix, 'bin'), { recursive: true });
+    writeFileSync(join(prefix, 'bin/node'), `#!/bin/sh\necho "ran ${prefix} $*"\n`);
+    chmodSync(join(prefix, 'bin/node'), 0o755);
+    if (major !== undefined) {
+      mkdirSync(join(prefix, 'include/node'), { recursive: true });
+      writeFileSync(
+        join(prefix, 'include/node/node_version.h'),
+        `#ifndef SRC_NODE_VERSION_H_\n#define NODE_MAJOR_VERSION ${major}\n#define NODE_MINOR_VERSION 1\n`,
+      );
+    }
+    return join(prefix, 'bin');
+  }
+
+  const launch = (launcher: string, PATH: string) =>
+    spawnSync('/bin/sh', [launcher], { env: { PATH }, encoding: 'utf8' });
+
+  it('skips a node too old for the bundle and runs the first supported one on PATH', () => {
+    const old = fakeNode(join(work.dir, 'node18'), 18);
+    const good = fakeNode(join(work.dir, 'node22'), 22);
+    const r = launch(join(opt, 'extensions/datadog-agent'), `${old}:${good}`);
+    expect(r.stdout.trim()).toBe(
+      `ran ${join(work.dir, 'node22')} --max-semi-space-size=1 ${opt}/extensions/../serverless-agent/datadog-agent.cjs`,
+    );
+  });
+
+  it('says in one line which layer to use when no supported node exists', () => {
+    const old = fakeNode(join(work.dir, 'node16'), 16);
+    const r = launch(join(opt, 'extensions/datadog-agent'), `${old}:/nonexistent`);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('needs Node.js >= 20');
+    expect(lines[0]).toContain(`${join(work.dir, 'node16')}/bin/node (16)`);
+    expect(lines[0]).toContain('layer-with-node');
+  });
+
+  it('prefers the node shipped in the layer, by its VERSION file', () => {
+    const layer = join(work.dir, 'with-node');
+    mkdirSync(join(layer, 'extensions'), { recursive: true });
+    copyFileSync(join(opt, 'extensions/datadog-agent'), join(layer, 'extensions/datadog-agent'));
+    fakeNode(join(layer, 'serverless-agent/node'), undefined);
+    writeFileSync(join(layer, 'serverless-agent/node/VERSION'), '20.20.2\n');
+    const onPath = fakeNode(join(work.dir, 'path-node'), 22);
+    const r = launch(join(layer, 'extensions/datadog-agent'), onPath);
+    expect(r.stdout).toContain(`ran ${join(layer, 'serverless-agent/node')} `);
+  });
+
+  it('asks a node without version headers once, and accepts it when it is supported', () => {
+    const bare = join(work.dir, 'bare');
+    mkdirSync(join(bare, 'bin'), { recursive: true });
+    // A real node, without include/ beside it: the launcher must ask it for its version.
+    symlinkSync(process.execPath, join(bare, 'bin/node'));
+    const r = spawnSync('/bin/sh', [join(opt, 'extensions/datadog-agent')], {
+      env: { PATH: join(bare, 'bin'), AWS_LAMBDA_RUNTIME_API: '127.0.0.1:1' },
+      encoding: 'utf8',
+      timeout: 3000,
+      killSignal: 'SIGKILL',
+    });
+    // The bundle ran (and said registration failed, since nothing listens on port 1).
+    expect(r.stdout).toContain('not registered with the Extensions API');
+  }, 20_000);
+});

@@ -1,0 +1,115 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LambdaSandbox, type TelemetryEvent } from '@serverless-agent/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildAndUnzipLayer, freePorts, scratch } from './helpers.js';
+
+let work: ReturnType<typeof scratch>;
+let opt: string;
+beforeAll(() => {
+  work = scratch();
+  opt = buildAndUnzipLayer(join(work.dir, 'zip'));
+}, 120_000);
+afterAll(() => work?.cleanup());
+
+// Sends during its own init, at module load: metrics, a hook call and a trace request.
+const INIT_SENDER = `
+import { createSocket } from 'node:dgram';
+import { request } from 'node:http';
+const post = (port, path, body) => new Promise((resolve, reject) => {
+  const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+    let text = '';
+    res.on('data', (c) => { text += c; });
+    res.on('end', () => resolve(res.statusCode + ' ' + text));
+  });
+  req.on('error', reject);
+  req.end(body);
+});
+const udp = createSocket('udp4');
+for (let i = 0; i < 50; i++) udp.send('init.metric:' + i + '|c', Number(process.env.DD_DOGSTATSD_PORT), '127.0.0.1');
+const answers = [
+  await post(Number(process.env.SERVERLESS_AGENT_HOOKS_PORT), '/lambda/start-invocation', '{}'),
+  await post(Number(process.env.DD_APM_RECEIVER_PORT), '/v0.4/traces', '[]'),
+].map((a) => a.split(' ')[0]);
+udp.close();
+export const handler = async () => ({ answers });
+`;
+
+describe('start-up', () => {
+  it('accepts everything the function sends during its init, before the first next', async () => {
+    const { env } = await freePorts();
+    const task = join(work.dir, 'task');
+    mkdirSync(task, { recursive: true });
+    writeFileSync(join(task, 'index.mjs'), INIT_SENDER);
+    const events: TelemetryEvent[] = [];
+    const sandbox = new LambdaSandbox({
+      taskRoot: task,
+      extensionsDir: join(opt, 'extensions'),
+      env: { ...env, DD_API_KEY: 'k', DD_LOG_LEVEL: 'debug' },
+    });
+    sandbox.on('telemetry', (e: TelemetryEvent) => events.push(e));
+    try {
+      const init = await sandbox.start();
+      expect(init.status).toBe('success');
+      const r = await sandbox.invoke({});
+      expect(r.response).toEqual({ answers: ['200', '200'] });
+      await sandbox.shutdown();
+      const lines = events.filter((e) => e.type === 'extension').map((e) => String(e.record));
+      expect(lines.join('\n')).toMatch(/counted: 50 datagrams/);
+      expect(lines.join('\n')).not.toMatch(/telemetry subscription|falling back/);
+    } finally {
+      await sandbox.shutdown();
+    }
+  }, 60_000);
+
+  it('warns once about a set variable it does not support yet, and about an invalid one', async () => {
+    const { env } = await freePorts();
+    const task = join(work.dir, 'task2');
+    mkdirSync(task, { recursive: true });
+    writeFileSync(join(task, 'index.mjs'), 'export const handler = async () => 1;\n');
+    const lines: string[] = [];
+    const sandbox = new LambdaSandbox({
+      taskRoot: task,
+      extensionsDir: join(opt, 'extensions'),
+      env: { ...env, DD_API_KEY: 'k', DD_SERVERLESS_APPSEC_ENABLED: 'true', DD_LOG_LEVEL: 'chatty' },
+      onLog: (l) => l.source === 'extension' && lines.push(l.line),
+    });
+    try {
+      expect((await sandbox.start()).status).toBe('success');
+      expect((await sandbox.invoke({})).status).toBe('success');
+      await sandbox.shutdown();
+      expect(lines).toContain('DD_EXTENSION | WARN | DD_LOG_LEVEL="chatty" is not a level: using info');
+      expect(lines).toContain(
+        'DD_EXTENSION | WARN | not supported yet, ignored: DD_SERVERLESS_APPSEC_ENABLED',
+      );
+    } finally {
+      await sandbox.shutdown();
+    }
+  }, 60_000);
+
+  it('without an API key: idle, says why once, and the function is unaffected', async () => {
+    const { env } = await freePorts();
+    const task = join(work.dir, 'task3');
+    mkdirSync(task, { recursive: true });
+    writeFileSync(join(task, 'index.mjs'), 'export const handler = async (e) => e.n;\n');
+    const lines: string[] = [];
+    const sandbox = new LambdaSandbox({
+      taskRoot: task,
+      extensionsDir: join(opt, 'extensions'),
+      env,
+      onLog: (l) => l.source === 'extension' && lines.push(l.line),
+    });
+    try {
+      expect((await sandbox.start()).status).toBe('success');
+      for (let n = 0; n < 3; n++) expect((await sandbox.invoke({ n })).response).toBe(n);
+      const down = await sandbox.shutdown();
+      expect(down.processes.find((p) => p.name === 'datadog-agent')).toMatchObject({
+        ended: 'exit',
+        code: 0,
+      });
+      expect(lines.filter((l) => l.includes('no API key'))).toHaveLength(1);
+    } finally {
+      await sandbox.shutdown();
+    }
+  }, 60_000);
+});
