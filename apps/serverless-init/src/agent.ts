@@ -20,6 +20,7 @@ import { EnhancedMetrics, type EnhancedSample } from './enhanced-metrics.js';
 import { FlushLoop, flushIntervalFromEnv } from './flush-loop.js';
 import { fetchGcpMetadata } from './gcp-metadata.js';
 import { JobSpan } from './job-span.js';
+import { type MetricsPipeline, startMetrics } from './metrics.js';
 import {
   detectPlatform,
   type GcpMetadata,
@@ -31,12 +32,6 @@ import {
 import { type PayloadKind, type Sender, startSender } from './sender.js';
 
 export const VERSION = '0.1.0';
-
-interface MetricsPipeline {
-  ingest: (msg: Buffer) => void;
-  submit(sample: EnhancedSample): void;
-  flush(final: boolean): Promise<AnyPayload[]>;
-}
 
 /** Per-kind budgets of the final flush (the spec's newest shutdown: all run at once, inside 9 s). */
 export const FINAL_BUDGET_MS: Record<PayloadKind, number> = {
@@ -150,8 +145,7 @@ export async function startAgent(context: AgentContext): Promise<RunningAgent> {
   }
 
   // Metrics: DogStatsD behind the early socket, plus the enhanced metrics.
-  // METRICS-PENDING: the dogstatsd package wires in here.
-  const metrics: MetricsPipeline | undefined = undefined as MetricsPipeline | undefined;
+  const metrics: MetricsPipeline | undefined = context.udp ? startMetrics(env, metricSet, logger) : undefined;
   if (metrics && context.udp) context.udp.setHandler(metrics.ingest);
   const enhancedEnabled = !isFalse(env.DD_ENHANCED_METRICS) && metrics !== undefined && !apiKeyMissing;
   const enhanced = enhancedEnabled
@@ -263,7 +257,8 @@ export async function startAgent(context: AgentContext): Promise<RunningAgent> {
         );
       }
       if (tailer) await withTimeout(tailer.drain(), DRAIN_BUDGET_MS);
-      await loop.idle();
+      // A flush still out (the one SIGTERM started) carries on beside the final one: waiting for it
+      // would spend the budget twice.
       const left = Math.max(0, info.deadline - Date.now());
       const budgets = Object.fromEntries(
         Object.entries(FINAL_BUDGET_MS).map(([k, v]) => [k, Math.min(v, left)]),

@@ -65,6 +65,16 @@ describe('Cloud Run job through datadog-init', () => {
     const [sub] = intake.spans('job.substep');
     expect(sub!.parentID).toBe(steps.find((s) => s.resource === 'load')!.spanID);
 
+    const [ended] = intake.distributions('gcp.run.job.enhanced.task.ended');
+    expect(ended!.tags).toEqual(
+      expect.arrayContaining(['succeeded:false', 'job_name:nightly-export', 'origin:cloudrunjobs']),
+    );
+    expect(intake.distributions('gcp.run.job.enhanced.task.started')).toHaveLength(1);
+    const [duration] = intake.distributions('gcp.run.job.enhanced.task.duration');
+    expect(duration!.max).toBeGreaterThan(0);
+    // Metric tags drop the task's high-cardinality keys.
+    expect(ended!.tags.some((t) => t.startsWith('gcrj.execution_name:'))).toBe(false);
+
     const [log] = intake.logs('task done');
     expect((log as unknown as Record<string, string>).ddtags).toContain('origin:cloudrunjobs');
   }, 60_000);

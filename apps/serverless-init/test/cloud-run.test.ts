@@ -137,6 +137,38 @@ describe('Cloud Run service: a real dd-trace and hot-shots server behind datadog
     expect(exit.code).toBe(0);
     expect(ms).toBeLessThan(10_000);
     expect(intake.logs('shutting down')).toHaveLength(1);
+
+    // Metrics: hot-shots' distributions with the metric tag set (no high-cardinality keys).
+    const latency = intake.distributions('app.request.latency');
+    expect(latency.reduce((n, d) => n + d.count, 0)).toBe(3);
+    for (const d of latency) {
+      expect(d.tags).toEqual(
+        expect.arrayContaining([
+          'service_name:checkout',
+          'project_id:my-project',
+          'location:us-central1',
+          'env:test',
+        ]),
+      );
+      expect(d.tags.some((t) => t.startsWith('container_id:'))).toBe(false);
+    }
+    // Enhanced metrics: cold start and shutdown, new and legacy names; the CPU gauges from the cgroup.
+    for (const name of [
+      'gcp.run.container.enhanced.cold_start',
+      'gcp.run.container.enhanced.shutdown',
+      'gcp.run.enhanced.cold_start',
+      'gcp.run.enhanced.shutdown',
+    ]) {
+      expect(intake.distributions(name), name).toHaveLength(1);
+    }
+    expect(intake.distributions('gcp.run.container.enhanced.cold_start')[0]!.tags).toEqual(
+      expect.arrayContaining([
+        'service_name:checkout',
+        'revision_name:checkout-00042-abc',
+        'origin:cloudrun',
+      ]),
+    );
+    expect(intake.metrics('gcp.run.container.enhanced.instance').length).toBeGreaterThan(0);
     // The pass-through is untouched.
     expect(run.stdout().toString()).toMatch(
       /^listening \d+\nserved \/a trace \d+\nserved \/b trace \d+\nserved \/c trace \d+\nshutting down\n$/,
