@@ -42,7 +42,8 @@ export async function loadAgent(): Promise<StartAgent> {
     );
     return module.exports.startAgent!;
   }
-  const entry = process.argv[1] ?? '';
+  // The bundled entry's own path, symlinks resolved (npx and npm run it through node_modules/.bin).
+  const entry = typeof __filename === 'string' ? __filename : (process.argv[1] ?? '');
   const bundled = createRequire(entry)(join(dirname(entry), AGENT_BUNDLE)) as { startAgent: StartAgent };
   return bundled.startAgent;
 }

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureBundle, start, startNode } from './helpers/datadog-init.js';
+import { BUNDLE, ensureBundle, start, startNode } from './helpers/datadog-init.js';
 
 beforeAll(async () => {
   await ensureBundle();
@@ -87,6 +89,26 @@ describe('datadog-init, the process (real children through the bundled bin)', ()
     const notExecutable = start([new URL(import.meta.url).pathname]);
     expect((await notExecutable.exit).code).toBe(1);
     expect(notExecutable.stderr().toString()).toMatch(/permission denied/);
+  }, 30_000);
+
+  it('runs through a node_modules/.bin-style symlink and still finds its agent bundle', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'datadog-init-bin-'));
+    try {
+      const link = join(dir, 'datadog-init');
+      symlinkSync(BUNDLE, link);
+      const run = start(
+        [link, process.execPath, '-e', 'console.log("ran")'],
+        { DD_LOG_LEVEL: 'error' },
+        process.execPath,
+      );
+      expect((await run.exit).code).toBe(0);
+      expect(run.stdout().toString()).toBe('ran\n');
+      // The forwarder's line (no key in this test) shows the agent was loaded.
+      expect(run.stderr().toString()).toContain('no API key');
+      expect(run.stderr().toString()).not.toContain('could not start');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 30_000);
 
   it('exits 1 when CMD is empty', async () => {
