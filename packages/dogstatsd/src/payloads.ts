@@ -236,10 +236,12 @@ export function buildServiceCheckPayloads(
   checks: Iterable<ServiceCheck>,
   limits: PayloadLimits = CHECK_RUN_LIMITS,
 ): OutgoingPayload[] {
+  // `[` + items joined by `,` + `]`: each item counts its separator, and the first item's
+  // missing comma pays for the `]`.
   const b = new Batcher<Buffer>(
     limits,
     1,
-    (p) => p.length,
+    (p) => p.length + 1,
     (p) => jsonArrayPayload('check_run', p),
   );
   for (const c of checks) {

@@ -175,6 +175,25 @@ describe('/api/v1/check_run and events payloads', () => {
     expect(p!.split!()!.map((x) => x.items)).toEqual([1, 1]);
   });
 
+  it('service check payloads never exceed their byte limit, counting commas and brackets', () => {
+    const check = { name: 'c', status: 0, timestamp: 1_700_000_000, host: '', message: 'm', tags: [] } as const;
+    const itemLength = JSON.stringify({
+      check: 'c',
+      host_name: '',
+      timestamp: 1_700_000_000,
+      status: 0,
+      message: 'm',
+      tags: [],
+    }).length;
+    // Three items as one JSON array: `[` + 3 items + 2 commas + `]`.
+    const exact = 1 + 3 * itemLength + 2 + 1;
+    const fits = buildServiceCheckPayloads([check, check, check], { maxItems: 100, maxBytes: exact });
+    expect(fits.map((p) => p.body.length)).toEqual([exact]);
+    const tight = buildServiceCheckPayloads([check, check, check], { maxItems: 100, maxBytes: exact - 1 });
+    expect(tight.map((p) => p.items)).toEqual([2, 1]);
+    for (const p of tight) expect(p.body.length).toBeLessThanOrEqual(exact - 1);
+  });
+
   it("events use the agent's intake JSON, grouped by source type", () => {
     const base = {
       timestamp: 1_700_000_000,
