@@ -250,9 +250,10 @@ export function buildServiceCheckPayloads(
       host_name: c.host,
       timestamp: c.timestamp,
       status: c.status,
+      // Always present, empty or not, as in the agent's v1 payload.
+      message: c.message,
       tags: c.tags,
     };
-    if (c.message !== '') o['message'] = c.message;
     b.add(Buffer.from(JSON.stringify(o)));
   }
   return b.finish();

@@ -170,7 +170,7 @@ describe('/api/v1/check_run and events payloads', () => {
     expect(p!.kind).toBe('check_run');
     expect(JSON.parse(Buffer.from(p!.body).toString())).toEqual([
       { check: 'db', host_name: 'h', timestamp: 1_700_000_000, status: 2, message: 'down', tags: ['a:b'] },
-      { check: 'web', host_name: '', timestamp: 1_700_000_001, status: 0, tags: [] },
+      { check: 'web', host_name: '', timestamp: 1_700_000_001, status: 0, message: '', tags: [] },
     ]);
     expect(p!.split!()!.map((x) => x.items)).toEqual([1, 1]);
   });
