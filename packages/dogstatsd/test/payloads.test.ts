@@ -9,6 +9,7 @@ import {
   buildSketchPayloads,
   flushPayloads,
   type OutgoingPayload,
+  SeriesPayloadBuilder,
   type Serie,
   type SketchEntry,
 } from '../src/index.js';
@@ -158,6 +159,31 @@ describe('/api/v2/series payload (JSON)', () => {
     const [h1, h2] = payloads[2]!.split!()!;
     expect(JSON.parse(Buffer.from(h1!.body).toString()).series.map((s: Serie) => s.metric)[0]).toBe('m2000');
     expect(h1!.items! + h2!.items!).toBe(500);
+  });
+});
+
+describe('/api/v2/series size limit', () => {
+  // Two series whose JSON makes a body of exactly `total` bytes: `{"series":[` a `,` b `]}`.
+  function bodyOf(total: number, limits?: { maxItems: number; maxBytes: number }): OutgoingPayload[] {
+    const pad = (n: number) => `{"metric":"${'x'.repeat(n - 13)}"}`;
+    const a = Math.floor((total - 14) / 2);
+    const b = new SeriesPayloadBuilder(limits);
+    b.addJson(pad(a));
+    b.addJson(pad(total - 14 - a));
+    return b.finish();
+  }
+
+  it('keeps the decompressed body smaller than 5 242 880 bytes', () => {
+    const under = bodyOf(5_242_879);
+    expect(under.map((p) => p.body.length)).toEqual([5_242_879]);
+    const at = bodyOf(5_242_880);
+    expect(at.map((p) => p.items)).toEqual([1, 1]);
+    for (const p of at) expect(p.body.length).toBeLessThan(5_242_880);
+  });
+
+  it('counts the body exactly: a custom maxBytes is the largest body allowed', () => {
+    expect(bodyOf(1000, { maxItems: 10, maxBytes: 1000 }).map((p) => p.body.length)).toEqual([1000]);
+    expect(bodyOf(1001, { maxItems: 10, maxBytes: 1000 }).map((p) => p.items)).toEqual([1, 1]);
   });
 });
 
