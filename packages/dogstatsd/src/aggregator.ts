@@ -397,10 +397,12 @@ export class Aggregator {
   private onMetric(line: MetricLine): void {
     const buf = line.buf;
     const nameLen = line.nameEnd - line.nameStart;
+    // The extension drops every line that starts with the name, not only the exact name.
     if (
       this.dropLibraryInvocations &&
-      nameLen === LIBRARY_INVOCATIONS_METRIC.length &&
-      buf.toString('latin1', line.nameStart, line.nameEnd) === LIBRARY_INVOCATIONS_METRIC
+      nameLen >= LIBRARY_INVOCATIONS_METRIC.length &&
+      buf.toString('latin1', line.nameStart, line.nameStart + LIBRARY_INVOCATIONS_METRIC.length) ===
+        LIBRARY_INVOCATIONS_METRIC
     ) {
       this.counters.libraryInvocationsDropped++;
       return;

@@ -235,6 +235,17 @@ describe('tags, namespace and the Lambda rules', () => {
     expect(a.stats().libraryInvocationsDropped).toBe(1);
   });
 
+  it('drops every DogStatsD line whose name starts with the invocation count', async () => {
+    const { a, send } = agg();
+    send(
+      'aws.lambda.enhanced.invocations.extra:1|d\naws.lambda.enhanced.invocationsX:1|c\naws.lambda.enhanced.invocation:1|c',
+    );
+    const { series, sketches } = await a.flush({ all: true });
+    expect(sketches).toEqual([]);
+    expect(series.map((s) => s.metric)).toEqual(['aws.lambda.enhanced.invocation']);
+    expect(a.stats().libraryInvocationsDropped).toBe(2);
+  });
+
   it('submit aggregates every type with its own timestamp', async () => {
     const { a } = agg();
     expect(a.submit({ name: 'c', value: 2, type: 'count', timestamp: T0 - 20 })).toBe(true);
