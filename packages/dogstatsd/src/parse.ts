@@ -270,7 +270,8 @@ export function parseMetric(buf: Buffer, start: number, end: number, line: Metri
     } else if (c === 84 /* T */) {
       const ts = parseNumber(buf, fs + 1, fe);
       if (!(ts >= 1)) return 'invalid timestamp';
-      line.timestamp = Math.floor(ts);
+      // A fractional timestamp is rounded to the nearest second, as the extension does.
+      line.timestamp = Math.round(ts);
     }
     // `c:` container id, `e:` external data and `card:` cardinality are accepted and unused:
     // origin detection is off, as it is by default in the agent.

@@ -80,6 +80,11 @@ describe('metric lines', () => {
     ]);
   });
 
+  it('rounds a fractional timestamp to the nearest second', () => {
+    const r = collect('a:1|d|T1700000000.4\nb:1|d|T1700000000.5\nc:1|d|T1700000000.7');
+    expect(r.metrics.map((m) => m.timestamp)).toEqual([1700000000, 1700000001, 1700000001]);
+  });
+
   it('decodes UTF-8 names and tags', () => {
     const [m] = collect('métrique.ü:1|c|#clé:värde').metrics;
     expect(m).toMatchObject({ name: 'métrique.ü', tags: 'clé:värde' });
