@@ -120,6 +120,26 @@ describe('events', () => {
   });
 });
 
+describe('events, sliced by their lengths as the agent does', () => {
+  it('does not check the separators around title and text', () => {
+    const r = collect('_e{1,1]:tXy\n_e{+1,2}:t|xyZd:1700000000|h:web');
+    expect(r.invalid).toEqual([]);
+    expect(r.events.map((e) => [e.title, e.text, e.timestamp, e.host])).toEqual([
+      ['t', 'y', 0, ''],
+      // The byte after the text starts the first optional field: `Zd:…` is no timestamp.
+      ['t', 'xy', 0, 'web'],
+    ]);
+  });
+
+  it("reads lengths as Go's Atoi: a sign is allowed, a fraction or a space is not", () => {
+    expect(collect('_e{-0,1}:t|x').invalid.map((i) => i.reason)).toEqual(['empty event title']);
+    for (const bad of ['_e{1.0,1}:t|x', '_e{1,1.0}:t|x', '_e{ 1,1}:t|x', '_e{1,-1}:t|x', '_e{1e0,1}:t|x']) {
+      expect(collect(bad).invalid.length, bad).toBe(1);
+    }
+    expect(collect('_e{+1,+1}:t|x').events.map((e) => [e.title, e.text])).toEqual([['t', 'x']]);
+  });
+});
+
 describe('service checks', () => {
   it('parses name, status and optional fields', () => {
     const [c] = collect('_sc|db.up|2|d:1700000000|h:h1|#a:b|m:down hard').checks;
