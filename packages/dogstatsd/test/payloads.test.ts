@@ -9,8 +9,8 @@ import {
   buildSketchPayloads,
   flushPayloads,
   type OutgoingPayload,
-  SeriesPayloadBuilder,
   type Serie,
+  SeriesPayloadBuilder,
   type SketchEntry,
 } from '../src/index.js';
 
@@ -202,7 +202,14 @@ describe('/api/v1/check_run and events payloads', () => {
   });
 
   it('service check payloads never exceed their byte limit, counting commas and brackets', () => {
-    const check = { name: 'c', status: 0, timestamp: 1_700_000_000, host: '', message: 'm', tags: [] } as const;
+    const check = {
+      name: 'c',
+      status: 0,
+      timestamp: 1_700_000_000,
+      host: '',
+      message: 'm',
+      tags: [],
+    } as const;
     const itemLength = JSON.stringify({
       check: 'c',
       host_name: '',
