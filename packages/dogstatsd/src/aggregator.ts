@@ -41,8 +41,13 @@ export interface AggregatorOptions {
   maxContexts?: number;
   /** Drop `aws.lambda.enhanced.invocations` sent over DogStatsD, as the Lambda extension does. */
   dropLibraryInvocations?: boolean;
-  /** Host for contexts without a `host:` tag; '' (none) in serverless environments. */
+  /** Host of every metric context; '' (none) in serverless environments. */
   hostname?: string;
+  /**
+   * Let a metric's `host:` tag set its host, as the agent does outside serverless mode. Off by
+   * default: in serverless mode the agent ignores the override (the tag is still taken out).
+   */
+  hostTagOverride?: boolean;
   maxEvents?: number;
   maxServiceChecks?: number;
   /** Longest stretch a flush runs before yielding to the event loop. */
@@ -237,6 +242,7 @@ export class Aggregator {
   private readonly maxContexts: number;
   private readonly dropLibraryInvocations: boolean;
   private readonly hostname: string;
+  private readonly hostTagOverride: boolean;
   private readonly maxEvents: number;
   private readonly maxServiceChecks: number;
   private readonly flushSliceMs: number;
@@ -295,6 +301,7 @@ export class Aggregator {
     this.maxContexts = options.maxContexts ?? DEFAULT_MAX_CONTEXTS;
     this.dropLibraryInvocations = options.dropLibraryInvocations ?? true;
     this.hostname = options.hostname ?? '';
+    this.hostTagOverride = options.hostTagOverride ?? false;
     this.maxEvents = options.maxEvents ?? 10_000;
     this.maxServiceChecks = options.maxServiceChecks ?? 10_000;
     this.flushSliceMs = options.flushSliceMs ?? 8;
@@ -453,7 +460,7 @@ export class Aggregator {
 
   /** undefined when the identity cache is full (a cardinality burst): the sample is dropped. */
   private identity(name: string, type: MetricType, tags: TagSet, custom: boolean): Identity | undefined {
-    const host = tags.host === '' ? this.hostname : tags.host;
+    const host = this.hostTagOverride && tags.host !== '' ? tags.host : this.hostname;
     const key = `${custom ? 'u' : 'i'}${type}\u0000${name}\u0000${tags.key}\u0000${host}`;
     let id = this.identities.get(key);
     if (id === undefined) {

@@ -135,11 +135,26 @@ describe('contexts', () => {
     expect(value(series, 'x.avg')).toBe(2);
   });
 
-  it('takes host: out of the tags into the host resource and drops dd.internal tags', async () => {
+  it('takes host: out of the tags and ignores it (serverless mode), drops dd.internal tags', async () => {
     const { a, send } = agg();
-    send('m:1|g|#host:web1,a,dd.internal.entity_id:x,dd.internal.card:low');
+    send('m:1|g|#host:web1,a,dd.internal.entity_id:x,dd.internal.card:low\nm:2|g|#a');
+    const { series, sketches } = await a.flush({ all: true });
+    expect(series).toEqual([
+      { metric: 'm', type: 3, points: [{ timestamp: 1_700_000_000, value: 2 }], tags: ['a'] },
+    ]);
+    send('d:1|d|#host:web1');
+    expect((await a.flush({ all: true })).sketches.map((s) => [s.host, s.tags])).toEqual([['', []]]);
+    expect(sketches).toEqual([]);
+  });
+
+  it('lets host: set the host resource with hostTagOverride (the agent outside serverless)', async () => {
+    const { a, send } = agg({ hostTagOverride: true, hostname: 'h0' });
+    send('m:1|g|#host:web1,a\nm:1|g|#a');
     const { series } = await a.flush({ all: true });
-    expect(series[0]).toMatchObject({ tags: ['a'], resources: [{ type: 'host', name: 'web1' }] });
+    expect(series.map((s) => [s.tags, s.resources])).toEqual([
+      [['a'], [{ type: 'host', name: 'web1' }]],
+      [['a'], [{ type: 'host', name: 'h0' }]],
+    ]);
   });
 
   it('drops samples of new contexts beyond maxContexts and counts them', async () => {
