@@ -30,7 +30,8 @@ export interface AggregatorOptions {
   globalTags?: readonly string[];
   /**
    * Tag keys removed from the global tags of custom metrics, i.e. those that arrive over
-   * DogStatsD (DD_LAMBDA_CUSTOMER_METRICS_EXCLUDE_TAGS). Metrics given to `submit` keep them all.
+   * DogStatsD (DD_LAMBDA_CUSTOMER_METRICS_EXCLUDE_TAGS). Metrics given to `submit` keep them all,
+   * and so does a context shared by both.
    */
   customMetricsExcludeTagKeys?: readonly string[];
   /** Prefix for custom metric names (DD_STATSD_METRIC_NAMESPACE); a `.` is added if missing. */
@@ -145,8 +146,9 @@ export interface FlushedMetrics {
 }
 
 /**
- * What a context is, independent of time: name, type, tags, host, origin. Resolved once and
- * reused by every bucket, so a new 10 s bucket costs one small object per context.
+ * What a context is, independent of time: name, tags, host, origin, and the type of its first
+ * sample. Resolved once and reused by every bucket, so a new 10 s bucket costs one small object
+ * per context.
  */
 class Identity {
   /** The context of the bucket last used, so the common case skips the bucket's Map. */
@@ -158,7 +160,8 @@ class Identity {
     readonly type: MetricType,
     readonly tags: TagSet,
     readonly host: string,
-    readonly custom: boolean,
+    /** Only DogStatsD samples so far; one sample from `submit` makes it a non-custom context. */
+    public custom: boolean,
   ) {}
 }
 
@@ -176,14 +179,12 @@ class Context {
   readonly type: MetricType;
   readonly tags: TagSet;
   readonly host: string;
-  readonly custom: boolean;
 
   constructor(readonly id: Identity) {
     this.name = id.name;
     this.type = id.type;
     this.tags = id.tags;
     this.host = id.host;
-    this.custom = id.custom;
     const type = id.type;
     if (type === MetricType.Distribution) this.sketch = new AgentSketch();
     else if (type === MetricType.Set) this.members = new Set();
@@ -332,7 +333,7 @@ export class Aggregator {
     const ctx = id === undefined ? undefined : this.contextIn(id, this.bucketFor(Math.min(ts, nowSec)));
     if (ctx === undefined) return false;
     this.counters.metricSamples++;
-    if (type === MetricType.Set) {
+    if (ctx.type === MetricType.Set) {
       ctx.members!.add(String(sample.value));
       return true;
     }
@@ -461,7 +462,11 @@ export class Aggregator {
   /** undefined when the identity cache is full (a cardinality burst): the sample is dropped. */
   private identity(name: string, type: MetricType, tags: TagSet, custom: boolean): Identity | undefined {
     const host = this.hostTagOverride && tags.host !== '' ? tags.host : this.hostname;
-    const key = `${custom ? 'u' : 'i'}${type}\u0000${name}\u0000${tags.key}\u0000${host}`;
+    // The agent's context key: name, host and tags, whatever the type or the transport. The
+    // first sample's type decides how later ones aggregate; distributions are kept apart, as the
+    // agent keeps its sketches apart from its series.
+    const kind = type === MetricType.Distribution ? 'd' : 's';
+    const key = `${kind}\u0000${name}\u0000${tags.key}\u0000${host}`;
     let id = this.identities.get(key);
     if (id === undefined) {
       if (this.identities.size >= this.maxContexts * 2) {
@@ -472,6 +477,8 @@ export class Aggregator {
       }
       id = new Identity(name, type, tags, host, custom);
       this.identities.set(key, id);
+    } else if (!custom) {
+      id.custom = false;
     }
     return id;
   }
@@ -609,11 +616,12 @@ export class Aggregator {
   }
 
   private tagsOf(ctx: Context, merged: Map<TagSet, FlushTags>[]): FlushTags {
-    const cache = merged[ctx.custom ? 0 : 1]!;
+    const custom = ctx.id.custom;
+    const cache = merged[custom ? 0 : 1]!;
     let t = cache.get(ctx.tags);
     if (t === undefined) {
       t = {
-        tags: mergeTags(ctx.tags.tags, ctx.custom ? this.globalCustom : this.globalAll),
+        tags: mergeTags(ctx.tags.tags, custom ? this.globalCustom : this.globalAll),
         json: undefined,
       };
       cache.set(ctx.tags, t);

@@ -113,19 +113,33 @@ describe('contexts', () => {
     expect(a.stats().metricSamples).toBe(3);
   });
 
-  it('keeps different names, types and tag sets apart, and counts sets by unique member', async () => {
+  it('keeps different names and tag sets apart, and counts sets by unique member', async () => {
     const { a, send } = agg();
-    send('m:1|c\nm:1|g\nm:1|c|#t\ns:u1|s\ns:u2|s\ns:u1|s\ns:u3|s|#other');
+    send('m:1|c\nn:1|g\nm:1|c|#t\ns:u1|s\ns:u2|s\ns:u1|s\ns:u3|s|#other');
     const { series } = await a.flush({ all: true });
     const s = byName(series);
-    expect(Object.keys(s).sort()).toEqual(['m', 'm#t', 's', 's#other']);
-    expect(
-      series
-        .filter((x) => x.metric === 'm' && x.tags.length === 0)
-        .map((x) => x.type)
-        .sort(),
-    ).toEqual([1, 3]);
+    expect(Object.keys(s).sort()).toEqual(['m', 'm#t', 'n', 's', 's#other']);
     expect(s['s']!.points[0]!.value).toBe(2);
+  });
+
+  it('keys a context by name, host and tags only: the first type seen wins, later samples join it', async () => {
+    const { a, send } = agg();
+    send('m:1|c\nm:5|g\ng:1|g\ng:7|c\ns:u1|s\ns:3|c');
+    const { series } = await a.flush({ all: true });
+    expect(series.map((x) => [x.metric, x.type, x.points[0]!.value])).toEqual([
+      ['m', 1, 6],
+      ['g', 3, 7],
+      ['s', 3, 2],
+    ]);
+    expect(a.stats().contexts).toBe(0);
+  });
+
+  it('keeps distributions apart from series of the same name, as the agent keeps its sketches', async () => {
+    const { a, send } = agg();
+    send('m:1|c\nm:2|d');
+    const { series, sketches } = await a.flush({ all: true });
+    expect(series.map((x) => [x.metric, x.points[0]!.value])).toEqual([['m', 1]]);
+    expect(sketches.map((x) => [x.metric, x.sketch.count])).toEqual([['m', 1]]);
   });
 
   it('treats h and ms as one histogram context', async () => {
@@ -227,6 +241,23 @@ describe('tags, namespace and the Lambda rules', () => {
       'memorysize:128',
       'service:api',
     ]);
+  });
+
+  it('one context for a metric sent over DogStatsD and by submit; the custom-metric rules only for custom ones', async () => {
+    const { a, send } = agg({
+      globalTags: ['env:prod', 'memorysize:128'],
+      customMetricsExcludeTagKeys: ['memorysize'],
+    });
+    send('aws.lambda.enhanced.errors:1|d|#functionname:f\ncustom:2|d|#functionname:f');
+    a.submit({ name: 'aws.lambda.enhanced.errors', value: 3, tags: ['functionname:f'] });
+    send('aws.lambda.enhanced.errors:4|d|#functionname:f');
+    const { sketches } = await a.flush({ all: true });
+    expect(sketches.map((x) => [x.metric, x.sketch.count, x.sketch.sum, x.tags])).toEqual([
+      // Shared with a submitted sample: not only custom, so every global tag.
+      ['aws.lambda.enhanced.errors', 3, 8, ['env:prod', 'functionname:f', 'memorysize:128']],
+      ['custom', 1, 2, ['env:prod', 'functionname:f']],
+    ]);
+    expect(a.stats().contexts).toBe(0);
   });
 
   it('prefixes custom metric names with the namespace, not submitted ones', async () => {
