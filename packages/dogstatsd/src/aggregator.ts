@@ -136,6 +136,28 @@ export interface FlushVisitor {
 interface FlushTags {
   tags: string[];
   json: string | undefined;
+  /** From `dd.internal.resource:<name>:<type>` tags; undefined when there are none. */
+  resources: { type: string; name: string }[] | undefined;
+  /** `resources` as JSON array items, without the brackets. */
+  resourcesJson?: string;
+}
+
+const RESOURCE_TAG = 'dd.internal.resource:';
+
+/**
+ * The extension turns a metric's `dd.internal.resource:<name>:<type>` tags into series
+ * resources (the tag itself stays), splitting the value at its first `:`.
+ */
+function resourcesOf(tags: readonly string[]): { type: string; name: string }[] | undefined {
+  let out: { type: string; name: string }[] | undefined;
+  for (const t of tags) {
+    if (!t.startsWith(RESOURCE_TAG)) continue;
+    const i = t.indexOf(':', RESOURCE_TAG.length);
+    if (i < 0) continue;
+    if (out === undefined) out = [];
+    out.push({ type: t.slice(i + 1), name: t.slice(RESOURCE_TAG.length, i) });
+  }
+  return out;
 }
 
 export interface FlushedMetrics {
@@ -623,6 +645,7 @@ export class Aggregator {
       t = {
         tags: mergeTags(ctx.tags.tags, custom ? this.globalCustom : this.globalAll),
         json: undefined,
+        resources: resourcesOf(ctx.tags.tags),
       };
       cache.set(ctx.tags, t);
     }
@@ -645,7 +668,15 @@ export class Aggregator {
       if (flushTags.json === undefined) flushTags.json = JSON.stringify(tags);
       // Everything but the name, value and type is shared by the context's series.
       let tail = `}],"tags":${flushTags.json}`;
-      if (ctx.host !== '') tail += `,"resources":[{"type":"host","name":${JSON.stringify(ctx.host)}}]`;
+      const fromTags = flushTags.resources;
+      if (ctx.host !== '' || fromTags !== undefined) {
+        const host = ctx.host === '' ? '' : `{"type":"host","name":${JSON.stringify(ctx.host)}}`;
+        if (fromTags !== undefined && flushTags.resourcesJson === undefined) {
+          flushTags.resourcesJson = JSON.stringify(fromTags).slice(1, -1);
+        }
+        const rest = flushTags.resourcesJson ?? '';
+        tail += `,"resources":[${host}${host !== '' && rest !== '' ? ',' : ''}${rest}]`;
+      }
       if (origin !== undefined) {
         tail += `,"metadata":{"origin":{"origin_product":${origin.product},"origin_sub_product":${origin.category},"origin_product_detail":${origin.service}}}`;
       }
@@ -664,7 +695,8 @@ export class Aggregator {
     const serie = (metric: string, type: 1 | 2 | 3, value: number, interval?: number): void => {
       if (!Number.isFinite(value)) return;
       const s: Serie = { metric, type, points: [{ timestamp: ts, value }], tags };
-      if (ctx.host !== '') s.resources = [{ type: 'host', name: ctx.host }];
+      const resources = resourcesFor(ctx.host, flushTags.resources);
+      if (resources !== undefined) s.resources = resources;
       if (interval !== undefined) s.interval = interval;
       if (origin !== undefined) {
         s.metadata = {
@@ -746,6 +778,16 @@ export class Aggregator {
       serie(`${ctx.name}.${pct}percentile`, 3, at((pct * count - 1) / 100));
     }
   }
+}
+
+/** The host resource first, as the agent writes it, then those from resource tags. */
+function resourcesFor(
+  host: string,
+  fromTags: { type: string; name: string }[] | undefined,
+): { type: string; name: string }[] | undefined {
+  if (host === '') return fromTags;
+  const hostResource = { type: 'host', name: host };
+  return fromTags === undefined ? [hostResource] : [hostResource, ...fromTags];
 }
 
 function submitType(t: SubmitType): MetricType {

@@ -171,6 +171,48 @@ describe('contexts', () => {
     ]);
   });
 
+  it('turns dd.internal.resource:<name>:<type> tags into series resources, as the extension does', async () => {
+    const { a, send } = agg();
+    send(
+      'm:1|g|#dd.internal.resource:db1:database_instance,a,dd.internal.resource:q:x:queue,dd.internal.resource:bad',
+    );
+    const flush = async (visitor: 'objects' | 'json') => {
+      if (visitor === 'objects') return (await a.flush({ all: true })).series;
+      const json: string[] = [];
+      await a.flushTo({ serie: () => {}, sketch: () => {}, serieJson: (j) => json.push(j) }, { all: true });
+      return json.map((j) => JSON.parse(j) as Serie);
+    };
+    const expected = {
+      metric: 'm',
+      tags: [
+        'a',
+        'dd.internal.resource:bad',
+        'dd.internal.resource:db1:database_instance',
+        'dd.internal.resource:q:x:queue',
+      ],
+      resources: [
+        { type: 'database_instance', name: 'db1' },
+        { type: 'x:queue', name: 'q' },
+      ],
+    };
+    expect(await flush('objects')).toMatchObject([expected]);
+    send(
+      'm:1|g|#dd.internal.resource:db1:database_instance,a,dd.internal.resource:q:x:queue,dd.internal.resource:bad',
+    );
+    expect(await flush('json')).toMatchObject([expected]);
+    const b = agg({ hostTagOverride: true }).a;
+    const withHost = [
+      { type: 'host', name: 'h1' },
+      { type: 'database_instance', name: 'db1' },
+    ];
+    b.ingest(Buffer.from('m:1|g|#host:h1,dd.internal.resource:db1:database_instance'));
+    expect((await b.flush({ all: true })).series[0]!.resources).toEqual(withHost);
+    b.ingest(Buffer.from('m:1|g|#host:h1,dd.internal.resource:db1:database_instance'));
+    const json: string[] = [];
+    await b.flushTo({ serie: () => {}, sketch: () => {}, serieJson: (j) => json.push(j) }, { all: true });
+    expect(json.map((j) => (JSON.parse(j) as Serie).resources)).toEqual([withHost]);
+  });
+
   it('drops samples of new contexts beyond maxContexts and counts them', async () => {
     const { a, send } = agg({ maxContexts: 3 });
     send('a:1|c\nb:1|c\nc:1|c\nd:1|c\ne:1|c\na:1|c');
