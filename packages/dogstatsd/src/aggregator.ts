@@ -479,6 +479,8 @@ export class Aggregator {
     const rate = line.timestamp > 0 ? 1 : line.sampleRate;
     const values = line.values;
     for (let i = 0; i < n; i++) this.addValue(ctx, values[i]!, rate);
+    // A set member joining a context of another type counts as the value 0, as in the agent.
+    if (n === 0) this.addValue(ctx, 0, rate);
   }
 
   /** undefined when the identity cache is full (a cardinality burst): the sample is dropped. */

@@ -124,12 +124,14 @@ describe('contexts', () => {
 
   it('keys a context by name, host and tags only: the first type seen wins, later samples join it', async () => {
     const { a, send } = agg();
-    send('m:1|c\nm:5|g\ng:1|g\ng:7|c\ns:u1|s\ns:3|c');
+    send('m:1|c\nm:5|g\ng:1|g\ng:7|c\ns:u1|s\ns:3|c\nz:4|g\nz:u1|s');
     const { series } = await a.flush({ all: true });
     expect(series.map((x) => [x.metric, x.type, x.points[0]!.value])).toEqual([
       ['m', 1, 6],
       ['g', 3, 7],
       ['s', 3, 2],
+      // A set member carries no number: the agent adds it as 0.
+      ['z', 3, 0],
     ]);
     expect(a.stats().contexts).toBe(0);
   });
