@@ -9,6 +9,7 @@ export const BUCKET_SECONDS = 10;
 
 /** The metric the Datadog libraries send for each invocation, which the extension counts itself. */
 export const LIBRARY_INVOCATIONS_METRIC = 'aws.lambda.enhanced.invocations';
+const LIBRARY_INVOCATIONS_BYTES = Buffer.from(LIBRARY_INVOCATIONS_METRIC, 'latin1');
 
 export type HistogramAggregate = 'max' | 'min' | 'median' | 'avg' | 'sum' | 'count';
 export const DEFAULT_HISTOGRAM_AGGREGATES: readonly HistogramAggregate[] = ['max', 'median', 'avg', 'count'];
@@ -430,9 +431,14 @@ export class Aggregator {
     // The extension drops every line that starts with the name, not only the exact name.
     if (
       this.dropLibraryInvocations &&
-      nameLen >= LIBRARY_INVOCATIONS_METRIC.length &&
-      buf.toString('latin1', line.nameStart, line.nameStart + LIBRARY_INVOCATIONS_METRIC.length) ===
-        LIBRARY_INVOCATIONS_METRIC
+      nameLen >= LIBRARY_INVOCATIONS_BYTES.length &&
+      buf.compare(
+        LIBRARY_INVOCATIONS_BYTES,
+        0,
+        LIBRARY_INVOCATIONS_BYTES.length,
+        line.nameStart,
+        line.nameStart + LIBRARY_INVOCATIONS_BYTES.length,
+      ) === 0
     ) {
       this.counters.libraryInvocationsDropped++;
       return;
