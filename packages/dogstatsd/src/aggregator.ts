@@ -11,6 +11,7 @@ export const BUCKET_SECONDS = 10;
 
 /** The metric the Datadog libraries send for each invocation, which the extension counts itself. */
 export const LIBRARY_INVOCATIONS_METRIC = 'aws.lambda.enhanced.invocations';
+const LIBRARY_INVOCATIONS_BYTES = Buffer.from(LIBRARY_INVOCATIONS_METRIC, 'latin1');
 
 export type HistogramAggregate = 'max' | 'min' | 'median' | 'avg' | 'sum' | 'count';
 export const DEFAULT_HISTOGRAM_AGGREGATES: readonly HistogramAggregate[] = ['max', 'median', 'avg', 'count'];
@@ -32,7 +33,8 @@ export interface AggregatorOptions {
   globalTags?: readonly string[];
   /**
    * Tag keys removed from the global tags of custom metrics, i.e. those that arrive over
-   * DogStatsD (DD_LAMBDA_CUSTOMER_METRICS_EXCLUDE_TAGS). Metrics given to `submit` keep them all.
+   * DogStatsD (DD_LAMBDA_CUSTOMER_METRICS_EXCLUDE_TAGS). Metrics given to `submit` keep them all,
+   * and so does a context shared by both.
    */
   customMetricsExcludeTagKeys?: readonly string[];
   /** Prefix for custom metric names (DD_STATSD_METRIC_NAMESPACE); a `.` is added if missing. */
@@ -43,8 +45,13 @@ export interface AggregatorOptions {
   maxContexts?: number;
   /** Drop `aws.lambda.enhanced.invocations` sent over DogStatsD, as the Lambda extension does. */
   dropLibraryInvocations?: boolean;
-  /** Host for contexts without a `host:` tag; '' (none) in serverless environments. */
+  /** Host of every metric context; '' (none) in serverless environments. */
   hostname?: string;
+  /**
+   * Let a metric's `host:` tag set its host, as the agent does outside serverless mode. Off by
+   * default: in serverless mode the agent ignores the override (the tag is still taken out).
+   */
+  hostTagOverride?: boolean;
   maxEvents?: number;
   maxServiceChecks?: number;
   /** Longest stretch a flush runs before yielding to the event loop. */
@@ -132,6 +139,28 @@ export interface FlushVisitor {
 interface FlushTags {
   tags: string[];
   json: string | undefined;
+  /** From `dd.internal.resource:<name>:<type>` tags; undefined when there are none. */
+  resources: { type: string; name: string }[] | undefined;
+  /** `resources` as JSON array items, without the brackets. */
+  resourcesJson?: string;
+}
+
+const RESOURCE_TAG = 'dd.internal.resource:';
+
+/**
+ * The extension turns a metric's `dd.internal.resource:<name>:<type>` tags into series
+ * resources (the tag itself stays), splitting the value at its first `:`.
+ */
+function resourcesOf(tags: readonly string[]): { type: string; name: string }[] | undefined {
+  let out: { type: string; name: string }[] | undefined;
+  for (const t of tags) {
+    if (!t.startsWith(RESOURCE_TAG)) continue;
+    const i = t.indexOf(':', RESOURCE_TAG.length);
+    if (i < 0) continue;
+    if (out === undefined) out = [];
+    out.push({ type: t.slice(i + 1), name: t.slice(RESOURCE_TAG.length, i) });
+  }
+  return out;
 }
 
 export interface FlushedMetrics {
@@ -142,8 +171,9 @@ export interface FlushedMetrics {
 }
 
 /**
- * What a context is, independent of time: name, type, tags, host, origin. Resolved once and
- * reused by every bucket, so a new 10 s bucket costs one small object per context.
+ * What a context is, independent of time: name, tags, host, origin, and the type of its first
+ * sample. Resolved once and reused by every bucket, so a new 10 s bucket costs one small object
+ * per context.
  */
 class Identity {
   /** The context of the bucket last used, so the common case skips the bucket's Map. */
@@ -155,7 +185,8 @@ class Identity {
     readonly type: MetricType,
     readonly tags: TagSet,
     readonly host: string,
-    readonly custom: boolean,
+    /** Only DogStatsD samples so far; one sample from `submit` makes it a non-custom context. */
+    public custom: boolean,
   ) {}
 }
 
@@ -173,14 +204,12 @@ class Context {
   readonly type: MetricType;
   readonly tags: TagSet;
   readonly host: string;
-  readonly custom: boolean;
 
   constructor(readonly id: Identity) {
     this.name = id.name;
     this.type = id.type;
     this.tags = id.tags;
     this.host = id.host;
-    this.custom = id.custom;
     const type = id.type;
     if (type === MetricType.Distribution) this.sketch = new AgentSketch();
     else if (type === MetricType.Set) this.members = new Set();
@@ -234,6 +263,7 @@ export class Aggregator {
   private readonly maxContexts: number;
   private readonly dropLibraryInvocations: boolean;
   private readonly hostname: string;
+  private readonly hostTagOverride: boolean;
   private readonly maxEvents: number;
   private readonly maxServiceChecks: number;
   private readonly flushSliceMs: number;
@@ -291,6 +321,7 @@ export class Aggregator {
     this.maxContexts = options.maxContexts ?? DEFAULT_MAX_CONTEXTS;
     this.dropLibraryInvocations = options.dropLibraryInvocations ?? true;
     this.hostname = options.hostname ?? '';
+    this.hostTagOverride = options.hostTagOverride ?? false;
     this.maxEvents = options.maxEvents ?? 10_000;
     this.maxServiceChecks = options.maxServiceChecks ?? 10_000;
     // Well under the 20 ms budget: a GC pause or a descheduled process adds to a slice's wall time.
@@ -322,7 +353,7 @@ export class Aggregator {
     const ctx = id === undefined ? undefined : this.contextIn(id, this.bucketFor(Math.min(ts, nowSec)));
     if (ctx === undefined) return false;
     this.counters.metricSamples++;
-    if (type === MetricType.Set) {
+    if (ctx.type === MetricType.Set) {
       ctx.members!.add(String(sample.value));
       return true;
     }
@@ -394,10 +425,17 @@ export class Aggregator {
   private onMetric(line: MetricLine): void {
     const buf = line.buf;
     const nameLen = line.nameEnd - line.nameStart;
+    // The extension drops every line that starts with the name, not only the exact name.
     if (
       this.dropLibraryInvocations &&
-      nameLen === LIBRARY_INVOCATIONS_METRIC.length &&
-      buf.toString('latin1', line.nameStart, line.nameEnd) === LIBRARY_INVOCATIONS_METRIC
+      nameLen >= LIBRARY_INVOCATIONS_BYTES.length &&
+      buf.compare(
+        LIBRARY_INVOCATIONS_BYTES,
+        0,
+        LIBRARY_INVOCATIONS_BYTES.length,
+        line.nameStart,
+        line.nameStart + LIBRARY_INVOCATIONS_BYTES.length,
+      ) === 0
     ) {
       this.counters.libraryInvocationsDropped++;
       return;
@@ -437,12 +475,18 @@ export class Aggregator {
     const rate = line.timestamp > 0 ? 1 : line.sampleRate;
     const values = line.values;
     for (let i = 0; i < n; i++) this.addValue(ctx, values[i]!, rate);
+    // A set member joining a context of another type counts as the value 0, as in the agent.
+    if (n === 0) this.addValue(ctx, 0, rate);
   }
 
   /** undefined when the identity cache is full (a cardinality burst): the sample is dropped. */
   private identity(name: string, type: MetricType, tags: TagSet, custom: boolean): Identity | undefined {
-    const host = tags.host === '' ? this.hostname : tags.host;
-    const key = `${custom ? 'u' : 'i'}${type}\u0000${name}\u0000${tags.key}\u0000${host}`;
+    const host = this.hostTagOverride && tags.host !== '' ? tags.host : this.hostname;
+    // The agent's context key: name, host and tags, whatever the type or the transport. The
+    // first sample's type decides how later ones aggregate; distributions are kept apart, as the
+    // agent keeps its sketches apart from its series.
+    const kind = type === MetricType.Distribution ? 'd' : 's';
+    const key = `${kind}\u0000${name}\u0000${tags.key}\u0000${host}`;
     let id = this.identities.get(key);
     if (id === undefined) {
       if (this.identities.size >= this.maxContexts * 2) {
@@ -453,6 +497,8 @@ export class Aggregator {
       }
       id = new Identity(name, type, tags, host, custom);
       this.identities.set(key, id);
+    } else if (!custom) {
+      id.custom = false;
     }
     return id;
   }
@@ -592,12 +638,14 @@ export class Aggregator {
   }
 
   private tagsOf(ctx: Context, merged: Map<TagSet, FlushTags>[]): FlushTags {
-    const cache = merged[ctx.custom ? 0 : 1]!;
+    const custom = ctx.id.custom;
+    const cache = merged[custom ? 0 : 1]!;
     let t = cache.get(ctx.tags);
     if (t === undefined) {
       t = {
-        tags: mergeTags(ctx.tags.tags, ctx.custom ? this.globalCustom : this.globalAll),
+        tags: mergeTags(ctx.tags.tags, custom ? this.globalCustom : this.globalAll),
         json: undefined,
+        resources: resourcesOf(ctx.tags.tags),
       };
       cache.set(ctx.tags, t);
     }
@@ -620,7 +668,15 @@ export class Aggregator {
       if (flushTags.json === undefined) flushTags.json = JSON.stringify(tags);
       // Everything but the name, value and type is shared by the context's series.
       let tail = `}],"tags":${flushTags.json}`;
-      if (ctx.host !== '') tail += `,"resources":[{"type":"host","name":${JSON.stringify(ctx.host)}}]`;
+      const fromTags = flushTags.resources;
+      if (ctx.host !== '' || fromTags !== undefined) {
+        const host = ctx.host === '' ? '' : `{"type":"host","name":${JSON.stringify(ctx.host)}}`;
+        if (fromTags !== undefined && flushTags.resourcesJson === undefined) {
+          flushTags.resourcesJson = JSON.stringify(fromTags).slice(1, -1);
+        }
+        const rest = flushTags.resourcesJson ?? '';
+        tail += `,"resources":[${host}${host !== '' && rest !== '' ? ',' : ''}${rest}]`;
+      }
       if (origin !== undefined) {
         tail += `,"metadata":{"origin":{"origin_product":${origin.product},"origin_sub_product":${origin.category},"origin_product_detail":${origin.service}}}`;
       }
@@ -639,7 +695,8 @@ export class Aggregator {
     const serie = (metric: string, type: 1 | 2 | 3, value: number, interval?: number): void => {
       if (!Number.isFinite(value)) return;
       const s: Serie = { metric, type, points: [{ timestamp: ts, value }], tags };
-      if (ctx.host !== '') s.resources = [{ type: 'host', name: ctx.host }];
+      const resources = resourcesFor(ctx.host, flushTags.resources);
+      if (resources !== undefined) s.resources = resources;
       if (interval !== undefined) s.interval = interval;
       if (origin !== undefined) {
         s.metadata = {
@@ -726,6 +783,16 @@ export class Aggregator {
       serie(`${ctx.name}.${pct}percentile`, 3, at((pct * count - 1) / 100));
     }
   }
+}
+
+/** The host resource first, as the agent writes it, then those from resource tags. */
+function resourcesFor(
+  host: string,
+  fromTags: { type: string; name: string }[] | undefined,
+): { type: string; name: string }[] | undefined {
+  if (host === '') return fromTags;
+  const hostResource = { type: 'host', name: host };
+  return fromTags === undefined ? [hostResource] : [hostResource, ...fromTags];
 }
 
 function submitType(t: SubmitType): MetricType {

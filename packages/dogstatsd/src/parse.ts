@@ -270,7 +270,8 @@ export function parseMetric(buf: Buffer, start: number, end: number, line: Metri
     } else if (c === 84 /* T */) {
       const ts = parseNumber(buf, fs + 1, fe);
       if (!(ts >= 1)) return 'invalid timestamp';
-      line.timestamp = Math.floor(ts);
+      // A fractional timestamp is rounded to the nearest second, as the extension does.
+      line.timestamp = Math.round(ts);
     }
     // `c:` container id, `e:` external data and `card:` cardinality are accepted and unused:
     // origin detection is off, as it is by default in the agent.
@@ -384,25 +385,44 @@ const ALERT_TYPES: Record<string, EventAlertType> = {
   success: 'success',
 };
 
-/** `_e{<title bytes>,<text bytes>}:<title>|<text>|…` (byte lengths, as the agent reads them). */
+/**
+ * A decimal integer as Go's `strconv.Atoi` reads it: an optional sign and at least one digit,
+ * nothing else (`+1` is accepted, `1.0` and ` 1` are not). NaN when invalid.
+ */
+function parseAtoi(buf: Buffer, start: number, end: number): number {
+  let i = start;
+  if (i < end && (buf[i] === 43 /* + */ || buf[i] === 45) /* - */) i++;
+  if (i === end) return Number.NaN;
+  for (let j = i; j < end; j++) {
+    const b = buf[j]!;
+    if (b < 48 || b > 57) return Number.NaN;
+  }
+  const v = Number(buf.toString('latin1', i, end));
+  return buf[start] === 45 ? -v : v;
+}
+
+/**
+ * `_e{<title bytes>,<text bytes>}:<title>|<text>|…`, read as the agent does: the header is what
+ * precedes the first `:`, and title and text are sliced by their byte lengths; the separators
+ * between them are not checked.
+ */
 export function parseEvent(buf: Buffer, start: number, end: number): DogStatsDEvent | string {
   let headerEnd = start;
   while (headerEnd < end && buf[headerEnd] !== COLON) headerEnd++;
-  if (headerEnd >= end || headerEnd - start < 7 || buf[headerEnd - 1] !== 125 /* } */) {
-    return 'invalid event header';
-  }
+  if (headerEnd >= end || headerEnd - start < 7) return 'invalid event header';
+  // The lengths sit between `_e{` and the header's last byte.
+  const lengthsEnd = headerEnd - 1;
   let comma = start + 3;
-  while (comma < headerEnd && buf[comma] !== COMMA) comma++;
-  if (comma >= headerEnd) return 'invalid event header';
-  const titleLen = parseNumber(buf, start + 3, comma);
-  const textLen = parseNumber(buf, comma + 1, headerEnd - 1);
-  if (!Number.isInteger(titleLen) || !Number.isInteger(textLen) || titleLen <= 0 || textLen < 0) {
-    return 'invalid event lengths';
-  }
+  while (comma < lengthsEnd && buf[comma] !== COMMA) comma++;
+  if (comma >= lengthsEnd) return 'invalid event header';
+  const titleLen = parseAtoi(buf, start + 3, comma);
+  const textLen = parseAtoi(buf, comma + 1, lengthsEnd);
+  if (!(titleLen >= 0) || !(textLen >= 0)) return 'invalid event lengths';
+  if (titleLen === 0) return 'empty event title';
   const titleStart = headerEnd + 1;
   const textStart = titleStart + titleLen + 1;
   const textEnd = textStart + textLen;
-  if (textEnd > end || buf[titleStart + titleLen] !== PIPE) return 'event shorter than its lengths';
+  if (textEnd > end) return 'event shorter than its lengths';
   const event: DogStatsDEvent = {
     title: unescapeNewlines(buf.toString('utf8', titleStart, titleStart + titleLen)),
     text: unescapeNewlines(buf.toString('utf8', textStart, textEnd)),
@@ -415,9 +435,10 @@ export function parseEvent(buf: Buffer, start: number, end: number): DogStatsDEv
     tags: [],
   };
   if (textEnd < end) {
-    if (buf[textEnd] !== PIPE) return 'event shorter than its lengths';
-    // Invalid optional values keep the event, as the agent does (it only warns).
-    for (const field of buf.toString('utf8', textEnd + 1, end).split('|')) {
+    // The optional fields are what follows the text, split on `|`; whatever byte follows the
+    // text belongs to the first (normally empty) field. Invalid optional values keep the event,
+    // as the agent does (it only warns).
+    for (const field of buf.toString('utf8', textEnd, end).split('|')) {
       if (field.startsWith('d:')) {
         const ts = Number(field.slice(2));
         if (Number.isInteger(ts) && ts > 0) event.timestamp = ts;

@@ -8,8 +8,11 @@ export interface PayloadLimits {
   maxBytes: number;
 }
 
-/** /api/v2/series: ≤ 1000 series (the extension's batch) and < 5 MiB uncompressed (the intake's). */
-export const SERIES_LIMITS: PayloadLimits = { maxItems: 1000, maxBytes: 5_242_880 };
+/**
+ * /api/v2/series: ≤ 1000 series (the extension's batch) and a decompressed body smaller than
+ * 5 242 880 B (the intake's), so at most 5 242 879.
+ */
+export const SERIES_LIMITS: PayloadLimits = { maxItems: 1000, maxBytes: 5_242_879 };
 /** /api/beta/sketches: ≤ 1000 sketches, and the agent's generic 4 MiB uncompressed payload limit. */
 export const SKETCH_LIMITS: PayloadLimits = { maxItems: 1000, maxBytes: 4_194_304 };
 /** /api/v1/check_run and events: the agent's generic 4 MiB uncompressed limit. */
@@ -171,7 +174,8 @@ export class SeriesPayloadBuilder {
   private readonly batcher: Batcher<string>;
   constructor(limits: PayloadLimits = SERIES_LIMITS) {
     // Strings until the payload closes: one buffer per payload, not one per series.
-    this.batcher = new Batcher(limits, 13, (p) => Buffer.byteLength(p) + 1, seriesPayload);
+    // `{"series":[` + `]}`, less the comma the first series does not have.
+    this.batcher = new Batcher(limits, 12, (p) => Buffer.byteLength(p) + 1, seriesPayload);
   }
   add(serie: Serie): void {
     this.batcher.add(JSON.stringify(serie));
@@ -236,10 +240,12 @@ export function buildServiceCheckPayloads(
   checks: Iterable<ServiceCheck>,
   limits: PayloadLimits = CHECK_RUN_LIMITS,
 ): OutgoingPayload[] {
+  // `[` + items joined by `,` + `]`: each item counts its separator, and the first item's
+  // missing comma pays for the `]`.
   const b = new Batcher<Buffer>(
     limits,
     1,
-    (p) => p.length,
+    (p) => p.length + 1,
     (p) => jsonArrayPayload('check_run', p),
   );
   for (const c of checks) {
@@ -248,9 +254,10 @@ export function buildServiceCheckPayloads(
       host_name: c.host,
       timestamp: c.timestamp,
       status: c.status,
+      // Always present, empty or not, as in the agent's v1 payload.
+      message: c.message,
       tags: c.tags,
     };
-    if (c.message !== '') o['message'] = c.message;
     b.add(Buffer.from(JSON.stringify(o)));
   }
   return b.finish();

@@ -113,19 +113,35 @@ describe('contexts', () => {
     expect(a.stats().metricSamples).toBe(3);
   });
 
-  it('keeps different names, types and tag sets apart, and counts sets by unique member', async () => {
+  it('keeps different names and tag sets apart, and counts sets by unique member', async () => {
     const { a, send } = agg();
-    send('m:1|c\nm:1|g\nm:1|c|#t\ns:u1|s\ns:u2|s\ns:u1|s\ns:u3|s|#other');
+    send('m:1|c\nn:1|g\nm:1|c|#t\ns:u1|s\ns:u2|s\ns:u1|s\ns:u3|s|#other');
     const { series } = await a.flush({ all: true });
     const s = byName(series);
-    expect(Object.keys(s).sort()).toEqual(['m', 'm#t', 's', 's#other']);
-    expect(
-      series
-        .filter((x) => x.metric === 'm' && x.tags.length === 0)
-        .map((x) => x.type)
-        .sort(),
-    ).toEqual([1, 3]);
+    expect(Object.keys(s).sort()).toEqual(['m', 'm#t', 'n', 's', 's#other']);
     expect(s['s']!.points[0]!.value).toBe(2);
+  });
+
+  it('keys a context by name, host and tags only: the first type seen wins, later samples join it', async () => {
+    const { a, send } = agg();
+    send('m:1|c\nm:5|g\ng:1|g\ng:7|c\ns:u1|s\ns:3|c\nz:4|g\nz:u1|s');
+    const { series } = await a.flush({ all: true });
+    expect(series.map((x) => [x.metric, x.type, x.points[0]!.value])).toEqual([
+      ['m', 1, 6],
+      ['g', 3, 7],
+      ['s', 3, 2],
+      // A set member carries no number: the agent adds it as 0.
+      ['z', 3, 0],
+    ]);
+    expect(a.stats().contexts).toBe(0);
+  });
+
+  it('keeps distributions apart from series of the same name, as the agent keeps its sketches', async () => {
+    const { a, send } = agg();
+    send('m:1|c\nm:2|d');
+    const { series, sketches } = await a.flush({ all: true });
+    expect(series.map((x) => [x.metric, x.points[0]!.value])).toEqual([['m', 1]]);
+    expect(sketches.map((x) => [x.metric, x.sketch.count])).toEqual([['m', 1]]);
   });
 
   it('treats h and ms as one histogram context', async () => {
@@ -135,11 +151,68 @@ describe('contexts', () => {
     expect(value(series, 'x.avg')).toBe(2);
   });
 
-  it('takes host: out of the tags into the host resource and drops dd.internal tags', async () => {
+  it('takes host: out of the tags and ignores it (serverless mode), drops dd.internal tags', async () => {
     const { a, send } = agg();
-    send('m:1|g|#host:web1,a,dd.internal.entity_id:x,dd.internal.card:low');
+    send('m:1|g|#host:web1,a,dd.internal.entity_id:x,dd.internal.card:low\nm:2|g|#a');
+    const { series, sketches } = await a.flush({ all: true });
+    expect(series).toEqual([
+      { metric: 'm', type: 3, points: [{ timestamp: 1_700_000_000, value: 2 }], tags: ['a'] },
+    ]);
+    send('d:1|d|#host:web1');
+    expect((await a.flush({ all: true })).sketches.map((s) => [s.host, s.tags])).toEqual([['', []]]);
+    expect(sketches).toEqual([]);
+  });
+
+  it('lets host: set the host resource with hostTagOverride (the agent outside serverless)', async () => {
+    const { a, send } = agg({ hostTagOverride: true, hostname: 'h0' });
+    send('m:1|g|#host:web1,a\nm:1|g|#a');
     const { series } = await a.flush({ all: true });
-    expect(series[0]).toMatchObject({ tags: ['a'], resources: [{ type: 'host', name: 'web1' }] });
+    expect(series.map((s) => [s.tags, s.resources])).toEqual([
+      [['a'], [{ type: 'host', name: 'web1' }]],
+      [['a'], [{ type: 'host', name: 'h0' }]],
+    ]);
+  });
+
+  it('turns dd.internal.resource:<name>:<type> tags into series resources, as the extension does', async () => {
+    const { a, send } = agg();
+    send(
+      'm:1|g|#dd.internal.resource:db1:database_instance,a,dd.internal.resource:q:x:queue,dd.internal.resource:bad',
+    );
+    const flush = async (visitor: 'objects' | 'json') => {
+      if (visitor === 'objects') return (await a.flush({ all: true })).series;
+      const json: string[] = [];
+      await a.flushTo({ serie: () => {}, sketch: () => {}, serieJson: (j) => json.push(j) }, { all: true });
+      return json.map((j) => JSON.parse(j) as Serie);
+    };
+    const expected = {
+      metric: 'm',
+      tags: [
+        'a',
+        'dd.internal.resource:bad',
+        'dd.internal.resource:db1:database_instance',
+        'dd.internal.resource:q:x:queue',
+      ],
+      resources: [
+        { type: 'database_instance', name: 'db1' },
+        { type: 'x:queue', name: 'q' },
+      ],
+    };
+    expect(await flush('objects')).toMatchObject([expected]);
+    send(
+      'm:1|g|#dd.internal.resource:db1:database_instance,a,dd.internal.resource:q:x:queue,dd.internal.resource:bad',
+    );
+    expect(await flush('json')).toMatchObject([expected]);
+    const b = agg({ hostTagOverride: true }).a;
+    const withHost = [
+      { type: 'host', name: 'h1' },
+      { type: 'database_instance', name: 'db1' },
+    ];
+    b.ingest(Buffer.from('m:1|g|#host:h1,dd.internal.resource:db1:database_instance'));
+    expect((await b.flush({ all: true })).series[0]!.resources).toEqual(withHost);
+    b.ingest(Buffer.from('m:1|g|#host:h1,dd.internal.resource:db1:database_instance'));
+    const json: string[] = [];
+    await b.flushTo({ serie: () => {}, sketch: () => {}, serieJson: (j) => json.push(j) }, { all: true });
+    expect(json.map((j) => (JSON.parse(j) as Serie).resources)).toEqual([withHost]);
   });
 
   it('drops samples of new contexts beyond maxContexts and counts them', async () => {
@@ -214,6 +287,23 @@ describe('tags, namespace and the Lambda rules', () => {
     ]);
   });
 
+  it('one context for a metric sent over DogStatsD and by submit; the custom-metric rules only for custom ones', async () => {
+    const { a, send } = agg({
+      globalTags: ['env:prod', 'memorysize:128'],
+      customMetricsExcludeTagKeys: ['memorysize'],
+    });
+    send('aws.lambda.enhanced.errors:1|d|#functionname:f\ncustom:2|d|#functionname:f');
+    a.submit({ name: 'aws.lambda.enhanced.errors', value: 3, tags: ['functionname:f'] });
+    send('aws.lambda.enhanced.errors:4|d|#functionname:f');
+    const { sketches } = await a.flush({ all: true });
+    expect(sketches.map((x) => [x.metric, x.sketch.count, x.sketch.sum, x.tags])).toEqual([
+      // Shared with a submitted sample: not only custom, so every global tag.
+      ['aws.lambda.enhanced.errors', 3, 8, ['env:prod', 'functionname:f', 'memorysize:128']],
+      ['custom', 1, 2, ['env:prod', 'functionname:f']],
+    ]);
+    expect(a.stats().contexts).toBe(0);
+  });
+
   it('prefixes custom metric names with the namespace, not submitted ones', async () => {
     const { a, send } = agg({ namespace: 'myapp' });
     send('req:1|c');
@@ -233,6 +323,17 @@ describe('tags, namespace and the Lambda rules', () => {
     ]);
     expect(sketches.find((s) => s.metric === 'aws.lambda.enhanced.invocations')!.tags).toEqual([]);
     expect(a.stats().libraryInvocationsDropped).toBe(1);
+  });
+
+  it('drops every DogStatsD line whose name starts with the invocation count', async () => {
+    const { a, send } = agg();
+    send(
+      'aws.lambda.enhanced.invocations.extra:1|d\naws.lambda.enhanced.invocationsX:1|c\naws.lambda.enhanced.invocation:1|c',
+    );
+    const { series, sketches } = await a.flush({ all: true });
+    expect(sketches).toEqual([]);
+    expect(series.map((s) => s.metric)).toEqual(['aws.lambda.enhanced.invocation']);
+    expect(a.stats().libraryInvocationsDropped).toBe(2);
   });
 
   it('submit aggregates every type with its own timestamp', async () => {

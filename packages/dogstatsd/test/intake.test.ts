@@ -49,7 +49,11 @@ describe('payloads decoded by the testkit intake', () => {
     const now = Date.now();
     const nowSec = Math.floor(now / 1000);
     const bucket = nowSec - (nowSec % 10);
-    const a = new Aggregator({ now: () => now, globalTags: ['env:prod', 'functionname:f'] });
+    const a = new Aggregator({
+      now: () => now,
+      globalTags: ['env:prod', 'functionname:f'],
+      hostTagOverride: true,
+    });
     a.ingest(
       Buffer.from(
         [

@@ -80,6 +80,11 @@ describe('metric lines', () => {
     ]);
   });
 
+  it('rounds a fractional timestamp to the nearest second', () => {
+    const r = collect('a:1|d|T1700000000.4\nb:1|d|T1700000000.5\nc:1|d|T1700000000.7');
+    expect(r.metrics.map((m) => m.timestamp)).toEqual([1700000000, 1700000001, 1700000001]);
+  });
+
   it('decodes UTF-8 names and tags', () => {
     const [m] = collect('métrique.ü:1|c|#clé:värde').metrics;
     expect(m).toMatchObject({ name: 'métrique.ü', tags: 'clé:värde' });
@@ -112,6 +117,26 @@ describe('events', () => {
     for (const bad of ['_e{0,1}:|x', '_e{1}:t|x', '_e{5,5}:short|x', '_e{a,b}:t|x', '_e{1,1}:tx']) {
       expect(collect(bad).invalid.length, bad).toBe(1);
     }
+  });
+});
+
+describe('events, sliced by their lengths as the agent does', () => {
+  it('does not check the separators around title and text', () => {
+    const r = collect('_e{1,1]:tXy\n_e{+1,2}:t|xyZd:1700000000|h:web');
+    expect(r.invalid).toEqual([]);
+    expect(r.events.map((e) => [e.title, e.text, e.timestamp, e.host])).toEqual([
+      ['t', 'y', 0, ''],
+      // The byte after the text starts the first optional field: `Zd:…` is no timestamp.
+      ['t', 'xy', 0, 'web'],
+    ]);
+  });
+
+  it("reads lengths as Go's Atoi: a sign is allowed, a fraction or a space is not", () => {
+    expect(collect('_e{-0,1}:t|x').invalid.map((i) => i.reason)).toEqual(['empty event title']);
+    for (const bad of ['_e{1.0,1}:t|x', '_e{1,1.0}:t|x', '_e{ 1,1}:t|x', '_e{1,-1}:t|x', '_e{1e0,1}:t|x']) {
+      expect(collect(bad).invalid.length, bad).toBe(1);
+    }
+    expect(collect('_e{+1,+1}:t|x').events.map((e) => [e.title, e.text])).toEqual([['t', 'x']]);
   });
 });
 

@@ -10,6 +10,7 @@ import {
   flushPayloads,
   type OutgoingPayload,
   type Serie,
+  SeriesPayloadBuilder,
   type SketchEntry,
 } from '../src/index.js';
 
@@ -161,6 +162,31 @@ describe('/api/v2/series payload (JSON)', () => {
   });
 });
 
+describe('/api/v2/series size limit', () => {
+  // Two series whose JSON makes a body of exactly `total` bytes: `{"series":[` a `,` b `]}`.
+  function bodyOf(total: number, limits?: { maxItems: number; maxBytes: number }): OutgoingPayload[] {
+    const pad = (n: number) => `{"metric":"${'x'.repeat(n - 13)}"}`;
+    const a = Math.floor((total - 14) / 2);
+    const b = new SeriesPayloadBuilder(limits);
+    b.addJson(pad(a));
+    b.addJson(pad(total - 14 - a));
+    return b.finish();
+  }
+
+  it('keeps the decompressed body smaller than 5 242 880 bytes', () => {
+    const under = bodyOf(5_242_879);
+    expect(under.map((p) => p.body.length)).toEqual([5_242_879]);
+    const at = bodyOf(5_242_880);
+    expect(at.map((p) => p.items)).toEqual([1, 1]);
+    for (const p of at) expect(p.body.length).toBeLessThan(5_242_880);
+  });
+
+  it('counts the body exactly: a custom maxBytes is the largest body allowed', () => {
+    expect(bodyOf(1000, { maxItems: 10, maxBytes: 1000 }).map((p) => p.body.length)).toEqual([1000]);
+    expect(bodyOf(1001, { maxItems: 10, maxBytes: 1000 }).map((p) => p.items)).toEqual([1, 1]);
+  });
+});
+
 describe('/api/v1/check_run and events payloads', () => {
   it('service checks are a JSON array of the agent v1 shape', () => {
     const [p] = buildServiceCheckPayloads([
@@ -170,9 +196,35 @@ describe('/api/v1/check_run and events payloads', () => {
     expect(p!.kind).toBe('check_run');
     expect(JSON.parse(Buffer.from(p!.body).toString())).toEqual([
       { check: 'db', host_name: 'h', timestamp: 1_700_000_000, status: 2, message: 'down', tags: ['a:b'] },
-      { check: 'web', host_name: '', timestamp: 1_700_000_001, status: 0, tags: [] },
+      { check: 'web', host_name: '', timestamp: 1_700_000_001, status: 0, message: '', tags: [] },
     ]);
     expect(p!.split!()!.map((x) => x.items)).toEqual([1, 1]);
+  });
+
+  it('service check payloads never exceed their byte limit, counting commas and brackets', () => {
+    const check = {
+      name: 'c',
+      status: 0,
+      timestamp: 1_700_000_000,
+      host: '',
+      message: 'm',
+      tags: [],
+    } as const;
+    const itemLength = JSON.stringify({
+      check: 'c',
+      host_name: '',
+      timestamp: 1_700_000_000,
+      status: 0,
+      message: 'm',
+      tags: [],
+    }).length;
+    // Three items as one JSON array: `[` + 3 items + 2 commas + `]`.
+    const exact = 1 + 3 * itemLength + 2 + 1;
+    const fits = buildServiceCheckPayloads([check, check, check], { maxItems: 100, maxBytes: exact });
+    expect(fits.map((p) => p.body.length)).toEqual([exact]);
+    const tight = buildServiceCheckPayloads([check, check, check], { maxItems: 100, maxBytes: exact - 1 });
+    expect(tight.map((p) => p.items)).toEqual([2, 1]);
+    for (const p of tight) expect(p.body.length).toBeLessThanOrEqual(exact - 1);
   });
 
   it("events use the agent's intake JSON, grouped by source type", () => {

@@ -55,14 +55,40 @@ describe('agent sketch parameters (wire-protocols B.3)', () => {
     expect(sketchKey(-1e300)).toBe(-32767);
   });
 
-  it('rounds ties to even, as Go math.RoundToEven does', () => {
-    // v = gamma^(k + 0.5) sits exactly between two keys in log space.
-    for (const k of [10, 11, 200, 201]) {
-      const v = Math.exp((k + 0.5) * SKETCH_GAMMA_LN);
-      const raw = Math.log(v) / SKETCH_GAMMA_LN;
-      const key = sketchKey(v) - SKETCH_KEY_BIAS;
-      if (Math.abs(raw - (k + 0.5)) < 1e-12 && raw === k + 0.5) expect(key % 2).toBe(0);
-      else expect([k, k + 1]).toContain(key);
+  // Expected keys worked out from the spec's rule, key(v) = roundHalfEven(ln v / γ_ln) + 1338 with
+  // γ_ln = log1p(1/64) = 0.015504186535965254, not from the code under test.
+  const GAMMA_LN = 0.015504186535965254;
+
+  it('rounds to the nearest key, neither flooring nor truncating', () => {
+    // ln 2 / γ_ln = 44.707… → 45 (a floor would give 44).
+    expect(sketchKey(2)).toBe(1338 + 45);
+    // ln 10 / γ_ln = 148.513… → 149.
+    expect(sketchKey(10)).toBe(1338 + 149);
+    // ln 7 / γ_ln = 125.508… → 126.
+    expect(sketchKey(7)).toBe(1338 + 126);
+    // ln 1000 / γ_ln = 445.541… → 446.
+    expect(sketchKey(1000)).toBe(1338 + 446);
+    // ln 0.1 / γ_ln = -148.513… → -149 (a truncation would give -148).
+    expect(sketchKey(0.1)).toBe(1338 - 149);
+    // ln 0.001 / γ_ln = -445.541… → -446.
+    expect(sketchKey(0.001)).toBe(1338 - 446);
+    expect(sketchKey(-2)).toBe(-(1338 + 45));
+  });
+
+  it('rounds exact ties to even, as Go math.RoundToEven does', () => {
+    // Doubles whose ln(v) / γ_ln is exactly k + 0.5 in IEEE arithmetic (the premise is checked).
+    const ties: [number, number, number][] = [
+      // [v, ln v / γ_ln, expected key]: an even k stays (half-up would add one) ...
+      [1.9935885393039237, 44.5, 1338 + 44],
+      [22.389439581963483, 200.5, 1338 + 200],
+      // ... an odd k goes up to the even neighbour (half-down would not).
+      [1.9629179463915556, 43.5, 1338 + 44],
+      [22.739274575431665, 201.5, 1338 + 202],
+    ];
+    for (const [v, raw, key] of ties) {
+      expect(Math.log(v) / GAMMA_LN, String(v)).toBe(raw);
+      expect(sketchKey(v), String(v)).toBe(key);
+      expect(sketchKey(-v), String(-v)).toBe(-key);
     }
   });
 
