@@ -30,6 +30,7 @@ try {
         ...env,
         ...intake.agentEnv(),
         DD_LOG_LEVEL: 'error',
+        ...(process.env.BENCH_PROC_METRICS === 'false' ? { DD_LAMBDA_PROC_ENHANCED_METRICS: 'false' } : {}),
         ...(strategy === 'default' ? {} : { DD_SERVERLESS_FLUSH_STRATEGY: strategy }),
       },
     });

@@ -7,6 +7,7 @@ import type { EarlyListeners } from './early.js';
 import type { Env } from './env.js';
 import type { FlushDriver } from './flush-driver.js';
 import { type Logger, parseLogLevel } from './logger.js';
+import { tracerInternalPorts } from './ports.js';
 import { functionIdentity, functionTags } from './tags.js';
 import { VERSION } from './version.js';
 
@@ -54,6 +55,7 @@ export async function loadComponents(
     functionArn: id.functionArn,
     region: id.region,
     accountId: id.accountId,
+    internalPorts: tracerInternalPorts(env, early.ports),
   });
   const receiver = traceIntake.createTraceReceiver(agent, {
     host: '127.0.0.1',

@@ -23,7 +23,7 @@ export {
 export { type Env, mergeEnv, yamlPathOf, yamlToEnv } from './env.js';
 export { FlushDriver, waitsForRuntimeDone } from './flush-driver.js';
 export { createLogger, type Logger, type LogLevel, parseLogLevel } from './logger.js';
-export { DEFAULT_PORTS, type Ports, portsFromEnv } from './ports.js';
+export { DEFAULT_PORTS, type Ports, portsFromEnv, runtimeApiPort, tracerInternalPorts } from './ports.js';
 export { CountingSink, type OutgoingPayload, type PayloadSink } from './sink.js';
 export { type FunctionIdentity, functionIdentity, functionTags } from './tags.js';
 export { HONOURED, NOT_SUPPORTED_YET, unsupportedSet, warnUnsupported } from './variables.js';

@@ -31,3 +31,19 @@ export function portsFromEnv(env: Record<string, string | undefined>, logger: Lo
   }
   return ports;
 }
+
+/** The port of `AWS_LAMBDA_RUNTIME_API` (`host:port`), whose calls by the runtime the tracer traces. */
+export function runtimeApiPort(env: Record<string, string | undefined>): number | undefined {
+  const m = /:(\d{1,5})$/.exec(env['AWS_LAMBDA_RUNTIME_API']?.trim() ?? '');
+  const n = m ? Number(m[1]) : Number.NaN;
+  return n > 0 && n <= 65535 ? n : undefined;
+}
+
+/** Ports whose loopback calls are the tracer's own: ours as bound, and the Runtime API's. */
+export function tracerInternalPorts(
+  env: Record<string, string | undefined>,
+  bound: Pick<Ports, 'dogstatsd' | 'traces' | 'hooks'>,
+): number[] {
+  const runtime = runtimeApiPort(env);
+  return [bound.hooks, bound.dogstatsd, bound.traces, ...(runtime === undefined ? [] : [runtime])];
+}

@@ -13,6 +13,8 @@ import {
   NOT_SUPPORTED_YET,
   parseLogLevel,
   portsFromEnv,
+  runtimeApiPort,
+  tracerInternalPorts,
   unsupportedSet,
   warnUnsupported,
   yamlToEnv,
@@ -64,6 +66,23 @@ describe('ports', () => {
       ),
     ).toEqual({ hooks: 9124, dogstatsd: 9125, traces: 9126, telemetry: 9999 });
     expect(log.lines).toEqual([]);
+  });
+
+  it("passes the bound ports and the Runtime API's port to the trace filter", () => {
+    expect(runtimeApiPort({ AWS_LAMBDA_RUNTIME_API: '127.0.0.1:9001' })).toBe(9001);
+    expect(runtimeApiPort({ AWS_LAMBDA_RUNTIME_API: 'localhost:39869' })).toBe(39869);
+    expect(runtimeApiPort({ AWS_LAMBDA_RUNTIME_API: 'localhost' })).toBeUndefined();
+    expect(runtimeApiPort({ AWS_LAMBDA_RUNTIME_API: '127.0.0.1:0' })).toBeUndefined();
+    expect(runtimeApiPort({})).toBeUndefined();
+    expect(
+      tracerInternalPorts(
+        { AWS_LAMBDA_RUNTIME_API: '127.0.0.1:39869' },
+        { hooks: 40001, dogstatsd: 40002, traces: 40003 },
+      ),
+    ).toEqual([40001, 40002, 40003, 39869]);
+    expect(tracerInternalPorts({}, { hooks: 8124, dogstatsd: 8125, traces: 8126 })).toEqual([
+      8124, 8125, 8126,
+    ]);
   });
 
   it('warns about an invalid port and keeps the default', () => {

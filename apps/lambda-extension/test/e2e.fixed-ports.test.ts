@@ -81,6 +81,11 @@ describe.runIf(mountNamespaceSupported())('with datadog-lambda-js and dd-trace',
       expect(parent?.traceID).toBe(w.traceID);
     }
     expect(intake.requests({ path: '/api/v0.2/traces' }).every((r) => r.status === 202)).toBe(true);
+    // The runtime's own calls to the Runtime API (next, response), which dd-trace traces, are dropped:
+    // only the function's spans arrive.
+    const own = intake.spans().filter((s) => /\/runtime\/invocation\//.test(s.meta['http.url'] ?? ''));
+    expect(own.map((s) => s.meta['http.url'])).toEqual([]);
+    expect(intake.spans('http.request')).toEqual([]);
 
     // The function's distribution metric, through DogStatsD: one point per invocation, its tags and
     // the function's, and the extension's version.

@@ -371,4 +371,28 @@ describe('UsageSampler', () => {
     expect(peaks.fdUsePeak).toBeGreaterThan(0);
     expect(sampler.running).toBe(false);
   });
+  it('samples after start() returns, not inside it, and pause() reuses a sample fresher than the interval', async () => {
+    let calls = 0;
+    const reader = new ProcReader({ pids: () => [process.pid] });
+    const counting = Object.assign(Object.create(reader), {
+      processes(pids: number[]) {
+        calls++;
+        return reader.processes(pids);
+      },
+    }) as ProcReader;
+    const { UsageSampler } = await import('../src/index.js');
+    const sampler = new UsageSampler(counting, 60_000);
+    sampler.start();
+    expect(calls).toBe(0); // INVOKE handling (and its `next`) is not held by a sample
+    await new Promise((r) => setTimeout(r, 5));
+    expect(calls).toBe(1);
+    const peaks = sampler.stop();
+    expect(calls).toBe(1); // the sample taken a few ms ago is within the interval
+    expect(peaks.fdUsePeak).toBeGreaterThan(0);
+    // stopped before any sample: one is taken, so the peaks are never empty
+    sampler.start();
+    expect(sampler.stop().fdUsePeak).toBeGreaterThan(0);
+    expect(calls).toBe(2);
+    expect(sampler.running).toBe(false);
+  });
 });

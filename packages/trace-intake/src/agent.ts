@@ -20,6 +20,11 @@ export interface TraceAgentOptions extends TraceIntakeOptions {
   accountId?: string;
   /** Tags only the extension's `aws.lambda` span gets (runtime, ...). */
   invocationTags?: Record<string, string>;
+  /**
+   * Ports, beyond 8124-8126 and 9001, whose loopback calls are the tracer's own (the Runtime API's port
+   * from `AWS_LAMBDA_RUNTIME_API`, the extension's ports when moved): their spans are dropped.
+   */
+  internalPorts?: number[];
   nowNs?: () => number;
 }
 
@@ -130,7 +135,9 @@ export class TraceAgent {
       filterTagsReject: opts.filterTagsReject,
       ignoreResources: opts.ignoreResources,
       obfuscation: opts.obfuscation,
-      internalPorts: [...new Set([...p.internalPorts, opts.port].filter((x) => x > 0))],
+      internalPorts: [
+        ...new Set([...p.internalPorts, opts.port, ...(opts.internalPorts ?? [])].filter((x) => x > 0)),
+      ],
     });
     if (opts.computeStats && !opts.statsDisabled) {
       this.concentrator = new StatsConcentrator({

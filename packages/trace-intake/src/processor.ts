@@ -208,7 +208,12 @@ export class SpanProcessor {
     if (url !== undefined && this.internalUrl.test(url)) return true;
     const host = m['tcp.remote.host'] ?? m['out.host'] ?? m['network.destination.name'];
     const port = Number(
-      m['tcp.remote.port'] ?? m['out.port'] ?? m['network.destination.port'] ?? span.metrics['out.port'],
+      m['tcp.remote.port'] ??
+        m['out.port'] ??
+        m['network.destination.port'] ??
+        // dd-trace 5 sends the port as a metric
+        span.metrics['network.destination.port'] ??
+        span.metrics['out.port'],
     );
     if (
       host !== undefined &&

@@ -249,6 +249,8 @@ export class UsageSampler {
   private peaks: UsagePeaks = { tmpUsedPeak: 0, fdUsePeak: 0, threadsUsePeak: 0 };
   private interval: number;
   private sampledValue = false;
+  private sampledSinceResume = false;
+  private lastSampleAt = 0;
 
   constructor(
     private readonly reader: ProcReader,
@@ -279,33 +281,40 @@ export class UsageSampler {
     this.resume();
   }
 
-  /** Samples again, keeping the peaks seen so far. */
+  /**
+   * Samples again, keeping the peaks seen so far. The first sample is on a timer too: resume() is
+   * called while INVOKE is handled, and a sample of many processes there would hold back `next`.
+   */
   resume(): void {
     if (this.timer) return;
-    this.sample();
-    this.schedule();
+    this.sampledSinceResume = false;
+    this.schedule(0);
   }
 
-  /** Takes a last sample and stops, keeping the peaks for a later resume(). */
+  /**
+   * Stops, keeping the peaks for a later resume(). A last sample is taken only when the sampler has
+   * none since resume() or its last one is at least an interval old: a fresher one is as close to the
+   * end as the sampler's resolution, and a sample here delays the end-of-invocation flush.
+   */
   pause(): void {
     if (!this.timer) return;
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.sample();
+    if (!this.sampledSinceResume || performance.now() - this.lastSampleAt >= this.interval) this.sample();
   }
 
-  /** Takes a last sample, stops, and returns the peaks seen. */
+  /** Stops (with a last sample unless a fresh one is held) and returns the peaks seen. */
   stop(): UsagePeaks {
     this.pause();
     return this.peaks;
   }
 
-  private schedule(): void {
+  private schedule(delayMs = this.interval): void {
     this.timer = setTimeout(() => {
       const cost = this.sample();
       if (cost > this.interval / 10) this.interval = Math.min(1000, this.interval * 2);
       this.schedule();
-    }, this.interval);
+    }, delayMs);
     this.timer.unref();
   }
 
@@ -313,6 +322,7 @@ export class UsageSampler {
   private sample(): number {
     const t0 = performance.now();
     this.sampledValue = true;
+    this.sampledSinceResume = true;
     const tmp = this.reader.tmp();
     if (tmp) {
       this.peaks.tmp = tmp;
@@ -324,6 +334,7 @@ export class UsageSampler {
     this.peaks.threadsUsePeak = Math.max(this.peaks.threadsUsePeak, p.threadsUse);
     this.peaks.fdMax = p.fdMax;
     this.peaks.threadsMax = p.threadsMax;
-    return performance.now() - t0;
+    this.lastSampleAt = performance.now();
+    return this.lastSampleAt - t0;
   }
 }
