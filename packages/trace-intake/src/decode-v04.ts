@@ -170,37 +170,29 @@ class Reader {
 
   /** Length of an array header, or -1 for nil. */
   arrayLen(): number {
-    this.need(1);
-    const b = this.src[this.pos++]!;
-    if ((b & 0xf0) === 0x90) return b & 0x0f;
-    if (b === 0xdc) {
-      this.need(2);
-      const n = this.view.getUint16(this.pos);
-      this.pos += 2;
-      return n;
-    }
-    if (b === 0xdd) {
-      this.need(4);
-      const n = this.view.getUint32(this.pos);
-      this.pos += 4;
-      return n;
-    }
-    if (b === 0xc0) return -1;
-    throw GIVE_UP;
+    return this.containerLen(0x90, 0xdc);
   }
 
   /** Length of a map header, or -1 for nil. */
   mapLen(): number {
+    return this.containerLen(0x80, 0xde);
+  }
+
+  /**
+   * Arrays and maps share one header layout: a fix form (`fix` in the high nibble, the length in the
+   * low one), then 16- and 32-bit lengths under two consecutive tags starting at `tag16`.
+   */
+  private containerLen(fix: number, tag16: number): number {
     this.need(1);
     const b = this.src[this.pos++]!;
-    if ((b & 0xf0) === 0x80) return b & 0x0f;
-    if (b === 0xde) {
+    if ((b & 0xf0) === fix) return b & 0x0f;
+    if (b === tag16) {
       this.need(2);
       const n = this.view.getUint16(this.pos);
       this.pos += 2;
       return n;
     }
-    if (b === 0xdf) {
+    if (b === tag16 + 1) {
       this.need(4);
       const n = this.view.getUint32(this.pos);
       this.pos += 4;
