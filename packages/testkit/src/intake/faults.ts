@@ -20,7 +20,12 @@ export type FaultAction =
   /** Destroy the connection (the client sees a reset / socket hang up). */
   | { reset: true; delayMs?: number }
   /** Never answer; the socket stays open until the client gives up or the intake stops. */
-  | { blackhole: true };
+  | { blackhole: true }
+  /**
+   * Take the request as normal (its data is accepted and reaches the query helpers), then reset the
+   * connection instead of answering: the client cannot know it arrived, so a retry duplicates it.
+   */
+  | { loseAnswer: true; delayMs?: number };
 
 export type FaultSpec = FaultMatch &
   FaultAction & {
@@ -85,14 +90,16 @@ export class FaultRule implements FaultHandle {
 
   describe(): string {
     const s = this.spec as FaultSpec &
-      Partial<{ status: number; reset: true; blackhole: true; delayMs: number }>;
+      Partial<{ status: number; reset: true; blackhole: true; loseAnswer: true; delayMs: number }>;
     const what = s.blackhole
       ? 'blackhole'
-      : s.reset
-        ? 'reset'
-        : s.status !== undefined
-          ? `status ${s.status}`
-          : `delay ${s.delayMs}ms`;
+      : s.loseAnswer
+        ? 'lost answer'
+        : s.reset
+          ? 'reset'
+          : s.status !== undefined
+            ? `status ${s.status}`
+            : `delay ${s.delayMs}ms`;
     return `fault #${this.id} (${what})`;
   }
 }

@@ -645,6 +645,15 @@ export class DatadogIntake {
         resetSocket(req.socket);
         return;
       }
+      if ('loseAnswer' in spec && spec.loseAnswer) {
+        // Accepted like a normal answer would be; only the answer never reaches the client.
+        if (outcome.result && outcome.status >= 200 && outcome.status < 300)
+          this.accept(outcome.result, record);
+        else record.error = outcome.error;
+        this.keep(record);
+        resetSocket(req.socket);
+        return;
+      }
       if (spec.status !== undefined) {
         const s = spec as { status: number; body?: string; headers?: Record<string, string> };
         record.status = s.status;
@@ -828,7 +837,7 @@ export function formatRequest(r: RecordedRequest): string {
   const answer =
     r.status !== undefined
       ? String(r.status)
-      : r.fault?.includes('reset')
+      : r.fault?.includes('reset') || r.fault?.includes('lost answer')
         ? 'reset'
         : 'no answer (black hole)';
   const parts = [

@@ -108,6 +108,28 @@ describe('fault injection', () => {
     expect((await logs()).status).toBe(202);
   });
 
+  it('loses the answer: the data is accepted, the client sees a reset, and a retry duplicates it', async () => {
+    intake.fault({ path: '/api/v2/logs', loseAnswer: true, times: 1 });
+    await expect(logs('[{"message":"once"}]')).rejects.toMatchObject({
+      code: expect.stringMatching(/ECONNRESET|EPIPE|socket hang up/),
+    });
+    expect(intake.logs('once')).toHaveLength(1);
+    expect(intake.requests()[0]).toMatchObject({
+      status: undefined,
+      items: 1,
+      fault: expect.stringContaining('lost answer'),
+    });
+    expect((await logs('[{"message":"once"}]')).status).toBe(202);
+    expect(intake.logs('once')).toHaveLength(2);
+  });
+
+  it('loses the answer of a refused request without accepting its data', async () => {
+    intake.fault({ path: '/api/v2/logs', loseAnswer: true, times: 1 });
+    await expect(logs('[{"message":"refused"}]', 'wrong-key')).rejects.toThrow();
+    expect(intake.logs('refused')).toEqual([]);
+    expect(intake.requests()[0]).toMatchObject({ items: 0, error: 'Forbidden' });
+  });
+
   it('a pooled keep-alive client (fetch) sees the reset and recovers on the next request', async () => {
     const post = () =>
       fetch(`${intake.url}/api/v2/logs`, {
