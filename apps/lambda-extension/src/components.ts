@@ -135,7 +135,15 @@ export async function loadComponents(
     return dropped > 0 || result.buffered > 0 ? 'partial' : 'success';
   };
   const driver = new FlushDriver(core, flushAll);
-  forwarder.onBackendHealth((event) => void driver.send(event));
+  forwarder.onBackendHealth((event) => {
+    // Said on each change: an operator sees why invocations got faster and data later, and when it ended.
+    if (event.healthy) logger.info('intake healthy again');
+    else
+      logger.warn(
+        `intake unhealthy: a flush holds the function ${event.unhealthyBudgetMs} ms at most, the rest waits in the retry buffer`,
+      );
+    void driver.send(event);
+  });
   return {
     ingestTelemetry: (events) => logs.ingest(events),
     submit: (sample) => {

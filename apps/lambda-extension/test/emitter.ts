@@ -233,6 +233,8 @@ export async function emitterSandbox(
     handler: 'index.handler',
     extensionsDir,
     functionName: 'emitter-fn',
+    // Generous: a cold start on a loaded machine takes seconds (see warmUp).
+    timeoutMs: 10_000,
     ...options,
     env: { ...portEnv, ...intake.agentEnv(), DD_LOG_LEVEL: 'debug', ...env },
     onLog: (l) => {
@@ -240,6 +242,16 @@ export async function emitterSandbox(
     },
   });
   return { sandbox, extensionLines, ports };
+}
+
+/**
+ * One invocation that emits nothing, on a healthy intake: the sandbox freezes the extension right
+ * after init, so its heavy components finish loading during the first invocation, and on a loaded
+ * machine that takes seconds. Fault tests start after it, so they measure the fault.
+ */
+export async function warmUp(sandbox: LambdaSandbox): Promise<void> {
+  const r = await sandbox.invoke({ n: -1 });
+  if (r.status !== 'success') throw new Error(`the warm-up invocation ended ${r.status}`);
 }
 
 /** The extension's counters as it logs them at shutdown (`at shutdown: {...}`, debug level). */
