@@ -104,7 +104,7 @@ describe('faults at the intake', () => {
   it('black-holed: the function is unaffected, each invocation within the budget once unhealthy, nothing lost', async () => {
     // A black-holed request fails only when it times out: DD_FLUSH_TIMEOUT=2 makes the first one
     // fail after 2 s; without the unhealthy budget every later flush would hold the function as long.
-    const { sandbox, extensionLines } = await emitterSandbox(join(opt, 'extensions'), intake, {
+    const { sandbox } = await emitterSandbox(join(opt, 'extensions'), intake, {
       DD_SERVERLESS_FLUSH_STRATEGY: 'end',
       DD_FLUSH_TIMEOUT: '2',
     });
