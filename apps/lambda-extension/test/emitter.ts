@@ -2,10 +2,56 @@
 // random invocations whose every metric point, span and log line the test knows, and the check that
 // all of it reached the intake, with duplicates only where the intake lost an answer.
 import { join } from 'node:path';
-import { type DatadogIntake, LambdaSandbox, type LambdaSandboxOptions } from '@serverless-agent/testkit';
-import { APP_DIR, freePorts } from './helpers.js';
+import {
+  type DatadogIntake,
+  LambdaSandbox,
+  type LambdaSandboxOptions,
+  type ShutdownResult,
+  seededRandom,
+  startIntake,
+} from '@serverless-agent/testkit';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { APP_DIR, buildAndUnzipLayer, freePorts, scratch } from './helpers.js';
 
 export const EMITTER_DIR = join(APP_DIR, 'test/fixtures/emitter-function');
+
+export interface LayerAndIntake {
+  /** The layer's `extensions/` folder, built and unzipped for this file. */
+  readonly extensionsDir: string;
+  readonly intake: DatadogIntake;
+}
+
+/**
+ * Registers the file's hooks: build and unzip the layer and start an intake before its tests, clear
+ * the intake's record and faults after each, stop and clean up after all.
+ */
+export function useLayerAndIntake(): LayerAndIntake {
+  let work: ReturnType<typeof scratch> | undefined;
+  let opt = '';
+  let intake: DatadogIntake | undefined;
+  beforeAll(async () => {
+    work = scratch();
+    opt = buildAndUnzipLayer(join(work.dir, 'zip'));
+    intake = await startIntake();
+  }, 120_000);
+  afterEach(() => {
+    intake?.clearFaults();
+    intake?.clear();
+  });
+  afterAll(async () => {
+    await intake?.stop();
+    work?.cleanup();
+  });
+  return {
+    get extensionsDir() {
+      return join(opt, 'extensions');
+    },
+    get intake() {
+      if (!intake) throw new Error('the intake is not started yet');
+      return intake;
+    },
+  };
+}
 
 export interface EmitterMetric {
   type: 'd' | 'c';
@@ -28,18 +74,6 @@ export interface EmitterEvent {
   hangMs?: number;
   exhaustMemory?: boolean;
   flood?: { datagrams: number; batch?: number };
-}
-
-/** mulberry32: a small seeded generator, so a failing run can be replayed. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const int = (rand: () => number, lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
@@ -75,7 +109,7 @@ export function randomEvent(rand: () => number, n: number): EmitterEvent {
 
 /** An invocation that emits some of everything: 2 distribution points, a count, 2 spans, 2 lines. */
 export function fullEvent(n: number): EmitterEvent {
-  const rand = seeded(n + 1);
+  const rand = seededRandom(n + 1);
   const e = randomEvent(rand, n);
   const traceId = String((BigInt(n + 1) << 32n) + 7n);
   const root = String((BigInt(n + 1) << 8n) + 1n);
@@ -252,6 +286,13 @@ export async function emitterSandbox(
 export async function warmUp(sandbox: LambdaSandbox): Promise<void> {
   const r = await sandbox.invoke({ n: -1 });
   if (r.status !== 'success') throw new Error(`the warm-up invocation ended ${r.status}`);
+}
+
+/** Shuts the sandbox down and expects the extension to have exited on its own, with 0. */
+export async function shutdownCleanly(sandbox: LambdaSandbox): Promise<ShutdownResult> {
+  const down = await sandbox.shutdown();
+  expect(down.processes.find((p) => p.name === 'datadog-agent')).toMatchObject({ ended: 'exit', code: 0 });
+  return down;
 }
 
 /** The extension's counters as it logs them at shutdown (`at shutdown: {...}`, debug level). */

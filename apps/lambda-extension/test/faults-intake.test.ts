@@ -1,18 +1,18 @@
 // The intake misbehaving, in the sandbox with freeze on and the `end` strategy (every invocation
 // waits for a flush, so what a fault costs the function shows in its post-runtime duration): failing
 // with 503 for 30 invocations then recovering, black-holed, and answering slowly while SHUTDOWN comes.
-import { join } from 'node:path';
-import { type DatadogIntake, type InvokeResult, startIntake } from '@serverless-agent/testkit';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { InvokeResult } from '@serverless-agent/testkit';
+import { describe, expect, it } from 'vitest';
 import {
   checkDelivery,
   type EmitterEvent,
   emitterSandbox,
   fullEvent,
+  shutdownCleanly,
   shutdownStats,
+  useLayerAndIntake,
   warmUp,
 } from './emitter.js';
-import { buildAndUnzipLayer, scratch } from './helpers.js';
 
 // The forwarder's unhealthy budget (its README): what a blocking flush may hold the function once the
 // intake is marked unhealthy.
@@ -23,22 +23,7 @@ const UNHEALTHY_BUDGET_MS = 250;
 const SLACK_MS = 300;
 const UNHEALTHY_LINE = 'intake unhealthy';
 
-let work: ReturnType<typeof scratch>;
-let opt: string;
-let intake: DatadogIntake;
-beforeAll(async () => {
-  work = scratch();
-  opt = buildAndUnzipLayer(join(work.dir, 'zip'));
-  intake = await startIntake();
-}, 120_000);
-afterEach(() => {
-  intake.clearFaults();
-  intake.clear();
-});
-afterAll(async () => {
-  await intake?.stop();
-  work?.cleanup();
-});
+const ctx = useLayerAndIntake();
 
 const marked = (r: InvokeResult) =>
   r.logs.some((l) => l.source === 'extension' && l.line.includes(UNHEALTHY_LINE));
@@ -59,7 +44,7 @@ function expectWithinBudget(durations: number[]): void {
 
 describe('faults at the intake', () => {
   it('503 for 30 invocations, then recovery: nothing lost, and each unhealthy invocation stays within the budget', async () => {
-    const { sandbox, extensionLines } = await emitterSandbox(join(opt, 'extensions'), intake, {
+    const { sandbox, extensionLines } = await emitterSandbox(ctx.extensionsDir, ctx.intake, {
       DD_SERVERLESS_FLUSH_STRATEGY: 'end',
     });
     const events: EmitterEvent[] = [];
@@ -67,7 +52,7 @@ describe('faults at the intake', () => {
     try {
       expect((await sandbox.start()).status).toBe('success');
       await warmUp(sandbox);
-      const fault = intake.fault({ status: 503 });
+      const fault = ctx.intake.fault({ status: 503 });
       for (let n = 0; n < 30; n++) {
         events.push(fullEvent(n));
         const r = await sandbox.invoke(events[n]);
@@ -79,11 +64,7 @@ describe('faults at the intake', () => {
         events.push(fullEvent(n));
         expect((await sandbox.invoke(events[n])).status).toBe('success');
       }
-      const down = await sandbox.shutdown();
-      expect(down.processes.find((p) => p.name === 'datadog-agent')).toMatchObject({
-        ended: 'exit',
-        code: 0,
-      });
+      await shutdownCleanly(sandbox);
     } finally {
       await sandbox.shutdown();
     }
@@ -93,10 +74,10 @@ describe('faults at the intake', () => {
     expect(extensionLines.some((l) => l.includes('intake healthy again'))).toBe(true);
 
     // Everything the 35 invocations emitted was kept in the retry buffer and delivered.
-    const report = checkDelivery(intake, events);
+    const report = checkDelivery(ctx.intake, events);
     expect(report.missing).toEqual([]);
     expect(report.duplicates).toBe(0);
-    expect(intake.requests({ status: 503 }).length).toBeGreaterThan(30);
+    expect(ctx.intake.requests({ status: 503 }).length).toBeGreaterThan(30);
     const dropped = shutdownStats(extensionLines)?.forwarder?.dropped ?? {};
     expect(Object.values(dropped).reduce((a, d) => a + d.requests, 0)).toBe(0);
   }, 90_000);
@@ -104,7 +85,7 @@ describe('faults at the intake', () => {
   it('black-holed: the function is unaffected, each invocation within the budget once unhealthy, nothing lost', async () => {
     // A black-holed request fails only when it times out: DD_FLUSH_TIMEOUT=2 makes the first one
     // fail after 2 s; without the unhealthy budget every later flush would hold the function as long.
-    const { sandbox } = await emitterSandbox(join(opt, 'extensions'), intake, {
+    const { sandbox } = await emitterSandbox(ctx.extensionsDir, ctx.intake, {
       DD_SERVERLESS_FLUSH_STRATEGY: 'end',
       DD_FLUSH_TIMEOUT: '2',
     });
@@ -113,7 +94,7 @@ describe('faults at the intake', () => {
     try {
       expect((await sandbox.start()).status).toBe('success');
       await warmUp(sandbox);
-      const hole = intake.fault({ blackhole: true });
+      const hole = ctx.intake.fault({ blackhole: true });
       for (let n = 0; n < 10; n++) {
         events.push({ ...fullEvent(n), workMs: 5 });
         const r = await sandbox.invoke(events[n]);
@@ -144,15 +125,15 @@ describe('faults at the intake', () => {
     const durations = afterMarked(held).map((r) => r.record.postRuntimeDurationMs);
     expect(durations.length).toBeGreaterThanOrEqual(5);
     expectWithinBudget(durations);
-    const report = checkDelivery(intake, events);
+    const report = checkDelivery(ctx.intake, events);
     expect(report.missing).toEqual([]);
   }, 90_000);
 
   it('SHUTDOWN during a flush: everything buffered reaches the intake before the deadline', async () => {
     const TIMEOUT_MS = 4000;
     const { sandbox, extensionLines } = await emitterSandbox(
-      join(opt, 'extensions'),
-      intake,
+      ctx.extensionsDir,
+      ctx.intake,
       { DD_SERVERLESS_FLUSH_STRATEGY: 'end' },
       { timeoutMs: TIMEOUT_MS },
     );
@@ -166,30 +147,26 @@ describe('faults at the intake', () => {
       // `next` with the requests out, the sandbox freezes them, and SHUTDOWN thaws them. What is sent
       // from then on is answered at once, so only the deadline can cut the final flush short.
       let slow = true;
-      intake.fault({ path: () => slow, delayMs: TIMEOUT_MS + 300 });
+      ctx.intake.fault({ path: () => slow, delayMs: TIMEOUT_MS + 300 });
       const r = await sandbox.invoke(events[0]);
       expect(r.status).toBe('success');
       requestIds.push(r.requestId);
       slow = false;
       shutdownAt = Date.now();
-      const down = await sandbox.shutdown();
-      expect(down.processes.find((p) => p.name === 'datadog-agent')).toMatchObject({
-        ended: 'exit',
-        code: 0,
-      });
+      const down = await shutdownCleanly(sandbox);
       expect(down.durationMs).toBeLessThan(2000);
     } finally {
       await sandbox.shutdown();
     }
     // A flush was out when SHUTDOWN came: received before it, answered after.
     expect(
-      intake.requests().some((r) => r.receivedAt < shutdownAt && (r.answeredAt ?? 0) > shutdownAt),
+      ctx.intake.requests().some((r) => r.receivedAt < shutdownAt && (r.answeredAt ?? 0) > shutdownAt),
       'a request in flight at SHUTDOWN',
     ).toBe(true);
-    const report = checkDelivery(intake, events);
+    const report = checkDelivery(ctx.intake, events);
     expect(report.missing).toEqual([]);
     // Including what only exists after the last invocation: its END and REPORT lines.
-    const text = intake.logs().map((l) => JSON.stringify(l));
+    const text = ctx.intake.logs().map((l) => JSON.stringify(l));
     for (const id of requestIds) {
       expect(text.some((t) => t.includes(`REPORT RequestId: ${id}`))).toBe(true);
     }

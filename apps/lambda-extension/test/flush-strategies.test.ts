@@ -2,29 +2,22 @@
 // at the intake when the extension is back on `next` (before the freeze); with the default, the
 // end-of-invocation flushes stop where Datadog's rule says: invocations 1 to 19 flush at their end,
 // the 20th does not (20 recorded in under DD_FLUSH_TIMEOUT: continuously, 20 s).
-import { join } from 'node:path';
-import { type DatadogIntake, startIntake } from '@serverless-agent/testkit';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { checkDelivery, checkedItems, type EmitterEvent, emitterSandbox, fullEvent } from './emitter.js';
-import { buildAndUnzipLayer, scratch } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import {
+  checkDelivery,
+  checkedItems,
+  type EmitterEvent,
+  emitterSandbox,
+  fullEvent,
+  shutdownCleanly,
+  useLayerAndIntake,
+} from './emitter.js';
 
-let work: ReturnType<typeof scratch>;
-let opt: string;
-let intake: DatadogIntake;
-beforeAll(async () => {
-  work = scratch();
-  opt = buildAndUnzipLayer(join(work.dir, 'zip'));
-  intake = await startIntake();
-}, 120_000);
-afterEach(() => intake.clear());
-afterAll(async () => {
-  await intake?.stop();
-  work?.cleanup();
-});
+const ctx = useLayerAndIntake();
 
 describe('flush strategies', () => {
   it('end: every metric point, span and line of an invocation is at the intake before the freeze', async () => {
-    const { sandbox } = await emitterSandbox(join(opt, 'extensions'), intake, {
+    const { sandbox } = await emitterSandbox(ctx.extensionsDir, ctx.intake, {
       DD_SERVERLESS_FLUSH_STRATEGY: 'end',
     });
     try {
@@ -34,7 +27,7 @@ describe('flush strategies', () => {
         const r = await sandbox.invoke(event);
         expect(r.status).toBe('success');
         // Back on `next` means flushed: checked at once, without waiting.
-        expect(checkDelivery(intake, [event]).missing, `invocation ${n}`).toEqual([]);
+        expect(checkDelivery(ctx.intake, [event]).missing, `invocation ${n}`).toEqual([]);
         expect(await sandbox.waitForFreeze(10_000)).toBe(true);
       }
     } finally {
@@ -43,7 +36,7 @@ describe('flush strategies', () => {
   }, 60_000);
 
   it('default: invocations 1-19 flush at their end, the 20th does not; shutdown delivers the rest', async () => {
-    const { sandbox } = await emitterSandbox(join(opt, 'extensions'), intake);
+    const { sandbox } = await emitterSandbox(ctx.extensionsDir, ctx.intake);
     const events: EmitterEvent[] = [];
     try {
       expect((await sandbox.start()).status).toBe('success');
@@ -51,22 +44,18 @@ describe('flush strategies', () => {
         const event = fullEvent(n);
         events.push(event);
         expect((await sandbox.invoke(event)).status).toBe('success');
-        const { missing } = checkDelivery(intake, [event]);
+        const { missing } = checkDelivery(ctx.intake, [event]);
         if (n < 19) {
           expect(missing, `invocation ${n + 1} flushed at its end`).toEqual([]);
         } else {
           // The 20th: nothing of it has left, and the sandbox freezes with it buffered.
           expect(missing, 'the 20th invocation is not flushed at its end').toHaveLength(checkedItems(event));
           expect(await sandbox.waitForFreeze(10_000)).toBe(true);
-          expect(checkDelivery(intake, [event]).missing).toHaveLength(checkedItems(event));
+          expect(checkDelivery(ctx.intake, [event]).missing).toHaveLength(checkedItems(event));
         }
       }
-      const down = await sandbox.shutdown();
-      expect(down.processes.find((p) => p.name === 'datadog-agent')).toMatchObject({
-        ended: 'exit',
-        code: 0,
-      });
-      const report = checkDelivery(intake, events);
+      await shutdownCleanly(sandbox);
+      const report = checkDelivery(ctx.intake, events);
       expect(report.missing).toEqual([]);
       expect(report.duplicates).toBe(0);
     } finally {

@@ -1,45 +1,33 @@
 // Zero loss: 200 invocations of random work, output and gaps (seeded), the sandbox frozen between
 // them, the default flush strategy (end-of-invocation flushes, then background ones once it adapts),
 // and an intake that now and then takes a request but loses its answer.
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type DatadogIntake, startIntake } from '@serverless-agent/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '@serverless-agent/testkit';
+import { describe, expect, it } from 'vitest';
 import {
   checkDelivery,
   type EmitterEvent,
   emitterSandbox,
   randomEvent,
-  seeded,
+  shutdownCleanly,
   shutdownStats,
+  useLayerAndIntake,
 } from './emitter.js';
-import { buildAndUnzipLayer, scratch } from './helpers.js';
 
 const SEED = Number(process.env.ZERO_LOSS_SEED ?? 20261203);
 const INVOCATIONS = 200;
 
-let work: ReturnType<typeof scratch>;
-let opt: string;
-let intake: DatadogIntake;
-beforeAll(async () => {
-  work = scratch();
-  opt = buildAndUnzipLayer(join(work.dir, 'zip'));
-  intake = await startIntake();
-}, 120_000);
-afterAll(async () => {
-  await intake?.stop();
-  work?.cleanup();
-});
+const ctx = useLayerAndIntake();
 
 describe('zero loss', () => {
   it(`${INVOCATIONS} random invocations: every point, span and line at the intake after shutdown (seed ${SEED})`, async () => {
-    const rand = seeded(SEED);
+    const rand = seededRandom(SEED);
     // One request of each kind taken but unanswered, somewhere in the run: the forwarder retries
     // it, and those copies are the only duplicates allowed.
     const faults = ['/api/beta/sketches', '/api/v2/series', '/api/v0.2/traces', '/api/v2/logs'].map((path) =>
-      intake.fault({ path, loseAnswer: true, after: 1 + Math.floor(rand() * 4), times: 1 }),
+      ctx.intake.fault({ path, loseAnswer: true, after: 1 + Math.floor(rand() * 4), times: 1 }),
     );
-    const { sandbox, extensionLines } = await emitterSandbox(join(opt, 'extensions'), intake);
+    const { sandbox, extensionLines } = await emitterSandbox(ctx.extensionsDir, ctx.intake);
     const events: EmitterEvent[] = [];
     const requestIds: string[] = [];
     try {
@@ -54,16 +42,12 @@ describe('zero loss', () => {
         const gap = Math.floor(rand() * 30);
         if (gap > 0) await sleep(gap);
       }
-      const down = await sandbox.shutdown();
-      expect(down.processes.find((p) => p.name === 'datadog-agent')).toMatchObject({
-        ended: 'exit',
-        code: 0,
-      });
+      await shutdownCleanly(sandbox);
     } finally {
       await sandbox.shutdown();
     }
 
-    const report = checkDelivery(intake, events);
+    const report = checkDelivery(ctx.intake, events);
     expect(report.missing).toEqual([]);
     expect(report.unexplained).toEqual([]);
     // Every lost answer was a request the intake took: its retry is what duplicated.
@@ -77,7 +61,7 @@ describe('zero loss', () => {
     );
 
     // The platform's lines and the enhanced invocations metric, one per invocation.
-    const text = intake.logs().map((l) => JSON.stringify(l));
+    const text = ctx.intake.logs().map((l) => JSON.stringify(l));
     for (const id of requestIds) {
       for (const kind of ['START', 'END', 'REPORT'])
         expect(
@@ -85,7 +69,7 @@ describe('zero loss', () => {
           `${kind} of ${id}`,
         ).toBe(true);
     }
-    const invocations = intake.distributions('aws.lambda.enhanced.invocations');
+    const invocations = ctx.intake.distributions('aws.lambda.enhanced.invocations');
     expect(invocations.reduce((a, d) => a + d.count, 0)).toBeGreaterThanOrEqual(INVOCATIONS);
   }, 120_000);
 });

@@ -6,4 +6,5 @@
  */
 export const PACKAGE = { name: '@serverless-agent/testkit', version: '0.1.0' } as const;
 export * from './intake/index.js';
+export * from './random.js';
 export * from './sandbox/index.js';
