@@ -31,7 +31,7 @@ function kernelDrops(port: number): number {
 
 describe('faults in the function', () => {
   it('a timeout: the timeout metric, the data sent before it and the timed-out END line arrive', async () => {
-    const { sandbox, extensionLines } = await emitterSandbox(
+    const { sandbox } = await emitterSandbox(
       ctx.extensionsDir,
       ctx.intake,
       { DD_SERVERLESS_FLUSH_STRATEGY: 'end' },
@@ -43,8 +43,12 @@ describe('faults in the function', () => {
       const r = await sandbox.invoke(event);
       expect(r.status).toBe('timeout');
       // The sandbox resets the environment after a timeout: SHUTDOWN (timeout), and the extension,
-      // flushed, exits on its own.
-      expect(extensionLines.some((l) => /counted: .*\(shutdown: timeout\)/.test(l))).toBe(true);
+      // flushed, exits on its own within the deadline.
+      expect(r.reset?.reason).toBe('timeout');
+      expect(r.reset?.processes.find((p) => p.name === 'datadog-agent')).toMatchObject({
+        ended: 'exit',
+        code: 0,
+      });
       expect(total('aws.lambda.enhanced.timeouts')).toBe(1);
       expect(total('aws.lambda.enhanced.errors')).toBe(1);
       expect(checkDelivery(ctx.intake, [event]).missing).toEqual([]);
@@ -69,7 +73,7 @@ describe('faults in the function', () => {
   );
 
   it('an out-of-memory kill: the OOM metric arrives once, with what the function sent before it', async () => {
-    const { sandbox, extensionLines } = await emitterSandbox(
+    const { sandbox } = await emitterSandbox(
       ctx.extensionsDir,
       ctx.intake,
       { DD_SERVERLESS_FLUSH_STRATEGY: 'end' },
@@ -82,7 +86,11 @@ describe('faults in the function', () => {
       expect(r.status).toBe('error');
       expect(r.errorType).toBe('Runtime.OutOfMemory');
       expect(r.record.maxMemoryUsedMB).toBe(160);
-      expect(extensionLines.some((l) => /counted: .*\(shutdown: failure\)/.test(l))).toBe(true);
+      expect(r.reset?.reason).toBe('failure');
+      expect(r.reset?.processes.find((p) => p.name === 'datadog-agent')).toMatchObject({
+        ended: 'exit',
+        code: 0,
+      });
       const next = await sandbox.invoke(fullEvent(1));
       expect(next.status).toBe('success');
       await sandbox.shutdown();

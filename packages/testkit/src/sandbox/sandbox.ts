@@ -676,7 +676,7 @@ export class LambdaSandbox extends EventEmitter<LambdaSandboxEvents> {
 
     if (status === 'timeout' || env.failure) {
       // A timeout or a crash resets the environment; the next invoke starts a fresh one.
-      await this.shutdownEnv(env, status === 'timeout' ? 'timeout' : 'failure');
+      result.reset = await this.shutdownEnv(env, status === 'timeout' ? 'timeout' : 'failure');
     } else {
       this.scheduleFreeze();
     }

@@ -196,6 +196,11 @@ export interface InvokeResult {
   report: ReportRecord;
   /** Lines the runtime and the extensions wrote during the invocation (at most 10000). */
   logs: LogLine[];
+  /**
+   * When the invocation ended its environment (a timeout, a crash, an out-of-memory kill): the
+   * SHUTDOWN (`timeout` or `failure`) that followed, and how each process ended.
+   */
+  reset?: ShutdownResult;
 }
 
 export interface InitResult {

@@ -39,11 +39,14 @@ describe('invocation deadlines, crashes and memory', () => {
     expect(done.record).toMatchObject({ status: 'timeout', metrics: { durationMs: 400, producedBytes: 0 } });
     // The extension was told why, and the old processes are gone.
     await sandbox.waitForEvent('extension', (e) => e.record === 'shutdown timeout');
+    expect(r.reset).toMatchObject({ reason: 'timeout' });
+    expect(r.reset?.processes.find((p) => p.name === 'watcher')).toMatchObject({ ended: 'exit', code: 0 });
     expect(procStatus(before.runtime!)).toBeUndefined();
     expect(procStatus(before.extensions[0]!.pid)).toBeUndefined();
 
     const next = await sandbox.invoke({});
     expect(next.status).toBe('success');
+    expect(next.reset).toBeUndefined();
     expect(next.record.coldStart).toBe(true);
     expect(next.report.metrics.initDurationMs).toBeGreaterThan(0);
     expect(sandbox.pids.runtime).not.toBe(before.runtime);
@@ -143,6 +146,7 @@ describe('invocation deadlines, crashes and memory', () => {
     expect(r.errorType).toBe('Extension.Crash');
     const next = await sandbox.invoke({});
     expect(next.status).toBe('success');
+    expect(next.reset).toBeUndefined();
     expect(next.record.coldStart).toBe(true);
   });
 
