@@ -19,7 +19,8 @@ import {
 const UNHEALTHY_BUDGET_MS = 250;
 // What the post-runtime duration holds besides the flush: the Telemetry API's 25 ms buffering of
 // runtimeDone, and scheduling on a loaded machine. Without the budget a flush would hold the function
-// until 100 ms before its deadline (about 2.9 s here).
+// for its retries and their backoff, or for a black-holed request's DD_FLUSH_TIMEOUT (2 s below), up
+// to 100 ms before its deadline (10 s here).
 const SLACK_MS = 300;
 const UNHEALTHY_LINE = 'intake unhealthy';
 
