@@ -1,6 +1,7 @@
 // The emitter function (test/fixtures/emitter-function) and the bookkeeping around it: seeded
 // random invocations whose every metric point, span and log line the test knows, and the check that
-// all of it reached the intake, with duplicates only where the intake lost an answer.
+// all of it reached the intake, with duplicates only where a request the intake took was resent.
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import {
   type DatadogIntake,
@@ -138,68 +139,74 @@ export function checkedItems(e: EmitterEvent): number {
 export interface DeliveryReport {
   /** Items the function emitted that the intake never accepted. */
   missing: string[];
-  /** Copies beyond the first that no lost answer explains. */
+  /** Copies beyond the first that no resent request explains. */
   unexplained: string[];
-  /** Copies beyond the first, all from requests whose answer the intake lost (so were retried). */
+  /** Copies beyond the first, all from requests the intake had accepted before (so were retried). */
   duplicates: number;
-  /** Requests the intake accepted but whose answer it lost. */
+  /** Requests the intake accepted but whose answer it lost (the `loseAnswer` fault). */
   lostAnswers: number;
+  /** Accepted requests whose body the intake had already accepted once: a client's retries. */
+  resent: number;
 }
 
 const close = (a: number, b: number) => Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(a), Math.abs(b));
 
 /**
- * Checks that every item of `events` is at the intake. A request whose answer was lost may be
- * retried and so arrive twice: for each item, the copies from normally answered requests are at
- * most what was emitted, and with the lost-answer copies they are at least that.
+ * Checks that every item of `events` is at the intake. A request whose answer the client never saw
+ * (the intake lost it, or a freeze cut the connection) is retried and so accepted twice, body for
+ * body: for each item, the copies from first sendings are at most what was emitted, and with the
+ * copies from those resent requests they are at least that.
  */
 export function checkDelivery(intake: DatadogIntake, events: readonly EmitterEvent[]): DeliveryReport {
-  const lost = new Set(
-    intake
-      .requests()
-      .filter((r) => r.fault?.includes('lost answer') && r.items > 0)
-      .map((r) => r.id),
-  );
-  const report: DeliveryReport = { missing: [], unexplained: [], duplicates: 0, lostAnswers: lost.size };
-  const tally = () => ({ normal: 0, lost: 0 });
-  const bump = (
-    m: Map<string, { normal: number; lost: number }>,
-    key: string,
-    requestId: number | undefined,
-    by = 1,
-  ) => {
+  const accepted = intake.requests().filter((r) => r.items > 0);
+  const seen = new Set<string>();
+  const resent = new Set<number>();
+  for (const r of [...accepted].sort((a, b) => a.id - b.id)) {
+    const key = `${r.path} ${createHash('sha1').update(r.body).digest('hex')}`;
+    if (seen.has(key)) resent.add(r.id);
+    else seen.add(key);
+  }
+  const report: DeliveryReport = {
+    missing: [],
+    unexplained: [],
+    duplicates: 0,
+    lostAnswers: accepted.filter((r) => r.fault?.includes('lost answer')).length,
+    resent: resent.size,
+  };
+  type Tally = { first: number; resent: number };
+  const bump = (m: Map<string, Tally>, key: string, requestId: number | undefined, by = 1) => {
     let t = m.get(key);
     if (!t) {
-      t = tally();
+      t = { first: 0, resent: 0 };
       m.set(key, t);
     }
-    if (requestId !== undefined && lost.has(requestId)) t.lost += by;
-    else t.normal += by;
+    if (requestId !== undefined && resent.has(requestId)) t.resent += by;
+    else t.first += by;
   };
-  const judge = (what: string, expected: number, t: { normal: number; lost: number } | undefined) => {
-    const normal = t?.normal ?? 0;
-    const total = normal + (t?.lost ?? 0);
+  const judge = (what: string, expected: number, t: Tally | undefined) => {
+    const first = t?.first ?? 0;
+    const total = first + (t?.resent ?? 0);
     if (total < expected && !close(total, expected)) report.missing.push(`${what}: ${total} of ${expected}`);
-    else if (normal > expected && !close(normal, expected))
-      report.unexplained.push(`${what}: ${normal} copies of ${expected} from answered requests`);
+    else if (first > expected && !close(first, expected))
+      report.unexplained.push(`${what}: ${first} copies of ${expected} in requests sent once`);
   };
 
   // Distributions: count and sum per invocation; counts: the summed value per invocation.
-  const distCount = new Map<string, { normal: number; lost: number }>();
-  const distSum = new Map<string, { normal: number; lost: number }>();
+  const distCount = new Map<string, Tally>();
+  const distSum = new Map<string, Tally>();
   for (const d of intake.distributions('zl.dist')) {
     const inv = d.tags.find((t) => t.startsWith('inv:')) ?? 'inv:?';
     bump(distCount, inv, d.requestId, d.count);
     bump(distSum, inv, d.requestId, d.sum);
   }
-  const countSum = new Map<string, { normal: number; lost: number }>();
+  const countSum = new Map<string, Tally>();
   for (const m of intake.metrics('zl.count')) {
     const inv = m.tags.find((t) => t.startsWith('inv:')) ?? 'inv:?';
     bump(countSum, inv, m.requestId, m.value);
   }
-  const spans = new Map<string, { normal: number; lost: number }>();
+  const spans = new Map<string, Tally>();
   for (const s of intake.spans('zl.span')) bump(spans, s.spanID.toString(), s.requestId);
-  const lines = new Map<string, { normal: number; lost: number }>();
+  const lines = new Map<string, Tally>();
   for (const l of intake.logs(/\[zl \d+\.\d+\]/)) {
     const token = /\[zl \d+\.\d+\]/.exec(JSON.stringify(l))?.[0];
     if (token) bump(lines, token, l.$requestId);
@@ -232,9 +239,9 @@ export function checkDelivery(intake: DatadogIntake, events: readonly EmitterEve
     emitted += dists.length + counts.length + (e.spans?.length ?? 0) + (e.logs?.length ?? 0);
   }
   // Item copies beyond the first (distribution points by count, spans, lines).
-  const extra = (m: Map<string, { normal: number; lost: number }>, expected: (k: string) => number) => {
+  const extra = (m: Map<string, Tally>, expected: (k: string) => number) => {
     let n = 0;
-    for (const [k, t] of m) n += Math.max(0, t.normal + t.lost - expected(k));
+    for (const [k, t] of m) n += Math.max(0, t.first + t.resent - expected(k));
     return n;
   };
   const expectedDist = new Map<string, number>();
