@@ -74,6 +74,8 @@ export interface EmitterEvent {
   workMs?: number;
   hangMs?: number;
   exhaustMemory?: boolean;
+  /** Call the extension's `/lambda/start-invocation` hook first, as a universal-instrumentation tracer. */
+  startHook?: boolean;
   flood?: { datagrams: number; batch?: number };
 }
 

@@ -68,9 +68,30 @@ describe('faults in the function', () => {
     }
   }, 60_000);
 
-  it.todo(
-    'a timeout: the aws.lambda span of a traced invocation arrives with error=1 and error.type Timeout',
-  );
+  // Skipped until the universal instrumentation is wired (the README's Status table): nothing makes
+  // the extension's own `aws.lambda` span yet, so nothing can mark it timed out.
+  it.skip('a timeout: the aws.lambda span of an instrumented invocation arrives with the timeout error', async () => {
+    const { sandbox } = await emitterSandbox(
+      ctx.extensionsDir,
+      ctx.intake,
+      { DD_SERVERLESS_FLUSH_STRATEGY: 'end' },
+      { timeoutMs: 3000 },
+    );
+    try {
+      expect((await sandbox.start()).status).toBe('success');
+      const r = await sandbox.invoke({ n: 0, startHook: true, hangMs: 60_000 });
+      expect(r.status).toBe('timeout');
+      const spans = ctx.intake.spans('aws.lambda').filter((s) => s.meta['request_id'] === r.requestId);
+      expect(spans).toHaveLength(1);
+      expect(spans[0]).toMatchObject({
+        error: 1,
+        meta: expect.objectContaining({ 'error.type': 'Timeout', 'error.msg': 'Datadog detected a Timeout' }),
+      });
+      expect(spans[0]!.spanID).not.toBe(0n);
+    } finally {
+      await sandbox.shutdown();
+    }
+  }, 60_000);
 
   it('an out-of-memory kill: the OOM metric arrives once, with what the function sent before it', async () => {
     const { sandbox } = await emitterSandbox(
