@@ -85,6 +85,40 @@ describe('faults at the intake', () => {
     expect(Object.values(dropped).reduce((a, d) => a + d.requests, 0)).toBe(0);
   }, 90_000);
 
+  it('503 past what the retry buffer holds: the oldest requests dropped first and counted, the rest delivered', async () => {
+    const { sandbox, extensionLines } = await emitterSandbox(ctx.extensionsDir, ctx.intake, {
+      DD_SERVERLESS_FLUSH_STRATEGY: 'end',
+      // Room for a few invocations' requests (a few hundred bytes each, compressed).
+      DD_FORWARDER_RETRY_QUEUE_PAYLOADS_MAX_SIZE: '12288',
+    });
+    const events: EmitterEvent[] = [];
+    try {
+      expect((await sandbox.start()).status).toBe('success');
+      await warmUp(sandbox);
+      const fault = ctx.intake.fault({ status: 503 });
+      for (let n = 0; n < 12; n++) {
+        events.push(fullEvent(n));
+        expect((await sandbox.invoke(events[n])).status).toBe('success');
+      }
+      fault.remove();
+      for (let n = 12; n < 14; n++) {
+        events.push(fullEvent(n));
+        expect((await sandbox.invoke(events[n])).status).toBe('success');
+      }
+      await shutdownCleanly(sandbox);
+    } finally {
+      await sandbox.shutdown();
+    }
+    const dropped = shutdownStats(extensionLines)?.forwarder?.dropped ?? {};
+    expect(dropped.buffer_overflow?.requests).toBeGreaterThan(0);
+    expect(dropped.buffer_overflow?.items).toBeGreaterThan(0);
+    // Oldest first: once an invocation is complete at the intake, so is every later one.
+    const complete = events.map((e) => checkDelivery(ctx.intake, [e]).missing.length === 0);
+    const firstComplete = complete.indexOf(true);
+    expect(firstComplete, `complete: ${complete.join(' ')}`).toBeGreaterThan(0);
+    expect(complete.slice(firstComplete).every(Boolean), `complete: ${complete.join(' ')}`).toBe(true);
+  }, 90_000);
+
   it('black-holed: the function is unaffected, each invocation within the budget once unhealthy, nothing lost', async () => {
     // A black-holed request fails only when it times out: DD_FLUSH_TIMEOUT=2 makes the first one
     // fail after 2 s; without the unhealthy budget every later flush would hold the function as long.
