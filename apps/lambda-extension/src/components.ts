@@ -1,11 +1,19 @@
 // The heavy part of the agent (fastify, undici, msgpackr, the encoders), loaded after the first
 // `next` (in the layer, a file of its own: serverless-agent/components.cjs): it takes over the early
 // listeners' queues and builds the pipelines listeners → parsers → aggregators → encoders → forwarder.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FlushOutcome } from '@serverless-agent/flush-strategy';
-import type { Lifecycle, LifecycleDeps, Registration } from '@serverless-agent/lifecycle';
+import type {
+  SpanContext as HookContext,
+  Lifecycle,
+  LifecycleDeps,
+  LifecycleEvent,
+  Registration,
+} from '@serverless-agent/lifecycle';
 import type { EarlyListeners } from './early.js';
 import type { Env } from './env.js';
 import type { FlushDriver } from './flush-driver.js';
+import { InvocationSpans } from './invocation-spans.js';
 import { type Logger, parseLogLevel } from './logger.js';
 import { tracerInternalPorts } from './ports.js';
 import { functionIdentity, functionTags } from './tags.js';
@@ -15,6 +23,14 @@ export type EnhancedSample = Parameters<NonNullable<LifecycleDeps['submit']>>[0]
 
 export interface Components {
   ingestTelemetry: (events: unknown) => void;
+  /** The lifecycle's invocation, platform and hook events, for the extension's own spans. */
+  onLifecycleEvent: (event: LifecycleEvent) => void;
+  /** /lambda/start-invocation's trace context. */
+  startInvocation: (
+    event: unknown,
+    headers: IncomingHttpHeaders,
+    requestId: string | undefined,
+  ) => HookContext | undefined;
   stats: () => Record<string, unknown>;
   submit: (sample: EnhancedSample) => void;
   driver: FlushDriver;
@@ -65,6 +81,7 @@ export async function loadComponents(
     onProxy: (payload) => void forwarder.send(toForwarder(payload), { signal: AbortSignal.timeout(10_000) }),
     additionalTags: tags,
   });
+  const invocationSpans = new InvocationSpans(agent, logger);
   await receiver.app.ready();
   // fastify routes the requests that arrive on our already-bound server.
   early.traces.attach((req, res) => receiver.app.routing(req, res));
@@ -138,12 +155,16 @@ export async function loadComponents(
   forwarder.onBackendHealth((event) => void driver.send(event));
   return {
     ingestTelemetry: (events) => logs.ingest(events),
+    onLifecycleEvent: (event) => invocationSpans.onEvent(event),
+    startInvocation: (event, headers, requestId) =>
+      invocationSpans.startInvocation(event, headers, requestId),
     submit: (sample) => {
       aggregator.submit(sample);
     },
     stats: () => ({
       metrics: aggregator.stats(),
       traces: agent.counters,
+      invocationSpans: { traced: agent.invocations?.invocationsTraced ?? 0, failed: invocationSpans.failed },
       buffered: agent.buffered,
       logs: logs.stats(),
       forwarder: forwarder.stats(),
