@@ -153,6 +153,9 @@ export async function run(options: RunOptions): Promise<void> {
     datagrams: 0,
     datagramBytes: 0,
     traceRequests: 0,
+    hookRequests: 0,
+    droppedPayloads: 0,
+    droppedItems: 0,
     enhancedSamples: 0,
     earlySamplesDropped: 0,
     earlyTelemetryDropped: 0,
@@ -201,9 +204,18 @@ export async function run(options: RunOptions): Promise<void> {
       early.traces.attach(idleTraceAnswer(counts));
       early.hooks.attach((req, res) => {
         req.resume();
-        req.on('end', () => answer(200, '{}')(req, res));
+        req.on('end', () => {
+          counts.hookRequests++;
+          answer(200, '{}')(req, res);
+        });
       });
     }
+    driver?.close();
+  };
+  // A secret that did not resolve leaves nothing to send anything with: idle, as upstream.
+  const idleIfNoApiKey = () => {
+    if (idle === undefined && components?.apiKeyFailed())
+      goIdle('the API key could not be resolved: nothing can be sent to Datadog');
   };
   const countDatagram = (msg: Buffer) => {
     counts.datagrams++;
@@ -271,7 +283,9 @@ export async function run(options: RunOptions): Promise<void> {
     idle === undefined && early
       ? afterFirstNext
           .then(() => import('./components.js'))
-          .then(({ loadComponents }) => loadComponents(env, registration, early, lifecycle, logger, counts))
+          .then(({ loadComponents }) =>
+            loadComponents(env, registration, early, lifecycle, logger, counts, idleIfNoApiKey),
+          )
           .then(
             (c) => {
               components = c as Components & { setShutdownDeadline: (d: number) => void };
@@ -297,6 +311,7 @@ export async function run(options: RunOptions): Promise<void> {
   const shutdown = await lifecycle.run({
     onInvoke: async (event) => {
       await loaded;
+      idleIfNoApiKey();
       if (!driver || idle !== undefined) return;
       const decisions = await driver.send({
         type: 'invocation-started',
@@ -316,7 +331,8 @@ export async function run(options: RunOptions): Promise<void> {
     },
     onShutdown: async (event) => {
       await loaded;
-      if (driver) {
+      idleIfNoApiKey();
+      if (driver && idle === undefined) {
         components?.setShutdownDeadline(event.deadlineMs);
         await driver.send({ type: 'shutdown', deadlineMs: event.deadlineMs });
         driver.close();
@@ -325,8 +341,16 @@ export async function run(options: RunOptions): Promise<void> {
       await components?.close();
     },
   });
+  const counted = `${counts.datagrams} datagrams, ${counts.traceRequests} trace requests, ${counts.hookRequests} hook calls`;
+  if (idle !== undefined) {
+    const before =
+      counts.droppedPayloads > 0
+        ? `, and ${counts.droppedPayloads} payloads (${counts.droppedItems} items) made before`
+        : '';
+    logger.info(`idle: dropped ${counted}${before} (shutdown: ${shutdown.shutdownReason})`);
+  }
   logger.debug(
-    `counted: ${counts.datagrams} datagrams, ${counts.traceRequests} idle trace requests, ${counts.enhancedSamples} enhanced metric samples (shutdown: ${shutdown.shutdownReason})`,
+    `counted: ${counted} while idle, ${counts.enhancedSamples} enhanced metric samples (shutdown: ${shutdown.shutdownReason})`,
   );
   if (early) await closeEarlyListeners(early);
   exit(0);

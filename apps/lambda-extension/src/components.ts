@@ -32,6 +32,8 @@ export interface Components {
     requestId: string | undefined,
   ) => HookContext | undefined;
   stats: () => Record<string, unknown>;
+  /** The API key's secret (Secrets Manager, KMS, SSM) could not be resolved. */
+  apiKeyFailed: () => boolean;
   submit: (sample: EnhancedSample) => void;
   driver: FlushDriver;
   flushAll: (force: boolean) => Promise<FlushOutcome>;
@@ -44,7 +46,9 @@ export async function loadComponents(
   early: EarlyListeners,
   lifecycle: Lifecycle,
   logger: Logger,
-  counts: { datagrams: number; datagramBytes: number },
+  counts: { datagrams: number; datagramBytes: number; droppedPayloads: number; droppedItems: number },
+  /** The API key's secret did not resolve: the app goes idle. */
+  onApiKeyFailed: () => void = () => {},
 ): Promise<Components> {
   const [dogstatsd, traceIntake, flushStrategy, forwarderModule, logsModule, { FlushDriver }] =
     await Promise.all([
@@ -135,6 +139,13 @@ export async function loadComponents(
       ...agent.flush(force).map(toForwarder),
       ...logs.flush({ final: force }),
     ];
+    if (forwarder.apiKeyState === 'failed') {
+      // Nothing can be sent: dropped here and counted, rather than once per payload by the forwarder.
+      counts.droppedPayloads += payloads.length;
+      for (const p of payloads) counts.droppedItems += p.items ?? 0;
+      onApiKeyFailed();
+      return 'success';
+    }
     // The strategy bounds how long a blocking flush holds `next`; this bounds the requests.
     const budgetMs =
       force && shutdownDeadline !== undefined
@@ -156,6 +167,7 @@ export async function loadComponents(
   return {
     ingestTelemetry: (events) => logs.ingest(events),
     onLifecycleEvent: (event) => invocationSpans.onEvent(event),
+    apiKeyFailed: () => forwarder.apiKeyState === 'failed',
     startInvocation: (event, headers, requestId) =>
       invocationSpans.startInvocation(event, headers, requestId),
     submit: (sample) => {
