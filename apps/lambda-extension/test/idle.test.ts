@@ -11,23 +11,19 @@ import { buildAndUnzipLayer, freePorts, scratch } from './helpers.js';
 // Each invocation sends what a traced function sends: a metric, a hook call and a trace request.
 const SENDER = `
 import { createSocket } from 'node:dgram';
-import { request } from 'node:http';
-const post = (port, path, body) => new Promise((resolve, reject) => {
-  const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
-    let text = '';
-    res.on('data', (c) => { text += c; });
-    res.on('end', () => resolve(res.statusCode + ' ' + text));
-  });
-  req.on('error', reject);
-  req.end(body);
-});
 const udp = createSocket('udp4');
+const hooks = 'http://127.0.0.1:' + process.env.SERVERLESS_AGENT_HOOKS_PORT;
+const traces = 'http://127.0.0.1:' + process.env.DD_APM_RECEIVER_PORT;
+const answer = async (url, body) => {
+  const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+  return res.status + ' ' + (await res.text());
+};
 export const handler = async (e) => {
   await new Promise((r) => udp.send('idle.metric:1|c', Number(process.env.DD_DOGSTATSD_PORT), '127.0.0.1', r));
   const answers = [
-    await post(Number(process.env.SERVERLESS_AGENT_HOOKS_PORT), '/lambda/start-invocation', '{}'),
-    await post(Number(process.env.SERVERLESS_AGENT_HOOKS_PORT), '/lambda/end-invocation', '{}'),
-    await post(Number(process.env.DD_APM_RECEIVER_PORT), '/v0.4/traces', '[]'),
+    await answer(hooks + '/lambda/start-invocation', '{}'),
+    await answer(hooks + '/lambda/end-invocation', '{}'),
+    await answer(traces + '/v0.4/traces', '[]'),
   ];
   return { n: e.n, answers };
 };
@@ -148,7 +144,7 @@ describe('an API key that cannot be resolved', () => {
       // Why, once: the resolution's failure, then the switch to idle.
       expect(lines.filter((l) => l.includes('could not resolve the API key'))).toHaveLength(1);
       expect(lines.filter((l) => l.includes('falling back to a plain event loop'))).toHaveLength(1);
-    expect(lines.filter((l) => l.includes('| ERROR |') || l.includes('| WARN |'))).toHaveLength(2);
+      expect(lines.filter((l) => l.includes('| ERROR |') || l.includes('| WARN |'))).toHaveLength(2);
       // Dropped and counted: what arrived after the switch is reported at shutdown.
       const counted = lines.find((l) => l.includes('idle: dropped'));
       expect(counted).toMatch(/dropped \d+ datagrams, \d+ trace requests, \d+ hook calls/);
