@@ -82,6 +82,7 @@ const SPAN_EVENTS = new Set<LifecycleEvent['type']>([
   'universalStart',
   'universalEnd',
   'runtimeDone',
+  'shutdown',
 ]);
 
 function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {

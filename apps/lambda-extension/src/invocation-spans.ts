@@ -97,30 +97,45 @@ export class InvocationSpans {
         tracer.endInvocation(input);
         break;
       }
-      case 'runtimeDone': {
+      case 'runtimeDone':
         // Timed out or killed: the tracer never got to end-invocation. The span still goes, as an error.
-        if (event.status === 'success' || !this.open.delete(event.requestId)) break;
-        const after =
-          event.durationMs !== undefined ? ` after ${(event.durationMs / 1000).toFixed(2)} seconds` : '';
-        tracer.endInvocation({
-          requestId: event.requestId,
-          headers: {
-            'x-datadog-invocation-error': 'true',
-            'x-datadog-invocation-error-msg': event.timedOut
-              ? `Task timed out${after}`
-              : `Runtime ${event.status}${after}`,
-            'x-datadog-invocation-error-type':
-              event.errorType ?? (event.timedOut ? 'Sandbox.Timedout' : 'Runtime.Unknown'),
-          },
-          response: undefined,
-          timeNs: event.time * NS_PER_MS,
-        });
+        if (event.status !== 'success')
+          this.endUnfinished(event.requestId, event.time, event.timedOut, event.errorType, event.durationMs);
         break;
-      }
+      case 'shutdown':
+        // The environment goes away under invocations whose runtime never finished (their runtimeDone
+        // may never come): their spans go with the final flush.
+        for (const requestId of event.inFlight)
+          this.endUnfinished(requestId, event.time, event.reason === 'timeout', undefined, undefined);
+        break;
       default:
         return;
     }
     this.maybeColdStart();
+  }
+
+  private endUnfinished(
+    requestId: string,
+    timeMs: number,
+    timedOut: boolean,
+    errorType: string | undefined,
+    durationMs: number | undefined,
+  ): void {
+    const tracer = this.agent.invocations;
+    if (!tracer || !this.open.delete(requestId)) return;
+    const after = durationMs !== undefined ? ` after ${(durationMs / 1000).toFixed(2)} seconds` : '';
+    tracer.endInvocation({
+      requestId,
+      headers: {
+        'x-datadog-invocation-error': 'true',
+        'x-datadog-invocation-error-msg': timedOut
+          ? `Task timed out${after}`
+          : `The runtime did not finish${after}`,
+        'x-datadog-invocation-error-type': errorType ?? (timedOut ? 'Sandbox.Timedout' : 'Runtime.ExitError'),
+      },
+      response: undefined,
+      timeNs: timeMs * NS_PER_MS,
+    });
   }
 
   private remember(requestId: string | undefined): void {

@@ -193,3 +193,40 @@ describe('a tracer calling the hooks over HTTP', () => {
     expect(intake.spans('aws.lambda')).toHaveLength(5);
   }, 30_000);
 });
+
+describe('a tracer calling the hooks, its function timing out', () => {
+  it('still gets its aws.lambda span, in the caller’s trace, as an error (a warm invocation)', async () => {
+    const { env } = await freePorts();
+    const timingOut = new LambdaSandbox({
+      taskRoot: join(APP_DIR, 'test/fixtures/hooks-function'),
+      handler: 'index.handler',
+      extensionsDir: join(opt, 'extensions'),
+      functionName: 'hooks-fn',
+      // Long enough for a cold first invocation on a loaded machine; the second one hangs past it.
+      timeoutMs: 5000,
+      env: { ...env, ...intake.agentEnv(), DD_SERVERLESS_FLUSH_STRATEGY: 'end' },
+    });
+    try {
+      expect((await timingOut.start()).status).toBe('success');
+      expect((await timingOut.invoke({ warm: 'up' })).status).toBe('success');
+      const e = event('api-gateway-rest');
+      e.control = { hang: true };
+      const r = await timingOut.invoke(e);
+      expect(r.status).toBe('timeout');
+      const [lambda] = await intake.waitForSpans(
+        1,
+        (s) => s.name === 'aws.lambda' && s.meta['request_id'] === r.requestId,
+        { timeoutMs: 10_000 },
+      );
+      expect(lambda!.traceID).toBe(4110911582297405551n);
+      expect(lambda!.error).toBe(1);
+      expect(lambda!.meta['error.msg']).toMatch(/^Task timed out( after \d+\.\d\d seconds)?$/);
+      expect(lambda!.meta['error.type']).toBe('Sandbox.Timedout');
+      const gw = intake.spans((s) => s.name === 'aws.apigateway' && s.spanID === lambda!.parentID);
+      expect(gw).toHaveLength(1);
+      expect(gw[0]!.parentID).toBe(797643193680388254n);
+    } finally {
+      await timingOut.shutdown();
+    }
+  }, 60_000);
+});
