@@ -29,20 +29,20 @@ export const handler = async (e) => {
 };
 `;
 
-/** A Secrets Manager / KMS stand-in that refuses every call, as AWS does for a missing secret or key. */
+/** A Secrets Manager / KMS / SSM stand-in that refuses every call, as AWS does for what it does not have. */
 async function refusingAws(): Promise<{ url: string; calls: IncomingHttpHeaders[]; server: Server }> {
   const calls: IncomingHttpHeaders[] = [];
   const server = createServer((req, res) => {
     req.resume();
     req.on('end', () => {
       calls.push(req.headers);
-      const kms = String(req.headers['x-amz-target'] ?? '').startsWith('TrentService');
-      const body = kms
-        ? { __type: 'InvalidCiphertextException', message: '' }
-        : {
-            __type: 'ResourceNotFoundException',
-            message: "Secrets Manager can't find the specified secret.",
-          };
+      const target = String(req.headers['x-amz-target'] ?? '');
+      const type = target.startsWith('TrentService')
+        ? 'InvalidCiphertextException'
+        : target.startsWith('AmazonSSM')
+          ? 'ParameterNotFound'
+          : 'ResourceNotFoundException';
+      const body = { __type: type, message: '' };
       res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' });
       res.end(JSON.stringify(body));
     });
@@ -91,6 +91,14 @@ describe('an API key that cannot be resolved', () => {
         AWS_ENDPOINT_URL_KMS: aws,
       }),
       target: 'TrentService.Decrypt',
+    },
+    {
+      source: 'DD_API_KEY_SSM_ARN',
+      env: (aws: string) => ({
+        DD_API_KEY_SSM_ARN: 'arn:aws:ssm:us-east-1:123456789012:parameter/dd-api-key',
+        AWS_ENDPOINT_URL_SSM: aws,
+      }),
+      target: 'AmazonSSM.GetParameter',
     },
   ])(
     '$source: idle, says why once, the function unaffected, exit 0',
