@@ -68,6 +68,38 @@ function firstNextSent(maxMs: number): Promise<void> {
 }
 const MAX_EARLY_SAMPLES = 10_000;
 const MAX_EARLY_TELEMETRY_BATCHES = 1000;
+const MAX_EARLY_LIFECYCLE_EVENTS = 1000;
+// A start-invocation that beats the trace pipeline's loading waits this long for it at most (the
+// tracers wait 1 to 3 s for the answer); past it, the answer carries no context.
+const START_INVOCATION_WAIT_MS = 1500;
+
+/** The lifecycle events the extension's own spans are made from. */
+const SPAN_EVENTS = new Set<LifecycleEvent['type']>([
+  'initStart',
+  'initReport',
+  'invocationStart',
+  'platformStart',
+  'universalStart',
+  'universalEnd',
+  'runtimeDone',
+  'shutdown',
+]);
+
+function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      },
+    );
+  });
+}
 
 const API_KEY_SOURCES = ['DD_API_KEY', 'DD_API_KEY_SECRET_ARN', 'DD_KMS_API_KEY', 'DD_API_KEY_SSM_ARN'];
 
@@ -122,15 +154,23 @@ export async function run(options: RunOptions): Promise<void> {
     datagrams: 0,
     datagramBytes: 0,
     traceRequests: 0,
+    hookRequests: 0,
+    droppedPayloads: 0,
+    droppedItems: 0,
     enhancedSamples: 0,
     earlySamplesDropped: 0,
     earlyTelemetryDropped: 0,
+    earlyLifecycleEventsDropped: 0,
   };
   const earlySamples: EnhancedSample[] = [];
   let submitSample: ((s: EnhancedSample) => void) | undefined;
   let driver: FlushDriver | undefined;
   let components: (Components & { setShutdownDeadline: (d: number) => void }) | undefined;
   let flushAll: (force: boolean) => Promise<FlushOutcome> = async () => 'success';
+  let componentsSettled: (c: Components | undefined) => void = () => {};
+  const componentsLoaded = new Promise<Components | undefined>((resolve) => {
+    componentsSettled = resolve;
+  });
   const lifecycleOptions = {
     ...lifecycleModule.fromEnv(env, logger),
     // The hooks' public port is the early listener; the lifecycle's own server sits behind it on a
@@ -151,6 +191,10 @@ export async function run(options: RunOptions): Promise<void> {
     onFlush: async () => {
       await flushAll(true);
     },
+    extractContext: async (event, headers, requestId) => {
+      const c = components ?? (await within(componentsLoaded, START_INVOCATION_WAIT_MS));
+      return c?.startInvocation(event, headers, requestId);
+    },
   });
 
   const goIdle = (reason: string) => {
@@ -161,9 +205,18 @@ export async function run(options: RunOptions): Promise<void> {
       early.traces.attach(idleTraceAnswer(counts));
       early.hooks.attach((req, res) => {
         req.resume();
-        req.on('end', () => answer(200, '{}')(req, res));
+        req.on('end', () => {
+          counts.hookRequests++;
+          answer(200, '{}')(req, res);
+        });
       });
     }
+    driver?.close();
+  };
+  // A secret that did not resolve leaves nothing to send anything with: idle, as upstream.
+  const idleIfNoApiKey = () => {
+    if (idle === undefined && components?.apiKeyFailed())
+      goIdle('the API key could not be resolved: nothing can be sent to Datadog');
   };
   const countDatagram = (msg: Buffer) => {
     counts.datagrams++;
@@ -199,7 +252,15 @@ export async function run(options: RunOptions): Promise<void> {
   // Platform and function records that arrive before the logs pipeline loaded wait for it (bounded).
   const earlyTelemetry: unknown[] = [];
   let ingestTelemetry: ((events: unknown) => void) | undefined;
+  // Likewise the events the extension's own spans are made from (init, invocations, the hooks).
+  const earlyLifecycleEvents: LifecycleEvent[] = [];
+  let onLifecycleEvent: ((event: LifecycleEvent) => void) | undefined;
   lifecycle.subscribe((event: LifecycleEvent) => {
+    if (SPAN_EVENTS.has(event.type)) {
+      if (onLifecycleEvent) onLifecycleEvent(event);
+      else if (earlyLifecycleEvents.length < MAX_EARLY_LIFECYCLE_EVENTS) earlyLifecycleEvents.push(event);
+      else counts.earlyLifecycleEventsDropped++;
+    }
     if (event.type === 'telemetry') {
       if (ingestTelemetry) ingestTelemetry(event.events);
       else if (earlyTelemetry.length < MAX_EARLY_TELEMETRY_BATCHES) earlyTelemetry.push(event.events);
@@ -223,7 +284,9 @@ export async function run(options: RunOptions): Promise<void> {
     idle === undefined && early
       ? afterFirstNext
           .then(() => import('./components.js'))
-          .then(({ loadComponents }) => loadComponents(env, registration, early, lifecycle, logger, counts))
+          .then(({ loadComponents }) =>
+            loadComponents(env, registration, early, lifecycle, logger, counts, idleIfNoApiKey),
+          )
           .then(
             (c) => {
               components = c as Components & { setShutdownDeadline: (d: number) => void };
@@ -231,17 +294,25 @@ export async function run(options: RunOptions): Promise<void> {
               ingestTelemetry = c.ingestTelemetry;
               for (const events of earlyTelemetry.splice(0)) c.ingestTelemetry(events);
               for (const sample of earlySamples.splice(0)) c.submit(sample);
+              onLifecycleEvent = c.onLifecycleEvent;
+              for (const event of earlyLifecycleEvents.splice(0)) c.onLifecycleEvent(event);
+              componentsSettled(c);
               flushAll = c.flushAll;
               driver = c.driver;
               return driver.send({ type: 'extension-started' });
             },
-            (err: Error) => goIdle(`the components failed to load: ${err.message}`),
+            (err: Error) => {
+              componentsSettled(undefined);
+              goIdle(`the components failed to load: ${err.message}`);
+            },
           )
       : Promise.resolve();
+  if (idle !== undefined || !early) componentsSettled(undefined);
 
   const shutdown = await lifecycle.run({
     onInvoke: async (event) => {
       await loaded;
+      idleIfNoApiKey();
       if (!driver || idle !== undefined) return;
       const decisions = await driver.send({
         type: 'invocation-started',
@@ -261,7 +332,8 @@ export async function run(options: RunOptions): Promise<void> {
     },
     onShutdown: async (event) => {
       await loaded;
-      if (driver) {
+      idleIfNoApiKey();
+      if (driver && idle === undefined) {
         components?.setShutdownDeadline(event.deadlineMs);
         await driver.send({ type: 'shutdown', deadlineMs: event.deadlineMs });
         driver.close();
@@ -270,8 +342,16 @@ export async function run(options: RunOptions): Promise<void> {
       await components?.close();
     },
   });
+  const counted = `${counts.datagrams} datagrams, ${counts.traceRequests} trace requests, ${counts.hookRequests} hook calls`;
+  if (idle !== undefined) {
+    const before =
+      counts.droppedPayloads > 0
+        ? `, and ${counts.droppedPayloads} payloads (${counts.droppedItems} items) made before`
+        : '';
+    logger.info(`idle: dropped ${counted}${before} (shutdown: ${shutdown.shutdownReason})`);
+  }
   logger.debug(
-    `counted: ${counts.datagrams} datagrams, ${counts.traceRequests} idle trace requests, ${counts.enhancedSamples} enhanced metric samples (shutdown: ${shutdown.shutdownReason})`,
+    `counted: ${counted} while idle, ${counts.enhancedSamples} enhanced metric samples (shutdown: ${shutdown.shutdownReason})`,
   );
   if (early) await closeEarlyListeners(early);
   exit(0);

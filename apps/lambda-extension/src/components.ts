@@ -1,11 +1,19 @@
 // The heavy part of the agent (fastify, undici, msgpackr, the encoders), loaded after the first
 // `next` (in the layer, a file of its own: serverless-agent/components.cjs): it takes over the early
 // listeners' queues and builds the pipelines listeners → parsers → aggregators → encoders → forwarder.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FlushOutcome } from '@serverless-agent/flush-strategy';
-import type { Lifecycle, LifecycleDeps, Registration } from '@serverless-agent/lifecycle';
+import type {
+  SpanContext as HookContext,
+  Lifecycle,
+  LifecycleDeps,
+  LifecycleEvent,
+  Registration,
+} from '@serverless-agent/lifecycle';
 import type { EarlyListeners } from './early.js';
 import type { Env } from './env.js';
 import type { FlushDriver } from './flush-driver.js';
+import { InvocationSpans } from './invocation-spans.js';
 import { type Logger, parseLogLevel } from './logger.js';
 import { tracerInternalPorts } from './ports.js';
 import { functionIdentity, functionTags } from './tags.js';
@@ -15,7 +23,17 @@ export type EnhancedSample = Parameters<NonNullable<LifecycleDeps['submit']>>[0]
 
 export interface Components {
   ingestTelemetry: (events: unknown) => void;
+  /** The lifecycle's invocation, platform and hook events, for the extension's own spans. */
+  onLifecycleEvent: (event: LifecycleEvent) => void;
+  /** /lambda/start-invocation's trace context. */
+  startInvocation: (
+    event: unknown,
+    headers: IncomingHttpHeaders,
+    requestId: string | undefined,
+  ) => HookContext | undefined;
   stats: () => Record<string, unknown>;
+  /** The API key's secret (Secrets Manager, KMS, SSM) could not be resolved. */
+  apiKeyFailed: () => boolean;
   submit: (sample: EnhancedSample) => void;
   driver: FlushDriver;
   flushAll: (force: boolean) => Promise<FlushOutcome>;
@@ -28,7 +46,9 @@ export async function loadComponents(
   early: EarlyListeners,
   lifecycle: Lifecycle,
   logger: Logger,
-  counts: { datagrams: number; datagramBytes: number },
+  counts: { datagrams: number; datagramBytes: number; droppedPayloads: number; droppedItems: number },
+  /** The API key's secret did not resolve: the app goes idle. */
+  onApiKeyFailed: () => void = () => {},
 ): Promise<Components> {
   const [dogstatsd, traceIntake, flushStrategy, forwarderModule, logsModule, { FlushDriver }] =
     await Promise.all([
@@ -65,6 +85,7 @@ export async function loadComponents(
     onProxy: (payload) => void forwarder.send(toForwarder(payload), { signal: AbortSignal.timeout(10_000) }),
     additionalTags: tags,
   });
+  const invocationSpans = new InvocationSpans(agent, logger);
   await receiver.app.ready();
   // fastify routes the requests that arrive on our already-bound server.
   early.traces.attach((req, res) => receiver.app.routing(req, res));
@@ -118,6 +139,13 @@ export async function loadComponents(
       ...agent.flush(force).map(toForwarder),
       ...logs.flush({ final: force }),
     ];
+    if (forwarder.apiKeyState === 'failed') {
+      // Nothing can be sent: dropped here and counted, rather than once per payload by the forwarder.
+      counts.droppedPayloads += payloads.length;
+      for (const p of payloads) counts.droppedItems += p.items ?? 0;
+      onApiKeyFailed();
+      return 'success';
+    }
     // The strategy bounds how long a blocking flush holds `next`; this bounds the requests.
     const budgetMs =
       force && shutdownDeadline !== undefined
@@ -146,12 +174,17 @@ export async function loadComponents(
   });
   return {
     ingestTelemetry: (events) => logs.ingest(events),
+    onLifecycleEvent: (event) => invocationSpans.onEvent(event),
+    apiKeyFailed: () => forwarder.apiKeyState === 'failed',
+    startInvocation: (event, headers, requestId) =>
+      invocationSpans.startInvocation(event, headers, requestId),
     submit: (sample) => {
       aggregator.submit(sample);
     },
     stats: () => ({
       metrics: aggregator.stats(),
       traces: agent.counters,
+      invocationSpans: { traced: agent.invocations?.invocationsTraced ?? 0, failed: invocationSpans.failed },
       buffered: agent.buffered,
       logs: logs.stats(),
       forwarder: forwarder.stats(),

@@ -1,7 +1,7 @@
 // Shared by the tests: building and unpacking the layer, free ports, scratch folders.
 import { execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,4 +75,14 @@ export async function freePorts(): Promise<{ ports: TestPorts; env: Record<strin
       SERVERLESS_AGENT_TELEMETRY_PORT: String(ports.telemetry),
     },
   };
+}
+
+/** A trigger event of `test/fixtures/events/` (API Gateway, SQS), its times made recent. */
+export function triggerEvent(name: string): Record<string, unknown> {
+  const e = JSON.parse(readFileSync(join(APP_DIR, 'test/fixtures/events', `${name}.json`), 'utf8'));
+  // Inferred spans are timed by the event.
+  if (e.requestContext?.requestTimeEpoch) e.requestContext.requestTimeEpoch = Date.now() - 20;
+  if (e.requestContext?.timeEpoch) e.requestContext.timeEpoch = Date.now() - 20;
+  for (const r of e.Records ?? []) r.attributes.SentTimestamp = String(Date.now() - 50);
+  return e;
 }

@@ -24,6 +24,8 @@ describe('hot-shots', () => {
       handler: 'index.handler',
       extensionsDir: join(opt, 'extensions'),
       functionName: 'hs-fn',
+      // The cold first invocation waits for the components to load: seconds on a loaded machine.
+      timeoutMs: 15_000,
       env: { ...env, ...intake.agentEnv(), DD_SERVERLESS_FLUSH_STRATEGY: 'end' },
     });
     try {

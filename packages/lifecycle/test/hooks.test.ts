@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type IncomingHttpHeaders, request } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   type ContextExtractor,
   decodeHeaderValue,
@@ -122,6 +122,36 @@ describe('/lambda/start-invocation', () => {
     expect(t.hooks.stats.oversizedBodies).toBe(0);
     await post(t.port, '/lambda/start-invocation', pad(6 * 1024 * 1024 + 1));
     expect(t.hooks.stats.oversizedBodies).toBe(1);
+  });
+
+  it('waits for an extractor that answers later, and gives it the request id', async () => {
+    const seen: Array<string | undefined> = [];
+    let release: () => void = () => {};
+    const ready = new Promise<void>((r) => {
+      release = r;
+    });
+    const t = await setup({
+      extractContext: async (_event, _headers, requestId) => {
+        seen.push(requestId);
+        await ready;
+        return { traceId: (1n << 64n) | 42n, samplingPriority: 2 };
+      },
+    });
+    const answered = post(t.port, '/lambda/start-invocation', '{}', {
+      'lambda-runtime-aws-request-id': 'r-1',
+    });
+    await vi.waitFor(() => expect(seen).toEqual(['r-1']));
+    release();
+    const res = await answered;
+    expect(res.headers['x-datadog-trace-id']).toBe('42');
+    expect(res.headers['x-datadog-sampling-priority']).toBe('2');
+    expect(res.headers['x-datadog-tags']).toBe('_dd.p.tid=0000000000000001');
+  });
+
+  it('survives a rejecting extractor', async () => {
+    const t = await setup({ extractContext: async () => Promise.reject(new Error('late failure')) });
+    expect((await post(t.port, '/lambda/start-invocation', '{}')).status).toBe(200);
+    expect(t.hooks.stats.extractorErrors).toBe(1);
   });
 
   it('survives a throwing extractor', async () => {

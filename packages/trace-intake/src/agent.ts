@@ -2,11 +2,13 @@
 // Holds a bounded buffer of encoded tracer payloads between flushes; the app decides when to flush.
 import type { TraceIntakeOptions } from './config.js';
 import { type EncodedTracerPayload, encodeAgentPayloads, encodeTracerPayloadChunks } from './encode.js';
-import { InvocationTracer } from './invocation.js';
+import { type ColdStartInfo, InvocationTracer } from './invocation.js';
 import { defaultProcessorOptions, SpanProcessor } from './processor.js';
 import { type ClientStatsPayload, encodeStatsPayloads, StatsConcentrator } from './stats.js';
 import type { Logger, OutgoingPayload, Span, SpanProcessorHook, TracerHeaders } from './types.js';
 import { noopLogger } from './types.js';
+
+const MAX_HELD_REQUESTS = 16;
 
 export interface TraceAgentOptions extends TraceIntakeOptions {
   logger?: Logger;
@@ -110,6 +112,9 @@ export class TraceAgent {
   };
   readonly log: RateLimitedLog;
   private buffer: EncodedTracerPayload[] = [];
+  /** Tracer requests waiting for the cold start to be known (released by it, or by the next flush). */
+  private held: Array<{ traces: Span[][]; header: TracerHeaders; spans: number }> = [];
+  private heldSpans = 0;
   private bufferedSpans = 0;
   private clientStats: ClientStatsPayload[] = [];
   private readonly nowNs: () => number;
@@ -173,7 +178,7 @@ export class TraceAgent {
   }
 
   get buffered(): { payloads: number; spans: number } {
-    return { payloads: this.buffer.length, spans: this.bufferedSpans };
+    return { payloads: this.buffer.length, spans: this.bufferedSpans + this.heldSpans };
   }
 
   /** Decoded traces of one tracer request. Returns false when the buffer was full and they were dropped. */
@@ -181,7 +186,7 @@ export class TraceAgent {
     this.counters.tracesReceived += traces.length;
     let incoming = 0;
     for (const t of traces) incoming += t.length;
-    if (this.bufferedSpans + incoming > this.opts.maxBufferedSpans) {
+    if (this.bufferedSpans + this.heldSpans + incoming > this.opts.maxBufferedSpans) {
       this.counters.spansBufferDropped += incoming;
       this.log.warn(
         'buffer-full',
@@ -189,20 +194,46 @@ export class TraceAgent {
       );
       return false;
     }
+    // The first invocation's trace, with its `aws.lambda.load`, often beats the init report: it waits
+    // (bounded) for the cold start, so that span gets its parent.
+    if (this.held.length < MAX_HELD_REQUESTS && this.invocations?.wantsColdStartFirst(traces)) {
+      this.held.push({ traces, header, spans: incoming });
+      this.heldSpans += incoming;
+      return true;
+    }
+    this.process(traces, header);
+    return true;
+  }
+
+  /** The cold start of this environment: `aws.lambda.cold_start`, and what waited for it. */
+  setColdStart(info: ColdStartInfo): void {
+    this.invocations?.setColdStart(info);
+    this.releaseHeld();
+  }
+
+  private releaseHeld(): void {
+    const held = this.held;
+    if (held.length === 0) return;
+    this.held = [];
+    this.heldSpans = 0;
+    for (const h of held) this.process(h.traces, h.header);
+  }
+
+  /** Room was made for these spans when they arrived. */
+  private process(traces: Span[][], header: TracerHeaders): void {
     const payload = this.processor.process(traces, header);
-    if (!payload) return true;
+    if (!payload) return;
     if (this.concentrator && !header.clientComputedStats) {
       this.concentrator.add(payload);
       // with stats computed here, unsampled chunks have served their purpose
       const before = payload.chunks.length;
       payload.chunks = payload.chunks.filter((c) => c.priority > 0 || c.priority === -128);
       this.counters.chunksDroppedByPriority += before - payload.chunks.length;
-      if (payload.chunks.length === 0) return true;
+      if (payload.chunks.length === 0) return;
     }
     const enc = encodeTracerPayloadChunks(payload);
     this.buffer.push(enc);
     for (const n of enc.spansPerChunk) this.bufferedSpans += n;
-    return true;
   }
 
   /** Spans the extension made (aws.lambda, inferred, cold start). */
@@ -221,6 +252,8 @@ export class TraceAgent {
 
   /** Everything buffered as payloads for the forwarder. `force` also closes open stats buckets. */
   flush(force = false): OutgoingPayload[] {
+    // Nothing waits past a flush: a cold start not known by now may never be.
+    this.releaseHeld();
     const out: OutgoingPayload[] = [];
     if (this.buffer.length > 0) {
       const o: Parameters<typeof encodeAgentPayloads>[1] = {

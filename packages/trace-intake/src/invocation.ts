@@ -394,6 +394,20 @@ export class InvocationTracer implements ChunkObserver {
     }
   }
 
+  /**
+   * A tracer request carrying `aws.lambda.load` before the cold start (init start and duration) is
+   * known: worth holding back until it is, so that span can hang under `aws.lambda.cold_start`.
+   */
+  wantsColdStartFirst(traces: Span[][]): boolean {
+    if (this.coldStartInfo || this.coldStartSent) return false;
+    return traces.some((t) => t.some((s) => s.name === 'aws.lambda.load'));
+  }
+
+  /** Whether the cold start (init start and duration) has been given. */
+  get coldStartKnown(): boolean {
+    return this.coldStartInfo !== undefined;
+  }
+
   /** Links the tracer's first `aws.lambda` span to the cold start and re-parents `aws.lambda.load`. */
   onChunk(spans: Span[]): Span[] | undefined {
     if (this.coldStartSent && !this.firstInvocation) return undefined;
@@ -410,11 +424,15 @@ export class InvocationTracer implements ChunkObserver {
     }
     const f = this.firstInvocation;
     if (!f) return undefined;
-    for (const s of spans) {
-      if (s.name === 'aws.lambda.load' && idKey(s.trace_id) === idKey(f.traceId))
-        s.parent_id = f.coldStartSpanId;
-    }
     const cold = this.maybeColdStartSpan();
+    // Only under a cold-start span that exists: without one (no init report, or not this trace's),
+    // the tracer's own parent is the only parent there is.
+    if (this.coldStartSent && this.firstInvocation === f) {
+      for (const s of spans) {
+        if (s.name === 'aws.lambda.load' && idKey(s.trace_id) === idKey(f.traceId))
+          s.parent_id = f.coldStartSpanId;
+      }
+    }
     return cold ? [cold] : undefined;
   }
 }

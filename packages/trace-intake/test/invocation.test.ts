@@ -218,6 +218,70 @@ describe('universal instrumentation', () => {
     expect(flushed(a).some((s) => s.name === 'aws.lambda.cold_start')).toBe(false);
   });
 
+  describe('aws.lambda.load of a tracer-made aws.lambda (Node)', () => {
+    const header = tracerHeadersFrom({ 'datadog-meta-lang': 'nodejs' });
+    const mk = (name: string, span: number, parent: number, meta: Record<string, string> = {}) => ({
+      service: 'my-function',
+      name,
+      resource: 'my-function',
+      trace_id: 88n,
+      span_id: span,
+      parent_id: parent,
+      start: BigInt(ev.T0_NS),
+      duration: 5,
+      error: 0,
+      meta,
+      metrics: {},
+      type: 'serverless',
+    });
+    // As datadog-lambda-js sends it: aws.lambda.load under the inferred span, beside aws.lambda.
+    const firstTrace = () => [
+      [
+        mk('aws.apigateway', 9, 1, { '_inferred_span.tag_source': 'self' }),
+        mk('aws.lambda', 10, 9, { cold_start: 'true', request_id: 'node-req' }),
+        mk('aws.lambda.load', 11, 9),
+      ],
+    ];
+
+    it('waits for a cold start that comes after the trace, then hangs under it', () => {
+      const a = agent();
+      a.handleTraces(firstTrace(), header);
+      expect(a.buffered.spans).toBe(3);
+      a.setColdStart({ startNs: ev.T0_NS - 1e9, durationMs: 200, requestId: 'node-req' });
+      const spans = flushed(a);
+      const cold = spans.find((s) => s.name === 'aws.lambda.cold_start')!;
+      expect(cold).toMatchObject({ traceID: '88', parentID: '10', duration: String(200e6) });
+      expect(spans.find((s) => s.name === 'aws.lambda.load')).toMatchObject({
+        traceID: '88',
+        parentID: cold.spanID,
+      });
+      expect(spans).toHaveLength(4);
+    });
+
+    it('keeps the tracer’s parent when no cold start is known by the flush (never an orphan)', () => {
+      const a = agent();
+      a.handleTraces(firstTrace(), header);
+      const spans = flushed(a);
+      expect(spans.map((s) => s.name).sort()).toEqual(['aws.apigateway', 'aws.lambda', 'aws.lambda.load']);
+      expect(spans.find((s) => s.name === 'aws.lambda.load')!.parentID).toBe('9');
+      // A cold start known later still gets its span, under aws.lambda.
+      a.setColdStart({ startNs: ev.T0_NS - 1e9, durationMs: 200, requestId: 'node-req' });
+      expect(flushed(a).find((s) => s.name === 'aws.lambda.cold_start')).toMatchObject({
+        traceID: '88',
+        parentID: '10',
+      });
+    });
+
+    it('keeps the tracer’s parent when the cold start is another request’s', () => {
+      const a = agent();
+      a.setColdStart({ startNs: ev.T0_NS - 1e9, durationMs: 200, requestId: 'other-req' });
+      a.handleTraces(firstTrace(), header);
+      const spans = flushed(a);
+      expect(spans.some((s) => s.name === 'aws.lambda.cold_start')).toBe(false);
+      expect(spans.find((s) => s.name === 'aws.lambda.load')!.parentID).toBe('9');
+    });
+  });
+
   it('the tracer placeholder span is dropped and lends its ids to aws.lambda', () => {
     const a = agent();
     a.invocations!.startInvocation({ requestId: 'p', headers: {}, event: {} });

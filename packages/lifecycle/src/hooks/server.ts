@@ -16,8 +16,16 @@ export const DEFAULT_HOOKS_PORT = 8124;
 export const MAX_HOOK_BODY_BYTES = 6 * 1024 * 1024;
 export const REQUEST_ID_HEADER = 'lambda-runtime-aws-request-id';
 
-/** Trace-context extraction from a trigger event and its headers; owned by trace-intake, injected by the app. */
-export type ContextExtractor = (event: unknown, headers: IncomingHttpHeaders) => SpanContext | undefined;
+/**
+ * Trace-context extraction from a trigger event and its headers; owned by trace-intake, injected by
+ * the app. It may answer later (the app's trace pipeline can still be loading): the hook's answer
+ * waits for it, as the tracer waits for the answer.
+ */
+export type ContextExtractor = (
+  event: unknown,
+  headers: IncomingHttpHeaders,
+  requestId: string | undefined,
+) => SpanContext | undefined | Promise<SpanContext | undefined>;
 
 /** What the hooks need of the invocation processor. */
 export interface HookTarget {
@@ -168,7 +176,7 @@ export class HooksServer {
     let spanContext: SpanContext | undefined;
     if (this.options.extractContext) {
       try {
-        spanContext = this.options.extractContext(event, req.headers);
+        spanContext = await this.options.extractContext(event, req.headers, requestId);
       } catch (err) {
         this.stats.extractorErrors++;
         this.once.warn('extractor', `trace context extraction failed: ${errorMessage(err)}`);

@@ -1,0 +1,162 @@
+// Universal instrumentation: the lifecycle's hook and platform events, handed to trace-intake's
+// invocation tracer. A tracer that calls /lambda/start-invocation (Java, .NET, Go, Ruby, Python with
+// the hooks) gets the `aws.lambda` span, the inferred trigger spans and the cold start from us; one
+// that makes `aws.lambda` itself (datadog-lambda-js) only gets the cold start, so nothing is doubled.
+import type { IncomingHttpHeaders } from 'node:http';
+import type { SpanContext as HookContext, LifecycleEvent } from '@serverless-agent/lifecycle';
+import type { TraceAgent } from '@serverless-agent/trace-intake';
+import type { Logger } from './logger.js';
+
+const MAX_OPEN_STARTS = 64;
+const NS_PER_MS = 1e6;
+
+export class InvocationSpans {
+  /** Requests whose tracer called start-invocation and not yet end-invocation. */
+  private readonly open = new Set<string>();
+  private initStartMs: number | undefined;
+  private initDurationMs: number | undefined;
+  private first: { requestId: string; coldStart: boolean } | undefined;
+  private coldStartGiven = false;
+
+  /** Events that could not be made into spans (logged once). */
+  failed = 0;
+
+  constructor(
+    private readonly agent: TraceAgent,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * /lambda/start-invocation: the trace context the hook answers with (the event's, or one started
+   * here when an inferred span begins the trace), in the lifecycle's shape.
+   */
+  startInvocation(
+    event: unknown,
+    headers: IncomingHttpHeaders,
+    requestId: string | undefined,
+  ): HookContext | undefined {
+    const tracer = this.agent.invocations;
+    if (!tracer) return undefined;
+    this.remember(requestId);
+    const input: Parameters<typeof tracer.startInvocation>[0] = { headers, event };
+    if (requestId !== undefined) input.requestId = requestId;
+    const { context } = tracer.startInvocation(input);
+    if (!context) return undefined;
+    const out: HookContext = { traceId: ((context.traceIdHigh ?? 0n) << 64n) | context.traceId };
+    if (context.spanId !== 0n) out.parentId = context.spanId;
+    if (context.samplingPriority !== undefined) out.samplingPriority = context.samplingPriority;
+    if (Object.keys(context.tags).length > 0) out.tags = context.tags;
+    return out;
+  }
+
+  onEvent(event: LifecycleEvent): void {
+    try {
+      this.route(event);
+    } catch (err) {
+      if (this.failed++ === 0)
+        this.logger.warn(
+          `invocation spans: a ${event.type} event failed (counted): ${(err as Error).message}`,
+        );
+    }
+  }
+
+  private route(event: LifecycleEvent): void {
+    const tracer = this.agent.invocations;
+    if (!tracer) return;
+    switch (event.type) {
+      case 'initStart':
+        this.initStartMs ??= event.time;
+        break;
+      case 'initReport':
+        this.initDurationMs ??= event.durationMs;
+        break;
+      case 'invocationStart':
+        // SnapStart restores and proactive initialisations are no cold start of this invocation.
+        this.first ??= {
+          requestId: event.requestId,
+          coldStart: event.coldStart && !event.proactiveInitialization && !event.snapStartRestore,
+        };
+        break;
+      case 'universalStart':
+        // Also when the trace pipeline was not there yet to answer it: the span then comes from the
+        // end-invocation headers alone.
+        this.remember(event.requestId);
+        break;
+      case 'platformStart':
+        tracer.platformStart(event.requestId, event.time * NS_PER_MS);
+        break;
+      case 'universalEnd': {
+        // The span is ours only when the tracer asked for it at start-invocation.
+        if (!this.open.delete(event.requestId ?? '')) break;
+        const input: Parameters<typeof tracer.endInvocation>[0] = {
+          headers: event.headers,
+          response: event.response,
+          timeNs: event.time * NS_PER_MS,
+        };
+        if (event.requestId !== undefined) input.requestId = event.requestId;
+        tracer.endInvocation(input);
+        break;
+      }
+      case 'runtimeDone':
+        // Timed out or killed: the tracer never got to end-invocation. The span still goes, as an error.
+        if (event.status !== 'success')
+          this.endUnfinished(event.requestId, event.time, event.timedOut, event.errorType, event.durationMs);
+        break;
+      case 'shutdown':
+        // The environment goes away under invocations whose runtime never finished (their runtimeDone
+        // may never come): their spans go with the final flush.
+        for (const requestId of event.inFlight)
+          this.endUnfinished(requestId, event.time, event.reason === 'timeout', undefined, undefined);
+        break;
+      default:
+        return;
+    }
+    this.maybeColdStart();
+  }
+
+  private endUnfinished(
+    requestId: string,
+    timeMs: number,
+    timedOut: boolean,
+    errorType: string | undefined,
+    durationMs: number | undefined,
+  ): void {
+    const tracer = this.agent.invocations;
+    if (!tracer || !this.open.delete(requestId)) return;
+    const after = durationMs !== undefined ? ` after ${(durationMs / 1000).toFixed(2)} seconds` : '';
+    tracer.endInvocation({
+      requestId,
+      headers: {
+        'x-datadog-invocation-error': 'true',
+        'x-datadog-invocation-error-msg': timedOut
+          ? `Task timed out${after}`
+          : `The runtime did not finish${after}`,
+        'x-datadog-invocation-error-type': errorType ?? (timedOut ? 'Sandbox.Timedout' : 'Runtime.ExitError'),
+      },
+      response: undefined,
+      timeNs: timeMs * NS_PER_MS,
+    });
+  }
+
+  private remember(requestId: string | undefined): void {
+    this.open.add(requestId ?? '');
+    if (this.open.size > MAX_OPEN_STARTS) this.open.delete(this.open.values().next().value as string);
+  }
+
+  private maybeColdStart(): void {
+    if (
+      this.coldStartGiven ||
+      !this.first ||
+      this.initStartMs === undefined ||
+      this.initDurationMs === undefined
+    )
+      return;
+    this.coldStartGiven = true;
+    if (!this.first.coldStart) return;
+    this.agent.setColdStart({
+      startNs: this.initStartMs * NS_PER_MS,
+      durationMs: this.initDurationMs,
+      requestId: this.first.requestId,
+    });
+  }
+}
