@@ -128,10 +128,11 @@ export class InvocationSpans {
       requestId,
       headers: {
         'x-datadog-invocation-error': 'true',
+        // The Datadog extension's own words for a timeout (users alert on them).
         'x-datadog-invocation-error-msg': timedOut
-          ? `Task timed out${after}`
+          ? 'Datadog detected a Timeout'
           : `The runtime did not finish${after}`,
-        'x-datadog-invocation-error-type': errorType ?? (timedOut ? 'Sandbox.Timedout' : 'Runtime.ExitError'),
+        'x-datadog-invocation-error-type': timedOut ? 'Timeout' : (errorType ?? 'Runtime.ExitError'),
       },
       response: undefined,
       timeNs: timeMs * NS_PER_MS,

@@ -68,9 +68,7 @@ describe('faults in the function', () => {
     }
   }, 60_000);
 
-  // Skipped until the universal instrumentation is wired (the README's Status table): nothing makes
-  // the extension's own `aws.lambda` span yet, so nothing can mark it timed out.
-  it.skip('a timeout: the aws.lambda span of an instrumented invocation arrives with the timeout error', async () => {
+  it('a timeout: the aws.lambda span of an instrumented invocation arrives with the timeout error', async () => {
     const { sandbox } = await emitterSandbox(
       ctx.extensionsDir,
       ctx.intake,
