@@ -125,6 +125,27 @@ export async function loadComponents(
     aggregator.ingest(msg, Math.min(msg.length, maxDatagram));
   });
 
+  // Datagrams the kernel dropped while the socket's buffer was full never reach us: read its counter
+  // so that loss is counted too (and said, at most once a minute).
+  let kernelDropsSeen = dogstatsd.kernelUdpDrops(early.ports.dogstatsd) ?? 0;
+  let kernelDropsSaidAt = Number.NEGATIVE_INFINITY;
+  let kernelDropped = 0;
+  /** Takes in what the kernel dropped since the last look; the running total. */
+  const countKernelDrops = (): number => {
+    const total = dogstatsd.kernelUdpDrops(early.ports.dogstatsd);
+    if (total === undefined || total <= kernelDropsSeen) return kernelDropped;
+    kernelDropped += total - kernelDropsSeen;
+    kernelDropsSeen = total;
+    const now = Date.now();
+    if (now - kernelDropsSaidAt >= 60_000) {
+      kernelDropsSaidAt = now;
+      logger.warn(
+        `dogstatsd: ${kernelDropped} datagrams dropped by the kernel so far (receive buffer full; DD_DOGSTATSD_SO_RCVBUF raises it)`,
+      );
+    }
+    return kernelDropped;
+  };
+
   const { strategy, flushTimeoutS } = flushStrategy.fromEnv(env, logger);
   const core = new flushStrategy.FlushCore({ strategy, flushTimeoutS, clock: Date.now, logger });
   let shutdownDeadline: number | undefined;
@@ -132,6 +153,7 @@ export async function loadComponents(
     parseLogLevel(env.DD_LOG_LEVEL).level === 'debug' || parseLogLevel(env.DD_LOG_LEVEL).level === 'trace';
   const flushAll = async (force: boolean): Promise<FlushOutcome> => {
     const t0 = performance.now();
+    countKernelDrops();
     // Every bucket, closed or not: a frozen or shut-down sandbox may never come back for the rest.
     const metrics = await dogstatsd.flushPayloads(aggregator, { all: true });
     const payloads = [
@@ -182,7 +204,7 @@ export async function loadComponents(
       aggregator.submit(sample);
     },
     stats: () => ({
-      metrics: aggregator.stats(),
+      metrics: { ...aggregator.stats(), kernelDrops: countKernelDrops() },
       traces: agent.counters,
       invocationSpans: { traced: agent.invocations?.invocationsTraced ?? 0, failed: invocationSpans.failed },
       buffered: agent.buffered,

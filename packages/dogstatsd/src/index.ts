@@ -27,6 +27,7 @@ export {
 } from './aggregator.js';
 export { type DogStatsDConfig, fromEnv } from './config.js';
 export { type FlushPayloadsOptions, flushPayloads } from './flush.js';
+export { kernelUdpDrops, type ProcReader } from './kernel-drops.js';
 export { type Logger, noopLogger } from './logger.js';
 export {
   MetricLine,
