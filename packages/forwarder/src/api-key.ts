@@ -124,6 +124,13 @@ export class ApiKeyProvider {
     if (this.#state === 'pending') this.#refresh();
   }
 
+  /** The key when resolved (what `get` gives without waiting), else undefined; starts a due reload. */
+  ready(): string | undefined {
+    if (this.#state !== 'ready') return undefined;
+    this.#maybeReload();
+    return this.#key;
+  }
+
   /** The key, waiting at most until `signal` aborts; undefined if it failed or is not there yet. */
   async get(signal: AbortSignal): Promise<string | undefined> {
     this.start();

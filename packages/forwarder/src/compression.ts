@@ -147,6 +147,7 @@ export class CompressionPolicy {
   readonly #options: CompressionOptions;
   readonly #zstd: Codec | undefined;
   readonly #wasm: WasmZstdCodec | undefined;
+  readonly #selected = new Map<EndpointKind, { codec: Codec; level: number }>();
 
   constructor(
     options: CompressionOptions = DEFAULT_COMPRESSION,
@@ -168,6 +169,15 @@ export class CompressionPolicy {
   }
 
   select(kind: EndpointKind): { codec: Codec; level: number } {
+    let choice = this.#selected.get(kind);
+    if (!choice) {
+      choice = Object.freeze(this.#choose(kind));
+      this.#selected.set(kind, choice);
+    }
+    return choice;
+  }
+
+  #choose(kind: EndpointKind): { codec: Codec; level: number } {
     const family = routeOf(kind).family;
     if (kind === 'stats') return { codec: gzipCodec, level: STATS_GZIP_LEVEL };
     // Proxied routes carry what the tracer encoded; they are passed on unchanged.

@@ -1,8 +1,8 @@
-import { setMaxListeners } from 'node:events';
 import { type ApiKeyOptions, ApiKeyProvider, type ApiKeyState } from './api-key.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF, retryAfterMs, sleep } from './backoff.js';
 import { type CompressionOptions, CompressionPolicy, DEFAULT_COMPRESSION } from './compression.js';
 import { ConnectionManager, type TlsSettings } from './connections.js';
+import { Deadline, SharedCap } from './deadline.js';
 import {
   type AdditionalEndpoints,
   additionalFor,
@@ -144,6 +144,9 @@ export interface ForwarderStats {
 interface Destination {
   id: string;
   url: URL;
+  /** `url`'s origin and path with query, read once (URL getters cost more than the rest of a lookup). */
+  origin: string;
+  path: string;
   /** Undefined: the main API key (resolved); else the additional endpoint's own key. */
   apiKey: string | undefined;
   reliable: boolean;
@@ -172,63 +175,9 @@ type Outcome =
 const MAX_SPLIT_DEPTH = 8;
 const RETRYABLE_STATUS = (s: number) => s === 408 || s === 429 || s >= 500;
 
-/**
- * Settles with `work`, or rejects with the signal's reason as soon as it aborts, whether or not the
- * dispatcher honours the signal in every state (a proxy that never answers CONNECT, for one).
- */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal, dispose?: (late: T) => void): Promise<T> {
-  // What arrives after we gave up is released (a response body is drained so its socket is freed).
-  const abandon = () => work.then((late) => dispose?.(late)).catch(() => {});
-  if (signal.aborted) {
-    abandon();
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      abandon();
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}
-
 const drain = (res: { body: { dump(): Promise<void> } }) => {
   res.body.dump().catch(() => {});
 };
-
-/**
- * One signal per call, which every request of the call listens to (many listeners, on purpose), ending at
- * the first of the caller's deadline and `capMs`.
- */
-function shared(signal: AbortSignal, capMs: number): [AbortSignal, () => void] {
-  const controller = new AbortController();
-  const timer = setTimeout(
-    () => controller.abort(new DOMException('request timeout', 'TimeoutError')),
-    capMs,
-  );
-  timer.unref();
-  const onAbort = () => {
-    clearTimeout(timer);
-    controller.abort(signal.reason);
-  };
-  if (signal.aborted) onAbort();
-  else signal.addEventListener('abort', onAbort, { once: true });
-  const dispose = () => {
-    clearTimeout(timer);
-    signal.removeEventListener('abort', onAbort);
-  };
-  return [controller.signal, dispose];
-}
 
 function errorText(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
@@ -252,6 +201,7 @@ export class Forwarder {
   readonly #health: HealthTracker;
   readonly #buffer: RetryBuffer<Request>;
   readonly #freeze: FreezeDetector;
+  readonly #cap: SharedCap;
   readonly #destinations = new Map<string, Destination>();
   readonly #byKind = new Map<EndpointKind, Destination[]>();
   readonly #dropped = {} as Record<DropReason, { requests: number; items: number }>;
@@ -282,6 +232,7 @@ export class Forwarder {
     this.#buffer = new RetryBuffer<Request>(options.retryBufferBytes);
     this.#health.onChange(() => this.#publishBackendHealth());
     this.#freeze = new FreezeDetector(this.#clock, options.freezeGapMs);
+    this.#cap = new SharedCap(options.requestTimeoutMs);
     for (const r of [
       'buffer_overflow',
       'forbidden',
@@ -321,8 +272,7 @@ export class Forwarder {
    * opened. Failures are logged at debug level: the first flush then just connects.
    */
   async warmUp(deadline: AbortSignal = AbortSignal.timeout(this.#o.warmUpTimeoutMs)): Promise<number> {
-    const [signal, dispose] = shared(deadline, this.#o.warmUpTimeoutMs);
-    setMaxListeners(0, signal);
+    const call = new Deadline(this.#o.warmUpTimeoutMs, deadline);
     const origins = new Set<string>();
     for (const kind of ['series', 'logs', 'traces'] as EndpointKind[]) {
       for (const d of this.#destinationsFor(kind)) origins.add(d.url.origin);
@@ -330,9 +280,9 @@ export class Forwarder {
     this.#warmedOrigins = [...origins];
     const [, ...opened] = await Promise.allSettled([
       this.#compression.prepare(),
-      ...this.#warmedOrigins.flatMap((origin) => this.#openAll(origin, signal)),
+      ...this.#warmedOrigins.flatMap((origin) => this.#openAll(origin, call)),
     ]);
-    dispose();
+    call.dispose();
     // Time spent warming up is not a freeze.
     this.#freeze.observe();
     return opened.filter((r) => r.status === 'fulfilled').length;
@@ -348,50 +298,67 @@ export class Forwarder {
    * Resolves by the deadline of `options.signal` at the latest; what is not delivered by then is buffered.
    */
   async flush(payloads: OutgoingPayload[], callOptions: SendOptions): Promise<FlushResult> {
-    const [signal, dispose] = shared(callOptions.signal, this.#o.requestTimeoutMs);
     const result: FlushResult = { delivered: 0, buffered: 0, dropped: {} };
+    if (this.#closed) {
+      for (const p of payloads) this.#drop(result, 'closed', p.items ?? 0);
+      return result;
+    }
+    // Compression goes to the thread pool first, so that the bookkeeping below runs beside it.
+    const only = payloads.length === 1 ? payloads[0] : undefined;
+    const fresh = only
+      ? this.#isKnown(only, result)
+        ? this.#requestsFor(only, undefined, 0)
+        : Promise.resolve([])
+      : Promise.all(
+          payloads.filter((p) => this.#isKnown(p, result)).map((p) => this.#requestsFor(p, undefined, 0)),
+        ).then((lists) => lists.flat());
+    if (this.#freeze.observe()) this.#afterFreeze();
+    const deadline = new Deadline(this.#cap, callOptions.signal);
     try {
-      await this.#flush(payloads, { ...callOptions, signal }, result);
+      await this.#flush(fresh, deadline, callOptions.blocking === true, result);
     } catch (err) {
       // A bug of ours must not become the function's problem: log it, keep going.
       this.#logger.error(`flush failed unexpectedly: ${errorText(err)}`);
     } finally {
-      dispose();
+      deadline.dispose();
     }
     return result;
   }
 
-  async #flush(payloads: OutgoingPayload[], options: SendOptions, result: FlushResult): Promise<void> {
-    if (this.#closed) {
-      for (const p of payloads) this.#drop(result, 'closed', p.items ?? 0);
+  #isKnown(p: OutgoingPayload, result: FlushResult): boolean {
+    if (isEndpointKind(p?.kind)) return true;
+    this.#drop(result, 'unknown_kind', p?.items ?? 0);
+    if (this.#dropped.unknown_kind.requests === 1)
+      this.#logger.warn(
+        `dropping a payload of unknown kind ${JSON.stringify(p?.kind)} (counted as unknown_kind)`,
+      );
+    return false;
+  }
+
+  async #flush(
+    compressing: Promise<Request[]>,
+    deadline: Deadline,
+    blocking: boolean,
+    result: FlushResult,
+  ): Promise<void> {
+    const fresh = await compressing;
+    const waiting = this.#buffer.size === 0 ? [] : this.#buffer.takeAll();
+    if (waiting.length === 0 && fresh.length === 1) {
+      await this.#flushDestination(fresh[0]!.destination, fresh, deadline, blocking, result);
       return;
     }
-    if (this.#freeze.observe()) this.#afterFreeze();
-
-    const waiting = this.#buffer.takeAll();
-    const known = payloads.filter((p) => {
-      if (isEndpointKind(p?.kind)) return true;
-      this.#drop(result, 'unknown_kind', p?.items ?? 0);
-      if (this.#dropped.unknown_kind.requests === 1)
-        this.#logger.warn(
-          `dropping a payload of unknown kind ${JSON.stringify(p?.kind)} (counted as unknown_kind)`,
-        );
-      return false;
-    });
-    const fresh = (await Promise.all(known.map((p) => this.#requestsFor(p, undefined, 0)))).flat();
-    // Each request listens to the call's signal; past Node's default of 10 that is by design, not a leak.
-    // (Raised only when needed: setMaxListeners costs more than the rest of a small send.)
-    if (waiting.length + fresh.length > 3) setMaxListeners(0, options.signal);
     // By id: a request with a query string carries a copy of its destination, which is still the same one
     // (one probe while it is unhealthy, not one per query string).
     const byDestination = new Map<string, { d: Destination; list: Request[] }>();
-    for (const r of [...waiting, ...fresh]) {
+    for (const r of waiting.length === 0 ? fresh : [...waiting, ...fresh]) {
       const group = byDestination.get(r.destination.id);
       if (group) group.list.push(r);
       else byDestination.set(r.destination.id, { d: r.destination, list: [r] });
     }
     await Promise.all(
-      [...byDestination.values()].map(({ d, list }) => this.#flushDestination(d, list, options, result)),
+      [...byDestination.values()].map(({ d, list }) =>
+        this.#flushDestination(d, list, deadline, blocking, result),
+      ),
     );
   }
 
@@ -480,34 +447,33 @@ export class Forwarder {
     // Re-open in the background so the end-of-invocation flush finds a connection ready.
     const origins = this.#warmedOrigins;
     if (origins && !this.#closed) {
-      for (const origin of origins)
-        for (const p of this.#openAll(origin, AbortSignal.timeout(this.#o.warmUpTimeoutMs)))
-          p.catch(() => {});
+      const deadline = new Deadline(this.#o.warmUpTimeoutMs);
+      const opening = origins.flatMap((origin) => this.#openAll(origin, deadline));
+      Promise.allSettled(opening).then(() => deadline.dispose());
     }
   }
 
   /** As many concurrent warm-up requests as sockets a flush may use, so the pool opens them all. */
-  #openAll(origin: string, signal: AbortSignal): Promise<void>[] {
-    return Array.from({ length: this.#o.connectionsPerHost }, () => this.#open(origin, signal));
+  #openAll(origin: string, deadline: Deadline): Promise<void>[] {
+    return Array.from({ length: this.#o.connectionsPerHost }, () => this.#open(origin, deadline));
   }
 
-  async #open(origin: string, signal: AbortSignal): Promise<void> {
+  async #open(origin: string, deadline: Deadline): Promise<void> {
     const dispatcher = this.#connections.acquire(origin);
     try {
       // GET / carries no key and no data; its only purpose is the socket (and TLS session) it leaves open.
       // (Not HEAD: undici closes the connection after a HEAD.)
-      const res = await untilAborted(
+      const res = await deadline.race(
         dispatcher.request({
           origin,
           path: '/',
           method: 'GET',
           headers: { 'user-agent': this.#o.userAgent },
-          signal,
+          signal: deadline,
         }),
-        signal,
         drain,
       );
-      await untilAborted(res.body.dump(), signal);
+      await deadline.race(res.body.dump());
     } catch (err) {
       this.#logger.debug(`warm-up of ${origin} failed: ${errorText(err)}`);
       throw err;
@@ -539,9 +505,12 @@ export class Forwarder {
     const id = index === 0 ? url : `${url}#${index}`;
     let d = this.#destinations.get(id);
     if (!d) {
+      const parsed = new URL(url);
       d = {
         id,
-        url: new URL(url),
+        url: parsed,
+        origin: parsed.origin,
+        path: parsed.pathname + parsed.search,
         apiKey,
         reliable,
         plain,
@@ -565,7 +534,8 @@ export class Forwarder {
       'content-type': p.contentType,
       'user-agent': this.#o.userAgent,
     };
-    for (const [k, v] of Object.entries(p.headers ?? {})) headers[k.toLowerCase()] = v;
+    const extra = p.headers;
+    if (extra) for (const k of Object.keys(extra)) headers[k.toLowerCase()] = extra[k]!;
     const destinations = only ? [only] : this.#destinationsFor(p.kind);
     const preEncoded = headers['content-encoding'] !== undefined;
     // What an Observability Pipelines Worker gets: the builder's bytes, without the intake's protocol header.
@@ -603,13 +573,15 @@ export class Forwarder {
 
   #withQuery(d: Destination, query: string): Destination {
     // Proxied routes keep the tracer's query string; the destination (health, stats) stays the route's.
-    return { ...d, url: new URL(d.url.pathname + query, d.url.origin), stats: d.stats };
+    const url = new URL(d.url.pathname + query, d.origin);
+    return { ...d, url, path: url.pathname + url.search, stats: d.stats };
   }
 
   async #flushDestination(
     d: Destination,
     requests: Request[],
-    options: SendOptions,
+    deadline: Deadline,
+    blocking: boolean,
     result: FlushResult,
   ): Promise<void> {
     let rest = requests;
@@ -617,21 +589,24 @@ export class Forwarder {
       // One probe; a blocking flush gives it `unhealthyWaitMs` at most, then leaves the data buffered.
       const [probe, ...others] = rest;
       if (!probe) return;
-      const signal = options.blocking
-        ? AbortSignal.any([options.signal, AbortSignal.timeout(this.#o.unhealthyWaitMs)])
-        : options.signal;
-      await this.#deliver(probe, signal, 1, result);
+      const probeDeadline = blocking ? new Deadline(this.#o.unhealthyWaitMs, deadline) : deadline;
+      try {
+        await this.#deliver(probe, probeDeadline, 1, result);
+      } finally {
+        if (probeDeadline !== deadline) probeDeadline.dispose();
+      }
       if (!this.#health.isHealthy(d.id)) {
         for (const r of others) this.#keep(r, result);
         return;
       }
       rest = others;
     }
-    await Promise.all(rest.map((r) => this.#deliver(r, options.signal, this.#o.maxAttempts, result)));
+    if (rest.length === 1) await this.#deliver(rest[0]!, deadline, this.#o.maxAttempts, result);
+    else await Promise.all(rest.map((r) => this.#deliver(r, deadline, this.#o.maxAttempts, result)));
   }
 
-  async #deliver(r: Request, signal: AbortSignal, maxAttempts: number, result: FlushResult): Promise<void> {
-    const outcome = await this.#attempts(r, signal, maxAttempts);
+  async #deliver(r: Request, deadline: Deadline, maxAttempts: number, result: FlushResult): Promise<void> {
+    const outcome = await this.#attempts(r, deadline, maxAttempts);
     switch (outcome.type) {
       case 'delivered':
         result.delivered++;
@@ -649,7 +624,7 @@ export class Forwarder {
         const parts = await Promise.all(
           outcome.parts.map((p) => this.#requestsFor(p, r.destination, r.depth + 1)),
         );
-        await Promise.all(parts.flat().map((part) => this.#deliver(part, signal, maxAttempts, result)));
+        await Promise.all(parts.flat().map((part) => this.#deliver(part, deadline, maxAttempts, result)));
         return;
       }
     }
@@ -681,11 +656,11 @@ export class Forwarder {
     this.#dropped[reason].items += items;
   }
 
-  async #attempts(r: Request, signal: AbortSignal, maxAttempts: number): Promise<Outcome> {
+  async #attempts(r: Request, deadline: Deadline, maxAttempts: number): Promise<Outcome> {
     const d = r.destination;
     for (let attempt = 1; ; attempt++) {
-      if (signal.aborted) return { type: 'buffer' };
-      const apiKey = d.apiKey ?? (await this.#apiKey.get(signal));
+      if (deadline.aborted) return { type: 'buffer' };
+      const apiKey = d.apiKey ?? this.#apiKey.ready() ?? (await this.#apiKey.get(deadline.signal));
       if (!apiKey) {
         if (this.#apiKey.state !== 'failed') return { type: 'buffer' };
         if (!this.#noKeyLogged) {
@@ -698,29 +673,32 @@ export class Forwarder {
       let status: number;
       let retryAfter: string | string[] | undefined;
       let failure: string;
-      const origin = d.url.origin;
+      const origin = d.origin;
       const dispatcher = this.#connections.acquire(origin);
       try {
-        const res = await untilAborted(
+        const res = await deadline.race(
           dispatcher.request({
             origin,
-            path: d.url.pathname + d.url.search,
+            path: d.path,
             method: 'POST',
             headers: { ...r.headers, 'dd-api-key': apiKey },
             body: r.body,
-            signal: signal,
+            signal: deadline,
           }),
-          signal,
           drain,
         );
         status = res.statusCode;
         retryAfter = res.headers['retry-after'];
-        await untilAborted(res.body.dump(), signal).catch(() => {});
+        try {
+          await deadline.race(res.body.dump());
+        } catch {
+          // The answer's status is what counts; a body cut short only costs its socket.
+        }
         failure = `HTTP ${status}`;
       } catch (err) {
         status = 0;
         failure = errorText(err);
-        if (signal.aborted) {
+        if (deadline.aborted) {
           this.#health.failure(d.id);
           return { type: 'buffer' };
         }
@@ -764,7 +742,7 @@ export class Forwarder {
       d.stats.retries++;
       const backoff = backoffDelay(attempt, this.#o.backoff, this.#random);
       const told = retryAfterMs(retryAfter, Date.now());
-      await sleep(Math.max(backoff, Math.min(told ?? 0, this.#o.backoff.maxMs)), signal);
+      await sleep(Math.max(backoff, Math.min(told ?? 0, this.#o.backoff.maxMs)), deadline.signal);
     }
   }
 }

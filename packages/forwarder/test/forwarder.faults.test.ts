@@ -194,6 +194,26 @@ describe('deadlines', () => {
     expect(f.stats().retryBuffer.requests).toBe(3);
   });
 
+  it('caps a flush at DD_FLUSH_TIMEOUT when its deadline is longer, each call from its own start', async () => {
+    const i = await intake();
+    i.behaviour = () => ({ blackhole: true });
+    const f = forwarder(i.url, {}, undefined, { requestTimeoutMs: 300 });
+    const started = performance.now();
+    const first = f.send(jsonPayload('series', { a: 1 }), deadline(10_000));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const secondStarted = performance.now();
+    const second = f.send(jsonPayload('logs', { a: 2 }), deadline(10_000));
+    const [r1, r2] = await Promise.all([
+      first.then((r) => ({ r, took: performance.now() - started })),
+      second.then((r) => ({ r, took: performance.now() - secondStarted })),
+    ]);
+    for (const { r, took } of [r1, r2]) {
+      expect(r).toEqual({ delivered: 0, buffered: 1, dropped: {} });
+      expect(took).toBeGreaterThanOrEqual(250);
+      expect(took).toBeLessThan(2_000);
+    }
+  });
+
   it('a deadline already passed sends nothing and keeps everything', async () => {
     const i = await intake();
     const f = forwarder(i.url);

@@ -53,6 +53,20 @@ const FLAT_RESERVED = new Set([
   'ddtags',
 ]);
 
+const MILLIS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+
+/**
+ * An epoch-ms timestamp as JSON. Thirteen digits are past the small integers, so `String(ms)` takes
+ * the general double-to-text path; seconds and milliseconds apart take the integer one.
+ */
+export function timestampJson(ms: number): string {
+  if (ms >= 1e12 && ms < 2_147_483_647_000 && Number.isInteger(ms)) {
+    const seconds = Math.floor(ms / 1000);
+    return `${seconds}${MILLIS[ms - seconds * 1000]}`;
+  }
+  return String(ms);
+}
+
 function attrsJson(attrs: Record<string, unknown> | undefined, reserved: Set<string>): string {
   if (!attrs) return '';
   let out = '';
@@ -134,10 +148,10 @@ export class EventEncoder {
       const tail = r.tags
         ? `},"hostname":${this.hostJson},"service":${this.serviceJson},"ddtags":${this.tagsFor(r.tags)},"ddsource":${this.sourceJson}}`
         : this.tail;
-      return `${this.lambdaHead(r.requestId)}${lambdaExtra}},"timestamp":${r.timestamp},"status":"${r.status}"${attrs}${tail}`;
+      return `${this.lambdaHead(r.requestId)}${lambdaExtra}},"timestamp":${timestampJson(r.timestamp)},"status":"${r.status}"${attrs}${tail}`;
     }
     const attrs = !withAttributes ? '' : (r.attributesJson ?? attrsJson(r.attributes, FLAT_RESERVED));
-    return `,"status":"${r.status}","timestamp":${r.timestamp},"hostname":${this.hostJson},"service":${this.serviceJson},"ddsource":${this.sourceJson},"ddtags":${this.tagsFor(r.tags)}${attrs}}`;
+    return `,"status":"${r.status}","timestamp":${timestampJson(r.timestamp)},"hostname":${this.hostJson},"service":${this.serviceJson},"ddsource":${this.sourceJson},"ddtags":${this.tagsFor(r.tags)}${attrs}}`;
   }
 
   private serialise(r: LogRecord, messageJson: string, withAttributes: boolean): string {

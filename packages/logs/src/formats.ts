@@ -15,6 +15,19 @@ export interface Interpretation {
   messageJson?: string;
 }
 
+/** An interpretation with every field present, so all share one shape (see `logRecord`). */
+export function interpretation(message: string): Interpretation {
+  return {
+    message,
+    status: undefined,
+    requestId: undefined,
+    attributesJson: undefined,
+    tags: undefined,
+    lambda: undefined,
+    messageJson: undefined,
+  };
+}
+
 /**
  * A record serialised once, key by key: `text` is exactly `JSON.stringify(obj)`, and `keys[i]`'s
  * value serialises as `values[i]`, so the rules' text and the attributes share one serialisation.
@@ -166,7 +179,7 @@ export function interpretText(line: string): Interpretation {
     const rb = RUBY_LINE.exec(line);
     if (rb) status = rb[1] === 'ANY' ? 'info' : statusFromLevel(rb[1]);
   }
-  const out: Interpretation = { message: line };
+  const out = interpretation(line);
   if (rest >= 0 && line.charCodeAt(rest) === 123) {
     // A JSON payload after the runtime's prefix (e.g. `console.log(JSON.stringify(obj))`).
     const obj = parseObject(line.slice(rest));
@@ -275,7 +288,7 @@ export function interpretObject(
     if (RESERVED.has(key)) continue;
     if (v !== undefined) attributesJson += ',' + keyJson(key) + ':' + v;
   }
-  const out: Interpretation = { message };
+  const out = interpretation(message);
   if (typeof msg === 'string' && messageJson !== undefined) out.messageJson = messageJson;
   if (status) out.status = status;
   if (requestId) out.requestId = requestId;

@@ -3,6 +3,7 @@ import { LogBuffer } from './buffer.js';
 import { EventEncoder } from './encoder.js';
 import {
   type Interpretation,
+  interpretation,
   interpretJsonText,
   interpretObject,
   interpretText,
@@ -18,6 +19,7 @@ import { type TagsInput, tagString } from './tags.js';
 import {
   type Logger,
   type LogRecord,
+  logRecord,
   noopLogger,
   type OutgoingPayload,
   type TelemetryEvent,
@@ -221,13 +223,7 @@ export class LambdaLogs {
     if (line && this.enabled) {
       const message = applyRules(this.rules, line.message);
       if (message === null) this.counters.excluded++;
-      else
-        this.route({
-          message,
-          status: line.status,
-          timestamp,
-          requestId: line.requestId ?? this.currentRequestId,
-        });
+      else this.route(logRecord(message, line.status, timestamp, line.requestId ?? this.currentRequestId));
     }
     if (type === 'platform.start' && this.currentRequestId) this.adoptOrphans(this.currentRequestId);
     if (
@@ -283,21 +279,19 @@ export class LambdaLogs {
         return;
       }
       if (obj && masked === original) interp = interpretObject(obj, original, 0, serialised);
-      else if (obj) interp = interpretJsonText(masked) ?? { message: masked };
+      else if (obj) interp = interpretJsonText(masked) ?? interpretation(masked);
       else interp = interpretText(masked);
     }
     const status = ownStatus !== undefined ? statusFromLevel(ownStatus) : interp.status;
-    const rec: LogRecord = {
-      message: interp.message,
-      status: status ?? 'info',
-      timestamp,
-      requestId: interp.requestId ?? (this.managed ? null : this.currentRequestId),
-    };
-    if (interp.attributesJson) rec.attributesJson = interp.attributesJson;
-    if (interp.tags) rec.tags = interp.tags;
-    if (interp.lambda) rec.lambda = interp.lambda;
-    if (interp.messageJson !== undefined) rec.messageJson = interp.messageJson;
-    this.route(rec);
+    this.route(
+      logRecord(
+        interp.message,
+        status ?? 'info',
+        timestamp,
+        interp.requestId ?? (this.managed ? null : this.currentRequestId),
+        interp,
+      ),
+    );
   }
 
   /** Logs with no request id wait for the next `platform.start` (as INIT_START and init-phase lines do). */

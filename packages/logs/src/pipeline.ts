@@ -6,7 +6,7 @@ import { RateLimitedLog } from './rate-limit.js';
 import { applyRules, type ProcessingRule } from './rules.js';
 import { type TagsInput, tagString } from './tags.js';
 import type { Logger, LogStatus, OutgoingPayload } from './types.js';
-import { noopLogger } from './types.js';
+import { logRecord, noopLogger } from './types.js';
 
 export interface LogPipelineOptions {
   /** `ddsource`: `DD_SOURCE`, or the cloud's default (`cloudrun` on Cloud Run). */
@@ -81,7 +81,7 @@ export class LogPipeline {
       const json = interpretJsonText(message);
       if (json?.status) st = json.status;
     }
-    const encoded = this.encoder.encode({ message, status: st, timestamp, requestId: null });
+    const encoded = this.encoder.encode(logRecord(message, st, timestamp, null));
     if (encoded.truncated) {
       this.counters.truncated++;
       this.log.warn('truncated', `logs: an event over ${this.encoder.maxEventBytes} bytes was truncated`);

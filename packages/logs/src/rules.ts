@@ -33,6 +33,8 @@ export interface ProcessingRule {
   readonly lead?: string;
   /** …and, for `\b<literal>`, a sticky copy tried only where it occurs in a long text. */
   readonly stickyRegex?: RegExp;
+  /** The pattern is `lead` and nothing else (`GET /healthz`): where `indexOf` finds it, it matches. */
+  readonly exact?: true;
 }
 
 const TYPES = new Set<string>(['exclude_at_match', 'include_at_match', 'mask_sequences']);
@@ -164,6 +166,28 @@ export function leadingLiteral(source: string, flags: string): string | undefine
   return lit === '' ? undefined : lit;
 }
 
+/**
+ * The text a pattern of plain characters and escaped punctuation matches, exactly (`GET /healthz`);
+ * undefined for any other pattern, or with the `i` flag.
+ */
+export function wholeLiteral(source: string, flags: string): string | undefined {
+  if (flags.includes('i')) return undefined;
+  let lit = '';
+  for (let i = 0; i < source.length; i++) {
+    let ch = source[i]!;
+    if (ch === '\\') {
+      const next = source[i + 1];
+      if (next === undefined || /[A-Za-z0-9]/.test(next)) return undefined;
+      ch = next;
+      i++;
+    } else if (SYNTAX.has(ch)) return undefined;
+    const code = ch.charCodeAt(0);
+    if (code >= 0xd800 && code <= 0xdfff) return undefined;
+    lit += ch;
+  }
+  return lit === '' ? undefined : lit;
+}
+
 function isWordChar(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
 }
@@ -184,6 +208,7 @@ function precheck(rule: ProcessingRule, text: string): number {
   if (lead === undefined) return UNKNOWN;
   const first = text.indexOf(lead);
   if (first < 0) return NO;
+  if (rule.exact) return YES;
   if (stickyRegex === undefined || text.length < LONG_TEXT) return UNKNOWN;
   // `\b` holds where one side is a word character and the other is not (ASCII `\w`: no `i` flag).
   const leadIsWord = isWordChar(lead.charCodeAt(0));
@@ -236,7 +261,8 @@ export function compileRule(spec: unknown, index: number): ProcessingRule {
   if (placeholder !== undefined && typeof placeholder !== 'string') {
     throw new RuleError(`processing rule ${label}: "replace_placeholder" must be a string`);
   }
-  const lead = leadingLiteral(regex.source, regex.flags);
+  const exact = wholeLiteral(regex.source, regex.flags);
+  const lead = exact ?? leadingLiteral(regex.source, regex.flags);
   return {
     type: type as RuleType,
     name: r['name'],
@@ -246,6 +272,7 @@ export function compileRule(spec: unknown, index: number): ProcessingRule {
     replace: compilePlaceholder(placeholder ?? ''),
     literal: (placeholder ?? '').includes('$') ? undefined : (placeholder ?? ''),
     ...(lead === undefined ? {} : { lead }),
+    ...(exact === undefined ? {} : { exact: true as const }),
     ...(lead !== undefined && regex.source.startsWith('\\b')
       ? { stickyRegex: new RegExp(regex.source, regex.flags + 'y') }
       : {}),

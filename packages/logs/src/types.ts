@@ -64,6 +64,30 @@ export interface LogRecord {
   messageJson?: string;
 }
 
+/**
+ * A record with every field present (the optional ones undefined): records of one shape keep the
+ * encoder's property reads monomorphic, which records built field by field would not.
+ */
+export function logRecord(
+  message: string,
+  status: LogStatus,
+  timestamp: number,
+  requestId: string | null,
+  extra?: Pick<LogRecord, 'attributesJson' | 'tags' | 'lambda' | 'messageJson'>,
+): LogRecord {
+  return {
+    message,
+    status,
+    timestamp,
+    requestId,
+    attributes: undefined,
+    attributesJson: extra?.attributesJson || undefined,
+    tags: extra?.tags || undefined,
+    lambda: extra?.lambda,
+    messageJson: extra?.messageJson,
+  };
+}
+
 export const noopLogger: Logger = {
   debug() {},
   info() {},

@@ -187,3 +187,34 @@ describe('JSON-format records through rules that do not change them', () => {
     expect(bodies[1]).toBe(bodies[0]);
   });
 });
+
+describe('small formatting helpers', () => {
+  it('writes a timestamp exactly as String() does', async () => {
+    const { timestampJson } = await import('../src/encoder.js');
+    const values = [
+      1714564800000,
+      1714564800005,
+      1714564800050,
+      1714564800999,
+      1e12,
+      1e12 - 1,
+      2_147_483_646_999,
+      2_147_483_647_000,
+      0,
+      -5,
+      1714564800431.5,
+      17,
+      Date.now(),
+    ];
+    for (const v of values) expect(timestampJson(v)).toBe(String(v));
+  });
+
+  it('maps level names case-insensitively, and nothing an object inherits', async () => {
+    const { statusFromLevel } = await import('../src/status.js');
+    expect(statusFromLevel('INFO')).toBe('info');
+    expect(statusFromLevel('Warning')).toBe('warn');
+    expect(statusFromLevel('fail')).toBe('error');
+    expect(statusFromLevel('constructor')).toBeUndefined();
+    expect(statusFromLevel('toString')).toBeUndefined();
+  });
+});

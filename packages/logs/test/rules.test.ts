@@ -204,6 +204,17 @@ describe('the \\b<literal> pre-check', () => {
     expect(leadingLiteral('(?<!x)y', 'u')).toBeUndefined();
   });
 
+  it('knows a pattern of plain text, which matches where indexOf finds it', async () => {
+    const { wholeLiteral } = await import('../src/rules.js');
+    expect(wholeLiteral(String.raw`GET \/healthz`, 'u')).toBe('GET /healthz');
+    expect(wholeLiteral(String.raw`a\.b\-c`, '')).toBe('a.b-c');
+    expect(wholeLiteral('a.b', 'u')).toBeUndefined();
+    expect(wholeLiteral('ab?', 'u')).toBeUndefined();
+    expect(wholeLiteral(String.raw`a\d`, 'u')).toBeUndefined();
+    expect(wholeLiteral('^ab', 'u')).toBeUndefined();
+    expect(wholeLiteral('ab', 'iu')).toBeUndefined();
+  });
+
   it('gives exactly what the plain regex gives', () => {
     const patterns = [
       String.raw`\b4[0-9]{12}(?:[0-9]{3})?\b`,
@@ -214,6 +225,8 @@ describe('the \\b<literal> pre-check', () => {
       String.raw`\b-key=\w+`,
       String.raw`(key=)\w+`,
       '(?<k>ab?c)d',
+      'GET /healthz',
+      String.raw`a\.b`,
     ];
     const inputs = [
       '',
@@ -231,6 +244,8 @@ describe('the \\b<literal> pre-check', () => {
       `${'x'.repeat(600)} 4111111111111111 key=1 abcd 4xz a-key=2`,
       `${'y4 _4 -4 '.repeat(100)}4111111111111 acd`,
       `${'z'.repeat(600)} 41111 ke y= ab`,
+      'GET /healthz 200 GET /health a.b axb',
+      'get /healthz',
     ];
     for (const pattern of patterns) {
       const compiled = compileRules([
