@@ -30,6 +30,19 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/**
+ * Copies the characters of an ASCII string to `b` from `p`; returns the position after them, or -1
+ * at the first character that is not ASCII (the caller then writes the string the general way).
+ */
+function copyAscii(b: Buffer, p: number, s: string): number {
+  for (let i = 0, n = s.length; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return -1;
+    b[p++] = c;
+  }
+  return p;
+}
+
 function varintSize(n: number): number {
   let len = 1;
   while (n > 0x7f) {
@@ -150,21 +163,12 @@ export class SpanWriter {
     if (n < 128) {
       // ASCII fast path: one length byte, a plain copy
       this.ensure(n + 1);
-      const b = this.buf;
-      const start = this.pos;
-      b[start] = n;
-      let p = start + 1;
-      for (let i = 0; i < n; i++) {
-        const c = s.charCodeAt(i);
-        if (c >= 0x80) {
-          this.pos = start;
-          this.strSlow(s);
-          return;
-        }
-        b[p++] = c;
+      this.buf[this.pos] = n;
+      const end = copyAscii(this.buf, this.pos + 1, s);
+      if (end >= 0) {
+        this.pos = end;
+        return;
       }
-      this.pos = p;
-      return;
     }
     this.strSlow(s);
   }
@@ -262,38 +266,21 @@ export class SpanWriter {
       if (kl > 0 && vl > 0 && kl + vl < 120) {
         this.ensure(kl + vl + 6);
         const b = this.buf;
-        const start = this.pos;
-        let p = start;
+        let p = this.pos;
         b[p++] = tagByte;
         b[p++] = kl + vl + 4;
         b[p++] = 0x0a;
         b[p++] = kl;
-        let ascii = true;
-        for (let i = 0; i < kl; i++) {
-          const c = k.charCodeAt(i);
-          if (c >= 0x80) {
-            ascii = false;
-            break;
-          }
-          b[p++] = c;
-        }
-        if (ascii) {
+        p = copyAscii(b, p, k);
+        if (p >= 0) {
           b[p++] = 0x12;
           b[p++] = vl;
-          for (let i = 0; i < vl; i++) {
-            const c = v.charCodeAt(i);
-            if (c >= 0x80) {
-              ascii = false;
-              break;
-            }
-            b[p++] = c;
-          }
+          p = copyAscii(b, p, v);
         }
-        if (ascii) {
+        if (p >= 0) {
           this.pos = p;
           continue;
         }
-        this.pos = start;
       }
       // long or non-ASCII: lengths first, then the text written natively, nothing moved after
       const kb = kl === 0 ? 0 : Buffer.byteLength(k);
@@ -375,22 +362,13 @@ export class SpanWriter {
         // one pass for a short ASCII key: tag, entry length, key, then the double (omitted when 0)
         this.ensure(kl + 14);
         const b = this.buf;
-        const start = this.pos;
-        let p = start;
+        let p = this.pos;
         b[p++] = (11 << 3) | 2;
         b[p++] = kl + 2 + (v !== 0 ? 9 : 0);
         b[p++] = 0x0a;
         b[p++] = kl;
-        let ascii = true;
-        for (let i = 0; i < kl; i++) {
-          const c = k.charCodeAt(i);
-          if (c >= 0x80) {
-            ascii = false;
-            break;
-          }
-          b[p++] = c;
-        }
-        if (ascii) {
+        p = copyAscii(b, p, k);
+        if (p >= 0) {
           if (v !== 0) {
             b[p++] = (2 << 3) | 1;
             b.writeDoubleLE(v, p);
@@ -399,7 +377,6 @@ export class SpanWriter {
           this.pos = p;
           continue;
         }
-        this.pos = start;
       }
       const mark = this.open(11);
       this.str(1, k);
