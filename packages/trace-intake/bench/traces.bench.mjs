@@ -20,8 +20,11 @@ import { bodiesOf, WORKLOADS } from './workloads.mjs';
 
 const names = (process.env.BENCH_TRACES_WORKLOADS ?? Object.keys(WORKLOADS).join(',')).split(',');
 const ROUNDS = Number(process.env.BENCH_TRACES_ROUNDS ?? 5);
-const MS = Number(process.env.BENCH_TRACES_SECONDS ?? 1.5) * 1000;
-const WARMUP_MS = 1000;
+const MS = Number(process.env.BENCH_TRACES_SECONDS ?? 1.2) * 1000;
+const WARMUP_MS = 500;
+// the receiver's CPU per request keeps falling for seconds on a loaded machine (the JIT's threads get
+// little time), so its warm-up is longer than the decoder's
+const HTTP_WARMUP_MS = 4000;
 const PROFILE = process.env.BENCH_TRACES_PROFILE;
 const platformOf = (name) => (name.startsWith('lambda') ? 'lambda' : 'serverless-init');
 // distinct bodies, so that the de-duplicator (it remembers 100 spans) never sees a repeat
@@ -88,7 +91,7 @@ async function runWorkload(name) {
   // warm-up: JIT, caches, connections
   await decoder.ask({ cmd: 'run', mode: 'bare', ms: WARMUP_MS });
   await decoder.ask({ cmd: 'run', mode: 'inproc', ms: WARMUP_MS });
-  await overHttp(WARMUP_MS);
+  await overHttp(HTTP_WARMUP_MS);
 
   const rounds = [];
   for (let r = 0; r < ROUNDS; r++) {
