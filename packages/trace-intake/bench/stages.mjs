@@ -61,7 +61,7 @@ for (let round = 0; round < 8; round++) {
       heldSpans = 0;
     }
   }
-  us.forEach((u, k) => perRound[k].push(u / spans));
+  for (const [k, u] of us.entries()) perRound[k].push(u / spans);
 }
 console.log(`${name}: CPU µs per span, median of 8 rounds`);
 for (const [k, s] of STAGES.entries()) console.log(`  ${s.padEnd(22)} ${median(perRound[k]).toFixed(2)}`);

@@ -47,16 +47,23 @@ export function readBody(
   };
   function onData(chunk: Buffer): void {
     const end = received + chunk.length;
-    if (end > limit) return stop(new BodyError(413, `body over the limit of ${limit} bytes`));
-    if (expected >= 0 && end > expected)
-      return stop(new BodyError(400, `body longer than its content-length of ${expected}`));
+    if (end > limit) {
+      stop(new BodyError(413, `body over the limit of ${limit} bytes`));
+      return;
+    }
+    if (expected >= 0 && end > expected) {
+      stop(new BodyError(400, `body longer than its content-length of ${expected}`));
+      return;
+    }
     if (into) chunk.copy(into, received);
     else chunks.push(chunk);
     received = end;
   }
   function onEnd(): void {
-    if (expected >= 0 && received !== expected)
-      return stop(new BodyError(400, `body of ${received} bytes, content-length ${expected}`));
+    if (expected >= 0 && received !== expected) {
+      stop(new BodyError(400, `body of ${received} bytes, content-length ${expected}`));
+      return;
+    }
     // a copy even of a single chunk: chunks are views of the socket's shared read buffer
     stop(null, into ?? Buffer.concat(chunks, received));
   }
