@@ -1,11 +1,14 @@
-// Load generator for traces.bench.mjs: PUTs the payloads to the receiver over keep-alive
-// connections, two requests in flight, for the given time; reports back how long it ran.
+// Load generator for traces.bench.mjs: PUTs the bodies to the receiver as dd-trace does (keep-alive,
+// its headers, application/msgpack), `lanes` requests in flight, for the given time.
 import { Agent, request } from 'node:http';
 
-const [port, ms] = process.argv.slice(2).map(Number);
-const agent = new Agent({ keepAlive: true, maxSockets: 2 });
+let port;
+let bufs = [];
+let counts = [];
+let agent;
 
-function put(body) {
+function put(i) {
+  const body = bufs[i];
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -16,8 +19,12 @@ function put(body) {
         agent,
         headers: {
           'content-type': 'application/msgpack',
-          'content-length': body.length,
+          'datadog-meta-tracer-version': '5.132.0',
+          'x-datadog-trace-count': String(counts[i]),
           'datadog-meta-lang': 'nodejs',
+          'datadog-meta-lang-version': 'v20.20.2',
+          'datadog-meta-lang-interpreter': 'v8',
+          'content-length': body.length,
         },
       },
       (res) => {
@@ -32,16 +39,27 @@ function put(body) {
   });
 }
 
-process.once('message', async ({ bodies }) => {
-  const bufs = bodies.map((b) => Buffer.from(b, 'base64'));
-  let i = 0;
-  const start = performance.now();
-  const end = start + ms;
-  const lane = async () => {
-    while (performance.now() < end) await put(bufs[i++ % bufs.length]);
-  };
-  await Promise.all([lane(), lane()]);
-  const seconds = (performance.now() - start) / 1000;
-  agent.destroy();
-  process.send({ seconds, requests: i }, () => process.exit(0));
+process.on('message', async (m) => {
+  if (m.cmd === 'setup') {
+    port = m.port;
+    agent = new Agent({ keepAlive: true, maxSockets: m.lanes });
+    bufs = m.bodies.map((b) => Buffer.from(b, 'base64'));
+    counts = m.traces;
+    process.send({ ok: true });
+  } else if (m.cmd === 'run') {
+    let i = 0;
+    const cpu0 = process.cpuUsage();
+    const start = performance.now();
+    const end = start + m.ms;
+    const lane = async () => {
+      while (performance.now() < end) await put(i++ % bufs.length);
+    };
+    await Promise.all(Array.from({ length: m.lanes }, lane));
+    const cpu = process.cpuUsage(cpu0);
+    process.send({ requests: i, wallMs: performance.now() - start, cpuUs: cpu.user + cpu.system });
+  } else if (m.cmd === 'exit') {
+    agent?.destroy();
+    process.exit(0);
+  }
 });
+process.send({ ready: true });

@@ -183,43 +183,23 @@ class Reader {
    * low one), then 16- and 32-bit lengths under two consecutive tags starting at `tag16`.
    */
   private containerLen(fix: number, tag16: number): number {
-    this.need(1);
-    const b = this.src[this.pos++]!;
+    const b = this.src[this.take(1)]!;
     if ((b & 0xf0) === fix) return b & 0x0f;
-    if (b === tag16) {
-      this.need(2);
-      const n = this.view.getUint16(this.pos);
-      this.pos += 2;
-      return n;
-    }
-    if (b === tag16 + 1) {
-      this.need(4);
-      const n = this.view.getUint32(this.pos);
-      this.pos += 4;
-      return n;
-    }
+    if (b === tag16) return this.view.getUint16(this.take(2));
+    if (b === tag16 + 1) return this.view.getUint32(this.take(4));
     if (b === 0xc0) return -1;
     throw GIVE_UP;
   }
 
   /** Length of a str header at pos (consumed), or -1 for nil; gives up on anything else. */
   strLen(): number {
-    this.need(1);
-    const b = this.src[this.pos++]!;
+    const b = this.src[this.take(1)]!;
     let n: number;
     if ((b & 0xe0) === 0xa0) n = b & 0x1f;
-    else if (b === 0xd9) {
-      this.need(1);
-      n = this.src[this.pos++]!;
-    } else if (b === 0xda) {
-      this.need(2);
-      n = this.view.getUint16(this.pos);
-      this.pos += 2;
-    } else if (b === 0xdb) {
-      this.need(4);
-      n = this.view.getUint32(this.pos);
-      this.pos += 4;
-    } else if (b === 0xc0) return -1;
+    else if (b === 0xd9) n = this.src[this.take(1)]!;
+    else if (b === 0xda) n = this.view.getUint16(this.take(2));
+    else if (b === 0xdb) n = this.view.getUint32(this.take(4));
+    else if (b === 0xc0) return -1;
     else throw GIVE_UP;
     this.need(n);
     return n;
@@ -290,57 +270,43 @@ class Reader {
     return f;
   }
 
+  /** Position of the next `n` bytes, consumed; gives up when the body ends before them. */
+  take(n: number): number {
+    const p = this.pos;
+    if (p + n > this.end) throw GIVE_UP;
+    this.pos = p + n;
+    return p;
+  }
+
   /** An integer or float as msgpackr with int64AsType 'bigint' gives it: BigInt for 0xcf/0xd3. */
   number(): number | bigint | null {
-    this.need(1);
-    const b = this.src[this.pos++]!;
+    const b = this.src[this.take(1)]!;
     if (b < 0x80) return b;
     if (b >= 0xe0) return b - 0x100;
     const v = this.view;
-    const p = this.pos;
     switch (b) {
       case 0xc0:
         return null;
       case 0xcc:
-        this.need(1);
-        this.pos += 1;
-        return this.src[p]!;
+        return v.getUint8(this.take(1));
       case 0xcd:
-        this.need(2);
-        this.pos += 2;
-        return v.getUint16(p);
+        return v.getUint16(this.take(2));
       case 0xce:
-        this.need(4);
-        this.pos += 4;
-        return v.getUint32(p);
+        return v.getUint32(this.take(4));
       case 0xcf:
-        this.need(8);
-        this.pos += 8;
-        return v.getBigUint64(p);
+        return v.getBigUint64(this.take(8));
       case 0xd0:
-        this.need(1);
-        this.pos += 1;
-        return v.getInt8(p);
+        return v.getInt8(this.take(1));
       case 0xd1:
-        this.need(2);
-        this.pos += 2;
-        return v.getInt16(p);
+        return v.getInt16(this.take(2));
       case 0xd2:
-        this.need(4);
-        this.pos += 4;
-        return v.getInt32(p);
+        return v.getInt32(this.take(4));
       case 0xd3:
-        this.need(8);
-        this.pos += 8;
-        return v.getBigInt64(p);
+        return v.getBigInt64(this.take(8));
       case 0xca:
-        this.need(4);
-        this.pos += 4;
-        return v.getFloat32(p);
+        return v.getFloat32(this.take(4));
       case 0xcb:
-        this.need(8);
-        this.pos += 8;
-        return v.getFloat64(p);
+        return v.getFloat64(this.take(8));
       default:
         throw GIVE_UP;
     }
@@ -366,7 +332,8 @@ class Reader {
       const vl = this.strLen();
       // a non-string value means the general path's coercion rules apply
       if (vl < 0) throw GIVE_UP;
-      meta[k] = this.text(vl);
+      // most values repeat from span to span (service, runtime id, language, integration...)
+      meta[k] = this.cached(this.values, vl);
     }
     return meta;
   }

@@ -1,31 +1,14 @@
-// AgentPayload protobuf (wire-protocols E.1) for `/api/v0.2/traces`: the envelope (AgentPayload,
-// TracerPayload) with protobufjs's Writer, the chunks with SpanWriter; 64-bit ids go out exact.
-import protobuf from 'protobufjs/minimal.js';
+// AgentPayload protobuf (wire-protocols E.1) for `/api/v0.2/traces`: the chunks with SpanWriter, the
+// envelope (AgentPayload, TracerPayload) straight into one buffer of its exact size, since every
+// part's length is known before it is written; 64-bit ids go out exact.
 import { SpanWriter } from './span-writer.js';
 import type { OutgoingPayload, TraceChunk, TracerPayload } from './types.js';
-
-const { Writer } = protobuf;
-type W = protobuf.Writer;
 
 /** The Agent's cap for one traces request (the limit its trace writer states for the API). */
 export const MAX_TRACE_PAYLOAD_BYTES = 3_200_000;
 
 // wire types: 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32
 const tag = (field: number, wire: number) => (field << 3) | wire;
-
-function str(w: W, field: number, v: string | undefined): void {
-  if (v) w.uint32(tag(field, 2)).string(v);
-}
-
-function strMap(w: W, field: number, m: Record<string, string> | undefined): void {
-  if (!m) return;
-  for (const k in m) {
-    w.uint32(tag(field, 2)).fork();
-    str(w, 1, k);
-    str(w, 2, m[k]);
-    w.ldelim();
-  }
-}
 
 const chunkWriter = new SpanWriter();
 
@@ -58,6 +41,12 @@ function varintLen(n: number): number {
 const fieldLen = (len: number) => 1 + varintLen(len) + len;
 const strLen = (s: string | undefined) => (s ? fieldLen(Buffer.byteLength(s)) : 0);
 
+function mapLen(m: Record<string, string> | undefined): number {
+  let n = 0;
+  for (const k in m) n += fieldLen(strLen(k) + strLen(m[k]));
+  return n;
+}
+
 function headerSize(p: Omit<TracerPayload, 'chunks'>): number {
   let n = strLen(p.header.containerId) + strLen(p.header.lang) + strLen(p.header.langVersion);
   n +=
@@ -66,8 +55,63 @@ function headerSize(p: Omit<TracerPayload, 'chunks'>): number {
     strLen(p.env) +
     strLen(p.hostname) +
     strLen(p.appVersion);
-  for (const k in p.tags ?? {}) n += fieldLen(strLen(k) + strLen(p.tags![k]));
-  return n;
+  return n + mapLen(p.tags);
+}
+
+/** Protobuf fields (field numbers under 16) into a buffer allocated at the message's exact size. */
+class ExactWriter {
+  readonly buf: Buffer;
+  pos = 0;
+  constructor(size: number) {
+    // not zero-filled: finish() checks that every byte was written
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  /** Lengths only: 0 <= v < 2^31. */
+  varint(v: number): void {
+    const b = this.buf;
+    while (v > 0x7f) {
+      b[this.pos++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    b[this.pos++] = v;
+  }
+
+  str(field: number, s: string | undefined): void {
+    if (!s) return;
+    const n = Buffer.byteLength(s);
+    this.buf[this.pos++] = tag(field, 2);
+    this.varint(n);
+    this.pos += this.buf.write(s, this.pos, n, 'utf8');
+  }
+
+  bytes(field: number, v: Uint8Array): void {
+    this.buf[this.pos++] = tag(field, 2);
+    this.varint(v.length);
+    this.buf.set(v, this.pos);
+    this.pos += v.length;
+  }
+
+  strMap(field: number, m: Record<string, string> | undefined): void {
+    for (const k in m) {
+      this.buf[this.pos++] = tag(field, 2);
+      this.varint(strLen(k) + strLen(m[k]));
+      this.str(1, k);
+      this.str(2, m[k]);
+    }
+  }
+
+  double(field: number, v: number): void {
+    this.buf[this.pos++] = tag(field, 1);
+    this.buf.writeDoubleLE(v, this.pos);
+    this.pos += 8;
+  }
+
+  finish(): Uint8Array {
+    if (this.pos !== this.buf.length)
+      throw new Error(`protobuf size mismatch: wrote ${this.pos} of ${this.buf.length} bytes`);
+    return this.buf;
+  }
 }
 
 export function encodeTracerPayloadChunks(p: TracerPayload): EncodedTracerPayload {
@@ -78,24 +122,25 @@ export function encodeTracerPayloadChunks(p: TracerPayload): EncodedTracerPayloa
   return { payload: rest, chunks: enc, spansPerChunk: chunks.map((c) => c.spans.length), size };
 }
 
-function writeTracerPayload(w: W, e: EncodedTracerPayload): void {
+function writeTracerPayload(w: ExactWriter, e: EncodedTracerPayload): void {
   const p = e.payload;
-  str(w, 1, p.header.containerId);
-  str(w, 2, p.header.lang);
-  str(w, 3, p.header.langVersion);
-  str(w, 4, p.header.tracerVersion);
-  str(w, 5, p.runtimeId);
-  for (const c of e.chunks) w.uint32(tag(6, 2)).bytes(c);
-  strMap(w, 7, p.tags);
-  str(w, 8, p.env);
-  str(w, 9, p.hostname);
-  str(w, 10, p.appVersion);
+  w.str(1, p.header.containerId);
+  w.str(2, p.header.lang);
+  w.str(3, p.header.langVersion);
+  w.str(4, p.header.tracerVersion);
+  w.str(5, p.runtimeId);
+  for (const c of e.chunks) w.bytes(6, c);
+  w.strMap(7, p.tags);
+  w.str(8, p.env);
+  w.str(9, p.hostname);
+  w.str(10, p.appVersion);
 }
 
 /** One TracerPayload message (the body of AgentPayload field 5). */
 export function encodeTracerPayload(p: TracerPayload): Uint8Array {
-  const w = Writer.create();
-  writeTracerPayload(w, encodeTracerPayloadChunks(p));
+  const e = encodeTracerPayloadChunks(p);
+  const w = new ExactWriter(e.size);
+  writeTracerPayload(w, e);
   return w.finish();
 }
 
@@ -110,28 +155,22 @@ export interface AgentPayloadOptions {
 }
 
 function agentPayloadBody(parts: EncodedTracerPayload[], o: AgentPayloadOptions): Uint8Array {
-  const w = Writer.create();
-  str(w, 1, o.hostName);
-  str(w, 2, o.env);
+  let size = strLen(o.hostName) + strLen(o.env) + mapLen(o.tags) + strLen(o.agentVersion);
+  for (const p of parts) size += fieldLen(p.size);
+  if (o.targetTPS) size += 9;
+  if (o.errorTPS) size += 9;
+  const w = new ExactWriter(size);
+  w.str(1, o.hostName);
+  w.str(2, o.env);
   for (const p of parts) {
-    // the size is known, so the message is written in place instead of forked and moved after
-    w.uint32(tag(5, 2));
-    const start = w.pos;
-    w.uint32(p.size);
-    const body = w.pos;
+    w.buf[w.pos++] = tag(5, 2);
+    w.varint(p.size);
     writeTracerPayload(w, p);
-    if (w.pos - body !== p.size) {
-      // a size computed wrong must not corrupt the payload: write it again the general way
-      w.pos = start;
-      w.fork();
-      writeTracerPayload(w, p);
-      w.ldelim();
-    }
   }
-  strMap(w, 6, o.tags);
-  str(w, 7, o.agentVersion);
-  if (o.targetTPS) w.uint32(tag(8, 1)).double(o.targetTPS);
-  if (o.errorTPS) w.uint32(tag(9, 1)).double(o.errorTPS);
+  w.strMap(6, o.tags);
+  w.str(7, o.agentVersion);
+  if (o.targetTPS) w.double(8, o.targetTPS);
+  if (o.errorTPS) w.double(9, o.errorTPS);
   return w.finish();
 }
 

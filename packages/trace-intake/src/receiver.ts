@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { type TraceAgent, tracerHeadersFrom } from './agent.js';
+import { readBody } from './body.js';
 import { DecodeError, decodeJsonTraces, decodeV04, decodeV05 } from './decode.js';
 import { decodeClientStats } from './stats.js';
 import type { EndpointKind, OutgoingPayload, Span } from './types.js';
@@ -167,7 +168,14 @@ export function createTraceReceiver(agent: TraceAgent, opts: ReceiverOptions): T
     .join(',');
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('*', (req, payload, done) =>
+    readBody(
+      payload,
+      req.headers['content-length'],
+      req.routeOptions.bodyLimit ?? opts.maxTraceBodyBytes,
+      done,
+    ),
+  );
   app.addHook('onSend', async (_req, reply) => {
     reply.header('Datadog-Agent-Version', agent.agentVersion);
     reply.header('Datadog-Agent-State', state);

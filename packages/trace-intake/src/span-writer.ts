@@ -1,6 +1,6 @@
 // A protobuf writer specialised for the hot path (TraceChunk and Span messages): one growing buffer,
 // ASCII strings copied without a UTF-8 encoder call, nested lengths patched in place. The envelope
-// (AgentPayload, TracerPayload) is written with protobufjs; tests decode both with an independent schema.
+// (AgentPayload, TracerPayload) is written by encode.ts; tests decode both with an independent schema.
 import { split64 } from './ids.js';
 import type { AttributeAnyValue, Id, Span, SpanTagStamp, TraceChunk } from './types.js';
 
@@ -10,6 +10,46 @@ interface EncodedStamp {
   alwaysLens: number;
   alwaysBytes: Uint8Array;
   ifAbsent: [string, Uint8Array][];
+  ifAbsentKeys: Set<string>;
+  ifAbsentLens: number;
+  /** Every `ifAbsent` entry, for the usual span that has none of them. */
+  ifAbsentBytes: Uint8Array;
+}
+
+/** Bit n set when one of the keys is n characters long; keys of 32 and more always pass the test. */
+const lengthMask = (keys: string[]) => keys.reduce((m, k) => (k.length < 32 ? m | (1 << k.length) : m), 0);
+const mayHave = (mask: number, k: string) => k.length >= 32 || (mask & (1 << k.length)) !== 0;
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/**
+ * Copies the characters of an ASCII string to `b` from `p`; returns the position after them, or -1
+ * at the first character that is not ASCII (the caller then writes the string the general way).
+ */
+function copyAscii(b: Buffer, p: number, s: string): number {
+  for (let i = 0, n = s.length; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return -1;
+    b[p++] = c;
+  }
+  return p;
+}
+
+function varintSize(n: number): number {
+  let len = 1;
+  while (n > 0x7f) {
+    n >>>= 7;
+    len++;
+  }
+  return len;
 }
 
 /** A meta map entry (Span field 10) as bytes. */
@@ -33,20 +73,17 @@ export class SpanWriter {
   private encodedStamp(st: SpanTagStamp): EncodedStamp {
     let e = this.stamps.get(st);
     if (!e) {
-      const parts = Object.entries(st.always).map(([k, v]) => metaEntry(k, v));
-      const alwaysBytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-      let off = 0;
-      for (const p of parts) {
-        alwaysBytes.set(p, off);
-        off += p.length;
-      }
+      const ifAbsent = Object.entries(st.ifAbsent)
+        .filter(([k]) => !(k in st.always))
+        .map(([k, v]): [string, Uint8Array] => [k, metaEntry(k, v)]);
       e = {
         always: new Set(Object.keys(st.always)),
-        alwaysLens: Object.keys(st.always).reduce((m, k) => (k.length < 32 ? m | (1 << k.length) : m), 0),
-        alwaysBytes,
-        ifAbsent: Object.entries(st.ifAbsent)
-          .filter(([k]) => !(k in st.always))
-          .map(([k, v]) => [k, metaEntry(k, v)]),
+        alwaysLens: lengthMask(Object.keys(st.always)),
+        alwaysBytes: concat(Object.entries(st.always).map(([k, v]) => metaEntry(k, v))),
+        ifAbsent,
+        ifAbsentKeys: new Set(ifAbsent.map(([k]) => k)),
+        ifAbsentLens: lengthMask(ifAbsent.map(([k]) => k)),
+        ifAbsentBytes: concat(ifAbsent.map(([, b]) => b)),
       };
       this.stamps.set(st, e);
     }
@@ -126,21 +163,12 @@ export class SpanWriter {
     if (n < 128) {
       // ASCII fast path: one length byte, a plain copy
       this.ensure(n + 1);
-      const b = this.buf;
-      const start = this.pos;
-      b[start] = n;
-      let p = start + 1;
-      for (let i = 0; i < n; i++) {
-        const c = s.charCodeAt(i);
-        if (c >= 0x80) {
-          this.pos = start;
-          this.strSlow(s);
-          return;
-        }
-        b[p++] = c;
+      this.buf[this.pos] = n;
+      const end = copyAscii(this.buf, this.pos + 1, s);
+      if (end >= 0) {
+        this.pos = end;
+        return;
       }
-      this.pos = p;
-      return;
     }
     this.strSlow(s);
   }
@@ -208,63 +236,63 @@ export class SpanWriter {
     this.close(mark);
   }
 
-  private strMap(
-    field: number,
-    m: Record<string, string> | undefined,
-    skip?: Set<string>,
-    skipLens = 0,
-  ): void {
-    if (!m) return;
+  /** Bytes of a UTF-8 field: tag, length, text. Its length in bytes is known. */
+  private strField(field: number, s: string, bytes: number): void {
+    if (bytes === 0) return;
+    this.ensure(bytes + 6);
+    this.buf[this.pos++] = (field << 3) | 2;
+    this.varint(bytes);
+    this.pos += this.buf.write(s, this.pos, bytes, 'utf8');
+  }
+
+  /**
+   * A map<string,string> field. With a stamp, its `always` keys are left out (the stamp writes them);
+   * returns whether one of its `ifAbsent` keys was there.
+   */
+  private strMap(field: number, m: Record<string, string> | undefined, stamp?: EncodedStamp): boolean {
+    if (!m) return false;
     const tagByte = (field << 3) | 2;
+    let sawIfAbsent = false;
     for (const k in m) {
-      // the length check spares a Set lookup for nearly every key
-      if (skip !== undefined && (k.length >= 32 || (skipLens & (1 << k.length)) !== 0) && skip.has(k))
-        continue;
-      const v = m[k]!;
       const kl = k.length;
+      if (stamp !== undefined) {
+        // the length check spares a Set lookup for nearly every key
+        if (mayHave(stamp.alwaysLens, k) && stamp.always.has(k)) continue;
+        if (!sawIfAbsent && mayHave(stamp.ifAbsentLens, k) && stamp.ifAbsentKeys.has(k)) sawIfAbsent = true;
+      }
+      const v = m[k]!;
       const vl = v.length;
       // short ASCII entries (nearly all tags) in one pass, without nested length patching
       if (kl > 0 && vl > 0 && kl + vl < 120) {
         this.ensure(kl + vl + 6);
         const b = this.buf;
-        const start = this.pos;
-        let p = start;
+        let p = this.pos;
         b[p++] = tagByte;
         b[p++] = kl + vl + 4;
         b[p++] = 0x0a;
         b[p++] = kl;
-        let ascii = true;
-        for (let i = 0; i < kl; i++) {
-          const c = k.charCodeAt(i);
-          if (c >= 0x80) {
-            ascii = false;
-            break;
-          }
-          b[p++] = c;
-        }
-        if (ascii) {
+        p = copyAscii(b, p, k);
+        if (p >= 0) {
           b[p++] = 0x12;
           b[p++] = vl;
-          for (let i = 0; i < vl; i++) {
-            const c = v.charCodeAt(i);
-            if (c >= 0x80) {
-              ascii = false;
-              break;
-            }
-            b[p++] = c;
-          }
+          p = copyAscii(b, p, v);
         }
-        if (ascii) {
+        if (p >= 0) {
           this.pos = p;
           continue;
         }
-        this.pos = start;
       }
-      const mark = this.open(field);
-      this.str(1, k);
-      this.str(2, v);
-      this.close(mark);
+      // long or non-ASCII: lengths first, then the text written natively, nothing moved after
+      const kb = kl === 0 ? 0 : Buffer.byteLength(k);
+      const vb = vl === 0 ? 0 : Buffer.byteLength(v);
+      const entry = (kb ? 1 + varintSize(kb) + kb : 0) + (vb ? 1 + varintSize(vb) + vb : 0);
+      this.ensure(entry + 6);
+      this.buf[this.pos++] = tagByte;
+      this.varint(entry);
+      this.strField(1, k, kb);
+      this.strField(2, v, vb);
     }
+    return sawIfAbsent;
   }
 
   private any(v: AttributeAnyValue, allowArray: boolean): void {
@@ -321,9 +349,10 @@ export class SpanWriter {
       else this.varint64(s.error >>> 0, 0xffffffff);
     }
     if (stamp) {
-      this.strMap(10, s.meta, stamp.always, stamp.alwaysLens);
+      const sawIfAbsent = this.strMap(10, s.meta, stamp);
       this.raw(stamp.alwaysBytes);
-      for (const [k, bytes] of stamp.ifAbsent) if (s.meta[k] === undefined) this.raw(bytes);
+      if (!sawIfAbsent) this.raw(stamp.ifAbsentBytes);
+      else for (const [k, bytes] of stamp.ifAbsent) if (s.meta[k] === undefined) this.raw(bytes);
     } else this.strMap(10, s.meta);
     const metrics = s.metrics;
     for (const k in metrics) {
@@ -333,22 +362,13 @@ export class SpanWriter {
         // one pass for a short ASCII key: tag, entry length, key, then the double (omitted when 0)
         this.ensure(kl + 14);
         const b = this.buf;
-        const start = this.pos;
-        let p = start;
+        let p = this.pos;
         b[p++] = (11 << 3) | 2;
         b[p++] = kl + 2 + (v !== 0 ? 9 : 0);
         b[p++] = 0x0a;
         b[p++] = kl;
-        let ascii = true;
-        for (let i = 0; i < kl; i++) {
-          const c = k.charCodeAt(i);
-          if (c >= 0x80) {
-            ascii = false;
-            break;
-          }
-          b[p++] = c;
-        }
-        if (ascii) {
+        p = copyAscii(b, p, k);
+        if (p >= 0) {
           if (v !== 0) {
             b[p++] = (2 << 3) | 1;
             b.writeDoubleLE(v, p);
@@ -357,7 +377,6 @@ export class SpanWriter {
           this.pos = p;
           continue;
         }
-        this.pos = start;
       }
       const mark = this.open(11);
       this.str(1, k);

@@ -2,7 +2,7 @@
 // computes them, the pass-through of tracer-computed `/v0.6/stats`, and the `/api/v0.2/stats` msgpack.
 import { LogCollapsingLowestDenseDDSketch } from '@datadog/sketches-js';
 import { DecodeError, unpackMsgpack } from './decode.js';
-import { idKey, isZeroId } from './ids.js';
+import { isZeroId, toU64 } from './ids.js';
 import { MsgpackWriter } from './msgpack-writer.js';
 import type { OutgoingPayload, Span, TracerPayload } from './types.js';
 
@@ -143,6 +143,16 @@ export interface ConcentratorOptions {
   rand: () => number;
 }
 
+/** An id as a Map key: its unsigned 64-bit value, whatever width the tracer used. */
+const u64Key = (id: Span['span_id']): bigint =>
+  typeof id === 'bigint'
+    ? id >= 0n
+      ? id
+      : toU64(id)
+    : Number.isInteger(id) && id >= 0
+      ? BigInt(id)
+      : toU64(id);
+
 function stochasticRound(x: number, rand: () => number): number {
   const f = Math.floor(x);
   return rand() < x - f ? f + 1 : f;
@@ -184,27 +194,34 @@ export class StatsConcentrator {
       GitCommitSha: '',
       ImageTag: '',
     };
+    const pkKey = `${pk.Hostname}\u0000${pk.Env}\u0000${pk.Version}\u0000${pk.ContainerID}\u0000${pk.Lang}`;
     for (const chunk of payload.chunks) {
-      const ids = new Set<string>();
-      for (const s of chunk.spans) ids.add(idKey(s.span_id));
+      const ids = new Set<bigint>();
+      for (const s of chunk.spans) ids.add(u64Key(s.span_id));
       const root = chunk.spans.find((s) => isZeroId(s.parent_id));
       const rate = root?.metrics['_sample_rate'];
       const weight = rate !== undefined && rate > 0 && rate <= 1 ? 1 / rate : 1;
       for (const s of chunk.spans) {
         const topLevel = s.metrics['_top_level'] === 1 || s.metrics['_dd.top_level'] === 1;
         if (!this.eligible(s, topLevel)) continue;
-        const isRoot = isZeroId(s.parent_id) || !ids.has(idKey(s.parent_id));
-        this.addSpan(pk, s, topLevel, isRoot, weight);
+        const isRoot = isZeroId(s.parent_id) || !ids.has(u64Key(s.parent_id));
+        this.addSpan(pk, pkKey, s, topLevel, isRoot, weight);
       }
     }
   }
 
-  private addSpan(pk: PayloadKey, s: Span, topLevel: boolean, isRoot: boolean, weight: number): void {
+  private addSpan(
+    pk: PayloadKey,
+    pkKey: string,
+    s: Span,
+    topLevel: boolean,
+    isRoot: boolean,
+    weight: number,
+  ): void {
     const start = Number(s.start);
     const duration = Number(s.duration);
     const end = start + duration;
     const bucketStart = end - (end % BUCKET_NS);
-    const pkKey = `${pk.Hostname}\u0000${pk.Env}\u0000${pk.Version}\u0000${pk.ContainerID}\u0000${pk.Lang}`;
     let bucket = this.buckets.get(bucketStart);
     if (!bucket) {
       bucket = new Map();
@@ -218,46 +235,40 @@ export class StatsConcentrator {
     const m = s.meta;
     const kind = m['span.kind'] ?? '';
     const status = Number(m['http.status_code'] ?? s.metrics['http.status_code'] ?? 0);
-    const peerTags: string[] = [];
+    const httpStatus = Number.isInteger(status) && status > 0 ? status : 0;
+    let peerTags: string[] | undefined;
     if (PEER_KINDS.has(kind)) {
+      peerTags = [];
       for (const k of this.opts.peerTagKeys)
         if (m[k] !== undefined && m[k] !== '') peerTags.push(`${k}:${m[k]}`);
     }
     const grpc =
       m['rpc.grpc.status_code'] ?? m['grpc.code'] ?? m['rpc.grpc.status.code'] ?? m['grpc.status.code'] ?? '';
-    const key: Group['key'] = {
-      Service: s.service,
-      Name: s.name,
-      Resource: s.resource,
-      HTTPStatusCode: Number.isInteger(status) && status > 0 ? status : 0,
-      Type: s.type,
-      DBType: '',
-      Synthetics: (m['_dd.origin'] ?? '').startsWith('synthetics'),
-      SpanKind: kind,
-      PeerTags: peerTags,
-      IsTraceRoot: isRoot ? 1 : 2,
-      GRPCStatusCode: grpc,
-      HTTPMethod: m['http.method'] ?? '',
-      HTTPEndpoint: m['http.endpoint'] ?? m['http.route'] ?? '',
-    };
-    const gk = [
-      key.Service,
-      key.Name,
-      key.Resource,
-      key.HTTPStatusCode,
-      key.Type,
-      key.Synthetics ? 1 : 0,
-      key.SpanKind,
-      peerTags.join(','),
-      key.IsTraceRoot,
-      key.GRPCStatusCode,
-      key.HTTPMethod,
-      key.HTTPEndpoint,
-    ].join('\u0000');
+    const synthetics = (m['_dd.origin'] ?? '').startsWith('synthetics');
+    const method = m['http.method'] ?? '';
+    const endpoint = m['http.endpoint'] ?? m['http.route'] ?? '';
+    // one string per span: the group object is built only for a group not seen before
+    const gk = `${s.service}\u0000${s.name}\u0000${s.resource}\u0000${httpStatus}\u0000${s.type}\u0000${
+      synthetics ? 1 : 0
+    }\u0000${kind}\u0000${peerTags?.join(',') ?? ''}\u0000${isRoot ? 1 : 2}\u0000${grpc}\u0000${method}\u0000${endpoint}`;
     let g = perPayload.groups.get(gk);
     if (!g) {
       g = {
-        key,
+        key: {
+          Service: s.service,
+          Name: s.name,
+          Resource: s.resource,
+          HTTPStatusCode: httpStatus,
+          Type: s.type,
+          DBType: '',
+          Synthetics: synthetics,
+          SpanKind: kind,
+          PeerTags: peerTags ?? [],
+          IsTraceRoot: isRoot ? 1 : 2,
+          GRPCStatusCode: grpc,
+          HTTPMethod: method,
+          HTTPEndpoint: endpoint,
+        },
         hits: 0,
         errors: 0,
         duration: 0,

@@ -66,6 +66,27 @@ const s = (v: unknown): string | undefined =>
 const o = (v: unknown): Obj => (isObj(v) ? v : {});
 const msToNs = (ms: number) => Math.round(ms * 1e6);
 
+/** A start time the event gives in `nsPerUnit` units (ms, s), or now when it is missing or not positive. */
+function startNs(value: unknown, nsPerUnit: number, opts: TriggerOptions, fallback?: number): number {
+  const v = Number(value);
+  return Number.isFinite(v) && v > 0 ? Math.round(v * nsPerUnit) : (fallback ?? opts.nowNs ?? 0);
+}
+
+const MS = 1e6;
+const SECONDS = 1e9;
+
+function inferredSpan(
+  name: string,
+  service: string,
+  resource: string,
+  start: number,
+  synchronicity: 'sync' | 'async',
+  meta: Record<string, string>,
+  type = 'web',
+): InferredSpanSpec {
+  return { name, service, resource, type, startNs: start, synchronicity, meta };
+}
+
 function serviceName(
   opts: TriggerOptions,
   specific: string | undefined,
@@ -160,85 +181,108 @@ function httpTags(
   return tags;
 }
 
-function apiGatewayRest(ev: Obj, opts: TriggerOptions): TriggerInfo {
-  const rc = o(ev['requestContext']);
+function apiGatewayTags(opts: TriggerOptions, apiId: string, stage: string): Record<string, string> {
+  return {
+    'function_trigger.event_source': 'api-gateway',
+    'function_trigger.event_source_arn': `arn:aws:apigateway:${opts.region ?? ''}::/restapis/${apiId}/stages/${stage}`,
+  };
+}
+
+/** The span of an async AWS service (`sqs`, `sns`...): `aws.<svc>`, named after the queue, topic... */
+function asyncSpan(
+  opts: TriggerOptions,
+  svc: string,
+  instance: string,
+  resource: string,
+  start: number,
+  meta: Record<string, string>,
+): InferredSpanSpec {
+  return inferredSpan(
+    `aws.${svc}`,
+    serviceName(opts, instance, `lambda_${svc}`, instance || svc),
+    resource,
+    start,
+    'async',
+    meta,
+  );
+}
+
+/** What tells REST (v1) and HTTP (v2) API events apart; the rest of their spans is the same. */
+interface HttpApiEvent {
+  kind: 'api-gateway-rest' | 'api-gateway-http';
+  spanName: string;
+  operation: string;
+  method: string;
+  route: string;
+  path: string;
+  startMs: unknown;
+  /** `restapis` or `apis`, in the resource key's ARN. */
+  arnKind: string;
+  /** v2's `requestContext.http`: the client's address and user agent. */
+  client?: Obj;
+}
+
+function httpApi(ev: Obj, rc: Obj, opts: TriggerOptions, e: HttpApiEvent): TriggerInfo {
   const apiId = s(rc['apiId']) ?? '';
   const stage = s(rc['stage']) ?? '';
   const domain = s(rc['domainName']) ?? '';
-  const method = s(ev['httpMethod']) ?? s(rc['httpMethod']) ?? '';
-  const route = s(ev['resource']) ?? s(rc['resourcePath']) ?? '';
-  const path = s(ev['path']) ?? s(rc['path']) ?? '';
+  const { method, route, path } = e;
   const resource = `${method} ${route || parameterizePath(path)}`;
   const url = domain ? `https://${domain}${path}` : undefined;
-  const meta = baseMeta(opts, 'aws.apigateway.rest', resource, 'sync');
+  const meta = baseMeta(opts, e.operation, resource, 'sync');
   Object.assign(meta, httpTags(method, url, path));
   Object.assign(meta, { endpoint: path, apiid: apiId, apiname: apiId, stage, domain_name: domain });
+  if (e.client && s(e.client['sourceIp'])) meta['network.client.ip'] = s(e.client['sourceIp'])!;
+  if (e.client && s(e.client['userAgent'])) meta['http.useragent'] = s(e.client['userAgent'])!;
   if (s(rc['requestId'])) meta['request_id'] = s(rc['requestId'])!;
-  if (opts.region) meta['dd_resource_key'] = `arn:aws:apigateway:${opts.region}::/restapis/${apiId}`;
-  const startMs = Number(rc['requestTimeEpoch']);
+  if (opts.region) meta['dd_resource_key'] = `arn:aws:apigateway:${opts.region}::/${e.arnKind}/${apiId}`;
   return {
-    kind: 'api-gateway-rest',
-    tags: {
-      'function_trigger.event_source': 'api-gateway',
-      'function_trigger.event_source_arn': `arn:aws:apigateway:${opts.region ?? ''}::/restapis/${apiId}/stages/${stage}`,
-      ...httpTags(method, url, path, route || undefined),
-    },
+    kind: e.kind,
+    tags: { ...apiGatewayTags(opts, apiId, stage), ...httpTags(method, url, path, route || undefined) },
     inferredSpans: [
-      {
-        name: 'aws.apigateway',
-        service: serviceName(opts, apiId, 'lambda_api_gateway', domain || apiId),
+      inferredSpan(
+        e.spanName,
+        serviceName(opts, apiId, 'lambda_api_gateway', domain || apiId),
         resource,
-        type: 'web',
-        startNs: Number.isFinite(startMs) && startMs > 0 ? msToNs(startMs) : (opts.nowNs ?? 0),
-        synchronicity: 'sync',
+        startNs(e.startMs, MS, opts),
+        'sync',
         meta,
-      },
+      ),
     ],
     context: ctxFrom(o(ev['headers']), opts),
   };
 }
 
+function apiGatewayRest(ev: Obj, opts: TriggerOptions): TriggerInfo {
+  const rc = o(ev['requestContext']);
+  return httpApi(ev, rc, opts, {
+    kind: 'api-gateway-rest',
+    spanName: 'aws.apigateway',
+    operation: 'aws.apigateway.rest',
+    method: s(ev['httpMethod']) ?? s(rc['httpMethod']) ?? '',
+    route: s(ev['resource']) ?? s(rc['resourcePath']) ?? '',
+    path: s(ev['path']) ?? s(rc['path']) ?? '',
+    startMs: rc['requestTimeEpoch'],
+    arnKind: 'restapis',
+  });
+}
+
 function apiGatewayHttp(ev: Obj, opts: TriggerOptions): TriggerInfo {
   const rc = o(ev['requestContext']);
   const http = o(rc['http']);
-  const apiId = s(rc['apiId']) ?? '';
-  const stage = s(rc['stage']) ?? '';
-  const domain = s(rc['domainName']) ?? '';
-  const method = s(http['method']) ?? '';
-  const path = s(http['path']) ?? s(ev['rawPath']) ?? '';
   const routeKey = s(ev['routeKey']) ?? s(rc['routeKey']) ?? '';
-  // routeKey is "GET /items/{id}" or "$default"
-  const route = routeKey.includes(' ') ? routeKey.slice(routeKey.indexOf(' ') + 1) : '';
-  const resource = `${method} ${route || parameterizePath(path)}`;
-  const url = domain ? `https://${domain}${path}` : undefined;
-  const meta = baseMeta(opts, 'aws.httpapi', resource, 'sync');
-  Object.assign(meta, httpTags(method, url, path));
-  Object.assign(meta, { endpoint: path, apiid: apiId, apiname: apiId, stage, domain_name: domain });
-  if (s(http['sourceIp'])) meta['network.client.ip'] = s(http['sourceIp'])!;
-  if (s(http['userAgent'])) meta['http.useragent'] = s(http['userAgent'])!;
-  if (s(rc['requestId'])) meta['request_id'] = s(rc['requestId'])!;
-  if (opts.region) meta['dd_resource_key'] = `arn:aws:apigateway:${opts.region}::/apis/${apiId}`;
-  const startMs = Number(rc['timeEpoch']);
-  return {
+  return httpApi(ev, rc, opts, {
     kind: 'api-gateway-http',
-    tags: {
-      'function_trigger.event_source': 'api-gateway',
-      'function_trigger.event_source_arn': `arn:aws:apigateway:${opts.region ?? ''}::/restapis/${apiId}/stages/${stage}`,
-      ...httpTags(method, url, path, route || undefined),
-    },
-    inferredSpans: [
-      {
-        name: 'aws.httpapi',
-        service: serviceName(opts, apiId, 'lambda_api_gateway', domain || apiId),
-        resource,
-        type: 'web',
-        startNs: Number.isFinite(startMs) && startMs > 0 ? msToNs(startMs) : (opts.nowNs ?? 0),
-        synchronicity: 'sync',
-        meta,
-      },
-    ],
-    context: ctxFrom(o(ev['headers']), opts),
-  };
+    spanName: 'aws.httpapi',
+    operation: 'aws.httpapi',
+    method: s(http['method']) ?? '',
+    // routeKey is "GET /items/{id}" or "$default"
+    route: routeKey.includes(' ') ? routeKey.slice(routeKey.indexOf(' ') + 1) : '',
+    path: s(http['path']) ?? s(ev['rawPath']) ?? '',
+    startMs: rc['timeEpoch'],
+    arnKind: 'apis',
+    client: http,
+  });
 }
 
 function apiGatewayWebsocket(ev: Obj, opts: TriggerOptions): TriggerInfo {
@@ -261,23 +305,18 @@ function apiGatewayWebsocket(ev: Obj, opts: TriggerOptions): TriggerInfo {
   if (domain) meta['http.url'] = `https://${domain}${routeKey}`;
   if (s(rc['requestId'])) meta['request_id'] = s(rc['requestId'])!;
   if (opts.region) meta['dd_resource_key'] = `arn:aws:apigateway:${opts.region}::/restapis/${apiId}`;
-  const startMs = Number(rc['requestTimeEpoch']);
   return {
     kind: 'api-gateway-websocket',
-    tags: {
-      'function_trigger.event_source': 'api-gateway',
-      'function_trigger.event_source_arn': `arn:aws:apigateway:${opts.region ?? ''}::/restapis/${apiId}/stages/${stage}`,
-    },
+    tags: apiGatewayTags(opts, apiId, stage),
     inferredSpans: [
-      {
-        name: 'aws.apigateway',
-        service: serviceName(opts, apiId, 'lambda_api_gateway', domain || apiId),
-        resource: routeKey,
-        type: 'web',
-        startNs: Number.isFinite(startMs) && startMs > 0 ? msToNs(startMs) : (opts.nowNs ?? 0),
-        synchronicity: 'sync',
+      inferredSpan(
+        'aws.apigateway',
+        serviceName(opts, apiId, 'lambda_api_gateway', domain || apiId),
+        routeKey,
+        startNs(rc['requestTimeEpoch'], MS, opts),
+        'sync',
         meta,
-      },
+      ),
     ],
     context: ctxFrom(o(ev['headers']), opts),
   };
@@ -298,7 +337,6 @@ function functionUrl(ev: Obj, opts: TriggerOptions): TriggerInfo {
   if (s(http['sourceIp'])) meta['network.client.ip'] = s(http['sourceIp'])!;
   if (s(http['userAgent'])) meta['http.useragent'] = s(http['userAgent'])!;
   if (opts.functionArn) meta['dd_resource_key'] = opts.functionArn;
-  const startMs = Number(rc['timeEpoch']);
   const tags: Record<string, string> = {
     'function_trigger.event_source': 'lambda-function-url',
     ...httpTags(method, url, path),
@@ -308,15 +346,15 @@ function functionUrl(ev: Obj, opts: TriggerOptions): TriggerInfo {
     kind: 'lambda-url',
     tags,
     inferredSpans: [
-      {
-        name: 'aws.lambda.url',
-        service: serviceName(opts, s(rc['apiId']), 'lambda_url', domain),
+      inferredSpan(
+        'aws.lambda.url',
+        serviceName(opts, s(rc['apiId']), 'lambda_url', domain),
         resource,
-        type: 'http',
-        startNs: Number.isFinite(startMs) && startMs > 0 ? msToNs(startMs) : (opts.nowNs ?? 0),
-        synchronicity: 'sync',
+        startNs(rc['timeEpoch'], MS, opts),
+        'sync',
         meta,
-      },
+        'http',
+      ),
     ],
     context: ctxFrom(o(ev['headers']), opts),
   };
@@ -358,16 +396,12 @@ function snsSpan(sns: Obj, eventSubscriptionArn: string | undefined, opts: Trigg
   if (s(sns['Subject'])) meta['subject'] = s(sns['Subject'])!;
   if (eventSubscriptionArn) meta['event_subscription_arn'] = eventSubscriptionArn;
   meta['dd_resource_key'] = topicArn;
-  return {
-    name: 'aws.sns',
-    service: serviceName(opts, topic, 'lambda_sns', topic || 'sns'),
-    resource: topic,
-    type: 'web',
-    startNs: parseIsoNs(sns['Timestamp']) ?? opts.nowNs ?? 0,
-    synchronicity: 'async',
-    meta,
-  };
+  return asyncSpan(opts, 'sns', topic, topic, parseIsoNs(sns['Timestamp']) ?? opts.nowNs ?? 0, meta);
 }
+
+/** The context an SNS message carries in its `_datadog` message attribute. */
+const snsContext = (msg: Obj, opts: TriggerOptions) =>
+  ctxFrom(snsAttributesCarrier(msg['MessageAttributes']), opts);
 
 function eventBridgeSpan(ev: Obj, opts: TriggerOptions): InferredSpanSpec {
   const source = s(ev['source']) ?? '';
@@ -378,21 +412,38 @@ function eventBridgeSpan(ev: Obj, opts: TriggerOptions): InferredSpanSpec {
   const meta = baseMeta(opts, 'aws.eventbridge', resource, 'async');
   Object.assign(meta, { detail_type: s(ev['detail-type']) ?? '' });
   if (s(ev['id'])) meta['event_id'] = s(ev['id'])!;
-  const startMs = Number(dd['x-datadog-start-time']);
-  return {
-    name: 'aws.eventbridge',
-    service: serviceName(opts, resource, 'lambda_eventbridge', resource || 'eventbridge'),
+  return asyncSpan(
+    opts,
+    'eventbridge',
     resource,
-    type: 'web',
-    startNs:
-      Number.isFinite(startMs) && startMs > 0 ? msToNs(startMs) : (parseIsoNs(ev['time']) ?? opts.nowNs ?? 0),
-    synchronicity: 'async',
+    resource,
+    startNs(dd['x-datadog-start-time'], MS, opts, parseIsoNs(ev['time'])),
     meta,
-  };
+  );
 }
+
+/** The context an EventBridge event carries in `detail._datadog`. */
+const eventBridgeContext = (ev: Obj, opts: TriggerOptions) => ctxFrom(o(o(ev['detail'])['_datadog']), opts);
 
 function isEventBridge(ev: Obj): boolean {
   return typeof ev['detail-type'] === 'string' && typeof ev['source'] === 'string' && 'detail' in ev;
+}
+
+/**
+ * The message an SQS body or an SNS message wraps: an SNS notification (only inside SQS) or an
+ * EventBridge event. Its span comes first in the chain; its carrier counts when the outer had none.
+ */
+function wrapped(
+  inner: Obj | undefined,
+  snsAllowed: boolean,
+  opts: TriggerOptions,
+): { span: InferredSpanSpec; context: SpanContext | undefined } | undefined {
+  if (!inner) return undefined;
+  if (snsAllowed && s(inner['Type']) === 'Notification' && s(inner['TopicArn']))
+    return { span: snsSpan(inner, undefined, opts), context: snsContext(inner, opts) };
+  if (isEventBridge(inner))
+    return { span: eventBridgeSpan(inner, opts), context: eventBridgeContext(inner, opts) };
+  return undefined;
 }
 
 function sqs(ev: Obj, opts: TriggerOptions): TriggerInfo {
@@ -410,30 +461,16 @@ function sqs(ev: Obj, opts: TriggerOptions): TriggerInfo {
   if (s(attrs['ApproximateReceiveCount'])) meta['retry_count'] = s(attrs['ApproximateReceiveCount'])!;
   if (s(rec['messageId'])) meta['message_id'] = s(rec['messageId'])!;
   meta['dd_resource_key'] = arn;
-  const sentMs = Number(attrs['SentTimestamp']);
-  const spans: InferredSpanSpec[] = [
-    {
-      name: 'aws.sqs',
-      service: serviceName(opts, queue, 'lambda_sqs', queue || 'sqs'),
-      resource: queue,
-      type: 'web',
-      startNs: Number.isFinite(sentMs) && sentMs > 0 ? msToNs(sentMs) : (opts.nowNs ?? 0),
-      synchronicity: 'async',
-      meta,
-    },
-  ];
+  const spans = [asyncSpan(opts, 'sqs', queue, queue, startNs(attrs['SentTimestamp'], MS, opts), meta)];
   // The carrier: `_datadog` message attribute, else the wrapped SNS / EventBridge message's, else X-Ray.
   const ma = o(o(rec['messageAttributes'])['_datadog']);
   let context: SpanContext | undefined;
   if (s(ma['stringValue'])) context = ctxFrom(jsonObj(ma['stringValue']), opts);
   else if (s(ma['binaryValue'])) context = ctxFrom(b64Json(ma['binaryValue']), opts);
-  const body = jsonObj(rec['body']);
-  if (body && s(body['Type']) === 'Notification' && s(body['TopicArn'])) {
-    spans.unshift(snsSpan(body, undefined, opts));
-    context ??= ctxFrom(snsAttributesCarrier(body['MessageAttributes']), opts);
-  } else if (body && isEventBridge(body)) {
-    spans.unshift(eventBridgeSpan(body, opts));
-    context ??= ctxFrom(o(o(body['detail'])['_datadog']), opts);
+  const inner = wrapped(jsonObj(rec['body']), true, opts);
+  if (inner) {
+    spans.unshift(inner.span);
+    context ??= inner.context;
   }
   if (!context) {
     const xray = contextFromXrayHeader(s(attrs['AWSTraceHeader']));
@@ -451,12 +488,12 @@ function sns(ev: Obj, opts: TriggerOptions): TriggerInfo {
   const rec = o((ev['Records'] as unknown[])[0]);
   const msg = o(rec['Sns']);
   const spans = [snsSpan(msg, s(rec['EventSubscriptionArn']), opts)];
-  let context = ctxFrom(snsAttributesCarrier(msg['MessageAttributes']), opts);
+  let context = snsContext(msg, opts);
   // EventBridge → SNS → Lambda: the message is the EventBridge event
-  const inner = jsonObj(msg['Message']);
-  if (inner && isEventBridge(inner)) {
-    spans.unshift(eventBridgeSpan(inner, opts));
-    context ??= ctxFrom(o(o(inner['detail'])['_datadog']), opts);
+  const inner = wrapped(jsonObj(msg['Message']), false, opts);
+  if (inner) {
+    spans.unshift(inner.span);
+    context ??= inner.context;
   }
   return {
     kind: 'sns',
@@ -478,7 +515,7 @@ function eventBridge(ev: Obj, opts: TriggerOptions): TriggerInfo {
     kind: 'eventbridge',
     tags,
     inferredSpans: [eventBridgeSpan(ev, opts)],
-    context: ctxFrom(o(o(ev['detail'])['_datadog']), opts),
+    context: eventBridgeContext(ev, opts),
   };
 }
 
@@ -499,21 +536,19 @@ function kinesis(ev: Obj, opts: TriggerOptions): TriggerInfo {
     partition_key: s(k['partitionKey']) ?? '',
   });
   meta['dd_resource_key'] = arn;
-  const arrival = Number(k['approximateArrivalTimestamp']);
   const data = b64Json(k['data']);
   return {
     kind: 'kinesis',
     tags: { 'function_trigger.event_source': 'kinesis', 'function_trigger.event_source_arn': arn },
     inferredSpans: [
-      {
-        name: 'aws.kinesis',
-        service: serviceName(opts, stream, 'lambda_kinesis', stream || 'kinesis'),
-        resource: stream,
-        type: 'web',
-        startNs: Number.isFinite(arrival) && arrival > 0 ? Math.round(arrival * 1e9) : (opts.nowNs ?? 0),
-        synchronicity: 'async',
+      asyncSpan(
+        opts,
+        'kinesis',
+        stream,
+        stream,
+        startNs(k['approximateArrivalTimestamp'], SECONDS, opts),
         meta,
-      },
+      ),
     ],
     context: ctxFrom(data ? o(data['_datadog']) : undefined, opts),
   };
@@ -537,20 +572,18 @@ function dynamodb(ev: Obj, opts: TriggerOptions): TriggerInfo {
     size_bytes: s(d['SizeBytes']) ?? '',
   });
   meta['dd_resource_key'] = arn.replace(/\/stream\/.*$/, '');
-  const created = Number(d['ApproximateCreationDateTime']);
   return {
     kind: 'dynamodb',
     tags: { 'function_trigger.event_source': 'dynamodb', 'function_trigger.event_source_arn': arn },
     inferredSpans: [
-      {
-        name: 'aws.dynamodb',
-        service: serviceName(opts, table, 'lambda_dynamodb', table || 'dynamodb'),
+      asyncSpan(
+        opts,
+        'dynamodb',
+        table,
         resource,
-        type: 'web',
-        startNs: Number.isFinite(created) && created > 0 ? Math.round(created * 1e9) : (opts.nowNs ?? 0),
-        synchronicity: 'async',
+        startNs(d['ApproximateCreationDateTime'], SECONDS, opts),
         meta,
-      },
+      ),
     ],
   };
 }
@@ -578,15 +611,7 @@ function s3(ev: Obj, opts: TriggerOptions): TriggerInfo {
     kind: 's3',
     tags: { 'function_trigger.event_source': 's3', 'function_trigger.event_source_arn': bucketArn },
     inferredSpans: [
-      {
-        name: 'aws.s3',
-        service: serviceName(opts, name, 'lambda_s3', name || 's3'),
-        resource,
-        type: 'web',
-        startNs: parseIsoNs(rec['eventTime']) ?? opts.nowNs ?? 0,
-        synchronicity: 'async',
-        meta,
-      },
+      asyncSpan(opts, 's3', name, resource, parseIsoNs(rec['eventTime']) ?? opts.nowNs ?? 0, meta),
     ],
   };
 }
