@@ -160,6 +160,22 @@ describe('/api/v2/series payload (JSON)', () => {
     expect(JSON.parse(Buffer.from(h1!.body).toString()).series.map((s: Serie) => s.metric)[0]).toBe('m2000');
     expect(h1!.items! + h2!.items!).toBe(500);
   });
+
+  it('halves of halves stay valid bodies, down to single series, in order', () => {
+    const series = Array.from({ length: 7 }, (_, i) => serie(i));
+    const leaves: OutgoingPayload[] = [];
+    const walk = (p: OutgoingPayload): void => {
+      const names = JSON.parse(Buffer.from(p.body).toString()).series.map((s: Serie) => s.metric);
+      expect(names.length).toBe(p.items);
+      const halves = p.split!();
+      if (halves === undefined) leaves.push(p);
+      else for (const h of halves) walk(h);
+    };
+    walk(buildSeriesPayloads(series)[0]!);
+    expect(leaves.map((p) => JSON.parse(Buffer.from(p.body).toString()).series[0].metric)).toEqual(
+      series.map((s) => s.metric),
+    );
+  });
 });
 
 describe('/api/v2/series size limit', () => {
