@@ -1,6 +1,7 @@
 import { AliasTable } from './alias-table.js';
 import { type Logger, noopLogger, RateLimitedWarn } from './logger.js';
 import { MetricLine, type ParseSink, parseDatagram } from './parse.js';
+import { SampleLog } from './sample-log.js';
 import { nthSmallest } from './select.js';
 import { AgentSketch } from './sketch.js';
 import { mergeTags, normalizeTags, TagCache, type TagSet } from './tags.js';
@@ -182,6 +183,8 @@ export interface FlushedMetrics {
  * per context.
  */
 class Identity {
+  /** Its place in the aggregator's list of identities (what the alias table and the sample log hold). */
+  index = -1;
   /** The context of the bucket last used, so the common case skips the bucket's Map. */
   lastBucket: Bucket | undefined;
   lastCtx: Context | undefined;
@@ -293,9 +296,14 @@ export class Aggregator {
   private lastBucket: Bucket | undefined;
   private liveContexts = 0;
   /** Parser hash → raw keys seen, so a repeated line costs no decoding, in any bucket. */
-  private aliases = new AliasTable<Identity>();
+  /** Raw fingerprint → (identity index << 3 | type), so a repeated line reads no object. */
+  private aliases = new AliasTable();
   /** Canonical key → identity: different raw spellings (tag order, duplicates) meet here. */
   private identities = new Map<string, Identity>();
+  /** Identities by index. */
+  private idList: Identity[] = [];
+  /** Lines parsed but not yet aggregated; drained when full and before anything reads the contexts. */
+  private readonly pending = new SampleLog();
   /** The clock read once per datagram. */
   private nowSec = 0;
   private events: DogStatsDEvent[] = [];
@@ -365,6 +373,7 @@ export class Aggregator {
 
   /** Aggregates a sample produced in-process; returns false when it was dropped. */
   submit(sample: Sample): boolean {
+    this.drain();
     const type = submitType(sample.type ?? 'distribution');
     const nowSec = Math.floor(this.now() / 1000);
     const ts = sample.timestamp !== undefined && sample.timestamp > 0 ? Math.floor(sample.timestamp) : nowSec;
@@ -384,6 +393,7 @@ export class Aggregator {
   }
 
   stats(): AggregatorStats {
+    this.drain();
     return { ...this.counters, contexts: this.liveContexts };
   }
 
@@ -463,15 +473,14 @@ export class Aggregator {
     const nowSec = this.nowSec;
     // Timestamped samples go to their own bucket (future ones are clamped to now).
     const ts = line.timestamp > 0 && line.timestamp < nowSec ? line.timestamp : nowSec;
-    const bucket = this.bucketFor(ts);
     // Look the raw bytes up by the parser's hash; decode and normalise only on a miss.
     const hash = line.hash;
     // Like the agent's 64-bit context keys, two independent hashes and the length identify the
     // bytes (a false match needs ~62 equal bits); the bytes themselves are decoded on first sight.
     const hash2 = line.hash2;
     const rawLen = rawLength(line);
-    let id = this.aliases.get(hash, hash2, rawLen);
-    if (id === undefined) {
+    let alias = this.aliases.get(hash, hash2, rawLen);
+    if (alias < 0) {
       const type = line.type === MetricType.Timing ? MetricType.Histogram : line.type;
       const found = this.identity(
         this.namespace + line.name(),
@@ -480,23 +489,54 @@ export class Aggregator {
         true,
       );
       if (found === undefined) return;
-      id = found;
-      if (this.aliases.size < this.maxContexts * 2) this.aliases.set(hash, hash2, rawLen, id);
+      alias = (found.index << 3) | found.type;
+      if (this.aliases.size < this.maxContexts * 2) this.aliases.set(hash, hash2, rawLen, alias);
     }
-    const ctx = this.contextIn(id, bucket);
-    if (ctx === undefined) return;
     const n = line.valueCount;
     this.counters.metricSamples += n === 0 ? 1 : n;
-    if (ctx.type === MetricType.Set) {
-      ctx.members!.add(line.rawValue());
+    const index = alias >>> 3;
+    if ((alias & 7) === MetricType.Set) {
+      // Set members are strings: aggregated at once, after what is pending, to keep the order.
+      this.drain();
+      const ctx = this.contextIn(this.idList[index]!, this.bucketFor(ts));
+      if (ctx !== undefined) ctx.members!.add(line.rawValue());
       return;
     }
     // Timestamped lines ignore the sample rate, as both the agent and the extension do.
     const rate = line.timestamp > 0 ? 1 : line.sampleRate;
     const values = line.values;
-    for (let i = 0; i < n; i++) this.addValue(ctx, values[i]!, rate);
+    const log = this.pending;
+    if (!log.fits(n === 0 ? 1 : n)) {
+      this.drain();
+      if (!log.fits(n)) {
+        // More packed values than the log holds: aggregated directly.
+        const ctx = this.contextIn(this.idList[index]!, this.bucketFor(ts));
+        if (ctx !== undefined) for (let i = 0; i < n; i++) this.addValue(ctx, values[i]!, rate);
+        return;
+      }
+    }
+    log.line(index, ts, rate);
+    for (let i = 0; i < n; i++) log.value(values[i]!);
     // A set member joining a context of another type counts as the value 0, as in the agent.
-    if (n === 0) this.addValue(ctx, 0, rate);
+    if (n === 0) log.value(0);
+    log.end();
+  }
+
+  /** Aggregates the pending lines, in order: one context lookup per line, then its values. */
+  private drain(): void {
+    const log = this.pending;
+    const count = log.length;
+    if (count === 0) return;
+    log.clear();
+    const { ids, times, rates, starts, values } = log;
+    const idList = this.idList;
+    for (let i = 0; i < count; i++) {
+      const ctx = this.contextIn(idList[ids[i]!]!, this.bucketFor(times[i]!));
+      if (ctx === undefined) continue;
+      const rate = rates[i]!;
+      const end = starts[i + 1]!;
+      for (let j = starts[i]!; j < end; j++) this.addValue(ctx, values[j]!, rate);
+    }
   }
 
   /** undefined when the identity cache is full (a cardinality burst): the sample is dropped. */
@@ -516,6 +556,8 @@ export class Aggregator {
         return undefined;
       }
       id = new Identity(name, type, tags, host, custom);
+      id.index = this.idList.length;
+      this.idList.push(id);
       this.identities.set(key, id);
     } else if (!custom) {
       id.custom = false;
@@ -557,11 +599,20 @@ export class Aggregator {
    */
   private trimIdentities(): void {
     if (this.identities.size <= this.maxContexts && this.aliases.size <= this.maxContexts * 2) return;
+    // Indexes are about to change: nothing pending may still refer to them.
+    this.drain();
     const keep = new Set<Identity>();
     for (const b of this.buckets.values()) for (const id of b.contexts.keys()) keep.add(id);
     const identities = new Map<string, Identity>();
-    for (const [key, id] of this.identities) if (keep.has(id)) identities.set(key, id);
+    const idList: Identity[] = [];
+    for (const [key, id] of this.identities) {
+      if (!keep.has(id)) continue;
+      identities.set(key, id);
+      id.index = idList.length;
+      idList.push(id);
+    }
     this.identities = identities;
+    this.idList = idList;
     this.aliases = new AliasTable();
   }
 
@@ -626,6 +677,7 @@ export class Aggregator {
   async flushTo(visitor: FlushVisitor, options: FlushOptions = {}): Promise<void> {
     // The first slice includes detaching, which walks every flushed context once.
     let sliceStart = performance.now();
+    this.drain();
     const buckets = this.detach(options.all ?? false);
     this.counters.flushes++;
     let longest = 0;
