@@ -530,8 +530,16 @@ export class Aggregator {
     log.clear();
     const { ids, times, rates, starts, values } = log;
     const idList = this.idList;
+    // Consecutive lines mostly share their second: their bucket is looked up once.
+    let time = -1;
+    let bucket: Bucket | undefined;
     for (let i = 0; i < count; i++) {
-      const ctx = this.contextIn(idList[ids[i]!]!, this.bucketFor(times[i]!));
+      const t = times[i]!;
+      if (t !== time || bucket === undefined) {
+        time = t;
+        bucket = this.bucketFor(t);
+      }
+      const ctx = this.contextIn(idList[ids[i]!]!, bucket);
       if (ctx === undefined) continue;
       const rate = rates[i]!;
       const end = starts[i + 1]!;

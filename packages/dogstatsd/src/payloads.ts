@@ -233,21 +233,14 @@ class ByteBatcher {
     this.commit(at, at + n);
   }
 
-  /** A protobuf item, framed as field 1 (length-delimited). */
+  /** A protobuf item, framed as field 1 (length-delimited) of the payload message. */
   addFramed(bytes: Uint8Array): void {
-    this.reserve(bytes.length + 6);
+    const frame = protobuf.Writer.create().uint32(10).uint32(bytes.length).finish();
+    this.reserve(frame.length + bytes.length);
     const start = this.length;
-    let at = start;
-    const buf = this.buf;
-    buf[at++] = 10; /* field 1, wire type 2 */
-    let len = bytes.length;
-    while (len > 127) {
-      buf[at++] = (len & 127) | 128;
-      len >>>= 7;
-    }
-    buf[at++] = len;
-    buf.set(bytes, at);
-    this.commit(start, at + bytes.length);
+    this.buf.set(frame, start);
+    this.buf.set(bytes, start + frame.length);
+    this.commit(start, start + frame.length + bytes.length);
   }
 
   finish(): OutgoingPayload[] {
