@@ -134,6 +134,12 @@ export interface FlushVisitor {
    * the flush then builds no Serie objects and serialises each tag list once.
    */
   serieJson?(json: string): void;
+  /**
+   * True when the visitor is done with a SketchEntry once `sketch()` returns (it encodes it at
+   * once): the aggregator then empties and reuses the sketch for the context's next bucket
+   * rather than allocating one, so a flush leaves less for the garbage collector.
+   */
+  consumesSketches?: boolean;
 }
 
 /**
@@ -230,12 +236,19 @@ class Context {
     }
   }
 
-  /** Empties a flushed context for another bucket. Its sketch was handed out: it gets a new one. */
+  /** Whether the flush handed the sketch out to a visitor that may keep it. */
+  sketchHandedOut = false;
+
+  /** Empties a flushed context for another bucket; a sketch handed out is replaced, not emptied. */
   reuse(): void {
     this.value = 0;
     this.sum = 0;
     this.count = 0;
-    if (this.sketch !== undefined) this.sketch = new AgentSketch();
+    if (this.sketch !== undefined) {
+      if (this.sketchHandedOut) this.sketch = new AgentSketch();
+      else this.sketch.clear();
+      this.sketchHandedOut = false;
+    }
     this.members?.clear();
     if (this.hValues !== undefined) this.hValues.length = 0;
     this.hWeights = undefined;
@@ -747,6 +760,7 @@ export class Aggregator {
       if (ctx.sketch!.isEmpty) return;
       const entry: SketchEntry = { metric: ctx.name, host: ctx.host, tags, ts, sketch: ctx.sketch! };
       if (origin !== undefined) entry.origin = origin;
+      ctx.sketchHandedOut = visitor.consumesSketches !== true;
       visitor.sketch(entry);
       return;
     }

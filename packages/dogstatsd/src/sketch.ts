@@ -157,6 +157,24 @@ export class AgentSketch {
     return this.d[COUNT] === 0;
   }
 
+  /** Empties the sketch, keeping its bins' key range (the next bucket's values are likely alike). */
+  clear(): void {
+    if (this.sparse !== undefined) {
+      this.sparse = undefined;
+      this.d = [0, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0, 0, Number.NaN, 0, 0];
+      return;
+    }
+    const d = this.d;
+    d[COUNT] = 0;
+    d[MIN] = Number.POSITIVE_INFINITY;
+    d[MAX] = Number.NEGATIVE_INFINITY;
+    d[SUM] = 0;
+    d[AVG] = 0;
+    d[LAST_VALUE] = Number.NaN;
+    d[LAST_KEY] = 0;
+    d.fill(0, BINS);
+  }
+
   /**
    * Sorted bins, each count ≤ 65 535 (a larger count repeats the key), and at most 4096 of them:
    * when over, the lowest bins are folded into the lowest bin that is kept, as the agent does.
