@@ -555,8 +555,25 @@ export class Aggregator {
       const ctx = this.contextIn(idList[ids[i]!]!, bucket);
       if (ctx === undefined) continue;
       const rate = rates[i]!;
+      const first = starts[i]!;
       const end = starts[i + 1]!;
-      for (let j = starts[i]!; j < end; j++) this.addValue(ctx, values[j]!, rate);
+      // The common types are aggregated here rather than through addValue: a call would box
+      // each value and rate (a heap number each), which the garbage collector then pays for.
+      const type = ctx.type;
+      if (type === MetricType.Count) {
+        let sum = ctx.value;
+        const scaled = rate > 0 && rate < 1;
+        for (let j = first; j < end; j++) sum += scaled ? values[j]! / rate : values[j]!;
+        ctx.value = sum;
+      } else if (type === MetricType.Gauge) {
+        ctx.value = values[end - 1]!;
+      } else if (type === MetricType.Distribution) {
+        const sketch = ctx.sketch!;
+        const weight = weightOf(rate);
+        for (let j = first; j < end; j++) sketch.insert(values[j]!, weight);
+      } else {
+        for (let j = first; j < end; j++) this.addValue(ctx, values[j]!, rate);
+      }
     }
   }
 
