@@ -42,6 +42,16 @@ async function ladder(receivers, lines, start, cap) {
   }
   for (const rx of receivers) {
     const b = best.get(rx);
+    // Lossy at the first step already (statsd, on a loaded machine): walk down by halves, so
+    // that its figure is a rate and the ratio a number.
+    for (
+      let rate = Math.round(start / 2);
+      b.dgrams === 0 && rate >= start / 32;
+      rate = Math.round(rate / 2)
+    ) {
+      if ((await lossless(rx, lines, rate)).ok) b.dgrams = rate;
+      else b.firstLossy = rate;
+    }
     if (b.firstLossy === 0 || b.dgrams === 0) continue;
     const mid = Math.round((b.dgrams + b.firstLossy) / 2);
     if ((await lossless(rx, lines, mid)).ok) b.dgrams = mid;

@@ -1,6 +1,7 @@
 import { AliasTable } from './alias-table.js';
 import { type Logger, noopLogger, RateLimitedWarn } from './logger.js';
 import { MetricLine, type ParseSink, parseDatagram } from './parse.js';
+import { SampleLog } from './sample-log.js';
 import { nthSmallest } from './select.js';
 import { AgentSketch } from './sketch.js';
 import { mergeTags, normalizeTags, TagCache, type TagSet } from './tags.js';
@@ -133,10 +134,22 @@ export interface FlushVisitor {
    * the flush then builds no Serie objects and serialises each tag list once.
    */
   serieJson?(json: string): void;
+  /**
+   * True when the visitor is done with a SketchEntry once `sketch()` returns (it encodes it at
+   * once): the aggregator then empties and reuses the sketch for the context's next bucket
+   * rather than allocating one, so a flush leaves less for the garbage collector.
+   */
+  consumesSketches?: boolean;
 }
 
-/** Merged tags of a tag set for one origin, and their JSON, computed once per flush. */
+/**
+ * An identity's tags merged with the global tags, and their JSON, computed at its first flush and
+ * kept: a flush of 100k contexts then allocates almost nothing per context but its series, which
+ * keeps the garbage collector's pauses short.
+ */
 interface FlushTags {
+  /** Merged for a custom context (without the excluded global tags) or not. */
+  custom: boolean;
   tags: string[];
   json: string | undefined;
   /** From `dd.internal.resource:<name>:<type>` tags; undefined when there are none. */
@@ -176,9 +189,14 @@ export interface FlushedMetrics {
  * per context.
  */
 class Identity {
+  /** Its place in the aggregator's list of identities (what the alias table and the sample log hold). */
+  index = -1;
   /** The context of the bucket last used, so the common case skips the bucket's Map. */
   lastBucket: Bucket | undefined;
   lastCtx: Context | undefined;
+  flushTags: FlushTags | undefined;
+  /** Its context of a flushed bucket, kept for its next bucket instead of a new one. */
+  spare: Context | undefined;
 
   constructor(
     readonly name: string,
@@ -216,6 +234,24 @@ class Context {
     else if (type === MetricType.Histogram) {
       this.hValues = [];
     }
+  }
+
+  /** Whether the flush handed the sketch out to a visitor that may keep it. */
+  sketchHandedOut = false;
+
+  /** Empties a flushed context for another bucket; a sketch handed out is replaced, not emptied. */
+  reuse(): void {
+    this.value = 0;
+    this.sum = 0;
+    this.count = 0;
+    if (this.sketch !== undefined) {
+      if (this.sketchHandedOut) this.sketch = new AgentSketch();
+      else this.sketch.clear();
+      this.sketchHandedOut = false;
+    }
+    this.members?.clear();
+    if (this.hValues !== undefined) this.hValues.length = 0;
+    this.hWeights = undefined;
   }
 }
 
@@ -273,9 +309,14 @@ export class Aggregator {
   private lastBucket: Bucket | undefined;
   private liveContexts = 0;
   /** Parser hash → raw keys seen, so a repeated line costs no decoding, in any bucket. */
-  private aliases = new AliasTable<Identity>();
+  /** Raw fingerprint → (identity index << 3 | type), so a repeated line reads no object. */
+  private aliases = new AliasTable();
   /** Canonical key → identity: different raw spellings (tag order, duplicates) meet here. */
   private identities = new Map<string, Identity>();
+  /** Identities by index. */
+  private idList: Identity[] = [];
+  /** Lines parsed but not yet aggregated; drained when full and before anything reads the contexts. */
+  private readonly pending = new SampleLog();
   /** The clock read once per datagram. */
   private nowSec = 0;
   private events: DogStatsDEvent[] = [];
@@ -345,6 +386,7 @@ export class Aggregator {
 
   /** Aggregates a sample produced in-process; returns false when it was dropped. */
   submit(sample: Sample): boolean {
+    this.drain();
     const type = submitType(sample.type ?? 'distribution');
     const nowSec = Math.floor(this.now() / 1000);
     const ts = sample.timestamp !== undefined && sample.timestamp > 0 ? Math.floor(sample.timestamp) : nowSec;
@@ -364,6 +406,7 @@ export class Aggregator {
   }
 
   stats(): AggregatorStats {
+    this.drain();
     return { ...this.counters, contexts: this.liveContexts };
   }
 
@@ -443,15 +486,14 @@ export class Aggregator {
     const nowSec = this.nowSec;
     // Timestamped samples go to their own bucket (future ones are clamped to now).
     const ts = line.timestamp > 0 && line.timestamp < nowSec ? line.timestamp : nowSec;
-    const bucket = this.bucketFor(ts);
     // Look the raw bytes up by the parser's hash; decode and normalise only on a miss.
     const hash = line.hash;
     // Like the agent's 64-bit context keys, two independent hashes and the length identify the
     // bytes (a false match needs ~62 equal bits); the bytes themselves are decoded on first sight.
     const hash2 = line.hash2;
     const rawLen = rawLength(line);
-    let id = this.aliases.get(hash, hash2, rawLen);
-    if (id === undefined) {
+    let alias = this.aliases.get(hash, hash2, rawLen);
+    if (alias < 0) {
       const type = line.type === MetricType.Timing ? MetricType.Histogram : line.type;
       const found = this.identity(
         this.namespace + line.name(),
@@ -460,23 +502,79 @@ export class Aggregator {
         true,
       );
       if (found === undefined) return;
-      id = found;
-      if (this.aliases.size < this.maxContexts * 2) this.aliases.set(hash, hash2, rawLen, id);
+      alias = (found.index << 3) | found.type;
+      if (this.aliases.size < this.maxContexts * 2) this.aliases.set(hash, hash2, rawLen, alias);
     }
-    const ctx = this.contextIn(id, bucket);
-    if (ctx === undefined) return;
     const n = line.valueCount;
     this.counters.metricSamples += n === 0 ? 1 : n;
-    if (ctx.type === MetricType.Set) {
-      ctx.members!.add(line.rawValue());
+    const index = alias >>> 3;
+    if ((alias & 7) === MetricType.Set) {
+      // Set members are strings: aggregated at once, after what is pending, to keep the order.
+      this.drain();
+      const ctx = this.contextIn(this.idList[index]!, this.bucketFor(ts));
+      if (ctx !== undefined) ctx.members!.add(line.rawValue());
       return;
     }
     // Timestamped lines ignore the sample rate, as both the agent and the extension do.
     const rate = line.timestamp > 0 ? 1 : line.sampleRate;
     const values = line.values;
-    for (let i = 0; i < n; i++) this.addValue(ctx, values[i]!, rate);
+    const log = this.pending;
+    if (!log.fits(n === 0 ? 1 : n)) {
+      this.drain();
+      if (!log.fits(n)) {
+        // More packed values than the log holds: aggregated directly.
+        const ctx = this.contextIn(this.idList[index]!, this.bucketFor(ts));
+        if (ctx !== undefined) for (let i = 0; i < n; i++) this.addValue(ctx, values[i]!, rate);
+        return;
+      }
+    }
+    log.line(index, ts, rate);
+    for (let i = 0; i < n; i++) log.value(values[i]!);
     // A set member joining a context of another type counts as the value 0, as in the agent.
-    if (n === 0) this.addValue(ctx, 0, rate);
+    if (n === 0) log.value(0);
+    log.end();
+  }
+
+  /** Aggregates the pending lines, in order: one context lookup per line, then its values. */
+  private drain(): void {
+    const log = this.pending;
+    const count = log.length;
+    if (count === 0) return;
+    log.clear();
+    const { ids, times, rates, starts, values } = log;
+    const idList = this.idList;
+    // Consecutive lines mostly share their second: their bucket is looked up once.
+    let time = -1;
+    let bucket: Bucket | undefined;
+    for (let i = 0; i < count; i++) {
+      const t = times[i]!;
+      if (t !== time || bucket === undefined) {
+        time = t;
+        bucket = this.bucketFor(t);
+      }
+      const ctx = this.contextIn(idList[ids[i]!]!, bucket);
+      if (ctx === undefined) continue;
+      const rate = rates[i]!;
+      const first = starts[i]!;
+      const end = starts[i + 1]!;
+      // The common types are aggregated here rather than through addValue: a call would box
+      // each value and rate (a heap number each), which the garbage collector then pays for.
+      const type = ctx.type;
+      if (type === MetricType.Count) {
+        let sum = ctx.value;
+        const scaled = rate > 0 && rate < 1;
+        for (let j = first; j < end; j++) sum += scaled ? values[j]! / rate : values[j]!;
+        ctx.value = sum;
+      } else if (type === MetricType.Gauge) {
+        ctx.value = values[end - 1]!;
+      } else if (type === MetricType.Distribution) {
+        const sketch = ctx.sketch!;
+        const weight = weightOf(rate);
+        for (let j = first; j < end; j++) sketch.insert(values[j]!, weight);
+      } else {
+        for (let j = first; j < end; j++) this.addValue(ctx, values[j]!, rate);
+      }
+    }
   }
 
   /** undefined when the identity cache is full (a cardinality burst): the sample is dropped. */
@@ -496,6 +594,8 @@ export class Aggregator {
         return undefined;
       }
       id = new Identity(name, type, tags, host, custom);
+      id.index = this.idList.length;
+      this.idList.push(id);
       this.identities.set(key, id);
     } else if (!custom) {
       id.custom = false;
@@ -517,7 +617,13 @@ export class Aggregator {
       this.dropLog.warn(`dogstatsd: ${this.maxContexts} contexts reached, dropping samples of new contexts`);
       return undefined;
     }
-    ctx = new Context(id);
+    ctx = id.spare;
+    if (ctx === undefined) {
+      ctx = new Context(id);
+    } else {
+      id.spare = undefined;
+      ctx.reuse();
+    }
     bucket.contexts.set(id, ctx);
     id.lastBucket = bucket;
     id.lastCtx = ctx;
@@ -531,11 +637,20 @@ export class Aggregator {
    */
   private trimIdentities(): void {
     if (this.identities.size <= this.maxContexts && this.aliases.size <= this.maxContexts * 2) return;
+    // Indexes are about to change: nothing pending may still refer to them.
+    this.drain();
     const keep = new Set<Identity>();
     for (const b of this.buckets.values()) for (const id of b.contexts.keys()) keep.add(id);
     const identities = new Map<string, Identity>();
-    for (const [key, id] of this.identities) if (keep.has(id)) identities.set(key, id);
+    const idList: Identity[] = [];
+    for (const [key, id] of this.identities) {
+      if (!keep.has(id)) continue;
+      identities.set(key, id);
+      id.index = idList.length;
+      idList.push(id);
+    }
     this.identities = identities;
+    this.idList = idList;
     this.aliases = new AliasTable();
   }
 
@@ -600,9 +715,9 @@ export class Aggregator {
   async flushTo(visitor: FlushVisitor, options: FlushOptions = {}): Promise<void> {
     // The first slice includes detaching, which walks every flushed context once.
     let sliceStart = performance.now();
+    this.drain();
     const buckets = this.detach(options.all ?? false);
     this.counters.flushes++;
-    const merged = [new Map<TagSet, FlushTags>(), new Map<TagSet, FlushTags>()];
     let longest = 0;
     for (const bucket of buckets) {
       let i = 0;
@@ -613,7 +728,8 @@ export class Aggregator {
           id.lastBucket = undefined;
           id.lastCtx = undefined;
         }
-        this.emit(ctx, bucket.ts, merged, visitor);
+        this.emit(ctx, bucket.ts, visitor);
+        id.spare = ctx;
         // A context can take tens of µs (a sketch to encode, a histogram to sort): check often.
         if ((++i & 7) === 0) {
           const elapsed = performance.now() - sliceStart;
@@ -637,29 +753,31 @@ export class Aggregator {
     return { series, sketches, ...this.takeEventsAndChecks() };
   }
 
-  private tagsOf(ctx: Context, merged: Map<TagSet, FlushTags>[]): FlushTags {
-    const custom = ctx.id.custom;
-    const cache = merged[custom ? 0 : 1]!;
-    let t = cache.get(ctx.tags);
-    if (t === undefined) {
+  private tagsOf(ctx: Context): FlushTags {
+    const id = ctx.id;
+    const custom = id.custom;
+    let t = id.flushTags;
+    if (t === undefined || t.custom !== custom) {
       t = {
+        custom,
         tags: mergeTags(ctx.tags.tags, custom ? this.globalCustom : this.globalAll),
         json: undefined,
         resources: resourcesOf(ctx.tags.tags),
       };
-      cache.set(ctx.tags, t);
+      id.flushTags = t;
     }
     return t;
   }
 
-  private emit(ctx: Context, ts: number, merged: Map<TagSet, FlushTags>[], visitor: FlushVisitor): void {
-    const flushTags = this.tagsOf(ctx, merged);
+  private emit(ctx: Context, ts: number, visitor: FlushVisitor): void {
+    const flushTags = this.tagsOf(ctx);
     const tags = flushTags.tags;
     const origin = this.origin?.(ctx.name, tags);
     if (ctx.type === MetricType.Distribution) {
       if (ctx.sketch!.isEmpty) return;
       const entry: SketchEntry = { metric: ctx.name, host: ctx.host, tags, ts, sketch: ctx.sketch! };
       if (origin !== undefined) entry.origin = origin;
+      ctx.sketchHandedOut = visitor.consumesSketches !== true;
       visitor.sketch(entry);
       return;
     }

@@ -27,7 +27,13 @@ export async function flushPayloads(
   const series = new SeriesPayloadBuilder(options.seriesLimits);
   const sketches = new SketchPayloadBuilder(options.sketchLimits);
   await aggregator.flushTo(
-    { serie: (s) => series.add(s), serieJson: (j) => series.addJson(j), sketch: (s) => sketches.add(s) },
+    {
+      serie: (s) => series.add(s),
+      serieJson: (j) => series.addJson(j),
+      sketch: (s) => sketches.add(s),
+      // Each sketch is encoded inside add(): the aggregator may reuse it.
+      consumesSketches: true,
+    },
     options,
   );
   const { events, serviceChecks } = aggregator.takeEventsAndChecks();

@@ -180,11 +180,36 @@ export function parseMetric(buf: Buffer, start: number, end: number, line: Metri
     h = Math.imul(h ^ c, FNV_PRIME);
     g = Math.imul(g + c, M2);
   }
+  // The value runs to the first `|`. A plain decimal (`digits[.digits]`, at most 15 digits, the
+  // common case) is read on the way, so that it needs no second pass; anything else (a sign, an
+  // exponent, packed values) is parsed below by parseNumber.
+  let plain = Number.NaN;
   if (colon >= 0) {
+    let acc = 0;
+    let digits = 0;
+    let dot = -1;
     for (i = colon + 1; i < end; i++) {
-      const c = buf[i];
+      const c = buf[i]!;
+      const d = c - 48;
+      if (d >= 0 && d <= 9) {
+        acc = acc * 10 + d;
+        digits++;
+        continue;
+      }
       if (c === PIPE || c === NL || c === CR) break;
+      if (c === 46 /* . */ && dot < 0) {
+        dot = i;
+        continue;
+      }
+      digits = -1;
+      for (; i < end; i++) {
+        const b = buf[i];
+        if (b === PIPE || b === NL || b === CR) break;
+      }
+      break;
     }
+    // Exact mantissa and power of ten: one correctly rounded division, as parseNumber does.
+    if (digits > 0 && digits <= 15) plain = dot < 0 ? acc : acc / POW10[i - dot - 1]!;
   }
   if (i >= end || buf[i] !== PIPE) return 'missing |';
   if (colon < 0) return 'missing : between name and value';
@@ -288,6 +313,11 @@ export function parseMetric(buf: Buffer, start: number, end: number, line: Metri
     let n = 0;
     let vs = line.valueStart;
     const ve = line.valueEnd;
+    if (!Number.isNaN(plain)) {
+      values[0] = plain;
+      n = 1;
+      vs = ve + 1;
+    }
     while (vs <= ve) {
       let e = vs;
       while (e < ve && buf[e] !== COLON) e++;

@@ -145,44 +145,154 @@ function splitter(
   };
 }
 
-function seriesPayload(parts: string[]): OutgoingPayload {
-  return {
-    kind: 'series',
-    body: Buffer.from(`{"series":[${parts.join(',')}]}`),
-    contentType: JSON_TYPE,
-    items: parts.length,
-    split: splitter(parts, seriesPayload),
-  };
-}
 const COMMA = Buffer.from(',');
 
-function sketchesPayload(parts: Uint8Array[]): OutgoingPayload {
-  // SketchPayload.sketches is field 1: each Sketch framed as a length-delimited field.
-  const w = protobuf.Writer.create();
-  for (const p of parts) w.uint32(10).bytes(p);
+/** How a payload frames its items: what comes before and after them, and what separates them. */
+interface Framing {
+  kind: 'series' | 'sketches';
+  contentType: string;
+  head: Buffer;
+  foot: Buffer;
+  /** Bytes between two items (a JSON comma), 0 for none. */
+  sepLength: number;
+}
+
+const SERIES_FRAMING: Framing = {
+  kind: 'series',
+  contentType: JSON_TYPE,
+  head: Buffer.from('{"series":['),
+  foot: Buffer.from(']}'),
+  sepLength: 1,
+};
+// SketchPayload.sketches is field 1: each Sketch is framed as a length-delimited field.
+const SKETCH_FRAMING: Framing = {
+  kind: 'sketches',
+  contentType: PROTOBUF_TYPE,
+  head: Buffer.alloc(0),
+  foot: Buffer.alloc(0),
+  sepLength: 0,
+};
+
+/**
+ * A payload of `items` (the framed items, separators included) that starts at `starts[i]` in
+ * it. `split()` halves it by slicing those bytes: a payload keeps no per-item objects.
+ */
+function framedPayload(f: Framing, items: Uint8Array, starts: readonly number[]): OutgoingPayload {
+  const body = Buffer.allocUnsafe(f.head.length + items.length + f.foot.length);
+  f.head.copy(body, 0);
+  body.set(items, f.head.length);
+  f.foot.copy(body, f.head.length + items.length);
+  const own = body.subarray(f.head.length, f.head.length + items.length);
   return {
-    kind: 'sketches',
-    body: w.finish(),
-    contentType: PROTOBUF_TYPE,
-    items: parts.length,
-    split: splitter(parts, sketchesPayload),
+    kind: f.kind,
+    body,
+    contentType: f.contentType,
+    items: starts.length,
+    split: () => {
+      if (starts.length < 2) return undefined;
+      const mid = starts.length >> 1;
+      const cut = starts[mid]!;
+      return [
+        framedPayload(f, own.subarray(0, cut - f.sepLength), starts.slice(0, mid)),
+        framedPayload(
+          f,
+          own.subarray(cut),
+          starts.slice(mid).map((x) => x - cut),
+        ),
+      ];
+    },
   };
+}
+
+/**
+ * Writes serialised items straight into one reusable byte buffer and cuts it into payloads that
+ * respect `limits`. A flush of 100k contexts then holds no string or buffer per item until its
+ * payload closes: those would outlive young-generation collections and make them, and the old
+ * generation's marking, long pauses of the event loop. An item larger than the byte limit
+ * travels alone (the intake decides), as the extension does.
+ */
+class ByteBatcher {
+  private buf = Buffer.allocUnsafe(64 * 1024);
+  /** Bytes of the open payload's items, separators included. */
+  private length = 0;
+  private starts: number[] = [];
+  private readonly payloads: OutgoingPayload[] = [];
+
+  constructor(
+    private readonly limits: PayloadLimits,
+    private readonly framing: Framing,
+  ) {}
+
+  /** A JSON item: encoded in place, after its separator. */
+  addString(s: string): void {
+    const sep = this.starts.length > 0 ? this.framing.sepLength : 0;
+    this.reserve(sep + s.length * 3);
+    let at = this.length;
+    if (sep > 0) this.buf[at++] = 44; /* , */
+    const n = this.buf.write(s, at);
+    this.commit(at, at + n);
+  }
+
+  /** A protobuf item, framed as field 1 (length-delimited) of the payload message. */
+  addFramed(bytes: Uint8Array): void {
+    const frame = protobuf.Writer.create().uint32(10).uint32(bytes.length).finish();
+    this.reserve(frame.length + bytes.length);
+    const start = this.length;
+    this.buf.set(frame, start);
+    this.buf.set(bytes, start + frame.length);
+    this.commit(start, start + frame.length + bytes.length);
+  }
+
+  finish(): OutgoingPayload[] {
+    this.close(this.length);
+    return this.payloads;
+  }
+
+  /** The item now at `[start, end)` (its separator just before `start`) joins or opens a payload. */
+  private commit(start: number, end: number): void {
+    const count = this.starts.length;
+    const fixed = this.framing.head.length + this.framing.foot.length;
+    if (count > 0 && (count >= this.limits.maxItems || fixed + end > this.limits.maxBytes)) {
+      // Close what came before this item and its separator, and move the item to the front.
+      this.close(start - this.framing.sepLength);
+      this.buf.copyWithin(0, start, end);
+      this.starts.push(0);
+      this.length = end - start;
+      return;
+    }
+    this.starts.push(start);
+    this.length = end;
+  }
+
+  private close(end: number): void {
+    if (this.starts.length === 0) return;
+    this.payloads.push(framedPayload(this.framing, this.buf.subarray(0, end), this.starts));
+    this.starts = [];
+    this.length = 0;
+  }
+
+  private reserve(extra: number): void {
+    if (this.length + extra <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + extra) size *= 2;
+    const grown = Buffer.allocUnsafe(size);
+    this.buf.copy(grown, 0, 0, this.length);
+    this.buf = grown;
+  }
 }
 
 /** Incremental /api/v2/series builder (JSON, the public API's numbering). */
 export class SeriesPayloadBuilder {
-  private readonly batcher: Batcher<string>;
+  private readonly batcher: ByteBatcher;
   constructor(limits: PayloadLimits = SERIES_LIMITS) {
-    // Strings until the payload closes: one buffer per payload, not one per series.
-    // `{"series":[` + `]}`, less the comma the first series does not have.
-    this.batcher = new Batcher(limits, 12, (p) => Buffer.byteLength(p) + 1, seriesPayload);
+    this.batcher = new ByteBatcher(limits, SERIES_FRAMING);
   }
   add(serie: Serie): void {
-    this.batcher.add(JSON.stringify(serie));
+    this.batcher.addString(JSON.stringify(serie));
   }
   /** A series already serialised as one JSON object. */
   addJson(json: string): void {
-    this.batcher.add(json);
+    this.batcher.addString(json);
   }
   finish(): OutgoingPayload[] {
     return this.batcher.finish();
@@ -191,13 +301,12 @@ export class SeriesPayloadBuilder {
 
 /** Incremental /api/beta/sketches builder (protobuf SketchPayload). */
 export class SketchPayloadBuilder {
-  private readonly batcher: Batcher<Uint8Array>;
+  private readonly batcher: ByteBatcher;
   constructor(limits: PayloadLimits = SKETCH_LIMITS) {
-    // 1 tag byte + up to 5 length bytes per framed sketch.
-    this.batcher = new Batcher(limits, 0, (p) => p.length + 6, sketchesPayload);
+    this.batcher = new ByteBatcher(limits, SKETCH_FRAMING);
   }
   add(entry: SketchEntry): void {
-    this.batcher.add(encodeSketch(entry));
+    this.batcher.addFramed(encodeSketch(entry));
   }
   finish(): OutgoingPayload[] {
     return this.batcher.finish();

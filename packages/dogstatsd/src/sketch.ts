@@ -49,44 +49,130 @@ export interface SketchBins {
   n: number[];
 }
 
+/**
+ * Widest key range a sketch keeps as a dense array (one number per key, indexed by key): a
+ * distribution's values usually span a few hundred keys (two decades is ~300), and indexing an
+ * array costs far less on the hot path than hashing into a Map. A wider sketch moves to a Map.
+ */
+const DENSE_MAX_SPAN = 2048;
+const DENSE_FIRST_SPAN = 16;
+
+// Layout of the sketch's one array of doubles: the summary, the last value inserted and its key,
+// the key of the first dense bin, then the dense bins. One array rather than object fields (each
+// a separate boxed number in V8) keeps an insert on two or three cache lines, which is what it
+// costs on a socket's hot path, where the kernel's work keeps evicting the aggregator's data.
+const COUNT = 0;
+const MIN = 1;
+const MAX = 2;
+const SUM = 3;
+const AVG = 4;
+const LAST_VALUE = 5;
+const LAST_KEY = 6;
+const LO = 7;
+const BINS = 8;
+
 export class AgentSketch {
-  count = 0;
-  min = Number.POSITIVE_INFINITY;
-  max = Number.NEGATIVE_INFINITY;
-  sum = 0;
-  avg = 0;
-  /** key → total count (a mutable box: one Map lookup per insert); split into wire bins when encoded. */
-  private readonly counts = new Map<number, { n: number }>();
-  /** The bin of the last value inserted: a repeated value (a count sent as 1) skips the log and the lookup. */
-  private lastValue = Number.NaN;
-  private lastBin: { n: number } | undefined;
+  private d: number[] = [0, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0, 0, Number.NaN, 0, 0];
+  /** key → count, once the keys span more than DENSE_MAX_SPAN (the dense bins are then gone). */
+  private sparse: Map<number, number> | undefined;
+
+  get count(): number {
+    return this.d[COUNT]!;
+  }
+  get min(): number {
+    return this.d[MIN]!;
+  }
+  get max(): number {
+    return this.d[MAX]!;
+  }
+  get sum(): number {
+    return this.d[SUM]!;
+  }
+  get avg(): number {
+    return this.d[AVG]!;
+  }
 
   /** Inserts `v` `n` times (the sample-rate weight). Non-finite values are ignored. */
   insert(v: number, n = 1): void {
     if (!Number.isFinite(v) || n <= 0) return;
-    if (v === this.lastValue) {
-      this.lastBin!.n += n;
+    const d = this.d;
+    let key: number;
+    // A repeated value (a count sent as 1) skips the log.
+    if (v === d[LAST_VALUE]) {
+      key = d[LAST_KEY]!;
     } else {
-      const key = sketchKey(v);
-      let bin = this.counts.get(key);
-      if (bin === undefined) {
-        bin = { n };
-        this.counts.set(key, bin);
-      } else {
-        bin.n += n;
-      }
-      this.lastValue = v;
-      this.lastBin = bin;
+      key = sketchKey(v);
+      d[LAST_VALUE] = v;
+      d[LAST_KEY] = key;
     }
-    this.count += n;
-    if (v < this.min) this.min = v;
-    if (v > this.max) this.max = v;
-    this.sum += v * n;
-    this.avg += ((v - this.avg) * n) / this.count;
+    const count = d[COUNT]! + n;
+    d[COUNT] = count;
+    if (v < d[MIN]!) d[MIN] = v;
+    if (v > d[MAX]!) d[MAX] = v;
+    d[SUM] = d[SUM]! + v * n;
+    d[AVG] = d[AVG]! + ((v - d[AVG]!) * n) / count;
+    // Last, because a key outside the bins replaces the array (the summary is copied over).
+    const i = key - d[LO]! + BINS;
+    if (i >= BINS && i < d.length) d[i] = d[i]! + n;
+    else this.addOutside(key, n);
+  }
+
+  /** A key outside the dense bins: the first one, a wider window, or the sparse map. */
+  private addOutside(key: number, n: number): void {
+    const sparse = this.sparse;
+    if (sparse !== undefined) {
+      sparse.set(key, (sparse.get(key) ?? 0) + n);
+      return;
+    }
+    const d = this.d;
+    const width = d.length - BINS;
+    if (width === 0) {
+      this.d = widened(d, key - (DENSE_FIRST_SPAN >> 1), DENSE_FIRST_SPAN);
+      this.d[key - this.d[LO]! + BINS] = n;
+      return;
+    }
+    const lo = d[LO]!;
+    const newLo = Math.min(lo, key);
+    const hi = Math.max(lo + width - 1, key);
+    const span = hi - newLo + 1;
+    if (span > DENSE_MAX_SPAN) {
+      const map = new Map<number, number>();
+      for (let j = BINS; j < d.length; j++) if (d[j] !== 0) map.set(lo + j - BINS, d[j]!);
+      map.set(key, (map.get(key) ?? 0) + n);
+      this.sparse = map;
+      this.d = d.slice(0, BINS);
+      return;
+    }
+    // Double at least, so a sketch widening key by key copies O(span) in all.
+    let size = width * 2;
+    while (size < span) size *= 2;
+    if (size > DENSE_MAX_SPAN) size = DENSE_MAX_SPAN;
+    // Grow towards the new key: downwards when it is below the bins, upwards otherwise.
+    const grown = widened(d, key < lo ? hi - size + 1 : newLo, size);
+    grown[key - grown[LO]! + BINS] = n;
+    this.d = grown;
   }
 
   get isEmpty(): boolean {
-    return this.count === 0;
+    return this.d[COUNT] === 0;
+  }
+
+  /** Empties the sketch, keeping its bins' key range (the next bucket's values are likely alike). */
+  clear(): void {
+    if (this.sparse !== undefined) {
+      this.sparse = undefined;
+      this.d = [0, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0, 0, Number.NaN, 0, 0];
+      return;
+    }
+    const d = this.d;
+    d[COUNT] = 0;
+    d[MIN] = Number.POSITIVE_INFINITY;
+    d[MAX] = Number.NEGATIVE_INFINITY;
+    d[SUM] = 0;
+    d[AVG] = 0;
+    d[LAST_VALUE] = Number.NaN;
+    d[LAST_KEY] = 0;
+    d.fill(0, BINS);
   }
 
   /**
@@ -94,17 +180,24 @@ export class AgentSketch {
    * when over, the lowest bins are folded into the lowest bin that is kept, as the agent does.
    */
   bins(): SketchBins {
-    const keys = [...this.counts.keys()].sort((a, b) => a - b);
     const k: number[] = [];
     const n: number[] = [];
-    for (const key of keys) {
-      let c = this.counts.get(key)!.n;
+    const push = (key: number, count: number): void => {
+      let c = count;
       while (c > 0) {
         const take = Math.min(c, SKETCH_MAX_BIN_COUNT);
         k.push(key);
         n.push(take);
         c -= take;
       }
+    };
+    const d = this.d;
+    const sparse = this.sparse;
+    if (sparse === undefined) {
+      const lo = d[LO]!;
+      for (let j = BINS; j < d.length; j++) if (d[j] !== 0) push(lo + j - BINS, d[j]!);
+    } else {
+      for (const key of [...sparse.keys()].sort((a, b) => a - b)) push(key, sparse.get(key)!);
     }
     if (k.length <= SKETCH_BIN_LIMIT) return { k, n };
     return trimLeft(k, n);
@@ -135,6 +228,17 @@ export class AgentSketch {
     }
     return this.max;
   }
+}
+
+/** A copy of the summary with `size` dense bins from key `lo`, holding the old bins' counts. */
+function widened(d: number[], lo: number, size: number): number[] {
+  const out = d.slice(0, BINS);
+  out[LO] = lo;
+  // Pushed one by one, the array keeps its unboxed-double elements.
+  for (let j = 0; j < size; j++) out.push(0);
+  const oldLo = d[LO]!;
+  for (let j = BINS; j < d.length; j++) out[oldLo - lo + j] = d[j]!;
+  return out;
 }
 
 /** Folds the lowest bins so that exactly SKETCH_BIN_LIMIT remain, respecting the per-bin cap. */

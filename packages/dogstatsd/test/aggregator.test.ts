@@ -227,6 +227,33 @@ describe('contexts', () => {
   });
 });
 
+describe('lines aggregated in batches', () => {
+  it('keeps the order of samples across batches, set lines and submit', async () => {
+    const { a, send } = agg();
+    // More lines than one batch holds, so some are aggregated when it fills, the rest at flush.
+    const lines = Array.from({ length: 10_000 }, (_, i) => `c:1|c\ng:${i}|g`);
+    for (let i = 0; i < lines.length; i += 100) send(lines.slice(i, i + 100).join('\n'));
+    // A set member joining a gauge sets it to 0, after the gauges before it.
+    send('g2:5|g\ng2:x|s');
+    send('g3:5|g');
+    a.submit({ name: 'g3', type: 'gauge', value: 7 });
+    const { series } = await a.flush({ all: true });
+    expect(value(series, 'c')).toBe(10_000);
+    expect(value(series, 'g')).toBe(9_999);
+    expect(value(series, 'g2')).toBe(0);
+    expect(value(series, 'g3')).toBe(7);
+  });
+
+  it('takes a line with more packed values than a batch holds', async () => {
+    const { a, send } = agg();
+    send(`d:${Array.from({ length: 9000 }, (_, i) => i % 7).join(':')}|d\nn:1|c`);
+    expect(a.stats()).toMatchObject({ contexts: 2, metricSamples: 9001 });
+    const { sketches, series } = await a.flush({ all: true });
+    expect(sketches[0]!.sketch.count).toBe(9000);
+    expect(value(series, 'n')).toBe(1);
+  });
+});
+
 describe('timestamps and buckets', () => {
   it('aggregates timestamped samples into the 10 s bucket of their timestamp', async () => {
     const { a, send } = agg();

@@ -52,6 +52,23 @@ describe('metric lines', () => {
     }
   });
 
+  it('reads every plain decimal exactly as Number() rounds it, short or long', () => {
+    const digits = fc.stringMatching(/^[0-9]{0,20}$/);
+    fc.assert(
+      fc.property(fc.constantFrom('', '-', '+'), digits, fc.option(digits), (sign, int, frac) => {
+        const v = `${sign}${int}${frac === null ? '' : `.${frac}`}`;
+        const m = collect(`n:${v}|d\nm:${v}:${v}|d`).metrics;
+        if (int === '' && (frac === null || frac === '')) {
+          expect(m.length, v).toBe(0);
+          return;
+        }
+        expect(m[0]!.values, v).toEqual([Number(v)]);
+        expect(m[1]!.values, v).toEqual([Number(v), Number(v)]);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('handles several lines, CRLF, empty lines and a trailing newline', () => {
     const r = collect('a:1|c\r\n\n\nb:2|c\n');
     expect(r.metrics.map((m) => m.name)).toEqual(['a', 'b']);

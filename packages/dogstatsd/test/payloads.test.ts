@@ -160,6 +160,22 @@ describe('/api/v2/series payload (JSON)', () => {
     expect(JSON.parse(Buffer.from(h1!.body).toString()).series.map((s: Serie) => s.metric)[0]).toBe('m2000');
     expect(h1!.items! + h2!.items!).toBe(500);
   });
+
+  it('halves of halves stay valid bodies, down to single series, in order', () => {
+    const series = Array.from({ length: 7 }, (_, i) => serie(i));
+    const leaves: OutgoingPayload[] = [];
+    const walk = (p: OutgoingPayload): void => {
+      const names = JSON.parse(Buffer.from(p.body).toString()).series.map((s: Serie) => s.metric);
+      expect(names.length).toBe(p.items);
+      const halves = p.split!();
+      if (halves === undefined) leaves.push(p);
+      else for (const h of halves) walk(h);
+    };
+    walk(buildSeriesPayloads(series)[0]!);
+    expect(leaves.map((p) => JSON.parse(Buffer.from(p.body).toString()).series[0].metric)).toEqual(
+      series.map((s) => s.metric),
+    );
+  });
 });
 
 describe('/api/v2/series size limit', () => {
@@ -306,5 +322,24 @@ describe('flushPayloads', () => {
     expect(payloads.map((p) => p.kind)).toEqual(['series', 'sketches', 'check_run', 'events']);
     expect(decodeSketches(payloads[1]!)['sketches'][0].tags).toEqual(['env:prod']);
     expect(await flushPayloads(a, { all: true })).toEqual([]);
+  });
+
+  it('a sketch reused for the next bucket starts empty; one handed out by flush() stays as it was', async () => {
+    const clock = { now: 1_700_000_003_000 };
+    const a = new Aggregator({ now: () => clock.now });
+    a.ingest(Buffer.from('d:1:2:3|d\nd:1e6|d'));
+    const first = decodeSketches((await flushPayloads(a, { all: true }))[0]!).sketches[0]!;
+    clock.now += 10_000;
+    a.ingest(Buffer.from('d:5|d'));
+    const second = decodeSketches((await flushPayloads(a, { all: true }))[0]!).sketches[0]!;
+    expect(first.dogsketches[0]).toMatchObject({ cnt: 4, min: 1, max: 1e6 });
+    expect(second.dogsketches[0]).toMatchObject({ cnt: 1, min: 5, max: 5, sum: 5, k: [1338 + 104], n: [1] });
+    clock.now += 10_000;
+    a.ingest(Buffer.from('d:7|d'));
+    const kept = (await a.flush({ all: true })).sketches[0]!.sketch;
+    clock.now += 10_000;
+    a.ingest(Buffer.from('d:9|d'));
+    await flushPayloads(a, { all: true });
+    expect([kept.count, kept.min, kept.max]).toEqual([1, 7, 7]);
   });
 });

@@ -124,6 +124,31 @@ describe('AgentSketch', () => {
     expect(s.bins()).toEqual({ k: [-1338, 0, 1338, 1635, 1635], n: [1, 1, 1, 65535, 4465] });
   });
 
+  it('keeps the same bins whether its keys grow upwards, downwards or past the dense span', () => {
+    // Every way the key window changes: a narrow range (dense), growth on both sides, and a range
+    // wider than the dense span (negative and positive values), against counts kept by key.
+    const cases: [string, (r: () => number) => number][] = [
+      ['narrow', (r) => 10 + r() * 5],
+      ['rising', (r) => Math.exp(r() * 3)],
+      ['falling then rising', (r) => (r() < 0.5 ? 1e-3 * (1 + r()) : 1e3 * (1 + r()))],
+      ['both signs', (r) => (r() - 0.5) * 1e4],
+      ['zero and tiny', (r) => (r() < 0.3 ? 0 : r() < 0.5 ? 1e-12 : r())],
+    ];
+    for (const [name, gen] of cases) {
+      const r = rng(name.length * 7919);
+      const s = new AgentSketch();
+      const byKey = new Map<number, number>();
+      for (let i = 0; i < 3000; i++) {
+        const v = gen(r);
+        const w = 1 + (i % 3);
+        s.insert(v, w);
+        byKey.set(sketchKey(v), (byKey.get(sketchKey(v)) ?? 0) + w);
+      }
+      const keys = [...byKey.keys()].sort((a, b) => a - b);
+      expect(s.bins(), name).toEqual({ k: keys, n: keys.map((k) => byKey.get(k)) });
+      expect(s.count, name).toBe(6000);
+    }
+  });
   it('collapses the lowest bins into the first kept one beyond 4096 bins', () => {
     const s = new AgentSketch();
     for (let i = 0; i < 5000; i++) s.insert(Math.exp(i * SKETCH_GAMMA_LN * 1.0001) * 1e-6);
