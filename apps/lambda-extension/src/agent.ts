@@ -67,6 +67,7 @@ function firstNextSent(maxMs: number): Promise<void> {
   });
 }
 const MAX_EARLY_SAMPLES = 10_000;
+const MAX_RUNTIME_DONE_KEPT = 16;
 const MAX_EARLY_TELEMETRY_BATCHES = 1000;
 
 const API_KEY_SOURCES = ['DD_API_KEY', 'DD_API_KEY_SECRET_ARN', 'DD_KMS_API_KEY', 'DD_API_KEY_SSM_ARN'];
@@ -213,6 +214,11 @@ export async function run(options: RunOptions): Promise<void> {
         d.send({ type: 'runtime-done', requestId: event.requestId }),
       );
       runtimeDone.set(event.requestId, sent);
+      // Only an invocation on the End path takes its entry back out: the others' must not pile up.
+      for (const id of runtimeDone.keys()) {
+        if (runtimeDone.size <= MAX_RUNTIME_DONE_KEPT) break;
+        runtimeDone.delete(id);
+      }
     }
   });
 
