@@ -121,9 +121,10 @@ const later = (names) => ({
 
 // `undici` is the slim entry (layer/undici-slim.cjs), whose own requires resolve from the
 // forwarder, the package that depends on undici.
-const forwarderDir = dirname(
-  createRequire(join(app, 'package.json')).resolve('@serverless-agent/forwarder/package.json'),
-);
+const packageDir = (name) =>
+  dirname(createRequire(join(app, 'package.json')).resolve(`${name}/package.json`));
+const traceIntakeDir = packageDir('@serverless-agent/trace-intake');
+const forwarderDir = packageDir('@serverless-agent/forwarder');
 // msgpackr's optional native decoder is found by probing for a prebuilt addon (detect-libc starts
 // with child_process); the layer ships none, so the probe is left out and msgpackr decodes in JS.
 const slimDependencies = {
@@ -135,6 +136,16 @@ const slimDependencies = {
       loader: 'js',
     }));
     b.onResolve({ filter: /^undici$/ }, () => ({ path: join(app, 'layer/undici-slim.cjs') }));
+    // The warm-up's msgpack encoder is trace-intake's.
+    b.onResolve({ filter: /^msgpackr$/ }, async (a) => {
+      if (a.resolveDir !== app || a.pluginData === 'from-trace-intake') return undefined;
+      const r = await b.resolve('msgpackr', {
+        resolveDir: traceIntakeDir,
+        kind: a.kind,
+        pluginData: 'from-trace-intake',
+      });
+      return r.errors.length > 0 ? { errors: r.errors } : { path: r.path };
+    });
     b.onResolve({ filter: /^undici\// }, async (a) => {
       if (a.pluginData === 'from-forwarder') return undefined;
       const r = await b.resolve(a.path, {
@@ -148,25 +159,19 @@ const slimDependencies = {
 };
 
 /**
- * Writes NAME.cache beside each later bundle: a node with the launcher's flags loads the bundles
- * through the cached loader (the components' packages evaluated, as at start) and saves what V8
- * compiled; a second node checks that V8 takes the caches.
+ * Writes NAME.cache beside each later bundle (scripts/write-code-cache.cjs, run by a node with the
+ * launcher's flags: the bundles loaded and one invocation run through the components), then has a
+ * second node check that V8 takes the caches.
  */
 function writeCodeCaches(dir) {
   const bundles = join(dir, 'serverless-agent');
-  const script = (write) =>
-    `const l = require(${JSON.stringify(loader)});` +
-    `for (const n of ['agent', 'components']) l.loadBundle(${JSON.stringify(bundles)}, n);` +
-    (write
-      ? `l.writeCodeCaches(${JSON.stringify(bundles)});`
-      : `const s = l.codeCacheStatus(); if (!Object.values(s).every((v) => v === true)) { console.error(JSON.stringify(s)); process.exit(1); }`) +
-    'process.exit(0);';
-  for (const write of [true, false]) {
-    const r = spawnSync(process.execPath, [...NODE_FLAGS, '-e', script(write)], {
-      stdio: 'inherit',
-      env: { ...process.env, NODE_OPTIONS: '' },
-    });
-    if (r.status !== 0) throw new Error(`code cache: ${write ? 'writing' : 'checking'} failed (${r.status})`);
+  for (const check of [false, true]) {
+    const r = spawnSync(
+      process.execPath,
+      [...NODE_FLAGS, join(app, 'scripts/write-code-cache.cjs'), bundles, ...(check ? ['--check'] : [])],
+      { stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: '' } },
+    );
+    if (r.status !== 0) throw new Error(`code cache: ${check ? 'checking' : 'writing'} failed (${r.status})`);
   }
 }
 
@@ -224,6 +229,9 @@ async function stage(dir) {
       contents: [
         ...packages.map((p) => `import '@serverless-agent/${p}';`),
         "export * from './src/components.ts';",
+        // For the build's warm-up invocation (scripts/write-code-cache.cjs).
+        "export { bindEarlyListeners, closeEarlyListeners } from './src/early.ts';",
+        "export { pack } from 'msgpackr';",
       ].join('\n'),
       resolveDir: app,
       sourcefile: 'components-entry.ts',
