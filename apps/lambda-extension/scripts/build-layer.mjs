@@ -3,9 +3,11 @@
 // Bundles the app from the workspace sources (nothing needs building first) and writes
 // dist/layer.zip:
 //   extensions/datadog-agent          the launcher (POSIX sh, 0755)
-//   serverless-agent/datadog-agent.cjs the entry: registers, then requires agent.cjs
+//   serverless-agent/datadog-agent.cjs the entry: registers, binds the early sockets, loads agent.cjs
 //   serverless-agent/agent.cjs         the agent up to the first `next` (lifecycle)
 //   serverless-agent/components.cjs    the heavy components, loaded after the first `next`
+//   serverless-agent/*.cache           V8 code caches of agent.cjs and components.cjs
+//   serverless-agent/yaml.cjs          the YAML parser, loaded only when datadog.yaml exists
 //   datadog_wrapper                   AWS_LAMBDA_EXEC_WRAPPER for the Datadog tracers (0755)
 // --with-node also writes dist/layer-with-node.zip, adding this machine's Node binary as
 // serverless-agent/node/bin/node (and its version in serverless-agent/node/VERSION) for
@@ -17,11 +19,13 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   statSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,13 +88,101 @@ function sizeOf(dir) {
 
 const mb = (n) => `${(n / 1024 / 1024).toFixed(2)} MB`;
 
-// Leaves a module out of a bundle, required at run time from the file beside it.
-const apart = (filter, path) => ({
-  name: `apart:${path}`,
+// The launcher's node flags: the code caches are only taken by a node started with the same ones.
+const NODE_FLAGS = launcherFlags();
+
+function launcherFlags() {
+  const text = readFileSync(join(app, 'layer/datadog-agent'), 'utf8');
+  const m = /^NODE_FLAGS="([^"]*)"$/m.exec(text);
+  if (!m) throw new Error('layer/datadog-agent: no NODE_FLAGS="..." line');
+  return m[1].split(' ').filter(Boolean);
+}
+
+// The bundles that load later, from serverless-agent/NAME.cjs with the code cache beside it.
+const LATER = { './agent.js': 'agent', './components.js': 'components' };
+const loader = join(app, 'layer/load-cached.cjs');
+
+// `import('./agent.js')` and `import('./components.js')` load the next bundle through the cached
+// loader; `yaml` (read only when datadog.yaml exists) is a file of its own, required as is.
+const later = (names) => ({
+  name: 'later-bundles',
   setup(b) {
-    b.onResolve({ filter }, () => ({ path, external: true }));
+    b.onResolve({ filter: /^\.\/(agent|components)\.js$/ }, (a) =>
+      names.includes(a.path) ? { path: a.path, namespace: 'later' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'later' }, (a) => ({
+      contents: `module.exports = require(${JSON.stringify(loader)}).loadBundle(__dirname, ${JSON.stringify(LATER[a.path])});`,
+      resolveDir: app,
+      loader: 'js',
+    }));
+    b.onResolve({ filter: /^yaml$/ }, () => ({ path: './yaml.cjs', external: true }));
   },
 });
+
+// `undici` is the slim entry (layer/undici-slim.cjs), whose own requires resolve from the
+// forwarder, the package that depends on undici.
+const packageDir = (name) =>
+  dirname(createRequire(join(app, 'package.json')).resolve(`${name}/package.json`));
+const traceIntakeDir = packageDir('@serverless-agent/trace-intake');
+const forwarderDir = packageDir('@serverless-agent/forwarder');
+// msgpackr's optional native decoder is found by probing for a prebuilt addon (detect-libc starts
+// with child_process); the layer ships none, so the probe is left out and msgpackr decodes in JS.
+const slimDependencies = {
+  name: 'slim-undici',
+  setup(b) {
+    b.onResolve({ filter: /^msgpackr-extract$/ }, () => ({ path: 'msgpackr-extract', namespace: 'absent' }));
+    b.onLoad({ filter: /.*/, namespace: 'absent' }, () => ({
+      contents: "throw new Error('msgpackr-extract is not in the layer');",
+      loader: 'js',
+    }));
+    b.onResolve({ filter: /^undici$/ }, () => ({ path: join(app, 'layer/undici-slim.cjs') }));
+    // The warm-up's msgpack encoder is trace-intake's.
+    b.onResolve({ filter: /^msgpackr$/ }, async (a) => {
+      if (a.resolveDir !== app || a.pluginData === 'from-trace-intake') return undefined;
+      const r = await b.resolve('msgpackr', {
+        resolveDir: traceIntakeDir,
+        kind: a.kind,
+        pluginData: 'from-trace-intake',
+      });
+      return r.errors.length > 0 ? { errors: r.errors } : { path: r.path };
+    });
+    b.onResolve({ filter: /^undici\// }, async (a) => {
+      if (a.pluginData === 'from-forwarder') return undefined;
+      const r = await b.resolve(a.path, {
+        resolveDir: forwarderDir,
+        kind: a.kind,
+        pluginData: 'from-forwarder',
+      });
+      return r.errors.length > 0 ? { errors: r.errors } : { path: r.path };
+    });
+  },
+};
+
+/**
+ * Writes NAME.cache beside each later bundle (scripts/write-code-cache.cjs, run by a node with the
+ * launcher's flags: the bundles loaded and one invocation run through the components), then has a
+ * second node check that V8 takes the caches.
+ */
+function writeCodeCaches(dir) {
+  const bundles = join(dir, 'serverless-agent');
+  for (const check of [false, true]) {
+    const r = spawnSync(
+      process.execPath,
+      [...NODE_FLAGS, join(app, 'scripts/write-code-cache.cjs'), bundles, ...(check ? ['--check'] : [])],
+      { stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: '' } },
+    );
+    if (r.status !== 0) throw new Error(`code cache: ${check ? 'checking' : 'writing'} failed (${r.status})`);
+  }
+}
+
+const LAYER_FILES = [
+  'datadog-agent.cjs',
+  'agent.cjs',
+  'agent.cache',
+  'components.cjs',
+  'components.cache',
+  'yaml.cjs',
+];
 
 async function stage(dir) {
   mkdirSync(join(dir, 'extensions'), { recursive: true });
@@ -110,34 +202,55 @@ async function stage(dir) {
     banner: { js: 'var __bundle_url=require("node:url").pathToFileURL(__filename).href;' },
     logLevel: 'warning',
   };
+  const to = (name) => join(dir, 'serverless-agent', name);
   // The entry registers with built-ins only; node compiles a whole file before running any of it,
-  // so the agent (fastify, undici, ...) is a second file, required once the register request is out.
+  // so the agent is a second file, loaded once the register request is out.
   await build({
     ...common,
     entryPoints: [join(app, 'src/main.ts')],
-    outfile: join(dir, 'serverless-agent/datadog-agent.cjs'),
-    plugins: [apart(/^\.\/agent\.js$/, './agent.cjs')],
+    outfile: to('datadog-agent.cjs'),
+    plugins: [later(['./agent.js'])],
   });
   // The agent (lifecycle included) runs up to the first `next`; the heavy components are a third
-  // file, compiled after it.
+  // file, loaded after it.
   await build({
     ...common,
     entryPoints: [join(app, 'src/agent.ts')],
-    outfile: join(dir, 'serverless-agent/agent.cjs'),
-    plugins: [apart(/^\.\/components\.js$/, './components.cjs')],
+    outfile: to('agent.cjs'),
+    plugins: [later(['./components.js'])],
+  });
+  // The components' packages are imported at the bundle's top level (in the sources they are
+  // dynamic imports): evaluating them while the code cache is made puts what their start compiles
+  // into the cache.
+  const packages = ['dogstatsd', 'trace-intake', 'flush-strategy', 'forwarder', 'logs'];
+  await build({
+    ...common,
+    stdin: {
+      contents: [
+        ...packages.map((p) => `import '@serverless-agent/${p}';`),
+        "export * from './src/components.ts';",
+        // For the build's warm-up invocation (scripts/write-code-cache.cjs).
+        "export { bindEarlyListeners, closeEarlyListeners } from './src/early.ts';",
+        "export { pack } from 'msgpackr';",
+      ].join('\n'),
+      resolveDir: app,
+      sourcefile: 'components-entry.ts',
+      loader: 'ts',
+    },
+    outfile: to('components.cjs'),
+    plugins: [slimDependencies],
   });
   await build({
     ...common,
-    entryPoints: [join(app, 'src/components.ts')],
-    outfile: join(dir, 'serverless-agent/components.cjs'),
+    entryPoints: [createRequire(join(app, 'package.json')).resolve('yaml')],
+    outfile: to('yaml.cjs'),
   });
+  writeCodeCaches(dir);
   copyFileSync(join(app, 'layer/datadog-agent'), join(dir, 'extensions/datadog-agent'));
   copyFileSync(join(app, 'layer/datadog_wrapper'), join(dir, 'datadog_wrapper'));
   chmodSync(join(dir, 'extensions/datadog-agent'), 0o755);
   chmodSync(join(dir, 'datadog_wrapper'), 0o755);
-  chmodSync(join(dir, 'serverless-agent/datadog-agent.cjs'), 0o644);
-  chmodSync(join(dir, 'serverless-agent/agent.cjs'), 0o644);
-  chmodSync(join(dir, 'serverless-agent/components.cjs'), 0o644);
+  for (const f of LAYER_FILES) chmodSync(to(f), 0o644);
 }
 
 mkdirSync(out, { recursive: true });

@@ -67,6 +67,7 @@ function firstNextSent(maxMs: number): Promise<void> {
   });
 }
 const MAX_EARLY_SAMPLES = 10_000;
+const MAX_RUNTIME_DONE_KEPT = 16;
 const MAX_EARLY_TELEMETRY_BATCHES = 1000;
 const MAX_EARLY_LIFECYCLE_EVENTS = 1000;
 // A start-invocation that beats the trace pipeline's loading waits this long for it at most (the
@@ -274,6 +275,11 @@ export async function run(options: RunOptions): Promise<void> {
         d.send({ type: 'runtime-done', requestId: event.requestId }),
       );
       runtimeDone.set(event.requestId, sent);
+      // Only an invocation on the End path takes its entry back out: the others' must not pile up.
+      for (const id of runtimeDone.keys()) {
+        if (runtimeDone.size <= MAX_RUNTIME_DONE_KEPT) break;
+        runtimeDone.delete(id);
+      }
     }
   });
 

@@ -1,8 +1,8 @@
 // The layer's entry (serverless-agent/datadog-agent.cjs, a few kilobytes): registration first, with
 // built-ins only, and, while it is on its way, the sockets the function may use during its init.
-// The agent (serverless-agent/agent.cjs) is compiled and loaded once registration is answered.
+// The agent (serverless-agent/agent.cjs, from its code cache) loads once registration is answered.
 import { register } from '@serverless-agent/lifecycle/register';
-import { bindEarlyListeners } from './early.js';
+import { bindEarlyListeners, type EarlyListeners } from './early.js';
 import { mergeEnv } from './env.js';
 import type { Logger } from './logger.js';
 import { portsFromEnv } from './ports.js';
@@ -13,7 +13,14 @@ const registration = register({
 });
 // Port problems are reported by the agent, which reads the same variables with its logger.
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
-const early = bindEarlyListeners(portsFromEnv(mergeEnv(process.env, quiet), quiet));
+// The sockets bind on the loop turn after the register request is written (it goes out once its
+// connect is seen; anything run before that turn delays it): well before Lambda, having the
+// registration, has started the runtime's process, let alone run the function's code.
+const early = new Promise<EarlyListeners>((resolve, reject) =>
+  setImmediate(() =>
+    bindEarlyListeners(portsFromEnv(mergeEnv(process.env, quiet), quiet)).then(resolve, reject),
+  ),
+);
 early.catch(() => {});
 const load = () => void import('./agent.js').then(({ run }) => run({ registration, startedAt, early }));
 registration.then(load, load);

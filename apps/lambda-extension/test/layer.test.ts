@@ -1,11 +1,29 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { LambdaSandbox, type TelemetryEvent } from '@serverless-agent/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAndUnzipLayer, freePorts, scratch } from './helpers.js';
+import { APP_DIR, buildAndUnzipLayer, freePorts, scratch } from './helpers.js';
 
 const mode = (path: string) => statSync(path).mode & 0o777;
+
+/** The node flags the launcher passes (NODE_FLAGS="..."), each followed by a space. */
+function launcherFlags(): string {
+  const m = /^NODE_FLAGS="([^"]*)"$/m.exec(readFileSync(join(APP_DIR, 'layer/datadog-agent'), 'utf8'));
+  return (m?.[1] ?? '')
+    .split(' ')
+    .filter(Boolean)
+    .map((f) => `${f} `)
+    .join('');
+}
 
 let work: ReturnType<typeof scratch>;
 let opt: string;
@@ -23,7 +41,8 @@ describe('layer.zip', () => {
       expect(mode(join(dir, 'datadog_wrapper'))).toBe(0o755);
       expect(mode(join(dir, 'serverless-agent/datadog-agent.cjs'))).toBe(0o644);
       expect(mode(join(dir, 'serverless-agent/agent.cjs'))).toBe(0o644);
-      expect(mode(join(dir, 'serverless-agent/components.cjs'))).toBe(0o644);
+      for (const f of ['components.cjs', 'agent.cache', 'components.cache', 'yaml.cjs'])
+        expect(mode(join(dir, 'serverless-agent', f))).toBe(0o644);
       expect(statSync(join(dir, 'serverless-agent')).isDirectory()).toBe(true);
       const listing = execFileSync('unzip', [
         '-Z1',
@@ -36,12 +55,34 @@ describe('layer.zip', () => {
       expect(listing).toEqual([
         'datadog_wrapper',
         'extensions/datadog-agent',
+        'serverless-agent/agent.cache',
         'serverless-agent/agent.cjs',
+        'serverless-agent/components.cache',
         'serverless-agent/components.cjs',
         'serverless-agent/datadog-agent.cjs',
+        'serverless-agent/yaml.cjs',
       ]);
     }, 120_000);
   }
+
+  it("carries V8 code caches that this node, started with the launcher's flags, takes", () => {
+    const bundles = join(opt, 'serverless-agent');
+    const script = [
+      `const l = require(${JSON.stringify(join(APP_DIR, 'layer/load-cached.cjs'))});`,
+      `const a = l.loadBundle(${JSON.stringify(bundles)}, 'agent');`,
+      `const c = l.loadBundle(${JSON.stringify(bundles)}, 'components');`,
+      'console.log(JSON.stringify({ status: l.codeCacheStatus(), run: typeof a.run, load: typeof c.loadComponents }));',
+      'process.exit(0);',
+    ].join('\n');
+    const flags = launcherFlags().split(' ').filter(Boolean);
+    const r = spawnSync(process.execPath, [...flags, '-e', script], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({
+      status: { agent: true, components: true },
+      run: 'function',
+      load: 'function',
+    });
+  }, 30_000);
 
   it('registers as datadog-agent in the sandbox, survives frozen invocations, exits 0 on SHUTDOWN', async () => {
     const { env } = await freePorts();
@@ -108,7 +149,7 @@ describe('the launcher', () => {
     const good = fakeNode(join(work.dir, 'node22'), 22);
     const r = launch(join(opt, 'extensions/datadog-agent'), `${old}:${good}`);
     expect(r.stdout.trim()).toBe(
-      `ran ${join(work.dir, 'node22')} --max-semi-space-size=1 ${opt}/extensions/../serverless-agent/datadog-agent.cjs`,
+      `ran ${join(work.dir, 'node22')} ${launcherFlags()}${opt}/extensions/../serverless-agent/datadog-agent.cjs`,
     );
   });
 

@@ -1,3 +1,4 @@
+import { Agent } from 'node:http';
 import {
   EXTENSIONS_API_VERSION,
   ExtensionsApiError,
@@ -37,6 +38,12 @@ export interface ErrorReport {
 
 /** The Extensions API after registration: `event/next`, and the two error reports. */
 export class ExtensionsClient {
+  // `next` goes out on the connection the previous event came back on: written at once, before
+  // anything else the event set off gets the thread (a new connection is only written to once
+  // its connect is seen, a turn of the event loop later, after timers and other I/O). That
+  // connection is never idle: it carries the pending `next` through the freeze.
+  private readonly nextAgent = new Agent({ keepAlive: true, maxSockets: 1 });
+
   constructor(
     readonly runtimeApi: string,
     readonly registration: Registration,
@@ -48,12 +55,21 @@ export class ExtensionsClient {
 
   /** Blocks until Lambda has an event for us; calling it also says "done with this phase". */
   async next(): Promise<ExtensionEvent> {
-    const res = await lambdaApiRequest(
-      this.runtimeApi,
-      'GET',
-      `/${EXTENSIONS_API_VERSION}/extension/event/next`,
-      { 'lambda-extension-identifier': this.extensionId },
-    );
+    const ask = () =>
+      lambdaApiRequest(
+        this.runtimeApi,
+        'GET',
+        `/${EXTENSIONS_API_VERSION}/extension/event/next`,
+        { 'lambda-extension-identifier': this.extensionId },
+        undefined,
+        undefined,
+        this.nextAgent,
+      );
+    // A kept-alive connection the other side closed meanwhile fails at once: ask again on a new one.
+    const res = await ask().catch((err: unknown) => {
+      if ((err as { reusedSocket?: boolean }).reusedSocket) return ask();
+      throw err;
+    });
     if (res.status !== 200) {
       const errorType = errorTypeOf(res.body);
       throw new ExtensionsApiError(

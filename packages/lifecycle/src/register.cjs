@@ -52,16 +52,18 @@ class ExtensionsApiError extends Error {
 }
 
 /**
- * One HTTP exchange with the Lambda API: no proxy, no pooling (connections do not survive a freeze well).
+ * One HTTP exchange with the Lambda API, without a proxy; on a connection of its own unless `agent`
+ * is given. An error on a kept-alive connection carries `reusedSocket: true` (safe to retry once).
  * @param {string} runtimeApi
  * @param {string} method
  * @param {string} path
  * @param {Record<string, string>} headers
  * @param {string} [body]
  * @param {number} [timeoutMs]
+ * @param {import('node:http').Agent} [agent]
  * @returns {Promise<HttpResult>}
  */
-function lambdaApiRequest(runtimeApi, method, path, headers, body, timeoutMs) {
+function lambdaApiRequest(runtimeApi, method, path, headers, body, timeoutMs, agent) {
   const colon = runtimeApi.lastIndexOf(':');
   const host = colon > 0 ? runtimeApi.slice(0, colon) : runtimeApi;
   const port = colon > 0 ? Number(runtimeApi.slice(colon + 1)) : 80;
@@ -73,7 +75,7 @@ function lambdaApiRequest(runtimeApi, method, path, headers, body, timeoutMs) {
         port,
         method,
         path,
-        agent: false,
+        agent: agent ?? false,
         headers: payload
           ? { ...headers, 'content-type': 'application/json', 'content-length': String(payload.length) }
           : headers,
@@ -92,7 +94,10 @@ function lambdaApiRequest(runtimeApi, method, path, headers, body, timeoutMs) {
         res.on('error', reject);
       },
     );
-    req.on('error', reject);
+    req.on('error', (err) => {
+      if (req.reusedSocket) Object.assign(err, { reusedSocket: true });
+      reject(err);
+    });
     if (timeoutMs !== undefined) {
       req.setTimeout(timeoutMs, () =>
         req.destroy(new Error(`${method} ${path} timed out after ${timeoutMs} ms`)),

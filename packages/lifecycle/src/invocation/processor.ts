@@ -521,6 +521,10 @@ export class InvocationProcessor {
   private maybeFinish(ctx: Context): void {
     if (!ctx.runtimeDone || !ctx.report) return;
     this.contexts.delete(ctx.requestId);
+    // Kept only to dedupe late errors and OOMs: the /proc readings (a few hundred bytes each, for
+    // up to FINISHED_MEMORY invocations) have served.
+    ctx.procStart = undefined;
+    ctx.procEnd = undefined;
     this.finished.set(ctx.requestId, ctx);
     if (this.finished.size > FINISHED_MEMORY) {
       const oldest = this.finished.keys().next().value;
