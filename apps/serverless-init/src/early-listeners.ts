@@ -30,6 +30,18 @@ export class EarlyUdp {
   received = 0;
   /** Settles once the secondary addresses are bound (or failed). */
   ready: Promise<void> = Promise.resolve();
+  /** @internal set by the listen function */
+  bindRest: () => Promise<void> = () => Promise.resolve();
+  private secondaryStarted = false;
+
+  /** Binds the other hosts (e.g. `::1`) on the same port; call it once the child is spawned. */
+  bindSecondary(): Promise<void> {
+    if (!this.secondaryStarted) {
+      this.secondaryStarted = true;
+      this.ready = this.bindRest();
+    }
+    return this.ready;
+  }
 
   get port(): number {
     return this.sockets[0]?.address().port ?? 0;
@@ -80,6 +92,18 @@ export class EarlyTcp {
   dropped = 0;
   /** Settles once the secondary addresses are bound (or failed). */
   ready: Promise<void> = Promise.resolve();
+  /** @internal set by the listen function */
+  bindRest: () => Promise<void> = () => Promise.resolve();
+  private secondaryStarted = false;
+
+  /** Binds the other hosts (e.g. `::1`) on the same port; call it once the child is spawned. */
+  bindSecondary(): Promise<void> {
+    if (!this.secondaryStarted) {
+      this.secondaryStarted = true;
+      this.ready = this.bindRest();
+    }
+    return this.ready;
+  }
 
   get port(): number {
     const a = this.servers[0]?.address();
@@ -163,11 +187,11 @@ function bindTcp(host: string, port: number, onConnection: (s: Socket) => void):
 }
 
 /**
- * Binds the first host (rejecting when it fails) and resolves; the others are bound on the port it
- * got in the background, their failures ignored (an image without IPv6 has no `::1`), so only one
- * bind precedes the child's spawn.
+ * Binds the first host (rejecting when it fails) and resolves; the others are bound later, on the
+ * port it got, by `bindSecondary()` (their failures ignored: an image without IPv6 has no `::1`).
+ * Each secondary bind costs milliseconds of CPU, so they wait until the child is spawned.
  */
-async function bindAll<T>(
+async function bindFirst<T>(
   hosts: readonly string[],
   port: number,
   bind: (host: string, port: number) => Promise<T>,
@@ -175,26 +199,25 @@ async function bindAll<T>(
   add: (t: T) => void,
   logger: Logger,
   what: string,
-): Promise<{ rest: Promise<void> }> {
+): Promise<() => Promise<void>> {
   const [first, ...rest] = hosts;
-  if (first === undefined) return { rest: Promise.resolve() };
+  if (first === undefined) return () => Promise.resolve();
   const main = await bind(first, port);
   add(main);
   const bound = portOf(main);
-  return {
-    rest: Promise.all(
+  return () =>
+    Promise.all(
       rest.map((h) =>
         bind(h, bound).then(add, (err: Error) => {
           logger.debug(`${what}: not listening on ${h}:${bound}: ${err.message}`);
         }),
       ),
-    ).then(() => {}),
-  };
+    ).then(() => {});
 }
 
 export async function listenUdp(options: EarlyListenOptions): Promise<EarlyUdp> {
   const early = new EarlyUdp();
-  const { rest } = await bindAll(
+  early.bindRest = await bindFirst(
     options.hosts,
     options.port,
     (h, p) => bindUdp(h, p, early.onMessage),
@@ -206,13 +229,12 @@ export async function listenUdp(options: EarlyListenOptions): Promise<EarlyUdp> 
     options.logger,
     'dogstatsd',
   );
-  early.ready = rest;
   return early;
 }
 
 export async function listenTcp(options: EarlyListenOptions): Promise<EarlyTcp> {
   const early = new EarlyTcp();
-  const { rest } = await bindAll(
+  early.bindRest = await bindFirst(
     options.hosts,
     options.port,
     (h, p) => bindTcp(h, p, early.onConnection),
@@ -227,7 +249,6 @@ export async function listenTcp(options: EarlyListenOptions): Promise<EarlyTcp> 
     options.logger,
     'apm',
   );
-  early.ready = rest;
   return early;
 }
 
