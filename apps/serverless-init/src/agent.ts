@@ -18,6 +18,7 @@ import { isFalse } from './config.js';
 import { EnhancedMetrics, type EnhancedSample } from './enhanced-metrics.js';
 import { FlushLoop, flushIntervalFromEnv } from './flush-loop.js';
 import { fetchGcpMetadata } from './gcp-metadata.js';
+import { type HealthServer, healthPortFrom, startHealthServer, unsupportedSettings } from './health.js';
 import { JobSpan } from './job-span.js';
 import { logThreadScript } from './log-thread-script.js';
 import { LogWorkerClient, startLogThread } from './log-worker-client.js';
@@ -254,6 +255,17 @@ export async function startAgent(context: AgentContext): Promise<RunningAgent> {
   });
   loop.start();
 
+  for (const warning of unsupportedSettings(env)) logger.warn(warning);
+  // The probe opens last: once it answers, everything above is running.
+  const healthPort = healthPortFrom(env, logger);
+  let health: HealthServer | undefined;
+  if (healthPort !== undefined) {
+    health = await startHealthServer({ port: healthPort, logger }).catch((err: Error) => {
+      logger.error(`health: cannot listen on tcp port ${healthPort}: ${err.message}`);
+      return undefined;
+    });
+  }
+
   let terminated = false;
   return {
     onTerminate() {
@@ -285,6 +297,7 @@ export async function startAgent(context: AgentContext): Promise<RunningAgent> {
       ) as Record<PayloadKind, number>;
       await send(await collectPayloads(true), budgets);
       await Promise.all([
+        health?.close(),
         output?.close(),
         tailer?.stop(),
         receiver ? closeReceiver(receiver) : undefined,
