@@ -20,17 +20,11 @@ export const MAX_QUEUED_DATAGRAM_BYTES = 8 * 1024 * 1024;
 /** Connections held (paused, unread) until the trace receiver is loaded. */
 export const MAX_QUEUED_CONNECTIONS = 256;
 
-export class EarlyUdp {
-  readonly sockets: UdpSocket[] = [];
-  private queue: Buffer[] = [];
-  private queuedBytes = 0;
-  private handler: ((msg: Buffer) => void) | undefined;
-  /** Datagrams dropped because the queue was full before the handler came. */
-  dropped = 0;
-  received = 0;
+/** The addresses bound after the first one (e.g. `::1` beside `127.0.0.1`). */
+class SecondaryAddresses {
   /** Settles once the secondary addresses are bound (or failed). */
   ready: Promise<void> = Promise.resolve();
-  /** @internal set by the listen function */
+  /** Set by the listen function: binds the other hosts on the first one's port. */
   bindRest: () => Promise<void> = () => Promise.resolve();
   private secondaryStarted = false;
 
@@ -42,6 +36,16 @@ export class EarlyUdp {
     }
     return this.ready;
   }
+}
+
+export class EarlyUdp extends SecondaryAddresses {
+  readonly sockets: UdpSocket[] = [];
+  private queue: Buffer[] = [];
+  private queuedBytes = 0;
+  private handler: ((msg: Buffer) => void) | undefined;
+  /** Datagrams dropped because the queue was full before the handler came. */
+  dropped = 0;
+  received = 0;
 
   get port(): number {
     return this.sockets[0]?.address().port ?? 0;
@@ -84,26 +88,12 @@ export class EarlyUdp {
   }
 }
 
-export class EarlyTcp {
+export class EarlyTcp extends SecondaryAddresses {
   readonly servers: Server[] = [];
   private held: Socket[] = [];
   private handler: ((socket: Socket) => void) | undefined;
   private readonly open = new Set<Socket>();
   dropped = 0;
-  /** Settles once the secondary addresses are bound (or failed). */
-  ready: Promise<void> = Promise.resolve();
-  /** @internal set by the listen function */
-  bindRest: () => Promise<void> = () => Promise.resolve();
-  private secondaryStarted = false;
-
-  /** Binds the other hosts (e.g. `::1`) on the same port; call it once the child is spawned. */
-  bindSecondary(): Promise<void> {
-    if (!this.secondaryStarted) {
-      this.secondaryStarted = true;
-      this.ready = this.bindRest();
-    }
-    return this.ready;
-  }
 
   get port(): number {
     const a = this.servers[0]?.address();
