@@ -83,7 +83,7 @@ if (parts.includes('startup')) {
     ]);
   }
   const startSamples = variants.map(() => []);
-  const ROUNDS = 25;
+  const ROUNDS = 40;
   for (let round = 0; round < ROUNDS + 2; round++) {
     for (const [i, [, measure]] of variants.entries()) {
       const ms = await measure();

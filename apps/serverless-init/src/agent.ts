@@ -44,7 +44,7 @@ export const FINAL_BUDGET_MS: Record<PayloadKind, number> = {
 /** The tailer's last read of its files at shutdown, inside the logs budget. */
 const DRAIN_BUDGET_MS = 1_000;
 /** Share of a core the log thread takes while the command floods its output (the rest is dropped). */
-const LOG_THREAD_CPU_SHARE = 0.2;
+const LOG_THREAD_CPU_SHARE = 0.1;
 /** Longest the metadata may hold the pipelines back (Datadog: 6 × the 300 ms request timeout). */
 const METADATA_WAIT_MS = 1_800;
 

@@ -136,6 +136,7 @@ function passThrough(from: NodeJS.ReadableStream, to: Writable, tee: (chunk: Buf
     };
     to.on('error', onError);
     from.on('data', (chunk: Buffer) => {
+      // Written first: the copy for the logs never delays the user's bytes.
       if (!broken && !to.write(chunk)) {
         from.pause();
         to.once('drain', () => from.resume());
