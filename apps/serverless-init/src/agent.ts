@@ -172,7 +172,7 @@ export async function startAgent(context: AgentContext): Promise<RunningAgent> {
     const source = logsConfig.source ?? platform.logSource;
     if (context.output) {
       try {
-        const thread = await startLogThread(logThreadScript(), {
+        const thread = startLogThread(logThreadScript(), {
           env,
           defaultSource: platform.logSource,
           tags: all,

@@ -28,8 +28,9 @@ export interface WorkerLike {
 /** Where the log thread's script is: a file beside ours, or its source (inside the executable). */
 export type WorkerScript = { path: string } | { code: string };
 
-export async function startLogThread(script: WorkerScript, data: LogWorkerData): Promise<WorkerLike> {
-  const { Worker } = await import('node:worker_threads');
+export function startLogThread(script: WorkerScript, data: LogWorkerData): WorkerLike {
+  // Not a dynamic import: the executable compiles the agent without an import callback.
+  const { Worker } = process.getBuiltinModule('node:worker_threads');
   const worker =
     'code' in script
       ? new Worker(script.code, { eval: true, workerData: data })

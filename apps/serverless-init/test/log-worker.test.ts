@@ -119,7 +119,7 @@ describe('LogWorkerClient (the pass-through side)', () => {
 
   it('with the real thread: chunks in, log payloads out, a 413 split by events', async () => {
     await ensureBundle();
-    const thread = await startLogThread({ path: join(APP_DIR, 'dist', 'datadog-init-logs.cjs') }, DATA);
+    const thread = startLogThread({ path: join(APP_DIR, 'dist', 'datadog-init-logs.cjs') }, DATA);
     const client = new LogWorkerClient(thread, noopLogger);
     const lines = Array.from({ length: 1000 }, (_, i) => `line ${i}\n`).join('');
     for (let i = 0; i < lines.length; i += 333) client.stdout(Buffer.from(lines.slice(i, i + 333)));
