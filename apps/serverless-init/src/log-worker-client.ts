@@ -71,7 +71,13 @@ export class LogWorkerClient implements OutputTee {
       );
       this.fail();
     });
-    worker.on('exit', () => this.fail());
+    worker.on('exit', (code) => {
+      if (!this.broken)
+        this.logger.error(
+          `logs: the log thread stopped (exit ${code}); the command's output is no longer shipped`,
+        );
+      this.fail();
+    });
   }
 
   stdout = (chunk: Buffer): void => this.take(chunk, 0);
