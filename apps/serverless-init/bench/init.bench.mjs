@@ -6,7 +6,8 @@
 //     child piped directly (target: >= 0.8x), and against a bare Node script that only relays the
 //     child's stdout to its own (the floor of any pass-through that reads the output).
 // BENCH_INIT=startup or BENCH_INIT=throughput runs one part only.
-// Rounds interleave the variants so machine noise hits all alike; medians are reported.
+// Rounds interleave the variants, each round starting with the next one, so machine noise hits all
+// alike; medians are reported.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,6 +28,8 @@ const env = {
 };
 const nowMs = () => performance.timeOrigin + performance.now();
 const parts = process.env.BENCH_INIT ?? 'startup,throughput';
+/** 0..n-1 starting at `round` mod n. */
+const rotated = (n, round) => Array.from({ length: n }, (_, k) => (k + round) % n);
 
 function run(command, args, extraEnv = {}) {
   return new Promise((resolve, reject) => {
@@ -85,8 +88,9 @@ if (parts.includes('startup')) {
   const startSamples = variants.map(() => []);
   const ROUNDS = 40;
   for (let round = 0; round < ROUNDS + 2; round++) {
-    for (const [i, [, measure]] of variants.entries()) {
-      const ms = await measure();
+    // Each round starts with another variant: no variant always runs first (or after the same one).
+    for (const i of rotated(variants.length, round)) {
+      const ms = await variants[i][1]();
       if (round >= 2) startSamples[i].push(ms); // two warm-up rounds
     }
   }
@@ -159,7 +163,7 @@ if (parts.includes('throughput')) {
   const tpSamples = tp.map(() => []);
   const TP_ROUNDS = 5;
   for (let round = 0; round < TP_ROUNDS; round++) {
-    for (const [i, [, measure]] of tp.entries()) tpSamples[i].push(await measure());
+    for (const i of rotated(tp.length, round)) tpSamples[i].push(await tp[i][1]());
   }
   const direct = median(tpSamples[0]);
   console.log(`\nstdout throughput, ${TOTAL / MIB} MiB, ${TP_ROUNDS} rounds (MiB/s)`);
