@@ -21,6 +21,7 @@ const app = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(app, 'dist');
 const bundle = join(dist, 'datadog-init.cjs');
 const agent = join(dist, 'datadog-init-agent.cjs');
+const logs = join(dist, 'datadog-init-logs.cjs');
 const out = join(dist, 'datadog-init');
 const stamp = join(dist, 'datadog-init.stamp');
 const FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -33,6 +34,8 @@ const key = JSON.stringify({
   size: statSync(bundle).size,
   agent: statSync(agent).mtimeMs,
   agentSize: statSync(agent).size,
+  logs: statSync(logs).mtimeMs,
+  logsSize: statSync(logs).size,
 });
 if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === key) {
   console.log('dist/datadog-init: up to date');
@@ -49,7 +52,7 @@ try {
       main: bundle,
       output: blob,
       // The agent is compiled only after the child is spawned (see src/load-agent.ts).
-      assets: { 'datadog-init-agent.cjs': agent },
+      assets: { 'datadog-init-agent.cjs': agent, 'datadog-init-logs.cjs': logs },
       disableExperimentalSEAWarning: true,
       // A code cache compiled at build time: less parsing before the child is spawned.
       useCodeCache: true,

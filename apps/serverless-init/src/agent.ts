@@ -1,5 +1,4 @@
 import {
-  ChildOutputLogs,
   FileTailer,
   type OutgoingPayload as LogPayload,
   LogPipeline,
@@ -19,7 +18,10 @@ import { isFalse } from './config.js';
 import { EnhancedMetrics, type EnhancedSample } from './enhanced-metrics.js';
 import { FlushLoop, flushIntervalFromEnv } from './flush-loop.js';
 import { fetchGcpMetadata } from './gcp-metadata.js';
+import { type HealthServer, healthPortFrom, startHealthServer, unsupportedSettings } from './health.js';
 import { JobSpan } from './job-span.js';
+import { logThreadScript } from './log-thread-script.js';
+import { LogWorkerClient, startLogThread } from './log-worker-client.js';
 import { type MetricsPipeline, startMetrics } from './metrics.js';
 import {
   detectPlatform,
@@ -41,6 +43,8 @@ export const FINAL_BUDGET_MS: Record<PayloadKind, number> = {
 };
 /** The tailer's last read of its files at shutdown, inside the logs budget. */
 const DRAIN_BUDGET_MS = 1_000;
+/** Share of a core the log thread takes while the command floods its output (the rest is dropped). */
+const LOG_THREAD_CPU_SHARE = 0.1;
 /** Longest the metadata may hold the pipelines back (Datadog: 6 × the 300 ms request timeout). */
 const METADATA_WAIT_MS = 1_800;
 
@@ -158,26 +162,40 @@ export async function startAgent(context: AgentContext): Promise<RunningAgent> {
   const collect = () => enhanced?.collect(Date.now(), readCgroupCpu(cgroupRoot ? { root: cgroupRoot } : {}));
   collect();
 
-  // Logs: the child's output (already held since it started) and the tailed files.
+  // Logs: the child's output (already held since it started), processed on the log thread, and
+  // the tailed files, processed here (they are read at our pace, not the command's).
   const logsConfig = logsFromEnv(env, logger, { target: 'serverless-init' });
   let pipeline: LogPipeline | undefined;
-  let output: ChildOutputLogs | undefined;
+  let output: LogWorkerClient | undefined;
   let tailer: FileTailer | undefined;
   if (logsConfig.enabled) {
-    pipeline = new LogPipeline({
-      source: logsConfig.source ?? platform.logSource,
-      service: logsConfig.service,
-      tags: all,
-      rules: logsConfig.rules,
-      logger,
-    });
-    const p = pipeline;
+    const source = logsConfig.source ?? platform.logSource;
     if (context.output) {
-      const out = new ChildOutputLogs((line, status) => p.submit(line, status));
-      output = out;
-      context.output.attach({ stdout: (c) => out.stdout(c), stderr: (c) => out.stderr(c) });
+      try {
+        const thread = startLogThread(logThreadScript(), {
+          env,
+          defaultSource: platform.logSource,
+          tags: all,
+          cpuShare: LOG_THREAD_CPU_SHARE,
+        });
+        output = new LogWorkerClient(thread, logger);
+        context.output.attach(output);
+      } catch (err) {
+        logger.error(
+          `logs: the log thread could not start; the command's output is not shipped: ${(err as Error).message}`,
+        );
+        context.output.discard();
+      }
     }
     if (logsConfig.logPath) {
+      const p = new LogPipeline({
+        source,
+        service: logsConfig.service,
+        tags: all,
+        rules: logsConfig.rules,
+        logger,
+      });
+      pipeline = p;
       tailer = new FileTailer({
         pattern: logsConfig.logPath,
         startPosition: logsConfig.startPosition,
@@ -192,10 +210,14 @@ export async function startAgent(context: AgentContext): Promise<RunningAgent> {
     context.output?.discard();
   }
 
+  const droppedChunks = () => (context.output?.droppedChunks ?? 0) + (output?.droppedChunks ?? 0);
+  const droppedBytes = () => (context.output?.droppedBytes ?? 0) + (output?.droppedBytes ?? 0);
+
   const collectPayloads = async (final: boolean): Promise<AnyPayload[]> => {
     const out: AnyPayload[] = [];
     if (traceAgent) out.push(...traceAgent.flush(final));
     out.push(...proxied.splice(0));
+    if (output) out.push(...(await output.flush()));
     if (pipeline) out.push(...pipeline.flush());
     if (metrics) out.push(...((await metrics.flush(final)) as AnyPayload[]));
     return out;
@@ -220,7 +242,7 @@ export async function startAgent(context: AgentContext): Promise<RunningAgent> {
     intervalMs: flushIntervalFromEnv(env, logger),
     flush: async () => {
       collect();
-      const lost = context.output?.droppedChunks ?? 0;
+      const lost = droppedChunks();
       if (lost > reportedLost) {
         logger.warn(
           `logs: the command writes faster than logs can be processed; ${lost} chunks not shipped so far`,
@@ -232,6 +254,17 @@ export async function startAgent(context: AgentContext): Promise<RunningAgent> {
     logger,
   });
   loop.start();
+
+  for (const warning of unsupportedSettings(env)) logger.warn(warning);
+  // The probe opens last: once it answers, everything above is running.
+  const healthPort = healthPortFrom(env, logger);
+  let health: HealthServer | undefined;
+  if (healthPort !== undefined) {
+    health = await startHealthServer({ port: healthPort, logger }).catch((err: Error) => {
+      logger.error(`health: cannot listen on tcp port ${healthPort}: ${err.message}`);
+      return undefined;
+    });
+  }
 
   let terminated = false;
   return {
@@ -248,12 +281,11 @@ export async function startAgent(context: AgentContext): Promise<RunningAgent> {
       enhanced?.stopped(info.exitCode, now - context.startedAt);
       if (jobSpan && traceAgent)
         traceAgent.handleOwnSpans([jobSpan.finish(now, info.exitCode) as unknown as Span]);
-      // The backlog of a command that out-wrote the pipeline gets part of the logs budget.
-      context.output?.drain(DRAIN_BUDGET_MS / 2);
-      output?.end();
-      if (context.output && context.output.droppedChunks > 0) {
+      // The backlog of a command that out-wrote the log thread gets part of the logs budget.
+      if (output) await output.finish(DRAIN_BUDGET_MS / 2);
+      if (droppedChunks() > 0) {
         logger.warn(
-          `logs: ${context.output.droppedChunks} chunks (${context.output.droppedBytes} bytes) of the command's output were not shipped: it wrote faster than logs could be processed`,
+          `logs: ${droppedChunks()} chunks (${droppedBytes()} bytes) of the command's output were not shipped: it wrote faster than logs could be processed`,
         );
       }
       if (tailer) await withTimeout(tailer.drain(), DRAIN_BUDGET_MS);
@@ -265,6 +297,8 @@ export async function startAgent(context: AgentContext): Promise<RunningAgent> {
       ) as Record<PayloadKind, number>;
       await send(await collectPayloads(true), budgets);
       await Promise.all([
+        health?.close(),
+        output?.close(),
         tailer?.stop(),
         receiver ? closeReceiver(receiver) : undefined,
         withTimeout(sender.close(), 200),

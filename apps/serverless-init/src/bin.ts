@@ -7,8 +7,13 @@ import { main } from './main.js';
 main({
   argv: process.argv.slice(2),
   env: process.env,
-  stdout: process.stdout,
-  stderr: process.stderr,
+  // Getters: the streams are made on first use, after the child is spawned.
+  get stdout() {
+    return process.stdout;
+  },
+  get stderr() {
+    return process.stderr;
+  },
   signals: process,
   loadAgent,
 }).then(

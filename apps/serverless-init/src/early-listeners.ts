@@ -20,7 +20,25 @@ export const MAX_QUEUED_DATAGRAM_BYTES = 8 * 1024 * 1024;
 /** Connections held (paused, unread) until the trace receiver is loaded. */
 export const MAX_QUEUED_CONNECTIONS = 256;
 
-export class EarlyUdp {
+/** The addresses bound after the first one (e.g. `::1` beside `127.0.0.1`). */
+class SecondaryAddresses {
+  /** Settles once the secondary addresses are bound (or failed). */
+  ready: Promise<void> = Promise.resolve();
+  /** Set by the listen function: binds the other hosts on the first one's port. */
+  bindRest: () => Promise<void> = () => Promise.resolve();
+  private secondaryStarted = false;
+
+  /** Binds the other hosts (e.g. `::1`) on the same port; call it once the child is spawned. */
+  bindSecondary(): Promise<void> {
+    if (!this.secondaryStarted) {
+      this.secondaryStarted = true;
+      this.ready = this.bindRest();
+    }
+    return this.ready;
+  }
+}
+
+export class EarlyUdp extends SecondaryAddresses {
   readonly sockets: UdpSocket[] = [];
   private queue: Buffer[] = [];
   private queuedBytes = 0;
@@ -28,8 +46,6 @@ export class EarlyUdp {
   /** Datagrams dropped because the queue was full before the handler came. */
   dropped = 0;
   received = 0;
-  /** Settles once the secondary addresses are bound (or failed). */
-  ready: Promise<void> = Promise.resolve();
 
   get port(): number {
     return this.sockets[0]?.address().port ?? 0;
@@ -72,14 +88,12 @@ export class EarlyUdp {
   }
 }
 
-export class EarlyTcp {
+export class EarlyTcp extends SecondaryAddresses {
   readonly servers: Server[] = [];
   private held: Socket[] = [];
   private handler: ((socket: Socket) => void) | undefined;
   private readonly open = new Set<Socket>();
   dropped = 0;
-  /** Settles once the secondary addresses are bound (or failed). */
-  ready: Promise<void> = Promise.resolve();
 
   get port(): number {
     const a = this.servers[0]?.address();
@@ -163,11 +177,11 @@ function bindTcp(host: string, port: number, onConnection: (s: Socket) => void):
 }
 
 /**
- * Binds the first host (rejecting when it fails) and resolves; the others are bound on the port it
- * got in the background, their failures ignored (an image without IPv6 has no `::1`), so only one
- * bind precedes the child's spawn.
+ * Binds the first host (rejecting when it fails) and resolves; the others are bound later, on the
+ * port it got, by `bindSecondary()` (their failures ignored: an image without IPv6 has no `::1`).
+ * Each secondary bind costs milliseconds of CPU, so they wait until the child is spawned.
  */
-async function bindAll<T>(
+async function bindFirst<T>(
   hosts: readonly string[],
   port: number,
   bind: (host: string, port: number) => Promise<T>,
@@ -175,26 +189,25 @@ async function bindAll<T>(
   add: (t: T) => void,
   logger: Logger,
   what: string,
-): Promise<{ rest: Promise<void> }> {
+): Promise<() => Promise<void>> {
   const [first, ...rest] = hosts;
-  if (first === undefined) return { rest: Promise.resolve() };
+  if (first === undefined) return () => Promise.resolve();
   const main = await bind(first, port);
   add(main);
   const bound = portOf(main);
-  return {
-    rest: Promise.all(
+  return () =>
+    Promise.all(
       rest.map((h) =>
         bind(h, bound).then(add, (err: Error) => {
           logger.debug(`${what}: not listening on ${h}:${bound}: ${err.message}`);
         }),
       ),
-    ).then(() => {}),
-  };
+    ).then(() => {});
 }
 
 export async function listenUdp(options: EarlyListenOptions): Promise<EarlyUdp> {
   const early = new EarlyUdp();
-  const { rest } = await bindAll(
+  early.bindRest = await bindFirst(
     options.hosts,
     options.port,
     (h, p) => bindUdp(h, p, early.onMessage),
@@ -206,13 +219,12 @@ export async function listenUdp(options: EarlyListenOptions): Promise<EarlyUdp> 
     options.logger,
     'dogstatsd',
   );
-  early.ready = rest;
   return early;
 }
 
 export async function listenTcp(options: EarlyListenOptions): Promise<EarlyTcp> {
   const early = new EarlyTcp();
-  const { rest } = await bindAll(
+  early.bindRest = await bindFirst(
     options.hosts,
     options.port,
     (h, p) => bindTcp(h, p, early.onConnection),
@@ -227,7 +239,6 @@ export async function listenTcp(options: EarlyListenOptions): Promise<EarlyTcp> 
     options.logger,
     'apm',
   );
-  early.ready = rest;
   return early;
 }
 

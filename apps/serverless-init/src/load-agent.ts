@@ -1,6 +1,3 @@
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { compileFunction } from 'node:vm';
 import type { StartAgent } from './agent-types.js';
 
 /** Set by the bundler: the entry and the agent are then two files (or an executable and an asset). */
@@ -24,6 +21,9 @@ export async function loadAgent(): Promise<StartAgent> {
   if (typeof __DATADOG_INIT_BUNDLED__ === 'undefined') {
     return (await import('./agent.js')).startAgent;
   }
+  // Loaded here, not at the top: the entry evaluates as little as possible before the spawn.
+  const { createRequire } = process.getBuiltinModule('node:module');
+  const { dirname, join } = process.getBuiltinModule('node:path');
   const req = createRequire(process.execPath);
   let sea: SeaModule | undefined;
   try {
@@ -34,7 +34,9 @@ export async function loadAgent(): Promise<StartAgent> {
   if (sea?.isSea()) {
     const code = sea.getAsset(AGENT_BUNDLE, 'utf8');
     const module = { exports: {} as { startAgent?: StartAgent } };
-    compileFunction(code, ['module', 'exports', 'require', '__filename'], { filename: AGENT_BUNDLE })(
+    process
+      .getBuiltinModule('node:vm')
+      .compileFunction(code, ['module', 'exports', 'require', '__filename'], { filename: AGENT_BUNDLE })(
       module,
       module.exports,
       req,

@@ -17,8 +17,9 @@ export const SHUTDOWN_BUDGET_MS = 9_500;
 export interface MainOptions {
   argv: readonly string[];
   env: Env;
-  stdout: Writable;
-  stderr: Writable;
+  /** Our own streams, read only when first needed (creating process.stdout costs milliseconds). */
+  readonly stdout: Writable;
+  readonly stderr: Writable;
   /** Where signals come from (the process). */
   signals: Pick<NodeJS.Process, 'on' | 'off' | 'once'>;
   /** Loads the agent (everything beyond the process itself); called once the child is spawned. */
@@ -38,6 +39,8 @@ export async function main(options: MainOptions): Promise<number> {
     options.stderr.write(`datadog-init: ${mode.reason}\n`);
     return 1;
   }
+  // Sidecar mode stops on SIGTERM or SIGINT: listen before anything else can take time.
+  const stopped = mode.kind === 'sidecar' ? waitForStop(options.signals) : undefined;
   applyEnvDefaults(env, mode.kind);
   const config = earlyConfig(env);
 
@@ -59,9 +62,6 @@ export async function main(options: MainOptions): Promise<number> {
       : Promise.resolve(undefined),
   ]);
 
-  if (udp) logger.debug(`dogstatsd: listening on udp port ${udp.port}`);
-  if (tcp) logger.debug(`apm: listening on tcp port ${tcp.port}`);
-
   const tee = config.logsEnabled ? new HeldTee() : undefined;
   let supervised: ReturnType<typeof supervise> | undefined;
   if (mode.kind === 'init') {
@@ -69,15 +69,21 @@ export async function main(options: MainOptions): Promise<number> {
       command: mode.command,
       args: mode.args,
       env: childEnv(env, { dogstatsd: udp?.port, apm: tcp?.port }, existsSync) as NodeJS.ProcessEnv,
-      stdout: options.stdout,
-      stderr: options.stderr,
+      get stdout() {
+        return options.stdout;
+      },
+      get stderr() {
+        return options.stderr;
+      },
       ...(tee ? { tee } : {}),
       signalSource: options.signals,
     });
   }
-
-  // Sidecar mode stops on SIGTERM or SIGINT: listen before anything else can take time.
-  const stopped = supervised ? undefined : waitForStop(options.signals);
+  // `::1` (or `::`) beside the first address: after the spawn, which they would otherwise delay.
+  void udp?.bindSecondary();
+  void tcp?.bindSecondary();
+  if (udp) logger.debug(`dogstatsd: listening on udp port ${udp.port}`);
+  if (tcp) logger.debug(`apm: listening on tcp port ${tcp.port}`);
 
   // Everything else loads while the child starts.
   const context: AgentContext = {

@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { constants } from 'node:os';
 import type { Writable } from 'node:stream';
 
 /**
@@ -70,7 +69,7 @@ export interface SupervisedChild {
 
 export function exitCodeFor(code: number | null, signal: NodeJS.Signals | null): number {
   if (code !== null) return code;
-  if (signal !== null) return 128 + (constants.signals[signal] ?? 0);
+  if (signal !== null) return 128 + (process.getBuiltinModule('node:os').constants.signals[signal] ?? 0);
   return 1;
 }
 
@@ -137,6 +136,7 @@ function passThrough(from: NodeJS.ReadableStream, to: Writable, tee: (chunk: Buf
     };
     to.on('error', onError);
     from.on('data', (chunk: Buffer) => {
+      // Written first: the copy for the logs never delays the user's bytes.
       if (!broken && !to.write(chunk)) {
         from.pause();
         to.once('drain', () => from.resume());

@@ -4,12 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { listenTcp, listenUdp, MAX_QUEUED_DATAGRAMS } from '../src/early-listeners.js';
 import { noopLogger } from '../src/logger.js';
 
-function sendUdp(port: number, msgs: string[]): Promise<void> {
-  const s = createSocket('udp4');
+function sendUdp(port: number, msgs: string[], host = '127.0.0.1'): Promise<void> {
+  const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
   return new Promise((resolve) => {
     let left = msgs.length;
     for (const m of msgs)
-      s.send(m, port, '127.0.0.1', () => {
+      s.send(m, port, host, () => {
         if (--left === 0) s.close(() => resolve());
       });
   });
@@ -26,6 +26,28 @@ describe('early listeners', () => {
     await sendUdp(udp.port, ['d:4|c']);
     await expect.poll(() => got.length, { timeout: 5000 }).toBe(4);
     await udp.close();
+  });
+
+  it('UDP: the other addresses are bound on the same port only when asked (after the spawn)', async () => {
+    const udp = await listenUdp({ hosts: ['127.0.0.1', '::1'], port: 0, logger: noopLogger });
+    expect(udp.sockets).toHaveLength(1);
+    await udp.bindSecondary();
+    // An image without IPv6 has no ::1: the bind then fails quietly and only 127.0.0.1 listens.
+    if (udp.sockets.length === 2) {
+      expect(udp.sockets[1]!.address()).toMatchObject({ address: '::1', port: udp.port });
+      await sendUdp(udp.port, ['v6:1|c'], '::1');
+      await expect.poll(() => udp.queued, { timeout: 5000 }).toBe(1);
+    }
+    await udp.close();
+  });
+
+  it('TCP: the other addresses are bound on the same port only when asked', async () => {
+    const tcp = await listenTcp({ hosts: ['127.0.0.1', '::1'], port: 0, logger: noopLogger });
+    expect(tcp.servers).toHaveLength(1);
+    await tcp.bindSecondary();
+    if (tcp.servers.length === 2)
+      expect(tcp.servers[1]!.address()).toMatchObject({ address: '::1', port: tcp.port });
+    await tcp.close();
   });
 
   it('UDP: the queue is bounded and what it drops is counted', async () => {

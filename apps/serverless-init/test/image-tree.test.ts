@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { startIntake } from '@serverless-agent/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_DIR, ensureBundle, start } from './helpers/datadog-init.js';
 import { lastStage } from './helpers/dockerfile.js';
@@ -86,7 +87,9 @@ describe('the image tree, assembled from the Dockerfiles and the build output', 
 
     const port = await freePort();
     const cmd = user.cmd.map((a) => (a.startsWith('/app/') ? join(root, a) : a));
-    const proc = start(cmd, { ...user.env, PATH: bin, PORT: String(port) }, entry);
+    // The image's DD_LOGS_ENABLED=true: the executable's log thread ships the service's lines.
+    const intake = await startIntake();
+    const proc = start(cmd, { ...user.env, ...intake.agentEnv(), PATH: bin, PORT: String(port) }, entry);
     await proc.waitForStdout('listening on', 30_000);
     expect(await get(port, '/hello')).toBe('hello\n');
     await proc.waitForStdout('served /hello\n');
@@ -94,5 +97,9 @@ describe('the image tree, assembled from the Dockerfiles and the build output', 
     // Python has no SIGTERM handler: it dies of it, and datadog-init reports it as a shell would.
     expect((await proc.exit).code).toBe(143);
     expect(proc.stdout().toString()).toBe(`listening on ${port}\nserved /hello\n`);
+    const [log] = await intake.waitForLogs(1, /^served \/hello$/, { timeoutMs: 20_000 });
+    expect(log).toMatchObject({ service: 'hello', status: 'info' });
+    expect(proc.stderr().toString()).not.toContain('ERROR');
+    await intake.stop();
   }, 60_000);
 });
