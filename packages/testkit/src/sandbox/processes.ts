@@ -112,6 +112,9 @@ function splitLines(onLine: (line: string) => void) {
   };
 }
 
+/** How long a child's exit waits for the rest of its output. */
+const OUTPUT_DRAIN_MS = 500;
+
 export function spawnChild(opts: SpawnOptions): Child {
   const spawnedAt = performance.now();
   const proc = spawn(opts.command, opts.args, {
@@ -121,19 +124,39 @@ export function spawnChild(opts: SpawnOptions): Child {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const child = { name: opts.name, proc, pid: proc.pid ?? -1, spawnedAt } as Child;
+  const outputEnded: Promise<void>[] = [];
   for (const stream of ['stdout', 'stderr'] as const) {
     const s = proc[stream]!;
     s.setEncoding('utf8');
     const lines = splitLines((l) => opts.onLine(stream, l));
     s.on('data', (c: string) => lines.push(c));
-    s.on('end', () => lines.end());
+    outputEnded.push(
+      new Promise((resolve) => {
+        s.on('end', () => {
+          lines.end();
+          resolve();
+        });
+        s.on('close', resolve);
+      }),
+    );
   }
   child.exited = new Promise((resolve) => {
     const done = (code: number | null, signal: NodeJS.Signals | null) => {
       if (child.exitInfo) return;
       child.exitInfo = { code, signal };
-      resolve(child.exitInfo);
-      opts.onExit(child);
+      // 'exit' can come before the last of the child's output has been read: its final lines (what
+      // an extension says at shutdown) belong to it, so wait for the pipes to end, within a bound in
+      // case a grandchild keeps them open.
+      let settled = false;
+      const finish = () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(child.exitInfo!);
+        opts.onExit(child);
+      };
+      const timer = setTimeout(finish, OUTPUT_DRAIN_MS);
+      void Promise.all(outputEnded).then(finish);
     };
     proc.on('error', () => done(null, null));
     proc.on('exit', done);
