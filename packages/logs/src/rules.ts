@@ -331,7 +331,9 @@ export function applyRules(rules: readonly ProcessingRule[], message: string): s
         if (!matches(rule, msg)) return null;
         break;
       case 'mask_sequences': {
-        if (precheck(rule, msg) === NO) break;
+        // Most messages hold nothing to mask: a test is cheaper than a replace that finds nothing.
+        const p = precheck(rule, msg);
+        if (p === NO || (p === UNKNOWN && !rule.regex.test(msg))) break;
         rule.globalRegex.lastIndex = 0;
         if (rule.literal !== undefined) {
           msg = msg.replace(rule.globalRegex, rule.literal);

@@ -176,6 +176,36 @@ describe('processing rules', () => {
       ['plain', 'warn', undefined],
     ]);
   });
+  it('ships a JSON record as without rules when none matches, small or with a long value, and masks both', () => {
+    const noMatch = compileRules([
+      {
+        type: 'mask_sequences',
+        name: 'cards',
+        pattern: '\\b4[0-9]{12}(?:[0-9]{3})?\\b',
+        replace_placeholder: '[card]',
+      },
+    ]);
+    const records = [
+      { level: 'INFO', requestId: 'r-4', message: 'cart updated', items: 3, nested: { a: [1, 'b'] } },
+      { level: 'ERROR', requestId: 'r-4', message: 'upstream failed', body: 'x'.repeat(300), code: 502 },
+    ];
+    const shipped = (rules: ReturnType<typeof compileRules>, recs: unknown[]) => {
+      const logs = new LambdaLogs({ functionArn: ARN, rules });
+      logs.ingest(recs.map((r) => fn(r, '2024-05-01T12:00:00.431Z')));
+      return decodeAll(logs.flush());
+    };
+    expect(shipped(noMatch, records)).toEqual(shipped([], records));
+    const events = shipped(noMatch, [
+      { ...records[0], card: '4111111111111111' },
+      { ...records[1], card: '4111111111111111' },
+    ]);
+    expect(
+      events.map((e) => [e.message, e.attributes['card'], e.attributes['items'] ?? e.attributes['code']]),
+    ).toEqual([
+      ['cart updated', '[card]', 3],
+      ['upstream failed', '[card]', 502],
+    ]);
+  });
 });
 
 describe('the \\b<literal> pre-check', () => {
