@@ -81,6 +81,7 @@ export {
   UsageSampler,
 } from './metrics/proc.js';
 export { fromEnv, type LifecycleOptions, parseBool } from './options.js';
+export { type RuntimeSources, resolveRuntime } from './runtime.js';
 export {
   EXTENSION_NAME,
   type ExtensionEventType,
