@@ -81,7 +81,6 @@ export {
   UsageSampler,
 } from './metrics/proc.js';
 export { fromEnv, type LifecycleOptions, parseBool } from './options.js';
-export { type RuntimeSources, resolveRuntime } from './runtime.js';
 export {
   EXTENSION_NAME,
   type ExtensionEventType,
@@ -90,6 +89,7 @@ export {
   type Registration,
   register,
 } from './register.cjs';
+export { type RuntimeSources, resolveRuntime } from './runtime.js';
 export * from './telemetry/events.js';
 export {
   DEFAULT_TELEMETRY_PORT,

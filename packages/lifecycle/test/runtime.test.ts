@@ -16,7 +16,9 @@ function fakeRoot(procs: Record<string, Record<string, string>>, osRelease?: str
   dirs.push(root);
   for (const [pid, env] of Object.entries(procs)) {
     mkdirSync(join(root, 'proc', pid), { recursive: true });
-    const environ = Object.entries(env).map(([k, v]) => `${k}=${v}\0`).join('');
+    const environ = Object.entries(env)
+      .map(([k, v]) => `${k}=${v}\0`)
+      .join('');
     writeFileSync(join(root, 'proc', pid, 'environ'), environ);
   }
   mkdirSync(join(root, 'proc', 'self'), { recursive: true });
@@ -36,7 +38,9 @@ describe('resolveRuntime', () => {
     expect(resolveRuntime({ ...roots, selfPid: 9 })).toBe('java21');
     expect(resolveRuntime({ ...roots, selfPid: 12 })).toBe('nodejs22.x');
     // its own environment first, when it has it
-    expect(resolveRuntime({ ...roots, env: { AWS_EXECUTION_ENV: 'AWS_Lambda_python3.12' } })).toBe('python3.12');
+    expect(resolveRuntime({ ...roots, env: { AWS_EXECUTION_ENV: 'AWS_Lambda_python3.12' } })).toBe(
+      'python3.12',
+    );
   });
 
   it('falls back to /etc/os-release for OS-only runtimes, else unknown', () => {

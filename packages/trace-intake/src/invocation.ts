@@ -126,6 +126,12 @@ interface RuntimeDoneInfo {
 
 const MAX_TRACKED = 64;
 
+/**
+ * Epoch ns held in a double are ~256 ns coarse: rounded to the microsecond, Telemetry's millisecond
+ * times come out exact.
+ */
+const toMicrosNs = (ns: number): bigint => BigInt(Math.round(ns / 1e3)) * 1000n;
+
 function remember<K, V>(m: Map<K, V>, k: K, v: V): void {
   m.delete(k);
   m.set(k, v);
@@ -253,7 +259,7 @@ export class InvocationTracer implements ChunkObserver {
     if (i >= 0) return this.pending.splice(i, 1)[0];
     // first in, first out: the oldest start whose request is not known otherwise
     const j = this.pending.findIndex((p) => p.requestId === undefined);
-    return this.pending.splice(j >= 0 ? j : 0, 1)[0];
+    return this.pending.splice(Math.max(j, 0), 1)[0];
   }
 
   /** /lambda/end-invocation: builds and emits `aws.lambda`, the inferred spans and the cold start. */
@@ -416,12 +422,12 @@ export class InvocationTracer implements ChunkObserver {
     if (done?.durationMs !== undefined) endNs = startNs + done.durationMs * 1e6;
     else if (start !== undefined && start > oldStart) endNs = Math.max(oldEnd, start);
     if (startNs === oldStart && endNs === oldEnd) return;
-    s.start = BigInt(Math.round(startNs));
+    s.start = toMicrosNs(startNs);
     s.duration = Math.max(0, Math.round(endNs - startNs));
     for (const { span, spec } of f.inferred) {
       const e = spec.synchronicity === 'async' ? startNs : endNs;
       const st = Math.min(spec.startNs || startNs, e);
-      span.start = BigInt(Math.round(st));
+      span.start = toMicrosNs(st);
       span.duration = Math.max(0, Math.round(e - st));
     }
   }
@@ -557,7 +563,9 @@ export class InvocationTracer implements ChunkObserver {
       this.sawFirstInvocation = true;
       const tid =
         inv.meta['_dd.p.tid'] ??
-        spans.find((s) => s.meta['_dd.p.tid'] && idKey(s.trace_id) === idKey(inv.trace_id))?.meta['_dd.p.tid'];
+        spans.find((s) => s.meta['_dd.p.tid'] && idKey(s.trace_id) === idKey(inv.trace_id))?.meta[
+          '_dd.p.tid'
+        ];
       this.noteFirstInvocation(inv, inv.meta['request_id'], tid, 0, true);
     }
     const f = this.firstInvocation;

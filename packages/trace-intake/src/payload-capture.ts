@@ -80,10 +80,11 @@ function walk(v: unknown, key: string, depth: number, maxDepth: number, tags: Re
       tags[key] = '[]';
       return;
     }
-    v.forEach((x, i) => walk(x, `${key}.${i}`, depth + 1, maxDepth, tags));
+    for (let i = 0; i < v.length; i++) walk(v[i], `${key}.${i}`, depth + 1, maxDepth, tags);
     return;
   }
-  for (const [k, x] of Object.entries(v as Record<string, unknown>)) walk(x, `${key}.${k}`, depth + 1, maxDepth, tags);
+  for (const [k, x] of Object.entries(v as Record<string, unknown>))
+    walk(x, `${key}.${k}`, depth + 1, maxDepth, tags);
 }
 
 /** Flattens `payload` under `prefix` (`function.request` or `function.response`). */

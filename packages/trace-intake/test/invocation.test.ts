@@ -1,14 +1,7 @@
 // Universal instrumentation end to end through the agent: start/end-invocation events in, the
 // aws.lambda span, its error and cold start out, decoded from the AgentPayload we would send.
 import { describe, expect, it } from 'vitest';
-import {
-  capturePayloadTags,
-  errorTags,
-  fromEnv,
-  isServerError,
-  TraceAgent,
-  tracerHeadersFrom,
-} from '../src/index.js';
+import { errorTags, fromEnv, isServerError, TraceAgent, tracerHeadersFrom } from '../src/index.js';
 import { allSpans, decodeAgentPayload } from './helpers/agent-payload-schema.js';
 import * as ev from './helpers/events.js';
 
@@ -150,11 +143,19 @@ describe('universal instrumentation', () => {
   it('the INVOKE’s flags: cold start, proactive initialisation, runtime', () => {
     const a = agent();
     const inv = a.invocations!;
-    inv.invocationStarted('p', { coldStart: false, proactiveInitialization: true, tags: { runtime: 'dotnet8' } });
+    inv.invocationStarted('p', {
+      coldStart: false,
+      proactiveInitialization: true,
+      tags: { runtime: 'dotnet8' },
+    });
     inv.startInvocation({ requestId: 'p', headers: {}, event: {} });
     inv.endInvocation({ requestId: 'p', headers: {}, response: {} });
     const [lambda] = flushed(a);
-    expect(lambda!.meta).toMatchObject({ cold_start: 'false', proactive_initialization: 'true', runtime: 'dotnet8' });
+    expect(lambda!.meta).toMatchObject({
+      cold_start: 'false',
+      proactive_initialization: 'true',
+      runtime: 'dotnet8',
+    });
   });
 
   it('a start without a request id takes the one its INVOKE pairs it with', () => {
@@ -162,7 +163,11 @@ describe('universal instrumentation', () => {
     const inv = a.invocations!;
     inv.startInvocation({ headers: { 'x-datadog-trace-id': '5', 'x-datadog-parent-id': '6' }, event: {} });
     inv.pairRequestId('late');
-    inv.startInvocation({ requestId: 'other', headers: { 'x-datadog-trace-id': '7', 'x-datadog-parent-id': '8' }, event: {} });
+    inv.startInvocation({
+      requestId: 'other',
+      headers: { 'x-datadog-trace-id': '7', 'x-datadog-parent-id': '8' },
+      event: {},
+    });
     const [late] = inv.endInvocation({ requestId: 'late', headers: {}, response: {} });
     expect(late!.trace_id).toBe(5n);
     expect(late!.meta['request_id']).toBe('late');
@@ -196,12 +201,24 @@ describe('universal instrumentation', () => {
     inv.startInvocation({ requestId: 'u', headers: {}, event: {}, timeNs: ev.T0_NS });
     inv.platformStart('u', ev.T0_NS - 1e6);
     inv.runtimeDone('u', ev.T0_NS + 9e6, 10);
-    inv.endInvocation({ requestId: 'u', headers: {}, response: {}, timeNs: ev.T0_NS + 12e6, awaitRuntimeDone: true });
+    inv.endInvocation({
+      requestId: 'u',
+      headers: {},
+      response: {},
+      timeNs: ev.T0_NS + 12e6,
+      awaitRuntimeDone: true,
+    });
     const [u] = flushed(a);
     expect(Math.abs(Number(u!.duration) - 10e6)).toBeLessThan(1000);
     // no Telemetry at all: releaseAll lets them go as the hooks timed them
     inv.startInvocation({ requestId: 'v', headers: {}, event: {}, timeNs: ev.T0_NS });
-    inv.endInvocation({ requestId: 'v', headers: {}, response: {}, timeNs: ev.T0_NS + 5e6, awaitRuntimeDone: true });
+    inv.endInvocation({
+      requestId: 'v',
+      headers: {},
+      response: {},
+      timeNs: ev.T0_NS + 5e6,
+      awaitRuntimeDone: true,
+    });
     expect(inv.releaseAll()).toHaveLength(1);
     expect(Math.abs(Number(flushed(a)[0]!.duration) - 5e6)).toBeLessThan(1000);
   });
@@ -233,7 +250,10 @@ describe('universal instrumentation', () => {
 
   it('the error as the hooks decoded it; a 5xx is 500 to 599 only', () => {
     expect(errorTags({})).toEqual({});
-    expect(errorTags({ message: 'plain text!', type: 'E' })).toEqual({ 'error.msg': 'plain text!', 'error.type': 'E' });
+    expect(errorTags({ message: 'plain text!', type: 'E' })).toEqual({
+      'error.msg': 'plain text!',
+      'error.type': 'E',
+    });
     expect([499, 500, 599, 600, 5000].map(isServerError)).toEqual([false, true, true, false, false]);
     const a = agent();
     a.invocations!.startInvocation({ requestId: 'c', headers: {}, event: {} });

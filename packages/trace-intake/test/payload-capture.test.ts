@@ -85,7 +85,10 @@ describe('capturePayloadTags', () => {
       'function.request.headers.token_count': 'n',
     });
     // at the maximum depth too
-    expect(capturePayloadTags({ a: { token: 't', n: 'u' } }, 'p', 2)).toEqual({ 'p.a.token': 'redacted', 'p.a.n': '"u"' });
+    expect(capturePayloadTags({ a: { token: 't', n: 'u' } }, 'p', 2)).toEqual({
+      'p.a.token': 'redacted',
+      'p.a.n': '"u"',
+    });
     // numbers and booleans are no string leaves; a key with a dot in it counts by its last segment
     expect(capturePayloadTags({ pwd: 1234, 'db.password': 'p' }, 'p')).toEqual({
       'p.pwd': '1234',
