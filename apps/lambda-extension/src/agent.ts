@@ -82,6 +82,8 @@ const SPAN_EVENTS = new Set<LifecycleEvent['type']>([
   'universalStart',
   'universalEnd',
   'runtimeDone',
+  'restoreStart',
+  'restoreReport',
   'shutdown',
 ]);
 

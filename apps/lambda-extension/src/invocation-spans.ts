@@ -20,7 +20,9 @@ export class InvocationSpans {
   private anonymousStarts = 0;
   private initStartMs: number | undefined;
   private initDurationMs: number | undefined;
-  private first: { requestId: string; coldStart: boolean } | undefined;
+  private first: { requestId: string; coldStart: boolean; restore: boolean } | undefined;
+  private restoreStartMs: number | undefined;
+  private restoreDurationMs: number | undefined;
   private coldStartGiven = false;
 
   /** Events that could not be made into spans (logged once). */
@@ -78,11 +80,18 @@ export class InvocationSpans {
       case 'initReport':
         this.initDurationMs ??= event.durationMs;
         break;
+      case 'restoreStart':
+        this.restoreStartMs ??= event.time;
+        break;
+      case 'restoreReport':
+        if (event.durationMs !== undefined) this.restoreDurationMs ??= event.durationMs;
+        break;
       case 'invocationStart': {
         // SnapStart restores and proactive initialisations are no cold start of this invocation.
         this.first ??= {
           requestId: event.requestId,
           coldStart: event.coldStart && !event.proactiveInitialization && !event.snapStartRestore,
+          restore: event.snapStartRestore,
         };
         const flags: Parameters<typeof tracer.invocationStarted>[1] = {
           coldStart: event.coldStart && !event.proactiveInitialization,
@@ -162,13 +171,20 @@ export class InvocationSpans {
   }
 
   private maybeColdStart(): void {
-    if (
-      this.coldStartGiven ||
-      !this.first ||
-      this.initStartMs === undefined ||
-      this.initDurationMs === undefined
-    )
+    if (this.coldStartGiven || !this.first) return;
+    if (this.first.restore) {
+      // SnapStart: the restore replaces the cold start (the init ran when the snapshot was taken)
+      if (this.restoreStartMs === undefined || this.restoreDurationMs === undefined) return;
+      this.coldStartGiven = true;
+      this.agent.setColdStart({
+        name: 'aws.lambda.snapstart_restore',
+        startNs: this.restoreStartMs * NS_PER_MS,
+        durationMs: this.restoreDurationMs,
+        requestId: this.first.requestId,
+      });
       return;
+    }
+    if (this.initStartMs === undefined || this.initDurationMs === undefined) return;
     this.coldStartGiven = true;
     if (!this.first.coldStart) return;
     this.agent.setColdStart({

@@ -256,18 +256,23 @@ describe('a tracer calling the hooks over HTTP', () => {
   }, 30_000);
 });
 
+/** A sandbox of its own running the hooks function, on free ports, flushing at each invocation's end. */
+async function hooksSandbox(options: Partial<ConstructorParameters<typeof LambdaSandbox>[0]>) {
+  const { env } = await freePorts();
+  return new LambdaSandbox({
+    taskRoot: join(APP_DIR, 'test/fixtures/hooks-function'),
+    handler: 'index.handler',
+    extensionsDir: join(opt, 'extensions'),
+    functionName: 'hooks-fn',
+    ...options,
+    env: { ...env, ...intake.agentEnv(), DD_SERVERLESS_FLUSH_STRATEGY: 'end' },
+  });
+}
+
 describe('a tracer calling the hooks, its function timing out', () => {
   it('still gets its aws.lambda span, in the caller’s trace, as an error (a warm invocation)', async () => {
-    const { env } = await freePorts();
-    const timingOut = new LambdaSandbox({
-      taskRoot: join(APP_DIR, 'test/fixtures/hooks-function'),
-      handler: 'index.handler',
-      extensionsDir: join(opt, 'extensions'),
-      functionName: 'hooks-fn',
-      // Long enough for a cold first invocation on a loaded machine; the second one hangs past it.
-      timeoutMs: 5000,
-      env: { ...env, ...intake.agentEnv(), DD_SERVERLESS_FLUSH_STRATEGY: 'end' },
-    });
+    // Long enough for a cold first invocation on a loaded machine; the second one hangs past it.
+    const timingOut = await hooksSandbox({ timeoutMs: 5000 });
     try {
       expect((await timingOut.start()).status).toBe('success');
       // Over 10 s between the init and the first invocation: a proactive initialisation (the
@@ -314,4 +319,35 @@ describe('a tracer calling the hooks, its function timing out', () => {
       await timingOut.shutdown();
     }
   }, 90_000);
+});
+
+describe('a tracer calling the hooks, SnapStart', () => {
+  it('a restore: aws.lambda.snapstart_restore beside aws.lambda, in place of the cold start', async () => {
+    const snap = await hooksSandbox({ timeoutMs: 15_000, snapStart: true, initializationType: 'snap-start' });
+    try {
+      expect((await snap.start()).status).toBe('success');
+      const r = await snap.invoke(event('api-gateway-rest'));
+      expect(r.status).toBe('success');
+      const [lambda] = await intake.waitForSpans(
+        1,
+        (s) => s.name === 'aws.lambda' && s.meta['request_id'] === r.requestId,
+        { timeoutMs: 10_000 },
+      );
+      const [restore] = await intake.waitForSpans(
+        1,
+        (s) => s.name === 'aws.lambda.snapstart_restore' && s.meta['request_id'] === r.requestId,
+        { timeoutMs: 10_000 },
+      );
+      expect(restore!.parentID).toBe(lambda!.parentID);
+      const report = snap.events.find((e) => e.type === 'platform.restoreReport') as
+        | { record: { metrics: { durationMs: number } } }
+        | undefined;
+      expect(Number(restore!.duration) / 1e6).toBeCloseTo(report!.record.metrics.durationMs, 0);
+      expect(
+        intake.spans((s) => s.name === 'aws.lambda.cold_start' && s.meta['request_id'] === r.requestId),
+      ).toEqual([]);
+    } finally {
+      await snap.shutdown();
+    }
+  }, 60_000);
 });

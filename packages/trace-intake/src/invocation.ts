@@ -68,7 +68,12 @@ export interface InvocationFlags {
 }
 
 export interface ColdStartInfo {
-  /** platform.initStart time, ns since the epoch. */
+  /**
+   * `aws.lambda.cold_start` (init), or `aws.lambda.snapstart_restore` (a SnapStart restore: it
+   * replaces the cold start, whose init ran when the snapshot was taken).
+   */
+  name?: 'aws.lambda.cold_start' | 'aws.lambda.snapstart_restore';
+  /** platform.initStart (or restoreStart) time, ns since the epoch. */
   startNs: number;
   durationMs: number;
   /** The first invocation's request id, when known. */
@@ -510,7 +515,7 @@ export class InvocationTracer implements ChunkObserver {
     this.coldStartSent = true;
     const span: Span = {
       service: f.service,
-      name: 'aws.lambda.cold_start',
+      name: info.name ?? 'aws.lambda.cold_start',
       resource: this.opts.functionName,
       trace_id: f.traceId,
       span_id: f.coldStartSpanId,

@@ -223,6 +223,28 @@ describe('universal instrumentation', () => {
     expect(Math.abs(Number(flushed(a)[0]!.duration) - 5e6)).toBeLessThan(1000);
   });
 
+  it('a SnapStart restore: aws.lambda.snapstart_restore in place of the cold start', () => {
+    const a = agent();
+    const inv = a.invocations!;
+    inv.setColdStart({
+      name: 'aws.lambda.snapstart_restore',
+      startNs: ev.T0_NS - 300e6,
+      durationMs: 120,
+      requestId: 's1',
+    });
+    inv.startInvocation({ requestId: 's1', headers: {}, event: {} });
+    inv.endInvocation({ requestId: 's1', headers: {}, response: {} });
+    const spans = flushed(a);
+    const restore = spans.find((s) => s.name === 'aws.lambda.snapstart_restore')!;
+    const lambda = spans.find((s) => s.name === 'aws.lambda')!;
+    expect(spans.map((s) => s.name).filter((n) => n === 'aws.lambda.cold_start')).toEqual([]);
+    expect(restore).toMatchObject({
+      traceID: lambda.traceID,
+      parentID: lambda.parentID,
+      duration: String(120e6),
+    });
+  });
+
   it('the cold start keeps the 128-bit trace id: its own _dd.p.tid, from the context', () => {
     const a = agent();
     const inv = a.invocations!;
