@@ -83,6 +83,8 @@ const SPAN_EVENTS = new Set<LifecycleEvent['type']>([
   'universalStart',
   'universalEnd',
   'runtimeDone',
+  'restoreStart',
+  'restoreReport',
   'shutdown',
 ]);
 

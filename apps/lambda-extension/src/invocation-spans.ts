@@ -13,9 +13,16 @@ const NS_PER_MS = 1e6;
 export class InvocationSpans {
   /** Requests whose tracer called start-invocation and not yet end-invocation. */
   private readonly open = new Set<string>();
+  /**
+   * Start-invocations without a request id not yet paired with their INVOKE (the lifecycle pairs
+   * them first in, first out and says so in the universalStart it publishes then).
+   */
+  private anonymousStarts = 0;
   private initStartMs: number | undefined;
   private initDurationMs: number | undefined;
-  private first: { requestId: string; coldStart: boolean } | undefined;
+  private first: { requestId: string; coldStart: boolean; restore: boolean } | undefined;
+  private restoreStartMs: number | undefined;
+  private restoreDurationMs: number | undefined;
   private coldStartGiven = false;
 
   /** Events that could not be made into spans (logged once). */
@@ -24,6 +31,8 @@ export class InvocationSpans {
   constructor(
     private readonly agent: TraceAgent,
     private readonly logger: Logger,
+    /** The function's runtime (`runtime` tag of aws.lambda), resolved at the first INVOKE. */
+    private readonly runtime: () => string | undefined = () => undefined,
   ) {}
 
   /**
@@ -37,7 +46,8 @@ export class InvocationSpans {
   ): HookContext | undefined {
     const tracer = this.agent.invocations;
     if (!tracer) return undefined;
-    this.remember(requestId);
+    if (requestId === undefined) this.anonymousStarts++;
+    else this.remember(requestId);
     const input: Parameters<typeof tracer.startInvocation>[0] = { headers, event };
     if (requestId !== undefined) input.requestId = requestId;
     const { context } = tracer.startInvocation(input);
@@ -70,17 +80,39 @@ export class InvocationSpans {
       case 'initReport':
         this.initDurationMs ??= event.durationMs;
         break;
-      case 'invocationStart':
+      case 'restoreStart':
+        this.restoreStartMs ??= event.time;
+        break;
+      case 'restoreReport':
+        if (event.durationMs !== undefined) this.restoreDurationMs ??= event.durationMs;
+        break;
+      case 'invocationStart': {
         // SnapStart restores and proactive initialisations are no cold start of this invocation.
         this.first ??= {
           requestId: event.requestId,
           coldStart: event.coldStart && !event.proactiveInitialization && !event.snapStartRestore,
+          restore: event.snapStartRestore,
         };
+        const flags: Parameters<typeof tracer.invocationStarted>[1] = {
+          coldStart: event.coldStart && !event.proactiveInitialization,
+          proactiveInitialization: event.proactiveInitialization,
+        };
+        const runtime = this.runtime();
+        if (runtime) flags.tags = { runtime };
+        tracer.invocationStarted(event.requestId, flags);
         break;
+      }
       case 'universalStart':
         // Also when the trace pipeline was not there yet to answer it: the span then comes from the
         // end-invocation headers alone.
-        this.remember(event.requestId);
+        if (event.requestId !== undefined) {
+          if (!this.open.has(event.requestId) && this.anonymousStarts > 0) {
+            // the start answered without a request id, now paired with its INVOKE
+            this.anonymousStarts--;
+            tracer.pairRequestId(event.requestId);
+          }
+          this.remember(event.requestId);
+        } else this.remember(undefined);
         break;
       case 'platformStart':
         tracer.platformStart(event.requestId, event.time * NS_PER_MS);
@@ -92,21 +124,26 @@ export class InvocationSpans {
           headers: event.headers,
           response: event.response,
           timeNs: event.time * NS_PER_MS,
+          // timed by platform.start and runtimeDone, as the Datadog extension times it
+          awaitRuntimeDone: event.requestId !== undefined,
         };
         if (event.requestId !== undefined) input.requestId = event.requestId;
+        if (event.error) input.error = event.error;
         tracer.endInvocation(input);
         break;
       }
       case 'runtimeDone':
-        // Timed out or killed: the tracer never got to end-invocation. The span still goes, as an error.
-        if (event.status !== 'success')
-          this.endUnfinished(event.requestId, event.time, event.timedOut, event.errorType, event.durationMs);
+        // Timed out: the tracer never got to end-invocation. The span still goes, as the Datadog
+        // extension's Timeout error. A crash (no end-invocation either) gets none, as there.
+        if (event.timedOut) this.endTimedOut(event.requestId, event.time);
+        tracer.runtimeDone(event.requestId, event.time * NS_PER_MS, event.durationMs);
         break;
       case 'shutdown':
-        // The environment goes away under invocations whose runtime never finished (their runtimeDone
-        // may never come): their spans go with the final flush.
-        for (const requestId of event.inFlight)
-          this.endUnfinished(requestId, event.time, event.reason === 'timeout', undefined, undefined);
+        // The environment goes away under invocations that timed out and whose runtimeDone may never
+        // come: their spans go with the final flush, as everything still held.
+        if (event.reason === 'timeout')
+          for (const requestId of event.inFlight) this.endTimedOut(requestId, event.time);
+        tracer.releaseAll();
         break;
       default:
         return;
@@ -114,28 +151,17 @@ export class InvocationSpans {
     this.maybeColdStart();
   }
 
-  private endUnfinished(
-    requestId: string,
-    timeMs: number,
-    timedOut: boolean,
-    errorType: string | undefined,
-    durationMs: number | undefined,
-  ): void {
+  private endTimedOut(requestId: string, timeMs: number): void {
     const tracer = this.agent.invocations;
     if (!tracer || !this.open.delete(requestId)) return;
-    const after = durationMs !== undefined ? ` after ${(durationMs / 1000).toFixed(2)} seconds` : '';
     tracer.endInvocation({
       requestId,
-      headers: {
-        'x-datadog-invocation-error': 'true',
-        // The Datadog extension's own words for a timeout (users alert on them).
-        'x-datadog-invocation-error-msg': timedOut
-          ? 'Datadog detected a Timeout'
-          : `The runtime did not finish${after}`,
-        'x-datadog-invocation-error-type': timedOut ? 'Timeout' : (errorType ?? 'Runtime.ExitError'),
-      },
+      headers: {},
+      // The Datadog extension's own words for a timeout (users alert on them).
+      error: { message: 'Datadog detected a Timeout', type: 'Timeout' },
       response: undefined,
       timeNs: timeMs * NS_PER_MS,
+      awaitRuntimeDone: true,
     });
   }
 
@@ -145,13 +171,20 @@ export class InvocationSpans {
   }
 
   private maybeColdStart(): void {
-    if (
-      this.coldStartGiven ||
-      !this.first ||
-      this.initStartMs === undefined ||
-      this.initDurationMs === undefined
-    )
+    if (this.coldStartGiven || !this.first) return;
+    if (this.first.restore) {
+      // SnapStart: the restore replaces the cold start (the init ran when the snapshot was taken)
+      if (this.restoreStartMs === undefined || this.restoreDurationMs === undefined) return;
+      this.coldStartGiven = true;
+      this.agent.setColdStart({
+        name: 'aws.lambda.snapstart_restore',
+        startNs: this.restoreStartMs * NS_PER_MS,
+        durationMs: this.restoreDurationMs,
+        requestId: this.first.requestId,
+      });
       return;
+    }
+    if (this.initStartMs === undefined || this.initDurationMs === undefined) return;
     this.coldStartGiven = true;
     if (!this.first.coldStart) return;
     this.agent.setColdStart({

@@ -149,6 +149,8 @@ export interface DeliveryReport {
   lostAnswers: number;
   /** Accepted requests whose body the intake had already accepted once: a client's retries. */
   resent: number;
+  /** Their intake request ids. */
+  resentIds: ReadonlySet<number>;
 }
 
 const close = (a: number, b: number) => Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(a), Math.abs(b));
@@ -174,6 +176,7 @@ export function checkDelivery(intake: DatadogIntake, events: readonly EmitterEve
     duplicates: 0,
     lostAnswers: accepted.filter((r) => r.fault?.includes('lost answer')).length,
     resent: resent.size,
+    resentIds: resent,
   };
   type Tally = { first: number; resent: number };
   const bump = (m: Map<string, Tally>, key: string, requestId: number | undefined, by = 1) => {

@@ -89,6 +89,7 @@ export {
   type Registration,
   register,
 } from './register.cjs';
+export { type RuntimeSources, resolveRuntime } from './runtime.js';
 export * from './telemetry/events.js';
 export {
   DEFAULT_TELEMETRY_PORT,

@@ -92,6 +92,40 @@ describe('/lambda/start-invocation', () => {
     expect(t.events.find((e) => e.type === 'universalStart')).toMatchObject({ requestId: 'current' });
   });
 
+  it('without a request id, pairs first in first out with the next INVOKE, not the one most recently started', async () => {
+    const t = await setup();
+    const starts = () =>
+      t.events.filter((e) => e.type === 'universalStart').map((e) => (e as { requestId?: string }).requestId);
+    const ends = () =>
+      t.events.filter((e) => e.type === 'universalEnd').map((e) => (e as { requestId?: string }).requestId);
+    // a first invocation, in order
+    t.processor.onInvoke(invoke('first'));
+    await post(t.port, '/lambda/start-invocation', '{}');
+    await post(t.port, '/lambda/end-invocation', '{}');
+    expect(starts()).toEqual(['first']);
+    expect(ends()).toEqual(['first']);
+    // warm: the hook beats the INVOKE; `first` is still the invocation most recently started
+    const res = await post(t.port, '/lambda/start-invocation', JSON.stringify(fixtures.start.body));
+    expect(res.headers['x-datadog-trace-id']).toBe('4110911582297405551');
+    expect(starts()).toEqual(['first']);
+    t.processor.onInvoke(invoke('second'));
+    expect(starts()).toEqual(['first', 'second']);
+    await post(t.port, '/lambda/end-invocation', '{}');
+    expect(ends()).toEqual(['first', 'second']);
+    // the end carries the start's context, paired with it
+    expect(t.events.filter((e) => e.type === 'universalEnd')[1]).toMatchObject({
+      requestId: 'second',
+      spanContext: { samplingPriority: 1 },
+    });
+    // an INVOKE claimed by a start that named it does not pair with a later anonymous one
+    await post(t.port, '/lambda/start-invocation', '{}', { 'lambda-runtime-aws-request-id': 'third' });
+    t.processor.onInvoke(invoke('third'));
+    await post(t.port, '/lambda/end-invocation', '{}', { 'lambda-runtime-aws-request-id': 'third' });
+    t.processor.onInvoke(invoke('fourth'));
+    await post(t.port, '/lambda/start-invocation', '{}');
+    expect(starts()).toEqual(['first', 'second', 'third', 'fourth']);
+  });
+
   it('processes malformed and oversized bodies as an empty payload, answering 200 {} and logging once', async () => {
     const t = await setup({ maxBodyBytes: 1024 });
     for (let i = 0; i < 3; i++) {

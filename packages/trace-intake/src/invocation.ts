@@ -37,16 +37,43 @@ export interface StartInvocationInput {
   timeNs?: number;
 }
 
+/** The error a tracer reported at end-invocation, its headers already decoded (base64 or raw). */
+export interface InvocationErrorInput {
+  message?: string;
+  type?: string;
+  stack?: string;
+}
+
 export interface EndInvocationInput {
   requestId?: string;
   headers: Headers;
   /** The handler's response: parsed JSON, raw text, or nothing. */
   response: unknown;
+  /** The `x-datadog-invocation-error*` headers as the hooks decoded them; absent when no error. */
+  error?: InvocationErrorInput;
   timeNs?: number;
+  /**
+   * Hold the spans until `runtimeDone` for the request gives the span its duration (and
+   * `platform.start` its start), as the Datadog extension builds `aws.lambda` from Telemetry.
+   */
+  awaitRuntimeDone?: boolean;
+}
+
+/** What the lifecycle knows of an invocation at its INVOKE. */
+export interface InvocationFlags {
+  coldStart: boolean;
+  proactiveInitialization?: boolean;
+  /** Tags for that invocation's `aws.lambda` (`runtime`, ...). */
+  tags?: Record<string, string>;
 }
 
 export interface ColdStartInfo {
-  /** platform.initStart time, ns since the epoch. */
+  /**
+   * `aws.lambda.cold_start` (init), or `aws.lambda.snapstart_restore` (a SnapStart restore: it
+   * replaces the cold start, whose init ran when the snapshot was taken).
+   */
+  name?: 'aws.lambda.cold_start' | 'aws.lambda.snapstart_restore';
+  /** platform.initStart (or restoreStart) time, ns since the epoch. */
   startNs: number;
   durationMs: number;
   /** The first invocation's request id, when known. */
@@ -67,29 +94,17 @@ const header = (h: Headers, name: string): string | undefined => {
   return Array.isArray(v) ? v[0] : v;
 };
 
-function decodeMaybeBase64(v: string): string {
-  if (/^[A-Za-z0-9+/]+={0,2}$/.test(v) && v.length % 4 === 0) {
-    const d = Buffer.from(v, 'base64').toString('utf8');
-    // only accept printable decodings: raw values like "Error" are valid base64 too
-    if (d.length > 0 && !/[\u0000-\u0008\u000e-\u001f\ufffd]/.test(d)) return d;
-  }
-  return v;
-}
-
-export function errorTagsFromHeaders(h: Headers): Record<string, string> | undefined {
-  const flag = header(h, 'x-datadog-invocation-error');
-  const msg = header(h, 'x-datadog-invocation-error-msg');
-  const type = header(h, 'x-datadog-invocation-error-type');
-  const stack = header(h, 'x-datadog-invocation-error-stack');
-  const isError =
-    flag?.toLowerCase() === 'true' || msg !== undefined || type !== undefined || stack !== undefined;
-  if (!isError) return undefined;
+/** `error.*` tags of an end-invocation error (the hooks decode its headers). */
+export function errorTags(e: InvocationErrorInput): Record<string, string> {
   const tags: Record<string, string> = {};
-  if (msg !== undefined) tags['error.msg'] = decodeMaybeBase64(msg);
-  if (type !== undefined) tags['error.type'] = decodeMaybeBase64(type);
-  if (stack !== undefined) tags['error.stack'] = decodeMaybeBase64(stack);
+  if (e.message !== undefined) tags['error.msg'] = e.message;
+  if (e.type !== undefined) tags['error.type'] = e.type;
+  if (e.stack !== undefined) tags['error.stack'] = e.stack;
   return tags;
 }
+
+/** A three-digit 5xx, as the Datadog extension reads `statusCode` (600+ is no HTTP status). */
+export const isServerError = (code: number): boolean => code >= 500 && code <= 599;
 
 function parseTagsHeader(raw: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -100,6 +115,34 @@ function parseTagsHeader(raw: string | undefined): Record<string, string> {
   return out;
 }
 
+/** An invocation's spans, built at end-invocation, waiting for `runtimeDone` to time `aws.lambda`. */
+interface Finished {
+  requestId: string | undefined;
+  spans: Span[];
+  lambda: Span;
+  /** Inferred spans with their specs: their timing follows the invocation's. */
+  inferred: Array<{ span: Span; spec: InferredSpanSpec }>;
+}
+
+interface RuntimeDoneInfo {
+  timeNs: number;
+  durationMs?: number;
+}
+
+const MAX_TRACKED = 64;
+
+/**
+ * Epoch ns held in a double are ~256 ns coarse: rounded to the microsecond, Telemetry's millisecond
+ * times come out exact.
+ */
+const toMicrosNs = (ns: number): bigint => BigInt(Math.round(ns / 1e3)) * 1000n;
+
+function remember<K, V>(m: Map<K, V>, k: K, v: V): void {
+  m.delete(k);
+  m.set(k, v);
+  if (m.size > MAX_TRACKED) m.delete(m.keys().next().value as K);
+}
+
 export class InvocationTracer implements ChunkObserver {
   private readonly pending: Pending[] = [];
   private readonly newId: () => bigint;
@@ -108,7 +151,8 @@ export class InvocationTracer implements ChunkObserver {
   private firstInvocation:
     | {
         traceId: bigint | number;
-        spanId: bigint | number;
+        /** The cold start's parent: the tracer's `aws.lambda` (Node, Python), or ours's parent. */
+        parentId: bigint | number;
         traceIdHigh?: string;
         service: string;
         requestId?: string;
@@ -119,6 +163,9 @@ export class InvocationTracer implements ChunkObserver {
   private sawFirstInvocation = false;
   private placeholders = new Map<string, Span>();
   private readonly platformStarts = new Map<string, number>();
+  private readonly flags = new Map<string, InvocationFlags>();
+  private readonly runtimeDones = new Map<string, RuntimeDoneInfo>();
+  private readonly finished: Finished[] = [];
   invocationsTraced = 0;
 
   constructor(private readonly opts: InvocationTracerOptions) {
@@ -155,7 +202,7 @@ export class InvocationTracer implements ChunkObserver {
       event: input.event,
       coldStart,
     });
-    if (this.pending.length > 64) this.pending.shift();
+    if (this.pending.length > MAX_TRACKED) this.pending.shift();
     const headers: Record<string, string> = {};
     if (context) {
       headers['x-datadog-trace-id'] = context.traceId.toString();
@@ -170,19 +217,54 @@ export class InvocationTracer implements ChunkObserver {
   }
 
   /**
+   * A start-invocation that came without a request id, paired (first in, first out) with its
+   * INVOKE afterwards: the oldest such start gets the id.
+   */
+  pairRequestId(requestId: string): void {
+    if (this.pending.some((p) => p.requestId === requestId)) return;
+    const p = this.pending.find((x) => x.requestId === undefined);
+    if (p) p.requestId = requestId;
+  }
+
+  /** The lifecycle's view of an invocation at its INVOKE: cold start, proactive init, runtime. */
+  invocationStarted(requestId: string, flags: InvocationFlags): void {
+    remember(this.flags, requestId, flags);
+  }
+
+  /**
    * Telemetry `platform.start` of a request: the `aws.lambda` span starts there (as the extension's
    * does) rather than when the tracer called start-invocation.
    */
   platformStart(requestId: string, timeNs: number): void {
-    this.platformStarts.set(requestId, timeNs);
-    if (this.platformStarts.size > 64)
-      this.platformStarts.delete(this.platformStarts.keys().next().value as string);
+    remember(this.platformStarts, requestId, timeNs);
+    const f = this.finished.find((x) => x.requestId === requestId);
+    if (f) this.retime(f);
+  }
+
+  /**
+   * Telemetry `platform.runtimeDone`: `aws.lambda` lasts the runtime's `durationMs`; spans held for it
+   * go now.
+   */
+  runtimeDone(requestId: string, timeNs: number, durationMs: number | undefined): Span[] {
+    const info: RuntimeDoneInfo = { timeNs };
+    if (durationMs !== undefined) info.durationMs = durationMs;
+    remember(this.runtimeDones, requestId, info);
+    const i = this.finished.findIndex((x) => x.requestId === requestId);
+    if (i < 0) return [];
+    return this.release(this.finished.splice(i, 1)[0]!);
+  }
+
+  /** Emits every span still waiting for its runtimeDone (shutdown, or no Telemetry). */
+  releaseAll(): Span[] {
+    return this.finished.splice(0).flatMap((f) => this.release(f));
   }
 
   private takePending(requestId: string | undefined): Pending | undefined {
     const i = requestId === undefined ? -1 : this.pending.findIndex((p) => p.requestId === requestId);
     if (i >= 0) return this.pending.splice(i, 1)[0];
-    return this.pending.shift();
+    // first in, first out: the oldest start whose request is not known otherwise
+    const j = this.pending.findIndex((p) => p.requestId === undefined);
+    return this.pending.splice(Math.max(j, 0), 1)[0];
   }
 
   /** /lambda/end-invocation: builds and emits `aws.lambda`, the inferred spans and the cold start. */
@@ -199,29 +281,36 @@ export class InvocationTracer implements ChunkObserver {
     this.sawFirstInvocation = true;
     const h = input.headers;
     const requestId = input.requestId ?? p.requestId;
-    const platformStart = requestId ? this.platformStarts.get(requestId) : undefined;
-    if (requestId) this.platformStarts.delete(requestId);
-    if (platformStart !== undefined && platformStart <= p.startNs) p.startNs = platformStart;
     let ctx = p.context;
     const placeholder = requestId ? this.placeholders.get(requestId) : undefined;
     if (requestId) this.placeholders.delete(requestId);
-    if (!ctx) {
-      // only when start-invocation found nothing do the end headers (or the placeholder) decide
+    if (!ctx || ctx.source === 'generated') {
+      // Only when start-invocation extracted nothing do the end headers (or the placeholder) decide. A
+      // context we made up ourselves is no extraction: the tracer's priority and tags count.
       const tid =
         parseU64(header(h, 'x-datadog-trace-id')) ?? (placeholder ? BigInt(placeholder.trace_id) : undefined);
       if (tid !== undefined && tid !== 0n) {
         const tags = parseTagsHeader(header(h, 'x-datadog-tags'));
         const prio = header(h, 'x-datadog-sampling-priority');
-        ctx = {
+        const fromHeaders: SpanContext = {
           traceId: tid,
           spanId:
             parseU64(header(h, 'x-datadog-parent-id')) ?? (placeholder ? BigInt(placeholder.parent_id) : 0n),
           tags,
           source: 'headers',
         };
-        if (prio !== undefined && /^-?\d+$/.test(prio)) ctx.samplingPriority = Number(prio);
+        if (prio !== undefined && /^-?\d+$/.test(prio)) fromHeaders.samplingPriority = Number(prio);
         const high = tags['_dd.p.tid'] ? parseU64(tags['_dd.p.tid'], 16) : undefined;
-        if (high !== undefined) ctx.traceIdHigh = high;
+        if (high !== undefined) fromHeaders.traceIdHigh = high;
+        if (ctx && ctx.traceId === tid) {
+          // the tracer joined the trace we started: ours, with its priority and tags
+          fromHeaders.source = 'generated';
+          fromHeaders.spanId = ctx.spanId;
+          fromHeaders.traceIdHigh ??= ctx.traceIdHigh;
+          fromHeaders.tags = { ...ctx.tags, ...tags };
+        }
+        if (fromHeaders.traceIdHigh === undefined) delete fromHeaders.traceIdHigh;
+        ctx = fromHeaders;
       }
     }
     const traceId = ctx?.traceId ?? this.newId();
@@ -229,22 +318,27 @@ export class InvocationTracer implements ChunkObserver {
       parseU64(header(h, 'x-datadog-span-id')) ?? (placeholder ? BigInt(placeholder.span_id) : this.newId());
     const trigger = p.extracted.trigger;
     // inferred spans, outermost first, each parenting the next
-    const inferred: Span[] = [];
+    const inferred: Finished['inferred'] = [];
     let parent = ctx?.spanId ?? 0n;
     for (const spec of trigger?.inferredSpans ?? []) {
       const s = this.inferredSpan(spec, traceId, parent, p.startNs, end);
-      inferred.push(s);
+      inferred.push({ span: s, spec });
       parent = BigInt(s.span_id);
     }
+    const flags = requestId ? this.flags.get(requestId) : undefined;
+    if (requestId) this.flags.delete(requestId);
+    const coldStart = flags ? flags.coldStart : p.coldStart;
     const meta: Record<string, string> = {
       'span.kind': 'server',
-      cold_start: String(p.coldStart),
+      cold_start: String(coldStart),
       function_arn: this.opts.functionArn ?? '',
       functionname: this.opts.functionName,
       resource_names: this.opts.functionName,
       ...this.opts.invocationTags,
+      ...flags?.tags,
       ...trigger?.tags,
     };
+    if (flags?.proactiveInitialization) meta['proactive_initialization'] = 'true';
     if (!meta['function_arn']) delete meta['function_arn'];
     if (requestId) meta['request_id'] = requestId;
     if (ctx && ctx.source !== 'generated')
@@ -265,10 +359,9 @@ export class InvocationTracer implements ChunkObserver {
       metrics,
       type: 'serverless',
     };
-    const errTags = errorTagsFromHeaders(h);
-    if (errTags) {
+    if (input.error) {
       span.error = 1;
-      Object.assign(meta, errTags);
+      Object.assign(meta, errorTags(input.error));
     }
     const response = input.response;
     if (
@@ -278,11 +371,11 @@ export class InvocationTracer implements ChunkObserver {
     ) {
       const code = (response as Record<string, number>)['statusCode']!;
       meta['http.status_code'] = String(code);
-      if (code >= 500) span.error = 1;
-      for (const s of inferred) {
+      if (isServerError(code)) span.error = 1;
+      for (const { span: s } of inferred) {
         if (s.meta['_inferred_span.synchronicity'] === 'sync') {
           s.meta['http.status_code'] = String(code);
-          if (code >= 500) s.error = 1;
+          if (isServerError(code)) s.error = 1;
         }
       }
     }
@@ -293,21 +386,65 @@ export class InvocationTracer implements ChunkObserver {
         capturePayloadTags(response, 'function.response', this.opts.capturePayloadMaxDepth),
       );
     }
+    const spans = [...inferred.map((x) => x.span), span];
+    // The trace's propagation tags, and the 128-bit trace id's high half, go on its root: the
+    // outermost inferred span when there is one.
+    const root = spans[0]!;
     if (ctx) {
       for (const [k, v] of Object.entries(ctx.tags))
-        if (k.startsWith('_dd.p.') && k !== '_dd.p.tid') meta[k] = v;
+        if (k.startsWith('_dd.p.') && k !== '_dd.p.tid') root.meta[k] = v;
     }
-    const spans = [...inferred, span];
-    // 128-bit trace ids travel as `_dd.p.tid` on the first span of the chunk
-    if (ctx?.traceIdHigh !== undefined) spans[0]!.meta['_dd.p.tid'] = hex16(ctx.traceIdHigh);
+    if (ctx?.traceIdHigh !== undefined) root.meta['_dd.p.tid'] = hex16(ctx.traceIdHigh);
     if (ctx?.samplingPriority !== undefined)
-      for (const s of inferred) s.metrics['_sampling_priority_v1'] = ctx.samplingPriority;
+      for (const { span: s } of inferred) s.metrics['_sampling_priority_v1'] = ctx.samplingPriority;
     this.invocationsTraced++;
-    if (p.coldStart) this.noteFirstInvocation(span, requestId);
+    if (p.coldStart || coldStart) this.noteFirstInvocation(span, requestId, ctx?.traceIdHigh, parent, false);
     const cold = this.maybeColdStartSpan();
     if (cold) spans.push(cold);
-    this.opts.emit(spans);
-    return spans;
+    const f: Finished = { requestId, spans, lambda: span, inferred };
+    const done = requestId ? this.runtimeDones.get(requestId) : undefined;
+    if (input.awaitRuntimeDone && !done) {
+      this.finished.push(f);
+      // without Telemetry nothing would let the older ones go
+      while (this.finished.length > 2) this.release(this.finished.shift()!);
+      return spans;
+    }
+    return this.release(f);
+  }
+
+  /** `aws.lambda` timed as the Datadog extension times it: platform.start, runtimeDone.durationMs. */
+  private retime(f: Finished): void {
+    const rid = f.requestId;
+    if (rid === undefined) return;
+    const start = this.platformStarts.get(rid);
+    const done = this.runtimeDones.get(rid);
+    const s = f.lambda;
+    const oldStart = Number(s.start);
+    const oldEnd = oldStart + Number(s.duration);
+    let startNs = oldStart;
+    let endNs = oldEnd;
+    if (start !== undefined) startNs = start;
+    if (done?.durationMs !== undefined) endNs = startNs + done.durationMs * 1e6;
+    else if (start !== undefined && start > oldStart) endNs = Math.max(oldEnd, start);
+    if (startNs === oldStart && endNs === oldEnd) return;
+    s.start = toMicrosNs(startNs);
+    s.duration = Math.max(0, Math.round(endNs - startNs));
+    for (const { span, spec } of f.inferred) {
+      const e = spec.synchronicity === 'async' ? startNs : endNs;
+      const st = Math.min(spec.startNs || startNs, e);
+      span.start = toMicrosNs(st);
+      span.duration = Math.max(0, Math.round(e - st));
+    }
+  }
+
+  private release(f: Finished): Span[] {
+    this.retime(f);
+    if (f.requestId) {
+      this.platformStarts.delete(f.requestId);
+      this.runtimeDones.delete(f.requestId);
+    }
+    this.opts.emit(f.spans);
+    return f.spans;
   }
 
   private inferredSpan(
@@ -346,16 +483,27 @@ export class InvocationTracer implements ChunkObserver {
     return [];
   }
 
-  private noteFirstInvocation(span: Span, requestId: string | undefined): void {
+  /**
+   * The first invocation's trace. The cold start hangs under the tracer's own `aws.lambda` (Node,
+   * Python); beside ours (under its parent) as the Datadog extension places it in universal mode.
+   */
+  private noteFirstInvocation(
+    span: Span,
+    requestId: string | undefined,
+    traceIdHigh: bigint | string | undefined,
+    parentId: bigint | number,
+    underSpan: boolean,
+  ): void {
     if (this.firstInvocation) return;
     if (this.coldStartInfo?.requestId && requestId && this.coldStartInfo.requestId !== requestId) return;
     this.firstInvocation = {
       traceId: span.trace_id,
-      spanId: span.span_id,
+      parentId: underSpan ? span.span_id : parentId,
       service: span.service,
       coldStartSpanId: this.newId(),
     };
-    if (span.meta['_dd.p.tid']) this.firstInvocation.traceIdHigh = span.meta['_dd.p.tid'];
+    if (traceIdHigh !== undefined)
+      this.firstInvocation.traceIdHigh = typeof traceIdHigh === 'bigint' ? hex16(traceIdHigh) : traceIdHigh;
     if (requestId) this.firstInvocation.requestId = requestId;
   }
 
@@ -367,11 +515,11 @@ export class InvocationTracer implements ChunkObserver {
     this.coldStartSent = true;
     const span: Span = {
       service: f.service,
-      name: 'aws.lambda.cold_start',
+      name: info.name ?? 'aws.lambda.cold_start',
       resource: this.opts.functionName,
       trace_id: f.traceId,
       span_id: f.coldStartSpanId,
-      parent_id: f.spanId,
+      parent_id: f.parentId,
       start: BigInt(Math.round(info.startNs)),
       duration: Math.max(0, Math.round(info.durationMs * 1e6)),
       error: 0,
@@ -380,6 +528,8 @@ export class InvocationTracer implements ChunkObserver {
       type: 'serverless',
     };
     if (f.requestId) span.meta['request_id'] = f.requestId;
+    // It may travel in a chunk of its own: the trace id's high half goes with it.
+    if (f.traceIdHigh) span.meta['_dd.p.tid'] = f.traceIdHigh;
     return span;
   }
 
@@ -387,11 +537,7 @@ export class InvocationTracer implements ChunkObserver {
 
   onPlaceholder(span: Span): void {
     const rid = span.meta['request_id'];
-    if (rid) {
-      this.placeholders.set(rid, span);
-      if (this.placeholders.size > 64)
-        this.placeholders.delete(this.placeholders.keys().next().value as string);
-    }
+    if (rid) remember(this.placeholders, rid, span);
   }
 
   /**
@@ -420,7 +566,12 @@ export class InvocationTracer implements ChunkObserver {
       );
       if (!inv) return undefined;
       this.sawFirstInvocation = true;
-      this.noteFirstInvocation(inv, inv.meta['request_id']);
+      const tid =
+        inv.meta['_dd.p.tid'] ??
+        spans.find((s) => s.meta['_dd.p.tid'] && idKey(s.trace_id) === idKey(inv.trace_id))?.meta[
+          '_dd.p.tid'
+        ];
+      this.noteFirstInvocation(inv, inv.meta['request_id'], tid, 0, true);
     }
     const f = this.firstInvocation;
     if (!f) return undefined;

@@ -1,13 +1,7 @@
 // Universal instrumentation end to end through the agent: start/end-invocation events in, the
 // aws.lambda span, its error and cold start out, decoded from the AgentPayload we would send.
 import { describe, expect, it } from 'vitest';
-import {
-  capturePayloadTags,
-  errorTagsFromHeaders,
-  fromEnv,
-  TraceAgent,
-  tracerHeadersFrom,
-} from '../src/index.js';
+import { errorTags, fromEnv, isServerError, TraceAgent, tracerHeadersFrom } from '../src/index.js';
 import { allSpans, decodeAgentPayload } from './helpers/agent-payload-schema.js';
 import * as ev from './helpers/events.js';
 
@@ -38,14 +32,12 @@ describe('universal instrumentation', () => {
     inv.setColdStart({ startNs: ev.T0_NS - 800e6, durationMs: 750.5, requestId: 'r-1' });
     inv.endInvocation({
       requestId: 'r-1',
-      headers: {
-        'x-datadog-span-id': '1234567890123456789',
-        'x-datadog-invocation-error': 'true',
-        'x-datadog-invocation-error-msg': Buffer.from('card declined').toString('base64'),
-        'x-datadog-invocation-error-type': 'PaymentError',
-        'x-datadog-invocation-error-stack': Buffer.from(
-          'PaymentError: card declined\n  at pay (Pay.java:1)',
-        ).toString('base64'),
+      headers: { 'x-datadog-span-id': '1234567890123456789' },
+      // as the hooks decoded the x-datadog-invocation-error* headers
+      error: {
+        message: 'card declined',
+        type: 'PaymentError',
+        stack: 'PaymentError: card declined\n  at pay (Pay.java:1)',
       },
       response: { statusCode: 502, body: 'bad gateway' },
     });
@@ -79,9 +71,10 @@ describe('universal instrumentation', () => {
     expect(gw.error).toBe(1);
     expect(gw.meta['http.status_code']).toBe('502');
     expect(gw.meta['_dd.base_service']).toBe('checkout');
+    // universal mode: beside aws.lambda, under its parent, as the Datadog extension places it
     expect(cold).toMatchObject({
       traceID: lambda.traceID,
-      parentID: lambda.spanID,
+      parentID: lambda.parentID,
       start: String(ev.T0_NS - 800e6),
       duration: String(750.5e6),
       service: 'checkout',
@@ -110,6 +103,162 @@ describe('universal instrumentation', () => {
     expect(lambda!.metrics['_sampling_priority_v1']).toBe(-1);
   });
 
+  it('a context started here (inferred span, nothing upstream) takes the tracer’s priority and tags from the end headers', () => {
+    for (const priority of [0, 2]) {
+      const a = agent();
+      const inv = a.invocations!;
+      const r = inv.startInvocation({ requestId: 'g', headers: {}, event: ev.apiGatewayHttp() });
+      expect(r.context?.source).toBe('generated');
+      inv.endInvocation({
+        requestId: 'g',
+        headers: {
+          'x-datadog-trace-id': r.headers['x-datadog-trace-id']!,
+          'x-datadog-span-id': '77',
+          'x-datadog-sampling-priority': String(priority),
+          'x-datadog-tags': `${r.headers['x-datadog-tags']},_dd.p.dm=-1`,
+        },
+        response: { statusCode: 200 },
+      });
+      const chunks = a
+        .flush(true)
+        .filter((p) => p.kind === 'traces')
+        .flatMap((p) => decodeAgentPayload(p.body).tracerPayloads.flatMap((t) => t.chunks));
+      const spans = chunks.flatMap((c) => c.spans);
+      const lambda = spans.find((s) => s.name === 'aws.lambda')!;
+      const api = spans.find((s) => s.name === 'aws.httpapi')!;
+      expect(lambda.traceID).toBe(r.headers['x-datadog-trace-id']);
+      expect(lambda.parentID).toBe(api.spanID);
+      expect(api.parentID).toBe('0');
+      expect(lambda.metrics['_sampling_priority_v1']).toBe(priority);
+      expect(api.metrics['_sampling_priority_v1']).toBe(priority);
+      expect(chunks.map((c) => c.priority)).toEqual([priority]);
+      // the root carries the propagation tags and the trace id's high half
+      expect(api.meta['_dd.p.dm']).toBe('-1');
+      expect(api.meta['_dd.p.tid']).toBe(r.headers['x-datadog-tags']!.slice('_dd.p.tid='.length));
+      expect(lambda.meta['_dd.p.dm']).toBeUndefined();
+      expect(lambda.meta['_dd.parent_source']).toBeUndefined();
+    }
+  });
+
+  it('the INVOKE’s flags: cold start, proactive initialisation, runtime', () => {
+    const a = agent();
+    const inv = a.invocations!;
+    inv.invocationStarted('p', {
+      coldStart: false,
+      proactiveInitialization: true,
+      tags: { runtime: 'dotnet8' },
+    });
+    inv.startInvocation({ requestId: 'p', headers: {}, event: {} });
+    inv.endInvocation({ requestId: 'p', headers: {}, response: {} });
+    const [lambda] = flushed(a);
+    expect(lambda!.meta).toMatchObject({
+      cold_start: 'false',
+      proactive_initialization: 'true',
+      runtime: 'dotnet8',
+    });
+  });
+
+  it('a start without a request id takes the one its INVOKE pairs it with', () => {
+    const a = agent();
+    const inv = a.invocations!;
+    inv.startInvocation({ headers: { 'x-datadog-trace-id': '5', 'x-datadog-parent-id': '6' }, event: {} });
+    inv.pairRequestId('late');
+    inv.startInvocation({
+      requestId: 'other',
+      headers: { 'x-datadog-trace-id': '7', 'x-datadog-parent-id': '8' },
+      event: {},
+    });
+    const [late] = inv.endInvocation({ requestId: 'late', headers: {}, response: {} });
+    expect(late!.trace_id).toBe(5n);
+    expect(late!.meta['request_id']).toBe('late');
+  });
+
+  it('awaiting runtimeDone: aws.lambda from platform.start for runtimeDone.durationMs, the sync inferred span with it', () => {
+    const a = agent();
+    const inv = a.invocations!;
+    inv.startInvocation({ requestId: 't', headers: {}, event: ev.apiGatewayRest(), timeNs: ev.T0_NS });
+    inv.endInvocation({
+      requestId: 't',
+      headers: {},
+      response: { statusCode: 200 },
+      timeNs: ev.T0_NS + 30e6,
+      awaitRuntimeDone: true,
+    });
+    // nothing yet: held for the Telemetry that times it
+    expect(flushed(a)).toEqual([]);
+    inv.platformStart('t', ev.T0_NS - 4e6);
+    expect(flushed(a)).toEqual([]);
+    const sent = inv.runtimeDone('t', ev.T0_NS + 60e6, 41.5);
+    expect(sent.map((s) => s.name)).toEqual(['aws.apigateway', 'aws.lambda']);
+    const spans = flushed(a);
+    const lambda = spans.find((s) => s.name === 'aws.lambda')!;
+    const gw = spans.find((s) => s.name === 'aws.apigateway')!;
+    expect(Math.abs(Number(lambda.start) - (ev.T0_NS - 4e6))).toBeLessThan(1000);
+    expect(Math.abs(Number(lambda.duration) - 41.5e6)).toBeLessThan(1000);
+    // sync: the gateway's span ends when aws.lambda does
+    expect(Math.abs(Number(gw.start) + Number(gw.duration) - (ev.T0_NS - 4e6 + 41.5e6))).toBeLessThan(1000);
+    // runtimeDone first (rare): the span goes at end-invocation, timed the same way
+    inv.startInvocation({ requestId: 'u', headers: {}, event: {}, timeNs: ev.T0_NS });
+    inv.platformStart('u', ev.T0_NS - 1e6);
+    inv.runtimeDone('u', ev.T0_NS + 9e6, 10);
+    inv.endInvocation({
+      requestId: 'u',
+      headers: {},
+      response: {},
+      timeNs: ev.T0_NS + 12e6,
+      awaitRuntimeDone: true,
+    });
+    const [u] = flushed(a);
+    expect(Math.abs(Number(u!.duration) - 10e6)).toBeLessThan(1000);
+    // no Telemetry at all: releaseAll lets them go as the hooks timed them
+    inv.startInvocation({ requestId: 'v', headers: {}, event: {}, timeNs: ev.T0_NS });
+    inv.endInvocation({
+      requestId: 'v',
+      headers: {},
+      response: {},
+      timeNs: ev.T0_NS + 5e6,
+      awaitRuntimeDone: true,
+    });
+    expect(inv.releaseAll()).toHaveLength(1);
+    expect(Math.abs(Number(flushed(a)[0]!.duration) - 5e6)).toBeLessThan(1000);
+  });
+
+  it('a SnapStart restore: aws.lambda.snapstart_restore in place of the cold start', () => {
+    const a = agent();
+    const inv = a.invocations!;
+    inv.setColdStart({
+      name: 'aws.lambda.snapstart_restore',
+      startNs: ev.T0_NS - 300e6,
+      durationMs: 120,
+      requestId: 's1',
+    });
+    inv.startInvocation({ requestId: 's1', headers: {}, event: {} });
+    inv.endInvocation({ requestId: 's1', headers: {}, response: {} });
+    const spans = flushed(a);
+    const restore = spans.find((s) => s.name === 'aws.lambda.snapstart_restore')!;
+    const lambda = spans.find((s) => s.name === 'aws.lambda')!;
+    expect(spans.map((s) => s.name).filter((n) => n === 'aws.lambda.cold_start')).toEqual([]);
+    expect(restore).toMatchObject({
+      traceID: lambda.traceID,
+      parentID: lambda.parentID,
+      duration: String(120e6),
+    });
+  });
+
+  it('the cold start keeps the 128-bit trace id: its own _dd.p.tid, from the context', () => {
+    const a = agent();
+    const inv = a.invocations!;
+    inv.startInvocation({ requestId: 'c1', headers: {}, event: ev.apiGatewayRest() });
+    inv.endInvocation({ requestId: 'c1', headers: {}, response: {} });
+    flushed(a);
+    // the init report comes after the invocation: the cold start goes in a chunk of its own
+    inv.setColdStart({ startNs: ev.T0_NS - 900e6, durationMs: 800, requestId: 'c1' });
+    const [cold] = flushed(a);
+    expect(cold!.name).toBe('aws.lambda.cold_start');
+    expect(cold!.traceID).toBe('4110911582297405551');
+    expect(cold!.meta['_dd.p.tid']).toBe('6b118b3700000000');
+  });
+
   it('starts aws.lambda at platform.start when the lifecycle reports it', () => {
     const a = agent();
     a.invocations!.platformStart('ps', ev.T0_NS - 5e6);
@@ -121,12 +270,19 @@ describe('universal instrumentation', () => {
     expect(Math.abs(Number(lambda!.duration) - 25e6)).toBeLessThan(1000);
   });
 
-  it('error headers: only "true" or a message/type/stack header counts; raw values when not base64', () => {
-    expect(errorTagsFromHeaders({ 'x-datadog-invocation-error': 'false' })).toBeUndefined();
-    expect(errorTagsFromHeaders({ 'x-datadog-invocation-error': 'TRUE' })).toEqual({});
-    expect(errorTagsFromHeaders({ 'x-datadog-invocation-error-msg': 'plain text!' })).toEqual({
+  it('the error as the hooks decoded it; a 5xx is 500 to 599 only', () => {
+    expect(errorTags({})).toEqual({});
+    expect(errorTags({ message: 'plain text!', type: 'E' })).toEqual({
       'error.msg': 'plain text!',
+      'error.type': 'E',
     });
+    expect([499, 500, 599, 600, 5000].map(isServerError)).toEqual([false, true, true, false, false]);
+    const a = agent();
+    a.invocations!.startInvocation({ requestId: 'c', headers: {}, event: {} });
+    a.invocations!.endInvocation({ requestId: 'c', headers: {}, response: { statusCode: 600 } });
+    const [lambda] = flushed(a);
+    expect(lambda!.error).toBe(0);
+    expect(lambda!.meta['http.status_code']).toBe('600');
   });
 
   it('pairs end with start by request id, FIFO without one', () => {
@@ -151,7 +307,7 @@ describe('universal instrumentation', () => {
   });
 
   it('DD_CAPTURE_LAMBDA_PAYLOAD flattens request and response, redacts secrets, cuts at depth', () => {
-    const a = agent({ DD_CAPTURE_LAMBDA_PAYLOAD: 'true', DD_CAPTURE_LAMBDA_PAYLOAD_MAX_DEPTH: '2' });
+    const a = agent({ DD_CAPTURE_LAMBDA_PAYLOAD: 'true', DD_CAPTURE_LAMBDA_PAYLOAD_MAX_DEPTH: '3' });
     a.invocations!.startInvocation({
       requestId: 'r',
       headers: {},
@@ -166,19 +322,13 @@ describe('universal instrumentation', () => {
     expect(lambda!.meta).toMatchObject({
       'function.request.user.name': 'ann',
       'function.request.user.password': 'redacted',
-      'function.request.user.address': '{"city":"Paris"}',
+      // at the maximum depth a value is its JSON text
+      'function.request.user.address.city': '"Paris"',
       'function.request.list.0': '1',
       'function.response.statusCode': '200',
+      // the body's JSON is one level more: body (1), its document (2), its fields (3)
       'function.response.body.token': 'redacted',
       'function.response.body.ok': 'true',
-    });
-    const long = capturePayloadTags({ v: 'x'.repeat(5000) }, 'function.request');
-    expect(long['function.request.v']!.length).toBe(4096);
-    expect(
-      capturePayloadTags({ Authorization: 'Bearer x', nested: { api_key: 'k' } }, 'function.request'),
-    ).toEqual({
-      'function.request.Authorization': 'redacted',
-      'function.request.nested.api_key': 'redacted',
     });
   });
 

@@ -66,6 +66,8 @@ describe('HTTP triggers', () => {
       'peer.service': 'my-function',
       'http.status_code': '200',
       '_dd.p.tid': '6b118b3700000000',
+      // the extracted propagation tags go on the trace's root
+      '_dd.p.dm': '-4',
     });
     expect(gw!.start).toBe(BigInt(ev.T0_NS));
     // sync: ends when the function returns
@@ -79,8 +81,8 @@ describe('HTTP triggers', () => {
       'http.route': '/users/{id}',
       request_id: 'req-1',
       cold_start: 'true',
-      '_dd.p.dm': '-4',
     });
+    expect(inv.meta['_dd.p.dm']).toBeUndefined();
   });
 
   it('API Gateway HTTP (v2): aws.httpapi with the route key', () => {

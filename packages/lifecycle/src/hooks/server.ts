@@ -8,7 +8,12 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { InvocationError, LifecycleEvent, SpanContext } from '../invocation/events.js';
+import type {
+  InvocationError,
+  LifecycleEvent,
+  LifecycleListener,
+  SpanContext,
+} from '../invocation/events.js';
 import { errorMessage, type Logger, noopLogger, OnceLogger } from '../logger.js';
 import { decodeHeaderValue, spanContextFromHeaders, startResponseHeaders } from './headers.js';
 
@@ -32,6 +37,11 @@ export interface HookTarget {
   readonly currentRequestId: string | undefined;
   publish(event: LifecycleEvent): void;
   invocationErrored(requestId: string | undefined, time?: number): void;
+  /**
+   * The invocation events, whose INVOKEs a start-invocation without a request id is paired with
+   * (first in, first out). Without it, such a call goes with the invocation most recently started.
+   */
+  subscribe?(listener: LifecycleListener): () => void;
 }
 
 export interface HooksServerOptions {
@@ -59,9 +69,12 @@ export interface HooksStats {
 interface StartRecord {
   requestId: string | undefined;
   spanContext: SpanContext | undefined;
+  /** Its universalStart, held until the INVOKE it pairs with gives it a request id. */
+  unpublished?: LifecycleEvent & { type: 'universalStart' };
 }
 
 const MAX_PENDING_STARTS = 100;
+const MAX_UNPAIRED_INVOKES = 100;
 
 export class HooksServer {
   private server: Server | undefined;
@@ -69,6 +82,11 @@ export class HooksServer {
   private readonly once: OnceLogger;
   private readonly now: () => number;
   private readonly starts: StartRecord[] = [];
+  /** INVOKEs no start-invocation has claimed yet, oldest first (only with a subscribable target). */
+  private readonly unpairedInvokes: string[] = [];
+  /** Request ids a start-invocation named before its INVOKE arrived. */
+  private readonly claimedEarly = new Set<string>();
+  private readonly fifo: boolean;
   readonly stats: HooksStats = {
     startInvocations: 0,
     endInvocations: 0,
@@ -87,6 +105,42 @@ export class HooksServer {
     this.logger = options.logger ?? noopLogger;
     this.once = new OnceLogger(this.logger);
     this.now = options.now ?? Date.now;
+    this.fifo = target.subscribe !== undefined;
+    target.subscribe?.((event) => {
+      if (event.type === 'invocationStart') this.onInvoke(event.requestId);
+    });
+  }
+
+  /** An INVOKE: the oldest start-invocation still waiting for one takes it, else it waits for one. */
+  private onInvoke(requestId: string): void {
+    if (this.claimedEarly.delete(requestId)) return;
+    const waiting = this.starts.find((s) => s.unpublished);
+    if (waiting?.unpublished) {
+      const event = waiting.unpublished;
+      waiting.unpublished = undefined;
+      waiting.requestId = requestId;
+      event.requestId = requestId;
+      this.target.publish(event);
+      return;
+    }
+    this.unpairedInvokes.push(requestId);
+    if (this.unpairedInvokes.length > MAX_UNPAIRED_INVOKES) this.unpairedInvokes.shift();
+  }
+
+  /** The request a start-invocation belongs to: its header's, else the oldest unclaimed INVOKE's. */
+  private pairStart(headerId: string | undefined): string | undefined {
+    if (!this.fifo) return headerId ?? this.target.currentRequestId;
+    if (headerId !== undefined) {
+      const i = this.unpairedInvokes.indexOf(headerId);
+      if (i >= 0) this.unpairedInvokes.splice(i, 1);
+      else {
+        this.claimedEarly.add(headerId);
+        if (this.claimedEarly.size > MAX_UNPAIRED_INVOKES)
+          this.claimedEarly.delete(this.claimedEarly.values().next().value as string);
+      }
+      return headerId;
+    }
+    return this.unpairedInvokes.shift();
   }
 
   get port(): number {
@@ -172,7 +226,9 @@ export class HooksServer {
     const event = await this.payload(req, 'start-invocation');
     const time = this.now();
     this.stats.startInvocations++;
-    const requestId = headerValue(req.headers, REQUEST_ID_HEADER) ?? this.target.currentRequestId;
+    // Without the header the call pairs with the next INVOKE, first in first out (the hook can beat
+    // its INVOKE, and the invocation most recently started may be the previous one).
+    const requestId = this.pairStart(headerValue(req.headers, REQUEST_ID_HEADER));
     let spanContext: SpanContext | undefined;
     if (this.options.extractContext) {
       try {
@@ -182,12 +238,22 @@ export class HooksServer {
         this.once.warn('extractor', `trace context extraction failed: ${errorMessage(err)}`);
       }
     }
-    this.starts.push({ requestId, spanContext });
-    if (this.starts.length > MAX_PENDING_STARTS) this.starts.shift();
-    const out: LifecycleEvent = { type: 'universalStart', time, event, headers: req.headers };
+    const out: LifecycleEvent & { type: 'universalStart' } = {
+      type: 'universalStart',
+      time,
+      event,
+      headers: req.headers,
+    };
     if (requestId) out.requestId = requestId;
     if (spanContext) out.spanContext = spanContext;
-    this.target.publish(out);
+    const record: StartRecord = { requestId, spanContext };
+    if (requestId === undefined && this.fifo) record.unpublished = out;
+    this.starts.push(record);
+    if (this.starts.length > MAX_PENDING_STARTS) {
+      const dropped = this.starts.shift();
+      if (dropped?.unpublished) this.target.publish(dropped.unpublished);
+    }
+    if (!record.unpublished) this.target.publish(out);
     answer(res, 200, {}, spanContext ? startResponseHeaders(spanContext) : {});
   }
 
@@ -198,6 +264,11 @@ export class HooksServer {
     const h = req.headers;
     const headerId = headerValue(h, REQUEST_ID_HEADER);
     const start = this.takeStart(headerId);
+    if (start?.unpublished) {
+      // its INVOKE never came before the end: the start goes out as it is
+      this.target.publish(start.unpublished);
+      start.unpublished = undefined;
+    }
     const requestId = headerId ?? start?.requestId ?? this.target.currentRequestId;
     const out: LifecycleEvent = { type: 'universalEnd', time, response, headers: h };
     if (requestId) out.requestId = requestId;
