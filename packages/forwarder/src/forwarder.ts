@@ -315,7 +315,8 @@ export class Forwarder {
       for (const p of payloads) this.#drop(result, 'closed', p.items ?? 0);
       return result;
     }
-    // Compression goes to the thread pool first, so that the bookkeeping below runs beside it.
+    // Compression first: a large payload's goes to the thread pool, so that the bookkeeping below runs
+    // beside it (a small one's is done on the loop by now, which is the faster way for it).
     const only = payloads.length === 1 ? payloads[0] : undefined;
     const fresh = only
       ? this.#isKnown(only, result)
@@ -576,7 +577,10 @@ export class Forwarder {
       const { codec, level } = this.#compression.select(p.kind);
       if (codec.encoding) {
         try {
-          body = await codec.compress(p.body, level);
+          const small = p.body.byteLength <= this.#compression.syncMaxBytes;
+          body =
+            (small ? codec.compressSync?.(p.body, level) : undefined) ??
+            (await codec.compress(p.body, level));
           encoding = codec.encoding;
         } catch (err) {
           // As the Lambda extension does: an uncompressed payload is better than none.
