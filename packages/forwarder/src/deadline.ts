@@ -22,9 +22,16 @@ export class Deadline {
   /** When the cap passes, in `performance.now()` milliseconds. */
   readonly endsAt: number;
   readonly #onParentAbort = (): void => this.#abort(this.#parent?.reason);
+  #listening = false;
 
-  /** `cap`: milliseconds (a timer of its own), or a cap shared with the other calls of its kind. */
-  constructor(cap: number | SharedCap, parent?: AbortSignal | Deadline) {
+  /**
+   * `cap`: milliseconds (a timer of its own), or a cap shared with the other calls of its kind.
+   * `deferListening`: listen to a parent `AbortSignal` only at the first `race` (or `signal`, or
+   * `listen()`), not now. Listening to an `AbortSignal` costs microseconds; a call that starts its
+   * request first and listens then does that work while its bytes are on the wire. Until then
+   * `aborted` reads the parent itself, so nothing is missed.
+   */
+  constructor(cap: number | SharedCap, parent?: AbortSignal | Deadline, deferListening = false) {
     this.#parent = parent;
     this.endsAt = performance.now() + (typeof cap === 'number' ? cap : cap.ms);
     if (parent?.aborted) {
@@ -38,9 +45,30 @@ export class Deadline {
       this.#cap = cap;
       cap.add(this);
     }
+    if (parent instanceof Deadline) {
+      // An enclosing deadline that has not listened yet must now, or this one would never hear it.
+      parent.listen();
+      if (parent.aborted) {
+        this.#abort(parent.reason);
+        return;
+      }
+      this.#listening = true;
+      parent.on('abort', this.#onParentAbort);
+    } else if (!deferListening) this.listen();
+  }
+
+  /** Starts listening to the parent `AbortSignal` (once; see the constructor's `deferListening`). */
+  listen(): void {
+    if (this.#listening || this.#aborted) return;
+    this.#listening = true;
+    const parent = this.#parent;
+    if (!parent) return;
+    if (parent.aborted) {
+      this.#abort(parent.reason);
+      return;
+    }
     // No `once`: dispose removes the listener, and aborting twice is a no-op (the option costs more).
-    if (parent instanceof Deadline) parent.on('abort', this.#onParentAbort);
-    else parent?.addEventListener('abort', this.#onParentAbort);
+    (parent as AbortSignal).addEventListener('abort', this.#onParentAbort);
   }
 
   /** Listens for the abort (the only event there is); undici calls this. */
@@ -72,6 +100,7 @@ export class Deadline {
   }
 
   get aborted(): boolean {
+    if (!this.#aborted && !this.#listening && this.#parent?.aborted) this.#abort(this.#parent.reason);
     return this.#aborted;
   }
 
@@ -81,6 +110,7 @@ export class Deadline {
 
   /** An `AbortSignal` that aborts with this deadline, made on first use. */
   get signal(): AbortSignal {
+    this.listen();
     if (!this.#controller) {
       this.#controller = new AbortController();
       setMaxListeners(0, this.#controller.signal);
@@ -95,6 +125,7 @@ export class Deadline {
    * arrives after that is handed to `release` (a response body is drained so its socket is freed).
    */
   race<T>(work: Promise<T>, release?: (late: T) => void): Promise<T> {
+    this.listen();
     if (this.#aborted) {
       abandon(work, release);
       return Promise.reject(this.#reason);
@@ -128,6 +159,8 @@ export class Deadline {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#cap?.delete(this);
+    if (!this.#listening) return;
+    this.#listening = false;
     const parent = this.#parent;
     if (parent instanceof Deadline) parent.removeListener('abort', this.#onParentAbort);
     else parent?.removeEventListener('abort', this.#onParentAbort);

@@ -326,7 +326,8 @@ export class Forwarder {
           payloads.filter((p) => this.#isKnown(p, result)).map((p) => this.#requestsFor(p, undefined, 0)),
         ).then((lists) => lists.flat());
     if (this.#freeze.observe()) this.#afterFreeze();
-    const deadline = new Deadline(this.#cap, callOptions.signal);
+    // It listens to the caller's signal once the first request is on its way (its first race).
+    const deadline = new Deadline(this.#cap, callOptions.signal, true);
     try {
       const requests = await fresh;
       // The common case, one request to a healthy destination with nothing buffered, goes straight to
