@@ -13,6 +13,11 @@ export interface Codec {
   readonly implementation: string;
   readonly encoding: string | undefined;
   compress(data: Uint8Array, level: number): Promise<Uint8Array>;
+  /**
+   * The same on the event loop, for small payloads (see `syncMaxBytes`); undefined when this codec
+   * cannot right now (the WebAssembly module is not loaded yet).
+   */
+  compressSync?(data: Uint8Array, level: number): Uint8Array | undefined;
 }
 
 export interface CompressionOptions {
@@ -27,7 +32,23 @@ export interface CompressionOptions {
   apmLevel: number;
   /** Use the WebAssembly zstd codec when this Node's zlib has no zstd. */
   zstdWasm: boolean;
+  /**
+   * Payloads up to this many bytes (uncompressed) are compressed on the event loop: the hop to the
+   * thread pool and back costs more than it saves on them (see the README's benchmark), and a Lambda
+   * function below 1769 MB has less than one vCPU, so the pool runs on the same core anyway. Larger
+   * ones go to the pool, so that the loop never stalls for long. Default `DEFAULT_SYNC_MAX_BYTES`.
+   */
+  syncMaxBytes?: number;
 }
+
+/** About 3 ms of one core for gzip level 3 on JSON; what a flush may hold the loop for, at most. */
+export const DEFAULT_SYNC_MAX_BYTES = 1024 * 1024;
+
+/**
+ * node:zlib's asynchronous calls go to the thread pool and back once per output chunk (16 KiB by
+ * default): one chunk sized for the whole output (JSON shrinks 5-10x) makes it one round trip.
+ */
+const asyncChunkSize = (input: number) => Math.min(8 * 1024 * 1024, Math.max(64 * 1024, input >> 2));
 
 export const DEFAULT_COMPRESSION: CompressionOptions = {
   metrics: 'zstd',
@@ -50,14 +71,18 @@ const gzipCodec: Codec = {
   kind: 'gzip',
   implementation: 'zlib',
   encoding: 'gzip',
-  compress: (data, level) => gzip(data, { level: clampZlibLevel(level) }),
+  compress: (data, level) =>
+    gzip(data, { level: clampZlibLevel(level), chunkSize: asyncChunkSize(data.byteLength) }),
+  compressSync: (data, level) => zlib.gzipSync(data, { level: clampZlibLevel(level) }),
 };
 
 const deflateCodec: Codec = {
   kind: 'deflate',
   implementation: 'zlib',
   encoding: 'deflate',
-  compress: (data, level) => deflate(data, { level: clampZlibLevel(level) }),
+  compress: (data, level) =>
+    deflate(data, { level: clampZlibLevel(level), chunkSize: asyncChunkSize(data.byteLength) }),
+  compressSync: (data, level) => zlib.deflateSync(data, { level: clampZlibLevel(level) }),
 };
 
 const identityCodec: Codec = {
@@ -65,6 +90,7 @@ const identityCodec: Codec = {
   implementation: 'identity',
   encoding: undefined,
   compress: async (data) => data,
+  compressSync: (data) => data,
 };
 
 /** The level `DD_COMPRESSION_LEVEL` and the per-kind variables default to (lambda-extension-reference.md §1a). */
@@ -86,22 +112,33 @@ const clampZstdLevel = effectiveLevel;
 
 type ZstdCompressFn = (
   data: Uint8Array,
-  options: { params: Record<number, number> },
+  options: { params: Record<number, number>; chunkSize?: number },
   cb: (err: Error | null, out: Buffer) => void,
 ) => void;
+type ZstdCompressSyncFn = (data: Uint8Array, options: { params: Record<number, number> }) => Buffer;
 
 /** zstd from node:zlib (Node >= 22.15), or undefined on this Node. */
 export function nativeZstdCodec(): Codec | undefined {
-  const z = zlib as unknown as { zstdCompress?: ZstdCompressFn; constants: Record<string, number> };
+  const z = zlib as unknown as {
+    zstdCompress?: ZstdCompressFn;
+    zstdCompressSync?: ZstdCompressSyncFn;
+    constants: Record<string, number>;
+  };
   const fn = z.zstdCompress;
+  const syncFn = z.zstdCompressSync;
   const levelParam = z.constants.ZSTD_c_compressionLevel;
   if (typeof fn !== 'function' || levelParam === undefined) return undefined;
   const compress = promisify(fn);
+  const params = (level: number) => ({ params: { [levelParam]: clampZstdLevel(level) } });
   return {
     kind: 'zstd',
     implementation: 'native',
     encoding: 'zstd',
-    compress: (data, level) => compress(data, { params: { [levelParam]: clampZstdLevel(level) } }),
+    compress: (data, level) =>
+      compress(data, { ...params(level), chunkSize: asyncChunkSize(data.byteLength) }),
+    ...(typeof syncFn === 'function'
+      ? { compressSync: (data: Uint8Array, level: number) => syncFn(data, params(level)) }
+      : {}),
   };
 }
 
@@ -112,12 +149,14 @@ interface ZstdWasmModule {
 
 // One instance per process: initialising the module again would swap its memory under any other user.
 let wasmModule: Promise<ZstdWasmModule> | undefined;
+let wasmReady: ZstdWasmModule | undefined;
 
 function loadWasmZstd(): Promise<ZstdWasmModule> {
   wasmModule ??= (async () => {
     const require = createRequire(import.meta.url);
     const mod = require('@bokuweb/zstd-wasm') as ZstdWasmModule;
     await mod.init();
+    wasmReady = mod;
     return mod;
   })();
   return wasmModule;
@@ -140,6 +179,10 @@ export class WasmZstdCodec implements Codec {
     const mod = await loadWasmZstd();
     return mod.compress(data, clampZstdLevel(level));
   }
+
+  compressSync(data: Uint8Array, level: number): Uint8Array | undefined {
+    return wasmReady?.compress(data, clampZstdLevel(level));
+  }
 }
 
 /** Picks the codec and level for each endpoint kind, as the spec gives them. */
@@ -156,6 +199,11 @@ export class CompressionPolicy {
     this.#options = options;
     this.#wasm = !native && options.zstdWasm ? new WasmZstdCodec() : undefined;
     this.#zstd = native ?? this.#wasm;
+  }
+
+  /** Payloads up to this many bytes are compressed on the event loop, when the codec can. */
+  get syncMaxBytes(): number {
+    return this.#options.syncMaxBytes ?? DEFAULT_SYNC_MAX_BYTES;
   }
 
   /** The zstd implementation in use (`native`, `wasm`), or `none` when zstd falls back to gzip. */

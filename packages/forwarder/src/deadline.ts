@@ -1,30 +1,37 @@
-import { EventEmitter, setMaxListeners } from 'node:events';
+import { setMaxListeners } from 'node:events';
+
+type Listener = () => void;
 
 /**
  * One call's deadline: it passes at the first of the caller's signal (or an enclosing deadline) and
- * `capMs`. It is what the call's requests get as their `signal` (undici takes an `EventEmitter` with
- * `aborted` and `reason` as well as an `AbortSignal`), and everything the call awaits races it
- * through `race`, a set entry each. Node's own `AbortSignal` costs about 10 µs to create and a few
- * to listen to, which showed in the overhead of a small send; a real one is made only for the paths
- * that need it (`signal`: waiting for the API key, a retry's backoff).
+ * `capMs`. It is what the call's requests get as their `signal`: undici takes any object with `on`,
+ * `once`, `removeListener`, `aborted` and `reason`, and this one is that and no more (an `EventEmitter`
+ * or Node's own `AbortSignal` cost microseconds to create and to listen to, which showed in the
+ * overhead of a small send). Everything the call awaits races it through `race`. A real `AbortSignal`
+ * is made only for the paths that need one (`signal`: waiting for the API key, a retry's backoff).
  */
-export class Deadline extends EventEmitter {
+export class Deadline {
   #aborted = false;
   #reason: unknown = undefined;
   #controller: AbortController | undefined;
-  readonly #racers = new Set<(reason: unknown) => void>();
+  /** Racers and undici's listeners alike: usually one or two, so an array, not a set. */
+  #listeners: Listener[] = [];
   readonly #parent: AbortSignal | Deadline | undefined;
   #timer: NodeJS.Timeout | undefined;
   readonly #cap: SharedCap | undefined;
   /** When the cap passes, in `performance.now()` milliseconds. */
   readonly endsAt: number;
   readonly #onParentAbort = (): void => this.#abort(this.#parent?.reason);
+  #listening = false;
 
-  /** `cap`: milliseconds (a timer of its own), or a cap shared with the other calls of its kind. */
-  constructor(cap: number | SharedCap, parent?: AbortSignal | Deadline) {
-    super();
-    // Every request of the call listens: past EventEmitter's default of 10 that is by design.
-    this.setMaxListeners(0);
+  /**
+   * `cap`: milliseconds (a timer of its own), or a cap shared with the other calls of its kind.
+   * `deferListening`: listen to a parent `AbortSignal` only at the first `race` (or `signal`, or
+   * `listen()`), not now. Listening to an `AbortSignal` costs microseconds; a call that starts its
+   * request first and listens then does that work while its bytes are on the wire. Until then
+   * `aborted` reads the parent itself, so nothing is missed.
+   */
+  constructor(cap: number | SharedCap, parent?: AbortSignal | Deadline, deferListening = false) {
     this.#parent = parent;
     this.endsAt = performance.now() + (typeof cap === 'number' ? cap : cap.ms);
     if (parent?.aborted) {
@@ -38,12 +45,62 @@ export class Deadline extends EventEmitter {
       this.#cap = cap;
       cap.add(this);
     }
+    if (parent instanceof Deadline) {
+      // An enclosing deadline that has not listened yet must now, or this one would never hear it.
+      parent.listen();
+      if (parent.aborted) {
+        this.#abort(parent.reason);
+        return;
+      }
+      this.#listening = true;
+      parent.on('abort', this.#onParentAbort);
+    } else if (!deferListening) this.listen();
+  }
+
+  /** Starts listening to the parent `AbortSignal` (once; see the constructor's `deferListening`). */
+  listen(): void {
+    if (this.#listening || this.#aborted) return;
+    this.#listening = true;
+    const parent = this.#parent;
+    if (!parent) return;
+    if (parent.aborted) {
+      this.#abort(parent.reason);
+      return;
+    }
     // No `once`: dispose removes the listener, and aborting twice is a no-op (the option costs more).
-    if (parent instanceof Deadline) parent.on('abort', this.#onParentAbort);
-    else parent?.addEventListener('abort', this.#onParentAbort);
+    (parent as AbortSignal).addEventListener('abort', this.#onParentAbort);
+  }
+
+  /** Listens for the abort (the only event there is); undici calls this. */
+  on(_event: 'abort', listener: Listener): this {
+    if (this.#aborted) return this;
+    this.#listeners.push(listener);
+    return this;
+  }
+
+  /** The same as `on`: a deadline aborts once. */
+  once(event: 'abort', listener: Listener): this {
+    return this.on(event, listener);
+  }
+
+  addListener(event: 'abort', listener: Listener): this {
+    return this.on(event, listener);
+  }
+
+  removeListener(_event: 'abort', listener: Listener): this {
+    const list = this.#listeners;
+    const i = list.lastIndexOf(listener);
+    if (i === list.length - 1) list.pop();
+    else if (i >= 0) list.splice(i, 1);
+    return this;
+  }
+
+  off(event: 'abort', listener: Listener): this {
+    return this.removeListener(event, listener);
   }
 
   get aborted(): boolean {
+    if (!this.#aborted && !this.#listening && this.#parent?.aborted) this.#abort(this.#parent.reason);
     return this.#aborted;
   }
 
@@ -53,6 +110,7 @@ export class Deadline extends EventEmitter {
 
   /** An `AbortSignal` that aborts with this deadline, made on first use. */
   get signal(): AbortSignal {
+    this.listen();
     if (!this.#controller) {
       this.#controller = new AbortController();
       setMaxListeners(0, this.#controller.signal);
@@ -67,23 +125,24 @@ export class Deadline extends EventEmitter {
    * arrives after that is handed to `release` (a response body is drained so its socket is freed).
    */
   race<T>(work: Promise<T>, release?: (late: T) => void): Promise<T> {
+    this.listen();
     if (this.#aborted) {
       abandon(work, release);
       return Promise.reject(this.#reason);
     }
     return new Promise<T>((resolve, reject) => {
-      const racer = (reason: unknown): void => {
+      const racer = (): void => {
         abandon(work, release);
-        reject(reason);
+        reject(this.#reason);
       };
-      this.#racers.add(racer);
+      this.#listeners.push(racer);
       work.then(
         (v) => {
-          this.#racers.delete(racer);
+          this.removeListener('abort', racer);
           resolve(v);
         },
         (e) => {
-          this.#racers.delete(racer);
+          this.removeListener('abort', racer);
           reject(e);
         },
       );
@@ -100,6 +159,8 @@ export class Deadline extends EventEmitter {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#cap?.delete(this);
+    if (!this.#listening) return;
+    this.#listening = false;
     const parent = this.#parent;
     if (parent instanceof Deadline) parent.removeListener('abort', this.#onParentAbort);
     else parent?.removeEventListener('abort', this.#onParentAbort);
@@ -110,12 +171,17 @@ export class Deadline extends EventEmitter {
     this.#aborted = true;
     this.#reason = reason;
     this.dispose();
-    // The call's own awaits first: they only settle promises, so nothing below can keep them waiting.
-    const racers = [...this.#racers];
-    this.#racers.clear();
-    for (const r of racers) r(reason);
+    // In the order they came; each only settles a promise or cancels a request, so none can hold up the rest.
+    const listeners = this.#listeners;
+    this.#listeners = [];
+    for (const l of listeners) {
+      try {
+        l();
+      } catch {
+        // One listener's failure must not keep the others from hearing the abort.
+      }
+    }
     this.#controller?.abort(reason);
-    this.emit('abort');
   }
 }
 

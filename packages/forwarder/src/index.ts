@@ -24,6 +24,7 @@ export {
   type CompressionOptions,
   CompressionPolicy,
   DEFAULT_COMPRESSION,
+  DEFAULT_SYNC_MAX_BYTES,
   nativeZstdCodec,
 } from './compression.js';
 export { fromEnv, parseAdditionalEndpoints, parseLogsAdditionalEndpoints } from './config.js';

@@ -1,10 +1,11 @@
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync, inflateSync } from 'node:zlib';
 import { decompress } from 'fzstd';
 import { describe, expect, it } from 'vitest';
 import {
   availableCodecs,
   CompressionPolicy,
   DEFAULT_COMPRESSION,
+  DEFAULT_SYNC_MAX_BYTES,
   fromEnv,
   nativeZstdCodec,
 } from '../src/index.js';
@@ -102,5 +103,31 @@ describe('compression', () => {
     );
     const gzip = codecs.find((c) => c.kind === 'gzip')!;
     expect(gunzipSync(await gzip.compress(json, 6)).equals(json)).toBe(true);
+  });
+
+  it('compresses on the event loop as it does on the thread pool, each output read by an independent decoder', async () => {
+    const decoders: Record<string, (b: Uint8Array) => Buffer> = {
+      gzip: (b) => gunzipSync(b),
+      deflate: (b) => inflateSync(b),
+      zstd: (b) => Buffer.from(decompress(b)),
+    };
+    const wasm = new CompressionPolicy({ ...DEFAULT_COMPRESSION, zstdWasm: true }, undefined);
+    await wasm.prepare();
+    const seen: string[] = [];
+    for (const codec of availableCodecs()) {
+      const sync = codec.compressSync?.(json, 3);
+      expect(sync, `${codec.kind}/${codec.implementation}`).toBeInstanceOf(Uint8Array);
+      const decode = decoders[codec.kind]!;
+      expect(decode(sync!).equals(json)).toBe(true);
+      expect(decode(await codec.compress(json, 3)).equals(json)).toBe(true);
+      seen.push(codec.kind);
+    }
+    expect(seen).toEqual(expect.arrayContaining(['gzip', 'deflate', 'zstd']));
+  });
+
+  it('compresses up to 1 MiB on the event loop by default, the bound configurable', () => {
+    expect(new CompressionPolicy(DEFAULT_COMPRESSION).syncMaxBytes).toBe(DEFAULT_SYNC_MAX_BYTES);
+    expect(DEFAULT_SYNC_MAX_BYTES).toBe(1024 * 1024);
+    expect(new CompressionPolicy({ ...DEFAULT_COMPRESSION, syncMaxBytes: 0 }).syncMaxBytes).toBe(0);
   });
 });

@@ -83,6 +83,19 @@ describe('against the testkit intake', () => {
     expect(i.requests().every((q) => q.contentEncoding === encoding && q.apiKey.accepted)).toBe(true);
   });
 
+  it('delivers what it compressed on the thread pool as well (payloads past the event-loop bound)', async () => {
+    const i = await intake();
+    const base = optionsFor(i.url, { DD_API_KEY: i.apiKey });
+    const f = createForwarder({ ...base, compression: { ...base.compression, syncMaxBytes: 0 } });
+    cleanups.push(() => f.close());
+    const r = await f.flush([logs(['pooled']), series('fwd.test.pooled', 7)], deadline());
+    expect(r).toEqual({ delivered: 2, buffered: 0, dropped: {} });
+    expect(i.logs().map((l) => l.message)).toEqual(['pooled']);
+    expect(i.metrics('fwd.test.pooled')[0]).toMatchObject({ value: 7 });
+    const encoding = nativeZstdCodec() ? 'zstd' : 'gzip';
+    expect(i.requests().every((q) => q.contentEncoding === encoding)).toBe(true);
+  });
+
   for (const status of [500, 503, 429]) {
     it(`recovers from ${status} (twice) and delivers once`, async () => {
       const i = await intake();
