@@ -15,6 +15,7 @@ import { type Env, mergeEnv, type YamlParser, yamlPathOf } from './env.js';
 import type { FlushDriver } from './flush-driver.js';
 import { createLogger, type Logger, parseLogLevel } from './logger.js';
 import { portsFromEnv } from './ports.js';
+import { runtimeResolver } from './runtime-tag.js';
 import { warnUnsupported } from './variables.js';
 import { VERSION } from './version.js';
 
@@ -181,8 +182,10 @@ export async function run(options: RunOptions): Promise<void> {
     hooksPort: early ? 0 : ports.hooks,
     telemetryPort: ports.telemetry,
   };
+  const runtime = runtimeResolver(() => lifecycleModule.resolveRuntime({ env }));
   const lifecycle: Lifecycle = new lifecycleModule.Lifecycle(lifecycleOptions, {
     logger,
+    invocationTags: () => [`runtime:${runtime()}`],
     startedAt: Date.now() - (performance.now() - options.startedAt),
     // Samples computed before the aggregator loaded wait (bounded) and are handed over then.
     submit: (sample) => {
@@ -293,7 +296,7 @@ export async function run(options: RunOptions): Promise<void> {
       ? afterFirstNext
           .then(() => import('./components.js'))
           .then(({ loadComponents }) =>
-            loadComponents(env, registration, early, lifecycle, logger, counts, idleIfNoApiKey),
+            loadComponents(env, registration, early, lifecycle, logger, counts, idleIfNoApiKey, runtime),
           )
           .then(
             (c) => {

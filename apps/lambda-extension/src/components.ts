@@ -49,25 +49,18 @@ export async function loadComponents(
   counts: { datagrams: number; datagramBytes: number; droppedPayloads: number; droppedItems: number },
   /** The API key's secret did not resolve: the app goes idle. */
   onApiKeyFailed: () => void = () => {},
+  /** The function's runtime, resolved once for the metrics and the spans. */
+  runtime: () => string | undefined = () => undefined,
 ): Promise<Components> {
-  const [
-    dogstatsd,
-    traceIntake,
-    flushStrategy,
-    forwarderModule,
-    logsModule,
-    { FlushDriver },
-    { resolveRuntime },
-  ] = await Promise.all([
-    import('@serverless-agent/dogstatsd'),
-    import('@serverless-agent/trace-intake'),
-    import('@serverless-agent/flush-strategy'),
-    import('@serverless-agent/forwarder'),
-    import('@serverless-agent/logs'),
-    import('./flush-driver.js'),
-    // already loaded: the lifecycle runs
-    import('@serverless-agent/lifecycle'),
-  ]);
+  const [dogstatsd, traceIntake, flushStrategy, forwarderModule, logsModule, { FlushDriver }] =
+    await Promise.all([
+      import('@serverless-agent/dogstatsd'),
+      import('@serverless-agent/trace-intake'),
+      import('@serverless-agent/flush-strategy'),
+      import('@serverless-agent/forwarder'),
+      import('@serverless-agent/logs'),
+      import('./flush-driver.js'),
+    ]);
   const forwarder = forwarderModule.createForwarder(forwarderModule.fromEnv(env, logger));
   // Sockets, TLS and codecs during init, so the first flush does not pay for them.
   void forwarder.warmUp().catch(() => {});
@@ -94,12 +87,7 @@ export async function loadComponents(
     onProxy: (payload) => void forwarder.send(toForwarder(payload), { signal: AbortSignal.timeout(10_000) }),
     additionalTags: tags,
   });
-  // Resolved once, at the first INVOKE, when the runtime's process is there to be read.
-  let runtime: string | undefined;
-  const invocationSpans = new InvocationSpans(agent, logger, () => {
-    runtime ??= resolveRuntime({ env });
-    return runtime;
-  });
+  const invocationSpans = new InvocationSpans(agent, logger, runtime);
   await receiver.app.ready();
   // fastify routes the requests that arrive on our already-bound server.
   early.traces.attach((req, res) => receiver.app.routing(req, res));

@@ -251,6 +251,10 @@ describe('a tracer calling the hooks over HTTP', () => {
     await sandbox.shutdown();
     const errors = intake.distributions('aws.lambda.enhanced.errors');
     expect(errors.reduce((n, d) => n + d.count, 0)).toBe(2);
+    // The enhanced metrics carry the runtime the spans carry.
+    const invocations = intake.distributions('aws.lambda.enhanced.invocations');
+    expect(invocations.length).toBeGreaterThan(0);
+    for (const d of invocations) expect(d.tags).toContain(`runtime:${NODE_RUNTIME}`);
     // One aws.lambda per invocation, each the extension's.
     expect(intake.spans('aws.lambda')).toHaveLength(8);
   }, 30_000);

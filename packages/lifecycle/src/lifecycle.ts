@@ -29,7 +29,7 @@ export interface LifecycleDeps {
   now?: () => number;
   startedAt?: number;
   proc?: ProcReader;
-  invocationTags?: string[];
+  invocationTags?: readonly string[] | (() => readonly string[]);
   /** Bind address of the hooks (tests only; the default is loopback). */
   hooksHost?: string;
   /** Bind address of the telemetry listener (default all interfaces). */

@@ -517,6 +517,20 @@ describe('InvocationProcessor: tags of the metrics outside one invocation', () =
     expect(t.named('shutdowns')[0]!.tags).toEqual(['cold_start:false', 'durable_function:true', runtime]);
   });
 
+  it('invocation tags given as a function are asked at each emission (a runtime found late is used)', () => {
+    let found: string[] = [];
+    const t = setup({ invocationTags: () => found });
+    t.p.onTelemetry([initStart(0)]);
+    t.setClock(200);
+    t.p.onInvoke(invoke('r1'));
+    expect(t.named('invocations')[0]!.tags).toEqual(['cold_start:true']);
+    found = [runtime];
+    t.p.onTelemetry([runtimeDone('r1', 500, 10)]);
+    t.setClock(3000);
+    t.p.onInvoke(invoke('r2'));
+    expect(t.named('invocations')[1]!.tags).toEqual(['cold_start:false', runtime]);
+  });
+
   it('unused_init and shutdowns without an invocation carry the app tags; a proactive init is kept', () => {
     const idle = setup({ invocationTags: [runtime] });
     idle.p.onShutdown(shutdown);

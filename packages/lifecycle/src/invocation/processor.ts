@@ -38,8 +38,11 @@ export interface InvocationProcessorOptions {
   architecture?: Architecture;
   /** Where samples go (the app connects dogstatsd's in-process submit). */
   submit?: MetricSubmit;
-  /** Extra per-invocation tags, e.g. `runtime:nodejs20.x` resolved by the app. */
-  invocationTags?: string[];
+  /**
+   * Extra per-invocation tags, e.g. `runtime:nodejs20.x` resolved by the app; a function is asked at
+   * each emission (the runtime can only be read once its process is there).
+   */
+  invocationTags?: readonly string[] | (() => readonly string[]);
   logger?: Logger;
   now?: () => number;
   /** Epoch ms the extension process started; the proactive-initialization clock starts here. */
@@ -729,7 +732,8 @@ export class InvocationProcessor {
     const tags = flags && !this.managed ? [`cold_start:${flags.coldStart}`] : [];
     if (flags?.proactive) tags.push('proactive_initialization:true');
     if (this.durable) tags.push('durable_function:true');
-    return [...tags, ...(this.options.invocationTags ?? [])];
+    const extra = this.options.invocationTags;
+    return [...tags, ...((typeof extra === 'function' ? extra() : extra) ?? [])];
   }
 
   /**
