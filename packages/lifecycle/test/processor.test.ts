@@ -599,7 +599,12 @@ describe('InvocationProcessor: memory over many invocations', () => {
       t.p.onInvoke(invoke(id));
       t.p.onTelemetry([start(id, at), runtimeDone(id, at + 20, 10)]);
       t.p.onTelemetry([
-        report(id, at + 40, { durationMs: 12, billedDurationMs: 12, memorySizeMB: 1024, maxMemoryUsedMB: 80 }),
+        report(id, at + 40, {
+          durationMs: 12,
+          billedDurationMs: 12,
+          memorySizeMB: 1024,
+          maxMemoryUsedMB: 80,
+        }),
       ]);
     }
     expect(t.named('invocations')).toHaveLength(n);
