@@ -601,3 +601,34 @@ describe('InvocationProcessor: bounds', () => {
     expect(p.stats.listenerErrors).toBeGreaterThan(0);
   });
 });
+
+describe('InvocationProcessor: memory over many invocations', () => {
+  it('keeps a bounded, small record of finished invocations, still deduping a late OOM of the latest', () => {
+    const t = setup();
+    t.p.onTelemetry([initStart(0)]);
+    const n = 2000;
+    for (let i = 0; i < n; i++) {
+      const id = `r${i}`;
+      const at = 1000 + i * 100;
+      t.p.onInvoke(invoke(id));
+      t.p.onTelemetry([start(id, at), runtimeDone(id, at + 20, 10)]);
+      t.p.onTelemetry([
+        report(id, at + 40, {
+          durationMs: 12,
+          billedDurationMs: 12,
+          memorySizeMB: 1024,
+          maxMemoryUsedMB: 80,
+        }),
+      ]);
+    }
+    expect(t.named('invocations')).toHaveLength(n);
+    const kept = t.p.retained();
+    expect(kept.open).toBe(0);
+    expect(kept.finished).toBeGreaterThan(0);
+    expect(kept.finished).toBeLessThanOrEqual(64);
+    t.p.outOfMemoryDetected({ requestId: `r${n - 1}` });
+    t.p.outOfMemoryDetected({ requestId: `r${n - 1}` });
+    expect(t.named('out_of_memory')).toHaveLength(1);
+    expect(t.named('out_of_memory')[0]?.tags).toContain('cold_start:false');
+  });
+});

@@ -92,12 +92,20 @@ interface ProcSnapshot {
   cpu?: CpuCounters;
 }
 
-const FINISHED_MEMORY = 1000;
+/** What a finished invocation keeps: its tags' flags and what was counted, for late errors and OOMs. */
+type Finished = Pick<
+  Context,
+  'requestId' | 'coldStart' | 'proactive' | 'errorCounted' | 'timeoutCounted' | 'oomCounted'
+>;
+
+// Late errors and OOM log lines come within a Telemetry batch or two (an environment runs one
+// invocation at a time, a managed instance a few): a few dozen finished invocations cover them.
+const FINISHED_MEMORY = 64;
 
 export class InvocationProcessor {
   private readonly contexts = new Map<string, Context>();
   // Finished contexts stay a while: late hook errors and log-line OOMs still dedupe against them.
-  private readonly finished = new Map<string, Context>();
+  private readonly finished = new Map<string, Finished>();
   private readonly listeners = new Set<LifecycleListener>();
   private readonly waiters = new Map<string, Array<() => void>>();
   private readonly logger: Logger;
@@ -524,15 +532,24 @@ export class InvocationProcessor {
   private maybeFinish(ctx: Context): void {
     if (!ctx.runtimeDone || !ctx.report) return;
     this.contexts.delete(ctx.requestId);
-    // Kept only to dedupe late errors and OOMs: the /proc readings (a few hundred bytes each, for
-    // up to FINISHED_MEMORY invocations) have served.
-    ctx.procStart = undefined;
-    ctx.procEnd = undefined;
-    this.finished.set(ctx.requestId, ctx);
+    // Only what dedupes a late error or OOM stays (not the report, runtimeDone, /proc readings).
+    this.finished.set(ctx.requestId, {
+      requestId: ctx.requestId,
+      coldStart: ctx.coldStart,
+      proactive: ctx.proactive,
+      errorCounted: ctx.errorCounted,
+      timeoutCounted: ctx.timeoutCounted,
+      oomCounted: ctx.oomCounted,
+    });
     if (this.finished.size > FINISHED_MEMORY) {
       const oldest = this.finished.keys().next().value;
       if (oldest !== undefined) this.finished.delete(oldest);
     }
+  }
+
+  /** How many invocations the processor holds: open ones, and finished ones kept for late events. */
+  retained(): { open: number; finished: number } {
+    return { open: this.contexts.size, finished: this.finished.size };
   }
 
   // ---- contexts --------------------------------------------------------------------------
@@ -616,13 +633,13 @@ export class InvocationProcessor {
     if (ctx.heldInvocationsAt !== undefined) this.emitInvocations(ctx, ctx.heldInvocationsAt);
   }
 
-  private countError(ctx: Context, time: number): void {
+  private countError(ctx: Finished, time: number): void {
     if (ctx.errorCounted) return;
     ctx.errorCounted = true;
     this.emit(ENHANCED.errors, 1, time, this.tagsOf(ctx));
   }
 
-  private countTimeout(ctx: Context, time: number): void {
+  private countTimeout(ctx: Finished, time: number): void {
     this.countError(ctx, time);
     if (ctx.timeoutCounted) return;
     ctx.timeoutCounted = true;
@@ -630,7 +647,7 @@ export class InvocationProcessor {
   }
 
   private countOom(
-    ctx: Context | undefined,
+    ctx: Finished | undefined,
     time: number,
     detector: OutOfMemoryDetector,
     requestId?: string,
