@@ -1,3 +1,4 @@
+import { seededRandom } from '@serverless-agent/testkit';
 import { describe, expect, it } from 'vitest';
 import {
   AgentSketch,
@@ -10,17 +11,8 @@ import {
   sketchKeyLowerBound,
 } from '../src/index.js';
 
-/** Deterministic PRNG (mulberry32) so the distributions are the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Seeded so the distributions are the same on every run.
+const rng = seededRandom;
 
 function exactQuantile(sorted: number[], q: number): number {
   // The rank the agent uses: roundHalfEven(q·(n−1)).
