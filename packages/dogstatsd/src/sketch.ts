@@ -56,9 +56,19 @@ export interface SketchBins {
  */
 const DENSE_MAX_SPAN = 2048;
 const DENSE_FIRST_SPAN = 16;
+/**
+ * Past this width a window must hold a key in every DENSE_MIN_FILL_FACTOR, or it moves to a Map: a few
+ * values decades apart (1 and 10 000 are 594 keys apart) would otherwise cost 8 bytes for every empty
+ * key between them, in every context.
+ */
+const DENSE_FREE_SPAN = 128;
+const DENSE_MIN_FILL_FACTOR = 8;
+/** A cleared sketch keeps a window up to this wide for the next bucket; a wider one is let go. */
+const DENSE_KEEP_SPAN = DENSE_FREE_SPAN;
 
 // Layout of the sketch's one array of doubles: the summary, the last value inserted and its key,
-// the key of the first dense bin, then the dense bins. One array rather than object fields (each
+// the count of zeros (key 0, kept apart: it lies 1338 keys from 1.0, and a window spanning both
+// would be mostly empty), the key of the first dense bin, then the dense bins. One array rather than object fields (each
 // a separate boxed number in V8) keeps an insert on two or three cache lines, which is what it
 // costs on a socket's hot path, where the kernel's work keeps evicting the aggregator's data.
 const COUNT = 0;
@@ -68,11 +78,24 @@ const SUM = 3;
 const AVG = 4;
 const LAST_VALUE = 5;
 const LAST_KEY = 6;
-const LO = 7;
-const BINS = 8;
+const ZEROS = 7;
+const LO = 8;
+const BINS = 9;
+
+const emptySummary = (): number[] => [
+  0,
+  Number.POSITIVE_INFINITY,
+  Number.NEGATIVE_INFINITY,
+  0,
+  0,
+  Number.NaN,
+  0,
+  0,
+  0,
+];
 
 export class AgentSketch {
-  private d: number[] = [0, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0, 0, Number.NaN, 0, 0];
+  private d: number[] = emptySummary();
   /** key → count, once the keys span more than DENSE_MAX_SPAN (the dense bins are then gone). */
   private sparse: Map<number, number> | undefined;
 
@@ -111,6 +134,10 @@ export class AgentSketch {
     if (v > d[MAX]!) d[MAX] = v;
     d[SUM] = d[SUM]! + v * n;
     d[AVG] = d[AVG]! + ((v - d[AVG]!) * n) / count;
+    if (key === 0) {
+      d[ZEROS] = d[ZEROS]! + n;
+      return;
+    }
     // Last, because a key outside the bins replaces the array (the summary is copied over).
     const i = key - d[LO]! + BINS;
     if (i >= BINS && i < d.length) d[i] = d[i]! + n;
@@ -135,7 +162,7 @@ export class AgentSketch {
     const newLo = Math.min(lo, key);
     const hi = Math.max(lo + width - 1, key);
     const span = hi - newLo + 1;
-    if (span > DENSE_MAX_SPAN) {
+    if (span > DENSE_MAX_SPAN || (span > DENSE_FREE_SPAN && span > DENSE_MIN_FILL_FACTOR * (keysIn(d) + 1))) {
       const map = new Map<number, number>();
       for (let j = BINS; j < d.length; j++) if (d[j] !== 0) map.set(lo + j - BINS, d[j]!);
       map.set(key, (map.get(key) ?? 0) + n);
@@ -159,9 +186,9 @@ export class AgentSketch {
 
   /** Empties the sketch, keeping its bins' key range (the next bucket's values are likely alike). */
   clear(): void {
-    if (this.sparse !== undefined) {
+    if (this.sparse !== undefined || this.d.length - BINS > DENSE_KEEP_SPAN) {
       this.sparse = undefined;
-      this.d = [0, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0, 0, Number.NaN, 0, 0];
+      this.d = emptySummary();
       return;
     }
     const d = this.d;
@@ -172,6 +199,7 @@ export class AgentSketch {
     d[AVG] = 0;
     d[LAST_VALUE] = Number.NaN;
     d[LAST_KEY] = 0;
+    d[ZEROS] = 0;
     d.fill(0, BINS);
   }
 
@@ -193,12 +221,22 @@ export class AgentSketch {
     };
     const d = this.d;
     const sparse = this.sparse;
+    // The zeros go between the negative keys and the positive ones.
+    let zeros = d[ZEROS]!;
+    const visit = (key: number, count: number): void => {
+      if (zeros > 0 && key > 0) {
+        push(0, zeros);
+        zeros = 0;
+      }
+      push(key, count);
+    };
     if (sparse === undefined) {
       const lo = d[LO]!;
-      for (let j = BINS; j < d.length; j++) if (d[j] !== 0) push(lo + j - BINS, d[j]!);
+      for (let j = BINS; j < d.length; j++) if (d[j] !== 0) visit(lo + j - BINS, d[j]!);
     } else {
-      for (const key of [...sparse.keys()].sort((a, b) => a - b)) push(key, sparse.get(key)!);
+      for (const key of [...sparse.keys()].sort((a, b) => a - b)) visit(key, sparse.get(key)!);
     }
+    if (zeros > 0) push(0, zeros);
     if (k.length <= SKETCH_BIN_LIMIT) return { k, n };
     return trimLeft(k, n);
   }
@@ -228,6 +266,13 @@ export class AgentSketch {
     }
     return this.max;
   }
+}
+
+/** How many keys of the dense window hold a count. */
+function keysIn(d: number[]): number {
+  let used = 0;
+  for (let j = BINS; j < d.length; j++) if (d[j] !== 0) used++;
+  return used;
 }
 
 /** A copy of the summary with `size` dense bins from key `lo`, holding the old bins' counts. */
