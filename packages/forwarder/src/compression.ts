@@ -206,6 +206,28 @@ export class CompressionPolicy {
     return this.#options.syncMaxBytes ?? DEFAULT_SYNC_MAX_BYTES;
   }
 
+  #syncBytesThisTurn = 0;
+  #turnResetScheduled = false;
+
+  /**
+   * Whether `bytes` more may be compressed on the event loop in this turn of it. The bound is per
+   * turn, not per payload: a flush hands over many payloads at once, and compressing them all in one
+   * stretch would hold the loop (and the DogStatsD socket) far longer than one payload does.
+   */
+  takeSyncBudget(bytes: number): boolean {
+    const max = this.syncMaxBytes;
+    if (this.#syncBytesThisTurn + bytes > max) return false;
+    this.#syncBytesThisTurn += bytes;
+    if (!this.#turnResetScheduled) {
+      this.#turnResetScheduled = true;
+      setImmediate(() => {
+        this.#syncBytesThisTurn = 0;
+        this.#turnResetScheduled = false;
+      }).unref();
+    }
+    return true;
+  }
+
   /** The zstd implementation in use (`native`, `wasm`), or `none` when zstd falls back to gzip. */
   get zstdImplementation(): string {
     return this.#zstd?.implementation ?? 'none';

@@ -578,9 +578,10 @@ export class Forwarder {
       const { codec, level } = this.#compression.select(p.kind);
       if (codec.encoding) {
         try {
-          const small = p.body.byteLength <= this.#compression.syncMaxBytes;
+          const onLoop =
+            codec.compressSync !== undefined && this.#compression.takeSyncBudget(p.body.byteLength);
           body =
-            (small ? codec.compressSync?.(p.body, level) : undefined) ??
+            (onLoop ? codec.compressSync?.(p.body, level) : undefined) ??
             (await codec.compress(p.body, level));
           encoding = codec.encoding;
         } catch (err) {

@@ -130,4 +130,18 @@ describe('compression', () => {
     expect(DEFAULT_SYNC_MAX_BYTES).toBe(1024 * 1024);
     expect(new CompressionPolicy({ ...DEFAULT_COMPRESSION, syncMaxBytes: 0 }).syncMaxBytes).toBe(0);
   });
+
+  it('bounds what is compressed on the event loop per turn of it, not per payload', async () => {
+    const policy = new CompressionPolicy(DEFAULT_COMPRESSION);
+    const mib = 1024 * 1024;
+    // One flush hands over many payloads in one turn: only the first 1 MiB's worth stays on the loop.
+    expect(policy.takeSyncBudget(0.6 * mib)).toBe(true);
+    expect(policy.takeSyncBudget(0.3 * mib)).toBe(true);
+    expect(policy.takeSyncBudget(0.6 * mib)).toBe(false);
+    expect(policy.takeSyncBudget(2 * mib)).toBe(false);
+    // The next turn has the whole budget again.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(policy.takeSyncBudget(0.6 * mib)).toBe(true);
+    expect(new CompressionPolicy({ ...DEFAULT_COMPRESSION, syncMaxBytes: 0 }).takeSyncBudget(1)).toBe(false);
+  });
 });
