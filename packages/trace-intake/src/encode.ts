@@ -115,7 +115,11 @@ class ExactWriter {
 }
 
 export function encodeTracerPayloadChunks(p: TracerPayload): EncodedTracerPayload {
-  const { chunks, ...rest } = p;
+  const { chunks, header, tags, ...fields } = p;
+  // A snapshot: the envelope is written later at exactly the size computed now, so nothing may change
+  // the header or tags in between.
+  const rest: Omit<TracerPayload, 'chunks'> = { ...fields, header: { ...header } };
+  if (tags) rest.tags = { ...tags };
   const enc = chunkWriter.chunks(chunks);
   let size = headerSize(rest);
   for (const c of enc) size += fieldLen(c.length);

@@ -66,4 +66,20 @@ describe('TracerPayload size', () => {
       );
     }
   });
+
+  it('is fixed when encoded: a header or tags changed afterwards do not break the envelope', () => {
+    const body = readFileSync(new URL('./fixtures/dd-trace-plain/trace-1.msgpack', import.meta.url));
+    const tp = new SpanProcessor(defaultProcessorOptions()).process(
+      decodeV04(body),
+      tracerHeadersFrom({ 'datadog-meta-lang': 'nodejs' }),
+    )!;
+    tp.tags = { a: 'b' };
+    const encoded = encodeTracerPayloadChunks(tp);
+    tp.header.lang = 'a much longer language name';
+    tp.tags.a = 'a much longer value';
+    const [out] = encodeAgentPayloads([encoded], { agentVersion: 'v', targetTPS: 10, errorTPS: 10 });
+    const t = decodeAgentPayload(out!.body).tracerPayloads[0]!;
+    expect(t.languageName).toBe('nodejs');
+    expect(t.tags['a']).toBe('b');
+  });
 });
