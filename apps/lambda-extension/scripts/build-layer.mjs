@@ -43,6 +43,8 @@ const { values } = parseArgs({
     out: { type: 'string', default: join(app, 'dist') },
     zip: { type: 'string', default: 'auto' },
     quiet: { type: 'boolean', default: false },
+    // Prints what the components bundle is made of, by package (esbuild's metafile).
+    analyze: { type: 'boolean', default: false },
   },
   allowPositionals: true,
 });
@@ -125,16 +127,74 @@ const packageDir = (name) =>
   dirname(createRequire(join(app, 'package.json')).resolve(`${name}/package.json`));
 const traceIntakeDir = packageDir('@serverless-agent/trace-intake');
 const forwarderDir = packageDir('@serverless-agent/forwarder');
-// msgpackr's optional native decoder is found by probing for a prebuilt addon (detect-libc starts
-// with child_process); the layer ships none, so the probe is left out and msgpackr decodes in JS.
+// Modules the components' packages require but the layer never runs, each replaced by a module
+// that throws if it is ever required: msgpackr's optional native decoder (found by probing for a
+// prebuilt addon, detect-libc starting child_process; the layer ships none, so msgpackr decodes in
+// JS); pino, which fastify requires only for `logger: true` (the receiver runs with `logger:
+// false`); light-my-request, only for `app.inject`.
+const ABSENT = {
+  'msgpackr-extract': 'msgpackr decodes in JavaScript',
+  pino: 'the trace receiver runs fastify with logger: false',
+  'light-my-request': 'fastify inject() is not used',
+};
+// Modules replaced by a smaller one of layer/ that does what the layer needs of them.
+const REPLACED = {
+  '@fastify/ajv-compiler': 'layer/fastify-no-schemas.cjs',
+  '@fastify/fast-json-stringify-compiler': 'layer/fastify-no-schemas.cjs',
+};
+// Modules fastify requires at load but uses only on paths the layer never takes, loaded on their
+// first use instead: `node:http2`, `node:https` and `node:dns` (lib/server.js: an HTTP/2 or TLS
+// server, `listen` on a host name; the receiver routes requests of the agent's own plain HTTP
+// server), semver (lib/plugin-utils.js: a plugin's declared fastify version; its module compiles
+// some forty regular expressions at load). Together about 20 ms of CPU at every cold start.
+const LAZY = [
+  { importer: /[\\/]fastify[\\/]lib[\\/]server\.js$/, names: ['node:http2', 'node:https', 'node:dns'] },
+  { importer: /[\\/]fastify[\\/]lib[\\/]plugin-utils\.js$/, names: ['semver'] },
+];
+const exactly = (names) => new RegExp(`^(${names.map((n) => n.replace(/[/.]/g, '\\$&')).join('|')})$`);
 const slimDependencies = {
-  name: 'slim-undici',
+  name: 'slim-dependencies',
   setup(b) {
-    b.onResolve({ filter: /^msgpackr-extract$/ }, () => ({ path: 'msgpackr-extract', namespace: 'absent' }));
-    b.onLoad({ filter: /.*/, namespace: 'absent' }, () => ({
-      contents: "throw new Error('msgpackr-extract is not in the layer');",
+    b.onResolve({ filter: exactly(Object.keys(ABSENT)) }, (a) => ({ path: a.path, namespace: 'absent' }));
+    b.onLoad({ filter: /.*/, namespace: 'absent' }, (a) => ({
+      contents: `throw new Error(${JSON.stringify(`${a.path} is not in the layer (${ABSENT[a.path]})`)});`,
       loader: 'js',
     }));
+    for (const { importer, names } of LAZY) {
+      b.onResolve({ filter: exactly(names) }, (a) =>
+        importer.test(a.importer) && a.pluginData !== 'lazy'
+          ? { path: a.path, namespace: 'lazy', pluginData: a.resolveDir }
+          : undefined,
+      );
+    }
+    // The module's exports, required at their first use: the requiring module keeps the object and
+    // reads its properties when it calls them.
+    b.onLoad({ filter: /.*/, namespace: 'lazy' }, (a) => ({
+      contents: [
+        'let m;',
+        `const load = () => (m ??= require(${JSON.stringify(a.path)}));`,
+        'module.exports = new Proxy({}, {',
+        '  get: (_, k) => load()[k],',
+        '  has: (_, k) => k in load(),',
+        '  ownKeys: () => Reflect.ownKeys(load()),',
+        '  getOwnPropertyDescriptor: (_, k) => {',
+        '    const d = Reflect.getOwnPropertyDescriptor(load(), k);',
+        '    if (d) d.configurable = true;',
+        '    return d;',
+        '  },',
+        '});',
+      ].join('\n'),
+      resolveDir: a.pluginData,
+      pluginData: 'lazy',
+      loader: 'js',
+    }));
+    b.onResolve({ filter: exactly(Object.keys(REPLACED)) }, (a) => ({ path: join(app, REPLACED[a.path]) }));
+    // undici's HTTP/2 client: the forwarder speaks HTTP/1.1 (layer/undici-no-h2.cjs says why).
+    b.onResolve({ filter: /^\.\/client-h2\.js$/ }, (a) =>
+      /[\\/]undici[\\/]lib[\\/]dispatcher$/.test(a.resolveDir)
+        ? { path: join(app, 'layer/undici-no-h2.cjs') }
+        : undefined,
+    );
     b.onResolve({ filter: /^undici$/ }, () => ({ path: join(app, 'layer/undici-slim.cjs') }));
     // The warm-up's msgpack encoder is trace-intake's.
     b.onResolve({ filter: /^msgpackr$/ }, async (a) => {
@@ -173,6 +233,23 @@ function writeCodeCaches(dir) {
     );
     if (r.status !== 0) throw new Error(`code cache: ${check ? 'checking' : 'writing'} failed (${r.status})`);
   }
+}
+
+/** The components bundle's bytes by package (`--analyze`), largest first. */
+function printPackages(metafile) {
+  const output = Object.values(metafile.outputs)[0];
+  const sizes = new Map();
+  for (const [path, { bytesInOutput }] of Object.entries(output.inputs)) {
+    const m = /node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?((?:@[^/]+\/)?[^/]+)/.exec(path);
+    const name = m
+      ? m[1]
+      : path.startsWith('layer/')
+        ? path
+        : (/^(?:\.\.\/)*(packages\/[^/]+|src)/.exec(path)?.[1] ?? path);
+    sizes.set(name, (sizes.get(name) ?? 0) + bytesInOutput);
+  }
+  for (const [name, n] of [...sizes].sort((a, b) => b[1] - a[1]))
+    say(`${String(Math.round(n / 1024)).padStart(6)} KB  ${name}`);
 }
 
 const LAYER_FILES = [
@@ -223,7 +300,7 @@ async function stage(dir) {
   // dynamic imports): evaluating them while the code cache is made puts what their start compiles
   // into the cache.
   const packages = ['dogstatsd', 'trace-intake', 'flush-strategy', 'forwarder', 'logs'];
-  await build({
+  const components = await build({
     ...common,
     stdin: {
       contents: [
@@ -239,7 +316,9 @@ async function stage(dir) {
     },
     outfile: to('components.cjs'),
     plugins: [slimDependencies],
+    metafile: values.analyze,
   });
+  if (components.metafile) printPackages(components.metafile);
   await build({
     ...common,
     entryPoints: [createRequire(join(app, 'package.json')).resolve('yaml')],

@@ -84,6 +84,29 @@ describe('layer.zip', () => {
     });
   }, 30_000);
 
+  it('loads its components without what they never run: no HTTP/2, HTTPS or DNS module, no ajv, pino or fast-json-stringify', () => {
+    const bundles = join(opt, 'serverless-agent');
+    const script = [
+      `const l = require(${JSON.stringify(join(APP_DIR, 'layer/load-cached.cjs'))});`,
+      `l.loadBundle(${JSON.stringify(bundles)}, 'agent');`,
+      'const before = new Set(process.moduleLoadList);',
+      `l.loadBundle(${JSON.stringify(bundles)}, 'components');`,
+      'console.log(JSON.stringify(process.moduleLoadList.filter((m) => !before.has(m))));',
+      'process.exit(0);',
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const loaded: string[] = JSON.parse(r.stdout);
+    expect(loaded).toContain('NativeModule zlib');
+    for (const m of ['NativeModule http2', 'NativeModule https', 'NativeModule dns'])
+      expect(loaded).not.toContain(m);
+    const bundle = readFileSync(join(bundles, 'components.cjs'), 'utf8');
+    // Names only these packages carry: ajv's option, fast-json-stringify's, pino's symbols.
+    for (const marker of ['strictSchema', 'largeArrayMechanism', 'pino-raw-err-ref'])
+      expect(bundle).not.toContain(marker);
+    expect(bundle).toContain('HTTP/2 is not in this layer');
+  }, 30_000);
+
   it('registers as datadog-agent in the sandbox, survives frozen invocations, exits 0 on SHUTDOWN', async () => {
     const { env } = await freePorts();
     const task = join(work.dir, 'task');
