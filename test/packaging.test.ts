@@ -27,6 +27,8 @@ function pnpm(args: string[], cwd: string): string {
   return execFileSync('pnpm', args, { cwd }).toString();
 }
 
+const NPM_INSTALL_TIMEOUT_MS = 150_000;
+
 describe('packaging', () => {
   let scratch: string;
 
@@ -43,11 +45,15 @@ describe('packaging', () => {
       join(scratch, 'package.json'),
       JSON.stringify({ name: 'scratch', private: true, type: 'module' }),
     );
+    // A synchronous call blocks the worker, so vitest's hook timeout could never fire: the call has its
+    // own (npm fetches the packages' dependencies from the registry, and without a network it would wait
+    // for ever).
     execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs], {
       cwd: scratch,
       stdio: ['ignore', 'ignore', 'inherit'],
+      timeout: NPM_INSTALL_TIMEOUT_MS,
     });
-  }, 180_000);
+  }, NPM_INSTALL_TIMEOUT_MS + 60_000);
 
   afterAll(() => {
     if (scratch) rmSync(scratch, { recursive: true, force: true });
