@@ -18,6 +18,8 @@ export interface Fault {
   reset?: boolean;
   /** Never answer. */
   blackhole?: boolean;
+  /** Answer the status line and headers, then never finish the body. */
+  stallBody?: boolean;
   headers?: Record<string, string>;
 }
 
@@ -130,6 +132,11 @@ export class FakeIntake {
       for (const w of this.#waiters.splice(0)) w();
       const fault = received.method === 'POST' ? this.behaviour(received, index) : undefined;
       if (fault?.blackhole) return;
+      if (fault?.stallBody) {
+        res.writeHead(202, { 'content-type': 'application/json', 'content-length': '1000' });
+        res.write('{');
+        return;
+      }
       const answer = () => {
         if (fault?.reset) {
           req.socket.resetAndDestroy();
