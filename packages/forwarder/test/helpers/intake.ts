@@ -1,5 +1,5 @@
 // A loopback Datadog intake for the forwarder's tests: records every request, decodes its body, and
-// plays the faults a test programs (status codes, delays, connection resets, a black hole).
+// plays the faults a test programs (status codes, delays, connection resets, a black hole, a body that never ends).
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
