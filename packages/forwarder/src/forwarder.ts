@@ -492,7 +492,7 @@ export class Forwarder {
         }),
         drain,
       );
-      await deadline.race(res.body.dump());
+      await res.body.dump();
     } catch (err) {
       this.#logger.debug(`warm-up of ${origin} failed: ${errorText(err)}`);
       throw err;
@@ -747,7 +747,8 @@ export class Forwarder {
         status = res.statusCode;
         retryAfter = res.headers['retry-after'];
         try {
-          await deadline.race(res.body.dump());
+          // Undici destroys the body when its signal aborts, so this needs no race of its own.
+          await res.body.dump();
         } catch {
           // The answer's status is what counts; a body cut short only costs its socket.
         }

@@ -214,6 +214,38 @@ describe('deadlines', () => {
     }
   });
 
+  // On a socket opened by warmUp(): the deadline and the cap end the wait for the answer's head (raced)
+  // and for its body (not raced: undici destroys the body when the request's signal aborts).
+  // A 202 whose body never ends is delivered (the status is what counts), but only at the deadline.
+  for (const [fault, label, delivered] of [
+    [{ blackhole: true }, 'no answer', false],
+    [{ stallBody: true }, 'a body that never ends', true],
+  ] as const) {
+    it(`on a warm socket, ${label} cannot make a send outlive its deadline or the cap`, async () => {
+      const i = await intake();
+      i.behaviour = () => fault;
+      const f = forwarder(i.url, {}, undefined, { requestTimeoutMs: 1_000 });
+      expect(await f.warmUp()).toBeGreaterThan(0);
+      // The caller's deadline first, then the cap.
+      for (const [call, endsAfter] of [
+        [deadline(300), 250],
+        [deadline(10_000), 950],
+      ] as const) {
+        const started = performance.now();
+        const r = await f.send(jsonPayload('series', { a: 1 }), call);
+        const took = performance.now() - started;
+        expect(took).toBeGreaterThanOrEqual(endsAfter);
+        expect(took).toBeLessThan(endsAfter + 1_500);
+        if (delivered) expect(r).toEqual({ delivered: 1, buffered: 0, dropped: {} });
+        else {
+          // The first is kept; the second call sends it first, then its own, and keeps both again.
+          expect(r.delivered).toBe(0);
+          expect(r.buffered).toBeGreaterThanOrEqual(1);
+        }
+      }
+    });
+  }
+
   it('a deadline already passed sends nothing and keeps everything', async () => {
     const i = await intake();
     const f = forwarder(i.url);

@@ -1,5 +1,5 @@
 // A loopback Datadog intake for the forwarder's tests: records every request, decodes its body, and
-// plays the faults a test programs (status codes, delays, connection resets, a black hole).
+// plays the faults a test programs (status codes, delays, connection resets, a black hole, a body that never ends).
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -18,6 +18,8 @@ export interface Fault {
   reset?: boolean;
   /** Never answer. */
   blackhole?: boolean;
+  /** Answer the status line and headers, then never finish the body. */
+  stallBody?: boolean;
   headers?: Record<string, string>;
 }
 
@@ -130,6 +132,11 @@ export class FakeIntake {
       for (const w of this.#waiters.splice(0)) w();
       const fault = received.method === 'POST' ? this.behaviour(received, index) : undefined;
       if (fault?.blackhole) return;
+      if (fault?.stallBody) {
+        res.writeHead(202, { 'content-type': 'application/json', 'content-length': '1000' });
+        res.write('{');
+        return;
+      }
       const answer = () => {
         if (fault?.reset) {
           req.socket.resetAndDestroy();
