@@ -209,6 +209,40 @@ describe('small formatting helpers', () => {
     for (const v of values) expect(timestampJson(v)).toBe(String(v));
   });
 
+  it('serialises attribute values exactly as JSON.stringify does', async () => {
+    const { interpretObject } = await import('../src/formats.js');
+    const values: unknown[] = [
+      'plain',
+      '',
+      'a "quoted" word',
+      'back\\slash',
+      'tab\there',
+      'nul\u0000',
+      'caf\u00e9 \u2028',
+      'pair \ud83d\ude00',
+      'lone \ud83d',
+      'lone \ude00',
+      'x'.repeat(64),
+      `${'x'.repeat(64)}"`,
+      0,
+      -0,
+      7,
+      -3.25,
+      1e21,
+      5e-7,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      null,
+      true,
+      [1, 'two'],
+      { nested: 'yes' },
+    ];
+    for (const value of values) {
+      const out = interpretObject({ message: 'm', value });
+      expect(out.attributesJson).toBe(`,"value":${JSON.stringify(value)}`);
+    }
+  });
+
   it('maps level names case-insensitively, and nothing an object inherits', async () => {
     const { statusFromLevel } = await import('../src/status.js');
     expect(statusFromLevel('INFO')).toBe('info');
