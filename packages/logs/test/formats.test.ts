@@ -243,6 +243,49 @@ describe('small formatting helpers', () => {
     }
   });
 
+  it('reads a Python line exactly as its pattern does', async () => {
+    const { interpretText } = await import('../src/formats.js');
+    const { statusFromLevel } = await import('../src/status.js');
+    const PYTHON = /^\[([A-Za-z]+)\]\t\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z\t([^\t]*)\t/;
+    const BRACKET = /^\[([A-Za-z]+)\][ \t]/;
+    const rid = '6d68ca91-49c9-448d-89b8-7ca3e6dc66aa';
+    const lines = [
+      `[INFO]\t2024-05-01T12:00:00.431Z\t${rid}\thello`,
+      `[WARNING]\t2024-05-01T12:00:00Z\t${rid}\tno fraction`,
+      `[error]\t2024-05-01T12:00:00.123456Z\t${rid}\tmicroseconds`,
+      `[DEBUG]\t2024-05-01T12:00:00.Z\t${rid}\ta dot without digits`,
+      `[INFO]\t2024-05-01T12:00:00.431\t${rid}\tno Z`,
+      `[INFO]\t2024-05-01 12:00:00.431Z\t${rid}\ta space for the T`,
+      `[INFO]\t2024-05-01T12:0a:00.431Z\t${rid}\ta letter in the time`,
+      '[INFO]\t2024-05-01T12:00:00.431Z\t\tan empty request id',
+      `[INFO]\t2024-05-01T12:00:00.431Z\t${rid}`,
+      `[INFO]\t2024-05-01T12:00:00.431Z\t${rid}\t{"level":"error","k":1}`,
+      `[INF0]\t2024-05-01T12:00:00.431Z\t${rid}\ta digit in the level`,
+      `[]\t2024-05-01T12:00:00.431Z\t${rid}\tno level`,
+      `[Info] 2024-05-01T12:00:00.431Z\t${rid}\ta space after the bracket`,
+      '[INFO]\t2024',
+      '[INFO]',
+      '[',
+    ];
+    for (const line of lines) {
+      const py = PYTHON.exec(line);
+      const out = interpretText(line);
+      if (py) {
+        const inner = line.slice(py[0].length);
+        const innerLevel = inner.startsWith('{')
+          ? (JSON.parse(inner) as { level?: string }).level
+          : undefined;
+        expect(out.status, line).toBe(statusFromLevel(innerLevel) ?? statusFromLevel(py[1]));
+        expect(out.requestId, line).toBe(py[2] === '' ? undefined : py[2]);
+      } else {
+        const b = BRACKET.exec(line);
+        expect(out.status, line).toBe(b ? statusFromLevel(b[1]) : undefined);
+        expect(out.requestId, line).toBeUndefined();
+      }
+      expect(out.message, line).toBe(line);
+    }
+  });
+
   it('maps level names case-insensitively, and nothing an object inherits', async () => {
     const { statusFromLevel } = await import('../src/status.js');
     expect(statusFromLevel('INFO')).toBe('info');
