@@ -285,7 +285,11 @@ export function interpretObject(
     if (v !== undefined) attributesJson += ',' + keyJson(key) + ':' + v;
   }
   const out = interpretation(message);
-  if (typeof msg === 'string' && messageJson !== undefined) out.messageJson = messageJson;
+  if (typeof msg === 'string') {
+    // A short plain message is quoted here rather than escaped again by the encoder.
+    if (messageJson === undefined && msg.length <= 64 && isPlainString(msg)) messageJson = '"' + msg + '"';
+    if (messageJson !== undefined) out.messageJson = messageJson;
+  }
   if (status) out.status = status;
   if (requestId) out.requestId = requestId;
   if (typeof msg === 'string' && msg.charCodeAt(0) === 123 /* { */ && depth === 0) {

@@ -189,6 +189,22 @@ describe('JSON-format records through rules that do not change them', () => {
 });
 
 describe('small formatting helpers', () => {
+  // Plain, escaped, non-ASCII, surrogate pairs and lone surrogates, either side of the 64-character cut.
+  const STRINGS_TO_ESCAPE = [
+    'plain',
+    '',
+    'a "quoted" word',
+    'back\\slash',
+    'tab\there',
+    'nul\u0000',
+    'caf\u00e9 \u2028',
+    'pair \ud83d\ude00',
+    'lone \ud83d',
+    'lone \ude00',
+    'x'.repeat(64),
+    `${'x'.repeat(64)}"`,
+  ];
+
   it('writes a timestamp exactly as String() does', async () => {
     const { timestampJson } = await import('../src/encoder.js');
     const values = [
@@ -212,18 +228,7 @@ describe('small formatting helpers', () => {
   it('serialises attribute values exactly as JSON.stringify does', async () => {
     const { interpretObject } = await import('../src/formats.js');
     const values: unknown[] = [
-      'plain',
-      '',
-      'a "quoted" word',
-      'back\\slash',
-      'tab\there',
-      'nul\u0000',
-      'caf\u00e9 \u2028',
-      'pair \ud83d\ude00',
-      'lone \ud83d',
-      'lone \ude00',
-      'x'.repeat(64),
-      `${'x'.repeat(64)}"`,
+      ...STRINGS_TO_ESCAPE,
       0,
       -0,
       7,
@@ -240,6 +245,21 @@ describe('small formatting helpers', () => {
     for (const value of values) {
       const out = interpretObject({ message: 'm', value });
       expect(out.attributesJson).toBe(`,"value":${JSON.stringify(value)}`);
+    }
+  });
+
+  it("ships a JSON record's message exactly, whatever it needs escaped", () => {
+    const messages = STRINGS_TO_ESCAPE;
+    const logs = new LambdaLogs({ functionArn: ARN, rules: compileRules([]) });
+    const ruled = new LambdaLogs({
+      functionArn: ARN,
+      rules: compileRules([{ type: 'exclude_at_match', name: 'none', pattern: 'GET /healthz' }]),
+    });
+    for (const l of [logs, ruled]) {
+      l.ingest({ time: '2024-05-01T12:00:00.000Z', type: 'platform.start', record: { requestId: 'r-1' } });
+      l.ingest(messages.map((message) => fn({ level: 'INFO', message, n: 1 })));
+      const shipped = decodeAll(l.flush()).map((e) => e.message);
+      expect(shipped.slice(1)).toEqual(messages);
     }
   });
 
