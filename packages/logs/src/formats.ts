@@ -278,18 +278,18 @@ export function interpretObject(
     else {
       const value = record[key];
       if (value === undefined || typeof value === 'function' || RESERVED.has(key)) continue;
-      try {
-        v = JSON.stringify(value);
-      } catch {
-        v = undefined; // a cycle or a BigInt: not JSON, not an attribute
-      }
+      v = valueJson(value);
     }
     if (key === 'message') messageJson = v;
     if (RESERVED.has(key)) continue;
     if (v !== undefined) attributesJson += ',' + keyJson(key) + ':' + v;
   }
   const out = interpretation(message);
-  if (typeof msg === 'string' && messageJson !== undefined) out.messageJson = messageJson;
+  if (typeof msg === 'string') {
+    // A short plain message is quoted here rather than escaped again by the encoder.
+    if (messageJson === undefined && msg.length <= 64 && isPlainString(msg)) messageJson = '"' + msg + '"';
+    if (messageJson !== undefined) out.messageJson = messageJson;
+  }
   if (status) out.status = status;
   if (requestId) out.requestId = requestId;
   if (typeof msg === 'string' && msg.charCodeAt(0) === 123 /* { */ && depth === 0) {
@@ -312,6 +312,33 @@ export function interpretObject(
     if (m) out.lambda = { durable_function: { execution_name: m[1], execution_id: m[2] } };
   }
   return out;
+}
+
+/**
+ * `JSON.stringify(value)`, `undefined` where it throws (a cycle, a BigInt). Short plain strings and
+ * finite numbers, most of a structured record's values, skip the native call: its set-up costs more
+ * than the scan.
+ */
+function valueJson(value: unknown): string | undefined {
+  if (typeof value === 'string') {
+    if (value.length <= 64 && isPlainString(value)) return '"' + value + '"';
+  } else if (typeof value === 'number') {
+    return Number.isFinite(value) ? String(value) : 'null';
+  }
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** No character JSON escapes (quote, backslash, controls) and no surrogate (a lone one is escaped). */
+function isPlainString(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return false;
+  }
+  return true;
 }
 
 /** Drops one trailing line break (`\n` or `\r\n`): runtimes end each record with one. */

@@ -189,6 +189,22 @@ describe('JSON-format records through rules that do not change them', () => {
 });
 
 describe('small formatting helpers', () => {
+  // Plain, escaped, non-ASCII, surrogate pairs and lone surrogates, either side of the 64-character cut.
+  const STRINGS_TO_ESCAPE = [
+    'plain',
+    '',
+    'a "quoted" word',
+    'back\\slash',
+    'tab\there',
+    'nul\u0000',
+    'caf\u00e9 \u2028',
+    'pair \ud83d\ude00',
+    'lone \ud83d',
+    'lone \ude00',
+    'x'.repeat(64),
+    `${'x'.repeat(64)}"`,
+  ];
+
   it('writes a timestamp exactly as String() does', async () => {
     const { timestampJson } = await import('../src/encoder.js');
     const values = [
@@ -207,6 +223,87 @@ describe('small formatting helpers', () => {
       Date.now(),
     ];
     for (const v of values) expect(timestampJson(v)).toBe(String(v));
+  });
+
+  it('serialises attribute values exactly as JSON.stringify does', async () => {
+    const { interpretObject } = await import('../src/formats.js');
+    const values: unknown[] = [
+      ...STRINGS_TO_ESCAPE,
+      0,
+      -0,
+      7,
+      -3.25,
+      1e21,
+      5e-7,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      null,
+      true,
+      [1, 'two'],
+      { nested: 'yes' },
+    ];
+    for (const value of values) {
+      const out = interpretObject({ message: 'm', value });
+      expect(out.attributesJson).toBe(`,"value":${JSON.stringify(value)}`);
+    }
+  });
+
+  it("ships a JSON record's message exactly, whatever it needs escaped", () => {
+    const messages = STRINGS_TO_ESCAPE;
+    const logs = new LambdaLogs({ functionArn: ARN, rules: compileRules([]) });
+    const ruled = new LambdaLogs({
+      functionArn: ARN,
+      rules: compileRules([{ type: 'exclude_at_match', name: 'none', pattern: 'GET /healthz' }]),
+    });
+    for (const l of [logs, ruled]) {
+      l.ingest({ time: '2024-05-01T12:00:00.000Z', type: 'platform.start', record: { requestId: 'r-1' } });
+      l.ingest(messages.map((message) => fn({ level: 'INFO', message, n: 1 })));
+      const shipped = decodeAll(l.flush()).map((e) => e.message);
+      expect(shipped.slice(1)).toEqual(messages);
+    }
+  });
+
+  it('reads a Python line exactly as its pattern does', async () => {
+    const { interpretText } = await import('../src/formats.js');
+    const { statusFromLevel } = await import('../src/status.js');
+    const PYTHON = /^\[([A-Za-z]+)\]\t\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z\t([^\t]*)\t/;
+    const BRACKET = /^\[([A-Za-z]+)\][ \t]/;
+    const rid = '6d68ca91-49c9-448d-89b8-7ca3e6dc66aa';
+    const lines = [
+      `[INFO]\t2024-05-01T12:00:00.431Z\t${rid}\thello`,
+      `[WARNING]\t2024-05-01T12:00:00Z\t${rid}\tno fraction`,
+      `[error]\t2024-05-01T12:00:00.123456Z\t${rid}\tmicroseconds`,
+      `[DEBUG]\t2024-05-01T12:00:00.Z\t${rid}\ta dot without digits`,
+      `[INFO]\t2024-05-01T12:00:00.431\t${rid}\tno Z`,
+      `[INFO]\t2024-05-01 12:00:00.431Z\t${rid}\ta space for the T`,
+      `[INFO]\t2024-05-01T12:0a:00.431Z\t${rid}\ta letter in the time`,
+      '[INFO]\t2024-05-01T12:00:00.431Z\t\tan empty request id',
+      `[INFO]\t2024-05-01T12:00:00.431Z\t${rid}`,
+      `[INFO]\t2024-05-01T12:00:00.431Z\t${rid}\t{"level":"error","k":1}`,
+      `[INF0]\t2024-05-01T12:00:00.431Z\t${rid}\ta digit in the level`,
+      `[]\t2024-05-01T12:00:00.431Z\t${rid}\tno level`,
+      `[Info] 2024-05-01T12:00:00.431Z\t${rid}\ta space after the bracket`,
+      '[INFO]\t2024',
+      '[INFO]',
+      '[',
+    ];
+    for (const line of lines) {
+      const py = PYTHON.exec(line);
+      const out = interpretText(line);
+      if (py) {
+        const inner = line.slice(py[0].length);
+        const innerLevel = inner.startsWith('{')
+          ? (JSON.parse(inner) as { level?: string }).level
+          : undefined;
+        expect(out.status, line).toBe(statusFromLevel(innerLevel) ?? statusFromLevel(py[1]));
+        expect(out.requestId, line).toBe(py[2] === '' ? undefined : py[2]);
+      } else {
+        const b = BRACKET.exec(line);
+        expect(out.status, line).toBe(b ? statusFromLevel(b[1]) : undefined);
+        expect(out.requestId, line).toBeUndefined();
+      }
+      expect(out.message, line).toBe(line);
+    }
   });
 
   it('maps level names case-insensitively, and nothing an object inherits', async () => {

@@ -144,6 +144,17 @@ describe('LambdaLogs', () => {
     expect(shipped).toHaveLength(1 + lines.length + 3);
   });
 
+  it('spots every OOM pattern anywhere in a long stack trace, and nothing in one without', () => {
+    const reports: OutOfMemoryReport[] = [];
+    const logs = new LambdaLogs({ functionArn: ARN, onOutOfMemory: (r) => reports.push(r) });
+    const frames = '    at Object.handler (/var/task/index.js:1234:56)\n'.repeat(40);
+    const lines = OOM_PATTERNS.flatMap((p) => [`${p}\n${frames}`, `Error\n${frames}${p}\n${frames}`]);
+    logs.ingest(lines.map((l) => fn(`2024-05-01T12:00:00.431Z\toom-3\tERROR\t${l}`)));
+    logs.ingest(fn(`2024-05-01T12:00:00.431Z\toom-3\tERROR\tError: memo ry, skil l\n${frames}`));
+    expect(reports.map((r) => r.pattern)).toEqual(OOM_PATTERNS.flatMap((p) => [p, p]));
+    expect(lines.every((l) => l.length > 1024)).toBe(true);
+  });
+
   it('with logs disabled ships nothing, yet still spots OOM lines and tracks invocations', () => {
     const reports: OutOfMemoryReport[] = [];
     const logs = new LambdaLogs({ functionArn: ARN, enabled: false, onOutOfMemory: (r) => reports.push(r) });
