@@ -26,7 +26,7 @@ const PROTOBUF_TYPE = 'application/x-protobuf';
  * `datadog.agentpayload` messages used on /api/beta/sketches (field numbers from
  * agent_payload.proto). Only what we send is declared; the legacy `distributions` field stays empty.
  */
-const root = protobuf.Root.fromJSON({
+const SKETCH_SCHEMA = {
   nested: {
     datadog: {
       nested: {
@@ -66,8 +66,20 @@ const root = protobuf.Root.fromJSON({
       },
     },
   },
-});
-const SketchType = root.lookupType('datadog.agentpayload.Sketch');
+};
+
+/**
+ * Built at the first sketch encode, not when the module loads: reflecting the schema and
+ * generating its encoder costs CPU in the function's init, and many functions send no
+ * distributions at all.
+ */
+let sketchType: protobuf.Type | undefined;
+function getSketchType(): protobuf.Type {
+  if (sketchType === undefined) {
+    sketchType = protobuf.Root.fromJSON(SKETCH_SCHEMA).lookupType('datadog.agentpayload.Sketch');
+  }
+  return sketchType;
+}
 
 /** Encodes one `Sketch` message (one Dogsketch, as the extension sends it). */
 export function encodeSketch(entry: SketchEntry): Uint8Array {
@@ -88,7 +100,7 @@ export function encodeSketch(entry: SketchEntry): Uint8Array {
       },
     };
   }
-  return SketchType.encode(msg).finish();
+  return getSketchType().encode(msg).finish();
 }
 
 /**
