@@ -1,6 +1,6 @@
 // The function misbehaving, in the sandbox with freeze on: it times out, it runs out of memory, it
 // floods the DogStatsD port with ten times what the extension keeps between two flushes.
-import { readFileSync } from 'node:fs';
+import { kernelUdpDrops } from '@serverless-agent/dogstatsd';
 import type { InvocationRecord } from '@serverless-agent/testkit';
 import { describe, expect, it } from 'vitest';
 import {
@@ -19,14 +19,9 @@ const message = (l: unknown) => JSON.stringify(l);
 
 /** The kernel's count of datagrams it dropped for the UDP socket bound to this port (any address). */
 function kernelDrops(port: number): number {
-  const suffix = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
-    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f[1]?.endsWith(suffix) && f[3] === '07') return Number(f.at(-1));
-    }
-  }
-  throw new Error(`no UDP socket on port ${port}`);
+  const drops = kernelUdpDrops(port);
+  if (drops === undefined) throw new Error(`no UDP socket on port ${port}`);
+  return drops;
 }
 
 describe('faults in the function', () => {
