@@ -19,6 +19,7 @@
 //   after a faster one.
 // - Every figure is the median over SEEDS runs with different random streams.
 import { FlushCore, parseFlushStrategy } from '@serverless-agent/flush-strategy';
+import { seededRandom } from '@serverless-agent/testkit';
 import { median, printTable, quantile, ratio } from '../../../bench/stats.mjs';
 
 const SEEDS = Number(process.env.FLUSH_SIM_SEEDS ?? 5);
@@ -31,16 +32,6 @@ const HEALTHY_INTAKE = { medianMs: 20, sigma: 0.6 };
 const SLOW_INTAKE = { medianMs: 1500, sigma: 0.5 };
 const HOUR = 3_600_000;
 
-function rngFrom(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const normal = (rng) => Math.sqrt(-2 * Math.log(rng() || 1e-12)) * Math.cos(2 * Math.PI * rng());
 const lognormal = (rng, medianMs, sigma) => medianMs * Math.exp(sigma * normal(rng));
 const exponential = (rng, meanMs) => -Math.log(1 - rng()) * meanMs;
@@ -250,8 +241,8 @@ class Sandbox {
 }
 
 function simulateLambda(pattern, strategyValue, variant, seed) {
-  const rng = rngFrom(seed);
-  const arrivals = pattern.arrivals(rngFrom(seed * 7919 + 1));
+  const rng = seededRandom(seed);
+  const arrivals = pattern.arrivals(seededRandom(seed * 7919 + 1));
   const parsed = parseFlushStrategy(strategyValue);
   const strategy = parsed.ok ? parsed.value : { kind: 'default' };
   const sim = {
@@ -289,8 +280,8 @@ function simulateLambda(pattern, strategyValue, variant, seed) {
 
 // serverless-init: one always-on container; the 3 s timer flushes in the background.
 function simulateContainer(pattern, seed) {
-  const rng = rngFrom(seed);
-  const arrivals = pattern.arrivals(rngFrom(seed * 7919 + 1));
+  const rng = seededRandom(seed);
+  const arrivals = pattern.arrivals(seededRandom(seed * 7919 + 1));
   const intake = pattern.slow ? SLOW_INTAKE : HEALTHY_INTAKE;
   const sim = {
     requests: 0,

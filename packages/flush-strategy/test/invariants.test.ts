@@ -1,5 +1,6 @@
 // Random lifecycles (seeded, so a failure replays) checked against what the core promises on every
 // decision, for every strategy and both variants.
+import { seededRandom } from '@serverless-agent/testkit';
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_DEADLINE_MARGIN_MS,
@@ -10,17 +11,6 @@ import {
   type FlushStrategy,
   type FlushVariant,
 } from '../src/index.js';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const strategies: FlushStrategy[] = [
   { kind: 'default' },
@@ -37,7 +27,7 @@ const strategies: FlushStrategy[] = [
 const MAX_TIMER_STEP_MS = 2 ** 31 - 1;
 
 function check(strategy: FlushStrategy, variant: FlushVariant, seed: number): number {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   let now = 1_700_000_000_000 + Math.floor(r() * 1e6);
   const flushTimeoutS = r() < 0.2 ? Math.floor(r() * 40) : 30;
   const core = new FlushCore({ strategy, variant, flushTimeoutS, clock: () => now });
