@@ -195,6 +195,17 @@ const slimDependencies = {
         ? { path: join(app, 'layer/undici-no-h2.cjs') }
         : undefined,
     );
+    // undici's HTTP/1 parser, compiled by V8's baseline compiler only (layer/llhttp-baseline.cjs says why).
+    b.onResolve({ filter: /^\.\.\/llhttp\/llhttp(_simd)?-wasm\.js$/ }, (a) =>
+      /[\\/]undici[\\/]lib[\\/]dispatcher$/.test(a.resolveDir)
+        ? { path: join(a.resolveDir, a.path), namespace: 'llhttp-baseline' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'llhttp-baseline' }, (a) => ({
+      contents: `module.exports = require(${JSON.stringify(join(app, 'layer/llhttp-baseline.cjs'))})(require(${JSON.stringify(a.path)}), ${JSON.stringify(process.versions.v8)});`,
+      resolveDir: app,
+      loader: 'js',
+    }));
     b.onResolve({ filter: /^undici$/ }, () => ({ path: join(app, 'layer/undici-slim.cjs') }));
     // The warm-up's msgpack encoder is trace-intake's.
     b.onResolve({ filter: /^msgpackr$/ }, async (a) => {

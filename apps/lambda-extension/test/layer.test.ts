@@ -105,6 +105,8 @@ describe('layer.zip', () => {
     for (const marker of ['strictSchema', 'largeArrayMechanism', 'pino-raw-err-ref'])
       expect(bundle).not.toContain(marker);
     expect(bundle).toContain('HTTP/2 is not in this layer');
+    // undici's HTTP/1 parser goes through layer/llhttp-baseline.cjs.
+    expect(bundle).toContain('--liftoff-only --no-wasm-lazy-compilation');
   }, 30_000);
 
   it('registers as datadog-agent in the sandbox, survives frozen invocations, exits 0 on SHUTDOWN', async () => {

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import {
@@ -7,6 +8,7 @@ import {
   buildSeriesPayloads,
   buildServiceCheckPayloads,
   buildSketchPayloads,
+  encodeSketch,
   flushPayloads,
   type OutgoingPayload,
   type Serie,
@@ -88,6 +90,103 @@ describe('/api/beta/sketches payload (protobuf SketchPayload)', () => {
     ]);
     expect(x.host).toBe('h');
     expect(x.metadata).toEqual({ origin: { origin_product: 1, origin_category: 38, origin_service: 472 } });
+  });
+
+  it('writes each Sketch as the spec schema decodes it, and as protobufjs wrote it from a schema before', () => {
+    const Sketch = schema.lookupType('datadog.agentpayload.SketchPayload.Sketch');
+    // The previous encoder: protobufjs's reflection over this descriptor (the bytes the intake got
+    // until now).
+    const dogsketch = {
+      ts: { type: 'int64', id: 1 },
+      cnt: { type: 'int64', id: 2 },
+      min: { type: 'double', id: 3 },
+      max: { type: 'double', id: 4 },
+      avg: { type: 'double', id: 5 },
+      sum: { type: 'double', id: 6 },
+      k: { rule: 'repeated', type: 'sint32', id: 7, options: { packed: true } },
+      n: { rule: 'repeated', type: 'uint32', id: 8, options: { packed: true } },
+    };
+    const Previous = protobuf.Root.fromJSON({
+      nested: {
+        Origin: {
+          fields: {
+            originProduct: { type: 'uint32', id: 4 },
+            originCategory: { type: 'uint32', id: 5 },
+            originService: { type: 'uint32', id: 6 },
+          },
+        },
+        Metadata: { fields: { origin: { type: 'Origin', id: 1 } } },
+        Dogsketch: { fields: dogsketch },
+        Sketch: {
+          fields: {
+            metric: { type: 'string', id: 1 },
+            host: { type: 'string', id: 2 },
+            tags: { rule: 'repeated', type: 'string', id: 4 },
+            dogsketches: { rule: 'repeated', type: 'Dogsketch', id: 7 },
+            metadata: { type: 'Metadata', id: 8 },
+          },
+        },
+      },
+    }).lookupType('Sketch');
+    const value = fc.oneof(
+      fc.double({ min: -1e12, max: 1e12, noNaN: true }),
+      fc.integer({ min: -1000, max: 1000 }),
+      fc.constantFrom(0, -0),
+    );
+    const origin = fc.record({ product: fc.nat(3), category: fc.nat(1000), service: fc.nat(100_000) });
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'grapheme', maxLength: 40 }),
+        fc.string({ maxLength: 20 }),
+        fc.array(fc.string({ unit: 'grapheme', maxLength: 30 }), { maxLength: 6 }),
+        fc.array(value, { maxLength: 40 }),
+        fc.option(origin, { nil: undefined }),
+        fc.integer({ min: 0, max: 2 ** 40 }),
+        (metric, host, tags, values, o, ts) => {
+          const entry = sketchEntry(metric, values, { host, tags, ts, ...(o ? { origin: o } : {}) });
+          const s = entry.sketch;
+          const { k, n } = s.bins();
+          const bytes = encodeSketch(entry);
+          const sketch = { ts, cnt: s.count, min: s.min, max: s.max, avg: s.avg, sum: s.sum, k, n };
+          const decoded = Sketch.toObject(Sketch.decode(bytes), { longs: Number, defaults: true });
+          expect(decoded).toEqual({
+            metric,
+            host,
+            tags,
+            distributions: [],
+            dogsketches: [sketch],
+            metadata: o
+              ? {
+                  origin: {
+                    origin_product: o.product,
+                    origin_category: o.category,
+                    origin_service: o.service,
+                  },
+                }
+              : null,
+          });
+          const before = Previous.encode({
+            metric,
+            host,
+            tags,
+            dogsketches: [sketch],
+            ...(o
+              ? {
+                  metadata: {
+                    origin: {
+                      originProduct: o.product,
+                      originCategory: o.category,
+                      originService: o.service,
+                    },
+                  },
+                }
+              : {}),
+          }).finish();
+          expect(Buffer.from(bytes).equals(Buffer.from(before))).toBe(true);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('writes k and n packed (proto3 default), as the agent does', () => {
