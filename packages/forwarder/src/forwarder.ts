@@ -14,6 +14,7 @@ import {
   isOpwDestination,
   NO_ADDITIONAL_ENDPOINTS,
 } from './endpoints.js';
+import { Exchange } from './exchange.js';
 import { FreezeDetector } from './freeze.js';
 import { type DestinationHealth, type HealthListener, HealthTracker } from './health.js';
 import { RedactingLogger } from './redact.js';
@@ -728,30 +729,24 @@ export class Forwarder {
       }
 
       let status: number;
-      let retryAfter: string | string[] | undefined;
+      let retryAfter: string | undefined;
       let failure: string;
       const origin = d.origin;
       const dispatcher = this.#connections.acquire(origin);
       try {
-        const res = await deadline.race(
-          dispatcher.request({
+        const answer = await new Exchange(
+          dispatcher,
+          {
             origin,
             path: d.path,
             method: 'POST',
             headers: r.headers.concat('dd-api-key', apiKey),
             body: r.body,
-            signal: deadline,
-          }),
-          drain,
-        );
-        status = res.statusCode;
-        retryAfter = res.headers['retry-after'];
-        try {
-          // Undici destroys the body when its signal aborts, so this needs no race of its own.
-          await res.body.dump();
-        } catch {
-          // The answer's status is what counts; a body cut short only costs its socket.
-        }
+          },
+          deadline,
+        ).promise;
+        status = answer.status;
+        retryAfter = answer.retryAfter;
         failure = `HTTP ${status}`;
       } catch (err) {
         status = 0;
