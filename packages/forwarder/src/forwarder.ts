@@ -347,9 +347,11 @@ export class Forwarder {
         requests.length === 1 &&
         this.#buffer.size === 0 &&
         this.#health.isHealthy(first.destination.id)
-      )
-        await this.#deliver(first, deadline, this.#o.maxAttempts, result);
-      else await this.#flush(requests, deadline, callOptions.blocking === true, result);
+      ) {
+        const max = this.#o.maxAttempts;
+        const more = this.#settle(first, await this.#attempts(first, deadline, max), deadline, max, result);
+        if (more) await more;
+      } else await this.#flush(requests, deadline, callOptions.blocking === true, result);
     } catch (err) {
       // A bug of ours must not become the function's problem: log it, keep going.
       this.#logger.error(`flush failed unexpectedly: ${errorText(err)}`);
@@ -703,7 +705,24 @@ export class Forwarder {
   }
 
   async #deliver(r: Request, deadline: Deadline, maxAttempts: number, result: FlushResult): Promise<void> {
-    const outcome = await this.#attempts(r, deadline, maxAttempts);
+    const more = this.#settle(
+      r,
+      await this.#attempts(r, deadline, maxAttempts),
+      deadline,
+      maxAttempts,
+      result,
+    );
+    if (more) await more;
+  }
+
+  /** Accounts for a request's outcome; only a split has more to send (and so returns a promise). */
+  #settle(
+    r: Request,
+    outcome: Outcome,
+    deadline: Deadline,
+    maxAttempts: number,
+    result: FlushResult,
+  ): Promise<void> | undefined {
     switch (outcome.type) {
       case 'delivered':
         result.delivered++;
@@ -717,13 +736,13 @@ export class Forwarder {
       case 'buffer':
         this.#keep(r, result);
         return;
-      case 'split': {
-        const parts = await Promise.all(
-          outcome.parts.map((p) => this.#requestsFor(p, r.destination, r.depth + 1)),
+      case 'split':
+        return Promise.all(outcome.parts.map((p) => this.#requestsFor(p, r.destination, r.depth + 1))).then(
+          (parts) =>
+            Promise.all(parts.flat().map((part) => this.#deliver(part, deadline, maxAttempts, result))).then(
+              () => undefined,
+            ),
         );
-        await Promise.all(parts.flat().map((part) => this.#deliver(part, deadline, maxAttempts, result)));
-        return;
-      }
     }
   }
 
