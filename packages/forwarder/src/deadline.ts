@@ -4,11 +4,12 @@ type Listener = () => void;
 
 /**
  * One call's deadline: it passes at the first of the caller's signal (or an enclosing deadline) and
- * `capMs`. It is what the call's requests get as their `signal`: undici takes any object with `on`,
- * `once`, `removeListener`, `aborted` and `reason`, and this one is that and no more (an `EventEmitter`
- * or Node's own `AbortSignal` cost microseconds to create and to listen to, which showed in the
- * overhead of a small send). Everything the call awaits races it through `race`. A real `AbortSignal`
- * is made only for the paths that need one (`signal`: waiting for the API key, a retry's backoff).
+ * `capMs`. A POST listens to it (`Exchange`); a warm-up request gets it as its undici `signal`: undici
+ * takes any object with `on`, `once`, `removeListener`, `aborted` and `reason`, and this one is that and
+ * no more (an `EventEmitter` or Node's own `AbortSignal` cost microseconds to create and to listen to,
+ * which showed in the overhead of a small send). What else the call awaits races it through `race`. A
+ * real `AbortSignal` is made only for the paths that need one (`signal`: waiting for the API key, a
+ * retry's backoff).
  */
 export class Deadline {
   #aborted = false;
@@ -26,10 +27,10 @@ export class Deadline {
 
   /**
    * `cap`: milliseconds (a timer of its own), or a cap shared with the other calls of its kind.
-   * `deferListening`: listen to a parent `AbortSignal` only at the first `race` (or `signal`, or
-   * `listen()`), not now. Listening to an `AbortSignal` costs microseconds; a call that starts its
-   * request first and listens then does that work while its bytes are on the wire. Until then
-   * `aborted` reads the parent itself, so nothing is missed.
+   * `deferListening`: listen to a parent `AbortSignal` only at the first `listen()` (or `race`, or
+   * `signal`), not now. Listening to an `AbortSignal` costs microseconds, which a call that sends
+   * nothing (all dropped, or its deadline already passed) never pays. Until then `aborted` reads the
+   * parent itself, so nothing is missed.
    */
   constructor(cap: number | SharedCap, parent?: AbortSignal | Deadline, deferListening = false) {
     this.#parent = parent;

@@ -14,6 +14,7 @@ import {
   isOpwDestination,
   NO_ADDITIONAL_ENDPOINTS,
 } from './endpoints.js';
+import { Exchange } from './exchange.js';
 import { FreezeDetector } from './freeze.js';
 import { type DestinationHealth, type HealthListener, HealthTracker } from './health.js';
 import { RedactingLogger } from './redact.js';
@@ -224,7 +225,9 @@ export class Forwarder {
   #noKeyLogged = false;
   /** Destinations (by id) whose 403 was logged: kept here, not on the destination, which a query string copies. */
   readonly #warned403 = new Set<string>();
-  readonly #headerLists = new Map<string, string[]>();
+  readonly #headerLists = new Map<string | undefined, Map<string, string[]>>();
+  /** Each header list with the key its last attempt carried; weak, as a payload's own list lives with it. */
+  readonly #keyedHeaders = new WeakMap<string[], string[]>();
 
   constructor(options: ForwarderOptions) {
     this.#o = options;
@@ -318,18 +321,24 @@ export class Forwarder {
     // Compression first: a large payload's goes to the thread pool, so that the bookkeeping below runs
     // beside it (a small one's is done on the loop by now, which is the faster way for it).
     const only = payloads.length === 1 ? payloads[0] : undefined;
-    const fresh = only
-      ? this.#isKnown(only, result)
-        ? this.#requestsFor(only, undefined, 0)
-        : Promise.resolve([])
-      : Promise.all(
-          payloads.filter((p) => this.#isKnown(p, result)).map((p) => this.#requestsFor(p, undefined, 0)),
-        ).then((lists) => lists.flat());
+    let fresh: Request[] | Promise<Request[]>;
+    try {
+      fresh = only
+        ? this.#isKnown(only, result)
+          ? this.#requestsFor(only, undefined, 0)
+          : []
+        : Promise.all(
+            payloads.filter((p) => this.#isKnown(p, result)).map((p) => this.#requestsFor(p, undefined, 0)),
+          ).then((lists) => lists.flat());
+    } catch (err) {
+      this.#logger.error(`flush failed unexpectedly: ${errorText(err)}`);
+      return result;
+    }
     if (this.#freeze.observe()) this.#afterFreeze();
-    // It listens to the caller's signal once the first request is on its way (its first race).
+    // It listens to the caller's signal once the first request is on its way.
     const deadline = new Deadline(this.#cap, callOptions.signal, true);
     try {
-      const requests = await fresh;
+      const requests = Array.isArray(fresh) ? fresh : await fresh;
       // The common case, one request to a healthy destination with nothing buffered, goes straight to
       // delivery: every async step skipped is a few microseconds of a send that takes about a millisecond.
       const first = requests[0];
@@ -338,9 +347,11 @@ export class Forwarder {
         requests.length === 1 &&
         this.#buffer.size === 0 &&
         this.#health.isHealthy(first.destination.id)
-      )
-        await this.#deliver(first, deadline, this.#o.maxAttempts, result);
-      else await this.#flush(requests, deadline, callOptions.blocking === true, result);
+      ) {
+        const max = this.#o.maxAttempts;
+        const more = this.#settle(first, await this.#attempts(first, deadline, max), deadline, max, result);
+        if (more) await more;
+      } else await this.#flush(requests, deadline, callOptions.blocking === true, result);
     } catch (err) {
       // A bug of ours must not become the function's problem: log it, keep going.
       this.#logger.error(`flush failed unexpectedly: ${errorText(err)}`);
@@ -548,7 +559,15 @@ export class Forwarder {
     return d;
   }
 
-  async #requestsFor(p: OutgoingPayload, only: Destination | undefined, depth: number): Promise<Request[]> {
+  /**
+   * The requests for one payload, one per destination. Synchronous when the payload is compressed on the
+   * event loop (or not at all), so that a small send awaits nothing before its request is on its way.
+   */
+  #requestsFor(
+    p: OutgoingPayload,
+    only: Destination | undefined,
+    depth: number,
+  ): Request[] | Promise<Request[]> {
     const destinations = only ? [only] : this.#destinationsFor(p.kind);
     const extra = p.headers;
     // Without headers of the builder's own (the common case), the header list is one of a few, made once.
@@ -557,38 +576,46 @@ export class Forwarder {
       : undefined;
     if (extra && headers) for (const k of Object.keys(extra)) headers[k.toLowerCase()] = extra[k]!;
     const preEncoded = headers?.['content-encoding'] !== undefined;
-    let anyPlain = false;
     let anyIntake = false;
-    for (const d of destinations) {
-      if (d.plain) anyPlain = true;
-      else anyIntake = true;
+    for (const d of destinations) if (!d.plain) anyIntake = true;
+    if (preEncoded || !anyIntake) return this.#build(p, destinations, headers, depth, p.body, undefined);
+    const { codec, level } = this.#compression.select(p.kind);
+    const encoding = codec.encoding;
+    if (!encoding) return this.#build(p, destinations, headers, depth, p.body, undefined);
+    const failed = (err: unknown): Request[] => {
+      // As the Lambda extension does: an uncompressed payload is better than none.
+      this.#logger.warn(`${codec.kind} compression failed, sending uncompressed: ${errorText(err)}`);
+      return this.#build(p, destinations, headers, depth, p.body, undefined);
+    };
+    try {
+      const onLoop = codec.compressSync !== undefined && this.#compression.takeSyncBudget(p.body.byteLength);
+      const out = onLoop ? codec.compressSync?.(p.body, level) : undefined;
+      if (out) return this.#build(p, destinations, headers, depth, out, encoding);
+      return codec
+        .compress(p.body, level)
+        .then((body) => this.#build(p, destinations, headers, depth, body, encoding), failed);
+    } catch (err) {
+      return failed(err);
     }
+  }
+
+  #build(
+    p: OutgoingPayload,
+    destinations: Destination[],
+    headers: Record<string, string> | undefined,
+    depth: number,
+    body: Uint8Array,
+    encoding: string | undefined,
+  ): Request[] {
     // What an Observability Pipelines Worker gets: the builder's bytes, without the intake's protocol header.
     let plainHeaders: string[] | undefined;
-    if (anyPlain) {
+    for (const d of destinations) {
+      if (!d.plain || plainHeaders) continue;
       if (headers) {
         const copy = { ...headers };
         delete copy['dd-protocol'];
         plainHeaders = flatHeaders(copy);
       } else plainHeaders = this.#commonHeaders(p.contentType, undefined);
-    }
-    let body = p.body;
-    let encoding: string | undefined;
-    if (!preEncoded && anyIntake) {
-      const { codec, level } = this.#compression.select(p.kind);
-      if (codec.encoding) {
-        try {
-          const onLoop =
-            codec.compressSync !== undefined && this.#compression.takeSyncBudget(p.body.byteLength);
-          body =
-            (onLoop ? codec.compressSync?.(p.body, level) : undefined) ??
-            (await codec.compress(p.body, level));
-          encoding = codec.encoding;
-        } catch (err) {
-          // As the Lambda extension does: an uncompressed payload is better than none.
-          this.#logger.warn(`${codec.kind} compression failed, sending uncompressed: ${errorText(err)}`);
-        }
-      }
     }
     let intakeHeaders: string[];
     if (headers) {
@@ -617,15 +644,30 @@ export class Forwarder {
 
   /** The header list of a payload with no headers of its own, by content type and encoding, made once. */
   #commonHeaders(contentType: string, encoding: string | undefined): string[] {
-    const key = encoding ? `${contentType}\n${encoding}` : contentType;
-    let list = this.#headerLists.get(key);
+    // By encoding, then content type: two lookups of strings the builders keep, no key to build.
+    let byType = this.#headerLists.get(encoding);
+    if (!byType) {
+      byType = new Map();
+      this.#headerLists.set(encoding, byType);
+    }
+    let list = byType.get(contentType);
     if (!list) {
       list = ['content-type', contentType, 'user-agent', this.#o.userAgent];
       if (encoding) list.push('content-encoding', encoding);
       // Bounded by the content types the builders use; a stray one per call would still be a few entries.
-      if (this.#headerLists.size < 64) this.#headerLists.set(key, list);
+      if (byType.size < 64) byType.set(contentType, list);
     }
     return list;
+  }
+
+  /** `headers` and the API key, made once per list and key (undici only reads the list it is given). */
+  #withKey(headers: string[], apiKey: string): string[] {
+    let keyed = this.#keyedHeaders.get(headers);
+    if (keyed?.[keyed.length - 1] !== apiKey) {
+      keyed = headers.concat('dd-api-key', apiKey);
+      this.#keyedHeaders.set(headers, keyed);
+    }
+    return keyed;
   }
 
   #withQuery(d: Destination, query: string): Destination {
@@ -663,7 +705,24 @@ export class Forwarder {
   }
 
   async #deliver(r: Request, deadline: Deadline, maxAttempts: number, result: FlushResult): Promise<void> {
-    const outcome = await this.#attempts(r, deadline, maxAttempts);
+    const more = this.#settle(
+      r,
+      await this.#attempts(r, deadline, maxAttempts),
+      deadline,
+      maxAttempts,
+      result,
+    );
+    if (more) await more;
+  }
+
+  /** Accounts for a request's outcome; only a split has more to send (and so returns a promise). */
+  #settle(
+    r: Request,
+    outcome: Outcome,
+    deadline: Deadline,
+    maxAttempts: number,
+    result: FlushResult,
+  ): Promise<void> | undefined {
     switch (outcome.type) {
       case 'delivered':
         result.delivered++;
@@ -677,13 +736,13 @@ export class Forwarder {
       case 'buffer':
         this.#keep(r, result);
         return;
-      case 'split': {
-        const parts = await Promise.all(
-          outcome.parts.map((p) => this.#requestsFor(p, r.destination, r.depth + 1)),
+      case 'split':
+        return Promise.all(outcome.parts.map((p) => this.#requestsFor(p, r.destination, r.depth + 1))).then(
+          (parts) =>
+            Promise.all(parts.flat().map((part) => this.#deliver(part, deadline, maxAttempts, result))).then(
+              () => undefined,
+            ),
         );
-        await Promise.all(parts.flat().map((part) => this.#deliver(part, deadline, maxAttempts, result)));
-        return;
-      }
     }
   }
 
@@ -728,30 +787,24 @@ export class Forwarder {
       }
 
       let status: number;
-      let retryAfter: string | string[] | undefined;
+      let retryAfter: string | undefined;
       let failure: string;
       const origin = d.origin;
       const dispatcher = this.#connections.acquire(origin);
       try {
-        const res = await deadline.race(
-          dispatcher.request({
+        const answer = await new Exchange(
+          dispatcher,
+          {
             origin,
             path: d.path,
             method: 'POST',
-            headers: r.headers.concat('dd-api-key', apiKey),
+            headers: this.#withKey(r.headers, apiKey),
             body: r.body,
-            signal: deadline,
-          }),
-          drain,
-        );
-        status = res.statusCode;
-        retryAfter = res.headers['retry-after'];
-        try {
-          // Undici destroys the body when its signal aborts, so this needs no race of its own.
-          await res.body.dump();
-        } catch {
-          // The answer's status is what counts; a body cut short only costs its socket.
-        }
+          },
+          deadline,
+        ).promise;
+        status = answer.status;
+        retryAfter = answer.retryAfter;
         failure = `HTTP ${status}`;
       } catch (err) {
         status = 0;

@@ -497,13 +497,19 @@ describe('memory', () => {
 });
 
 describe('retry timing', () => {
-  it('honours Retry-After on a 429, up to the backoff cap', async () => {
-    const i = await intake();
-    i.behaviour = (_r, n) => (n === 0 ? { status: 429, headers: { 'retry-after': '0.3' } } : undefined);
-    const f = forwarder(i.url, {}, captureLogger(), { backoff: { baseMs: 1, maxMs: 1_000 } });
-    expect((await f.send(jsonPayload('series', {}), deadline())).delivered).toBe(1);
-    expect(i.posts[1]!.at - i.posts[0]!.at).toBeGreaterThanOrEqual(280);
-  });
+  // The header's name in any case: it is read from the raw answer.
+  for (const [status, name] of [
+    [429, 'retry-after'],
+    [503, 'Retry-After'],
+  ] as const) {
+    it(`honours ${name} on a ${status}, up to the backoff cap`, async () => {
+      const i = await intake();
+      i.behaviour = (_r, n) => (n === 0 ? { status, headers: { [name]: '0.3' } } : undefined);
+      const f = forwarder(i.url, {}, captureLogger(), { backoff: { baseMs: 1, maxMs: 1_000 } });
+      expect((await f.send(jsonPayload('series', {}), deadline())).delivered).toBe(1);
+      expect(i.posts[1]!.at - i.posts[0]!.at).toBeGreaterThanOrEqual(280);
+    });
+  }
 
   it('gives an unhealthy destination the whole deadline in a non-blocking flush, 250 ms in a blocking one', async () => {
     const i = await intake();

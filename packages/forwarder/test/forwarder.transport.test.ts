@@ -188,3 +188,33 @@ describe('freeze detection', () => {
     await expect.poll(() => f.stats().freezes).toBe(1);
   });
 });
+
+describe('answers', () => {
+  it('reads only the status: a long body is not read to its end, and its socket is not reused', async () => {
+    const i = await intake();
+    const long = Buffer.alloc(4 * 1024 * 1024, 0x20);
+    i.behaviour = (_r, n) => (n === 0 ? { body: long } : undefined);
+    const f = forwarder(i.url);
+    expect(await f.send(jsonPayload('series', { a: 1 }), deadline())).toEqual({
+      delivered: 1,
+      buffered: 0,
+      dropped: {},
+    });
+    expect(await f.send(jsonPayload('series', { a: 2 }), deadline())).toEqual({
+      delivered: 1,
+      buffered: 0,
+      dropped: {},
+    });
+    expect(i.posts).toHaveLength(2);
+    expect(i.posts[1]!.connection).not.toBe(i.posts[0]!.connection);
+  });
+
+  it('skips an informational answer (103 Early Hints) and reads the status after it', async () => {
+    const i = await intake();
+    i.behaviour = (_r, n) => (n === 0 ? { earlyHints: true } : { earlyHints: true, status: 400 });
+    const f = forwarder(i.url);
+    expect((await f.send(jsonPayload('series', { a: 1 }), deadline())).delivered).toBe(1);
+    expect((await f.send(jsonPayload('series', { a: 2 }), deadline())).dropped).toEqual({ rejected: 1 });
+    expect(i.posts).toHaveLength(2);
+  });
+});

@@ -21,6 +21,10 @@ export interface Fault {
   /** Answer the status line and headers, then never finish the body. */
   stallBody?: boolean;
   headers?: Record<string, string>;
+  /** The answer's body instead of the usual JSON. */
+  body?: string | Buffer;
+  /** A `103 Early Hints` before the answer. */
+  earlyHints?: boolean;
 }
 
 export interface ReceivedRequest {
@@ -143,8 +147,9 @@ export class FakeIntake {
           return;
         }
         const status = fault?.status ?? (received.method === 'POST' ? 202 : 404);
+        if (fault?.earlyHints) res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
         res.writeHead(status, { 'content-type': 'application/json', ...fault?.headers });
-        res.end(status < 300 ? '{}' : `{"errors":["status ${status}"]}`);
+        res.end(fault?.body ?? (status < 300 ? '{}' : `{"errors":["status ${status}"]}`));
       };
       if (fault?.delayMs) setTimeout(answer, fault.delayMs);
       else answer();
