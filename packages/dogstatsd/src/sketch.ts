@@ -70,6 +70,12 @@ const DENSE_MIN_FILL_FACTOR = 8;
  */
 const DENSE_REFILL_FACTOR = DENSE_MIN_FILL_FACTOR / 2;
 /**
+ * Fewest keys a hash table moves back with: a window this full could never have to move out
+ * again before it doubles, while a table just cleared for its next bucket must not move for its
+ * first few keys only to move back once they spread.
+ */
+const DENSE_REFILL_MIN_KEYS = (2 * DENSE_FREE_SPAN) / DENSE_MIN_FILL_FACTOR;
+/**
  * A cleared sketch keeps a window up to this wide for the next bucket, or a wider one that its
  * keys filled as densely as a new window must be, and a hash table up to this many slots (a
  * context's next bucket usually holds the same keys); a larger, emptier one is let go.
@@ -193,8 +199,9 @@ export class AgentSketch {
     if (key < this.hashLo) this.hashLo = key;
     if (key > this.hashHi) this.hashHi = key;
     const span = this.hashHi - this.hashLo + 1;
-    if (span <= DENSE_MAX_SPAN && span <= DENSE_REFILL_FACTOR * keys) this.densify(span);
-    else if (keys * 2 > slots) this.rehash(slots * 2);
+    if (keys >= DENSE_REFILL_MIN_KEYS && span <= DENSE_MAX_SPAN && span <= DENSE_REFILL_FACTOR * keys) {
+      this.densify(span);
+    } else if (keys * 2 > slots) this.rehash(slots * 2);
   }
 
   /** A key outside the dense bins: the first one, a wider window, or a move to the hash table. */
