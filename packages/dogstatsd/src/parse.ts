@@ -215,7 +215,9 @@ export function parseMetric(buf: Buffer, start: number, end: number, line: Metri
   if (colon < 0) return 'missing : between name and value';
   if (colon === start) return 'empty metric name';
   if (colon + 1 === i) return 'empty metric value';
-  line.buf = buf;
+  // Every line of a datagram shares its buffer: storing it once spares the write barrier a store
+  // of a young object into the long-lived line pays each time.
+  if (line.buf !== buf) line.buf = buf;
   line.nameStart = start;
   line.nameEnd = colon;
   line.valueStart = colon + 1;

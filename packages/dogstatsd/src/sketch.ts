@@ -52,25 +52,46 @@ export interface SketchBins {
 /**
  * Widest key range a sketch keeps as a dense array (one number per key, indexed by key): a
  * distribution's values usually span a few hundred keys (two decades is ~300), and indexing an
- * array costs far less on the hot path than hashing into a Map. A wider sketch moves to a Map.
+ * array costs least on the hot path. A wider sketch moves to a hash table of its keys.
  */
 const DENSE_MAX_SPAN = 2048;
 const DENSE_FIRST_SPAN = 16;
 /**
- * Past this width a window must hold a key in every DENSE_MIN_FILL_FACTOR, or it moves to a Map: a few
- * values decades apart (1 and 10 000 are 594 keys apart) would otherwise cost 8 bytes for every empty
- * key between them, in every context.
+ * Past this width a window must hold a key in every DENSE_MIN_FILL_FACTOR, or it moves to a hash
+ * table: a few values decades apart (1 and 10 000 are 594 keys apart) would otherwise cost 8 bytes
+ * for every empty key between them, in every context.
  */
 const DENSE_FREE_SPAN = 128;
 const DENSE_MIN_FILL_FACTOR = 8;
-/** A cleared sketch keeps a window up to this wide for the next bucket; a wider one is let go. */
+/**
+ * A hashed sketch whose keys come to fill one in this many of their range moves back to a dense
+ * window (values spread over a few hundred keys look sparse for their first samples). Half the
+ * factor above, so a sketch does not flip back and forth at the boundary.
+ */
+const DENSE_REFILL_FACTOR = DENSE_MIN_FILL_FACTOR / 2;
+/**
+ * Fewest keys a hash table moves back with: a window this full could never have to move out
+ * again before it doubles, while a table just cleared for its next bucket must not move for its
+ * first few keys only to move back once they spread.
+ */
+const DENSE_REFILL_MIN_KEYS = (2 * DENSE_FREE_SPAN) / DENSE_MIN_FILL_FACTOR;
+/**
+ * A cleared sketch keeps a window up to this wide for the next bucket, or a wider one that its
+ * keys filled as densely as a new window must be, and a hash table up to this many slots (a
+ * context's next bucket usually holds the same keys); a larger, emptier one is let go.
+ */
 const DENSE_KEEP_SPAN = DENSE_FREE_SPAN;
+const HASH_KEEP_SLOTS = 256;
+const HASH_FIRST_SLOTS = 8;
 
 // Layout of the sketch's one array of doubles: the summary, the last value inserted and its key,
 // the count of zeros (key 0, kept apart: it lies 1338 keys from 1.0, and a window spanning both
-// would be mostly empty), the key of the first dense bin, then the dense bins. One array rather than object fields (each
-// a separate boxed number in V8) keeps an insert on two or three cache lines, which is what it
-// costs on a socket's hot path, where the kernel's work keeps evicting the aggregator's data.
+// would be mostly empty), the key of the first dense bin, the number of hash slots, then the bins:
+// either a dense window (one count per key from LO; SLOTS is 0) or an open-addressing table of
+// SLOTS (key, count) pairs, key 0 marking a free slot (LO is then +∞, so that the dense index
+// test of an insert always fails). One array rather than object fields (each a separate boxed
+// number in V8) or a Map keeps an insert on two or three cache lines, which is what it costs on
+// a socket's hot path, where the kernel's work keeps evicting the aggregator's data.
 const COUNT = 0;
 const MIN = 1;
 const MAX = 2;
@@ -80,7 +101,8 @@ const LAST_VALUE = 5;
 const LAST_KEY = 6;
 const ZEROS = 7;
 const LO = 8;
-const BINS = 9;
+const SLOTS = 9;
+const BINS = 10;
 
 const emptySummary = (): number[] => [
   0,
@@ -92,12 +114,20 @@ const emptySummary = (): number[] => [
   0,
   0,
   0,
+  0,
 ];
+
+/** Where a key's probe sequence starts in a table of `slots` (a power of two). */
+function slotOf(key: number, slots: number): number {
+  return (Math.imul(key, 0x9e3779b1) >>> 16) & (slots - 1);
+}
 
 export class AgentSketch {
   private d: number[] = emptySummary();
-  /** key → count, once the keys span more than DENSE_MAX_SPAN (the dense bins are then gone). */
-  private sparse: Map<number, number> | undefined;
+  /** Keys held by the hash table, and their lowest and highest (meaningful when SLOTS > 0). */
+  private hashKeys = 0;
+  private hashLo = 0;
+  private hashHi = 0;
 
   get count(): number {
     return this.d[COUNT]!;
@@ -138,19 +168,44 @@ export class AgentSketch {
       d[ZEROS] = d[ZEROS]! + n;
       return;
     }
-    // Last, because a key outside the bins replaces the array (the summary is copied over).
+    // Last, because a key outside the bins may replace the array (the summary is copied over).
     const i = key - d[LO]! + BINS;
     if (i >= BINS && i < d.length) d[i] = d[i]! + n;
+    else if (d[SLOTS] !== 0) this.addHashed(key, n);
     else this.addOutside(key, n);
   }
 
-  /** A key outside the dense bins: the first one, a wider window, or the sparse map. */
-  private addOutside(key: number, n: number): void {
-    const sparse = this.sparse;
-    if (sparse !== undefined) {
-      sparse.set(key, (sparse.get(key) ?? 0) + n);
-      return;
+  /** Adds to a key of the hash table. */
+  private addHashed(key: number, n: number): void {
+    const d = this.d;
+    const slots = d[SLOTS]!;
+    const mask = slots - 1;
+    let s = slotOf(key, slots);
+    for (;;) {
+      const j = BINS + 2 * s;
+      const k = d[j];
+      if (k === key) {
+        d[j + 1] = d[j + 1]! + n;
+        return;
+      }
+      if (k === 0) {
+        d[j] = key;
+        d[j + 1] = n;
+        break;
+      }
+      s = (s + 1) & mask;
     }
+    const keys = ++this.hashKeys;
+    if (key < this.hashLo) this.hashLo = key;
+    if (key > this.hashHi) this.hashHi = key;
+    const span = this.hashHi - this.hashLo + 1;
+    if (keys >= DENSE_REFILL_MIN_KEYS && span <= DENSE_MAX_SPAN && span <= DENSE_REFILL_FACTOR * keys) {
+      this.densify(span);
+    } else if (keys * 2 > slots) this.rehash(slots * 2);
+  }
+
+  /** A key outside the dense bins: the first one, a wider window, or a move to the hash table. */
+  private addOutside(key: number, n: number): void {
     const d = this.d;
     const width = d.length - BINS;
     if (width === 0) {
@@ -163,11 +218,7 @@ export class AgentSketch {
     const hi = Math.max(lo + width - 1, key);
     const span = hi - newLo + 1;
     if (span > DENSE_MAX_SPAN || (span > DENSE_FREE_SPAN && span > DENSE_MIN_FILL_FACTOR * (keysIn(d) + 1))) {
-      const map = new Map<number, number>();
-      for (let j = BINS; j < d.length; j++) if (d[j] !== 0) map.set(lo + j - BINS, d[j]!);
-      map.set(key, (map.get(key) ?? 0) + n);
-      this.sparse = map;
-      this.d = d.slice(0, BINS);
+      this.toHashed(key, n);
       return;
     }
     // Double at least, so a sketch widening key by key copies O(span) in all.
@@ -180,18 +231,71 @@ export class AgentSketch {
     this.d = grown;
   }
 
+  /** Moves the dense bins, plus `n` at `key`, into a hash table. */
+  private toHashed(key: number, n: number): void {
+    const d = this.d;
+    const lo = d[LO]!;
+    let slots = HASH_FIRST_SLOTS;
+    while (slots < 2 * (keysIn(d) + 1)) slots *= 2;
+    this.d = emptyTable(d, slots);
+    this.hashKeys = 0;
+    this.hashLo = key;
+    this.hashHi = key;
+    for (let j = BINS; j < d.length; j++) if (d[j] !== 0) this.place(lo + j - BINS, d[j]!);
+    this.place(key, n);
+  }
+
+  /** Puts a key that is not in the table yet (the table has room). */
+  private place(key: number, count: number): void {
+    const d = this.d;
+    const slots = d[SLOTS]!;
+    let s = slotOf(key, slots);
+    while (d[BINS + 2 * s] !== 0) s = (s + 1) & (slots - 1);
+    d[BINS + 2 * s] = key;
+    d[BINS + 2 * s + 1] = count;
+    this.hashKeys++;
+    if (key < this.hashLo) this.hashLo = key;
+    if (key > this.hashHi) this.hashHi = key;
+  }
+
+  private rehash(slots: number): void {
+    const old = this.d;
+    this.d = emptyTable(old, slots);
+    this.hashKeys = 0;
+    for (let j = BINS; j < old.length; j += 2) if (old[j] !== 0) this.place(old[j]!, old[j + 1]!);
+  }
+
+  /** Moves the hashed keys into a dense window of at least `span` keys. */
+  private densify(span: number): void {
+    const old = this.d;
+    let size = DENSE_FIRST_SPAN;
+    while (size < span) size *= 2;
+    if (size > DENSE_MAX_SPAN) size = DENSE_MAX_SPAN;
+    const lo = this.hashLo;
+    const d = old.slice(0, BINS);
+    d[LO] = lo;
+    d[SLOTS] = 0;
+    for (let j = 0; j < size; j++) d.push(0);
+    for (let j = BINS; j < old.length; j += 2) if (old[j] !== 0) d[old[j]! - lo + BINS] = old[j + 1]!;
+    this.d = d;
+  }
+
   get isEmpty(): boolean {
     return this.d[COUNT] === 0;
   }
 
-  /** Empties the sketch, keeping its bins' key range (the next bucket's values are likely alike). */
+  /** Empties the sketch, keeping its bins' layout when small or well used (the next bucket's values are likely alike). */
   clear(): void {
-    if (this.sparse !== undefined || this.d.length - BINS > DENSE_KEEP_SPAN) {
-      this.sparse = undefined;
+    const d = this.d;
+    const slots = d[SLOTS]!;
+    const width = d.length - BINS;
+    if (
+      slots > HASH_KEEP_SLOTS ||
+      (slots === 0 && width > DENSE_KEEP_SPAN && width > DENSE_MIN_FILL_FACTOR * keysIn(d))
+    ) {
       this.d = emptySummary();
       return;
     }
-    const d = this.d;
     d[COUNT] = 0;
     d[MIN] = Number.POSITIVE_INFINITY;
     d[MAX] = Number.NEGATIVE_INFINITY;
@@ -201,6 +305,9 @@ export class AgentSketch {
     d[LAST_KEY] = 0;
     d[ZEROS] = 0;
     d.fill(0, BINS);
+    this.hashKeys = 0;
+    this.hashLo = Number.POSITIVE_INFINITY;
+    this.hashHi = Number.NEGATIVE_INFINITY;
   }
 
   /**
@@ -220,7 +327,6 @@ export class AgentSketch {
       }
     };
     const d = this.d;
-    const sparse = this.sparse;
     // The zeros go between the negative keys and the positive ones.
     let zeros = d[ZEROS]!;
     const visit = (key: number, count: number): void => {
@@ -230,11 +336,14 @@ export class AgentSketch {
       }
       push(key, count);
     };
-    if (sparse === undefined) {
+    if (d[SLOTS] === 0) {
       const lo = d[LO]!;
       for (let j = BINS; j < d.length; j++) if (d[j] !== 0) visit(lo + j - BINS, d[j]!);
     } else {
-      for (const key of [...sparse.keys()].sort((a, b) => a - b)) visit(key, sparse.get(key)!);
+      const used: number[] = [];
+      for (let j = BINS; j < d.length; j += 2) if (d[j] !== 0) used.push(j);
+      used.sort((a, b) => d[a]! - d[b]!);
+      for (const j of used) visit(d[j]!, d[j + 1]!);
     }
     if (zeros > 0) push(0, zeros);
     if (k.length <= SKETCH_BIN_LIMIT) return { k, n };
@@ -283,6 +392,15 @@ function widened(d: number[], lo: number, size: number): number[] {
   for (let j = 0; j < size; j++) out.push(0);
   const oldLo = d[LO]!;
   for (let j = BINS; j < d.length; j++) out[oldLo - lo + j] = d[j]!;
+  return out;
+}
+
+/** A copy of the summary with an empty hash table of `slots` (key, count) pairs. */
+function emptyTable(d: number[], slots: number): number[] {
+  const out = d.slice(0, BINS);
+  out[LO] = Number.POSITIVE_INFINITY;
+  out[SLOTS] = slots;
+  for (let j = 0; j < 2 * slots; j++) out.push(0);
   return out;
 }
 

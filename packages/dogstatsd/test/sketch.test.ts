@@ -141,6 +141,33 @@ describe('AgentSketch', () => {
       expect(s.count, name).toBe(6000);
     }
   });
+  it('keeps the same bins when keys spread thinly first and fill in later, bucket after bucket', () => {
+    // 1…97 in strides of 30 (as a client cycling over contexts sends them): the first few keys lie
+    // far apart, the range fills in later; a cleared sketch is reused for the next bucket.
+    const s = new AgentSketch();
+    for (const [bucket, strideOffset] of [
+      [0, 0],
+      [1, 11],
+      [2, 50],
+    ] as const) {
+      s.clear();
+      const byKey = new Map<number, number>();
+      for (let i = 0; i < 400; i++) {
+        const v = ((strideOffset + i * 30) % 97) + 1 + bucket * 0.25;
+        s.insert(v);
+        byKey.set(sketchKey(v), (byKey.get(sketchKey(v)) ?? 0) + 1);
+        if (i === 3 || i === 60 || i === 399) {
+          const keys = [...byKey.keys()].sort((a, b) => a - b);
+          expect(s.bins(), `bucket ${bucket}, ${i + 1} values`).toEqual({
+            k: keys,
+            n: keys.map((k) => byKey.get(k)),
+          });
+        }
+      }
+      expect(s.count).toBe(400);
+    }
+  });
+
   it('collapses the lowest bins into the first kept one beyond 4096 bins', () => {
     const s = new AgentSketch();
     for (let i = 0; i < 5000; i++) s.insert(Math.exp(i * SKETCH_GAMMA_LN * 1.0001) * 1e-6);
