@@ -176,6 +176,23 @@ export class StatsConcentrator {
     };
   }
 
+  /** The meta keys `add` reads. */
+  get metaKeys(): string[] {
+    return [
+      'span.kind',
+      'http.status_code',
+      ...this.opts.peerTagKeys,
+      'rpc.grpc.status_code',
+      'grpc.code',
+      'rpc.grpc.status.code',
+      'grpc.status.code',
+      '_dd.origin',
+      'http.method',
+      'http.endpoint',
+      'http.route',
+    ];
+  }
+
   private eligible(s: Span, topLevel: boolean): boolean {
     if (s.metrics['_dd.partial_version'] !== undefined) return false;
     if (topLevel || s.metrics['_dd.measured'] === 1) return true;
