@@ -71,6 +71,7 @@ export class MetaStage extends GrowBuffer {
    * such text is left to the decoding path, which decides how it reads.
    */
   entry(src: Buffer, kp: number, kl: number, vp: number, vl: number): number {
+    if (kl > 0 && vl > 0 && kl + vl < 124) return this.shortEntry(src, kp, kl, vp, vl);
     const size = (kl > 0 ? 1 + varintSize(kl) + kl : 0) + (vl > 0 ? 1 + varintSize(vl) + vl : 0);
     this.ensure(size + 6);
     const b = this.buf;
@@ -93,6 +94,40 @@ export class MetaStage extends GrowBuffer {
     }
     this.pos = p;
     return text;
+  }
+
+  /** entry() for the usual entry: both texts there and short, every length one byte. */
+  private shortEntry(src: Buffer, kp: number, kl: number, vp: number, vl: number): number {
+    this.ensure(kl + vl + 6);
+    const b = this.buf;
+    let p = this.pos;
+    b[p] = (10 << 3) | 2;
+    b[p + 1] = kl + vl + 4;
+    b[p + 2] = 0x0a;
+    b[p + 3] = kl;
+    p += 4;
+    let any = 0;
+    for (let i = kp, end = kp + kl; i < end; i++) {
+      const c = src[i]!;
+      any |= c;
+      b[p++] = c;
+    }
+    b[p++] = 0x12;
+    b[p++] = vl;
+    for (let i = vp, end = vp + vl; i < end; i++) {
+      const c = src[i]!;
+      any |= c;
+      b[p++] = c;
+    }
+    if (any >= 0x80) {
+      // not ASCII: each text must be UTF-8 on its own
+      if (!isUtf8(src.subarray(kp, kp + kl))) return TEXT_INVALID;
+      if (!isUtf8(src.subarray(vp, vp + vl))) return TEXT_INVALID;
+      this.pos = p;
+      return TEXT_UTF8;
+    }
+    this.pos = p;
+    return TEXT_ASCII;
   }
 }
 

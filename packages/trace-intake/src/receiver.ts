@@ -176,9 +176,11 @@ export function createTraceReceiver(agent: TraceAgent, opts: ReceiverOptions): T
       done,
     ),
   );
-  app.addHook('onSend', async (_req, reply) => {
+  // a callback hook: an async one costs every request a promise
+  app.addHook('onSend', (_req, reply, payload, done) => {
     reply.header('Datadog-Agent-Version', agent.agentVersion);
     reply.header('Datadog-Agent-State', state);
+    done(null, payload);
   });
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     const status = err.statusCode ?? 500;
