@@ -5,6 +5,7 @@ import { DecodeError, decodeV04 } from './decode.js';
 import { type EncodedTracerPayload, encodeAgentPayloads, encodeTracerPayloadChunks } from './encode.js';
 import { type ColdStartInfo, InvocationTracer } from './invocation.js';
 import { defaultProcessorOptions, SpanProcessor } from './processor.js';
+import { stampOrder } from './span-writer.js';
 import { type ClientStatsPayload, encodeStatsPayloads, StatsConcentrator } from './stats.js';
 import { V04Transcoder } from './transcode-v04.js';
 import type { Logger, OutgoingPayload, Span, SpanProcessorHook, TracerHeaders } from './types.js';
@@ -193,7 +194,10 @@ export class TraceAgent {
     const processing = this.processor.watchedMetaKeys();
     if (processing === undefined) return undefined;
     if (this.transcoder?.keys !== processing) {
-      const keys = [...processing, ...(this.concentrator?.metaKeys ?? [])];
+      const keys = {
+        read: [...processing, ...(this.concentrator?.metaKeys ?? [])],
+        ...stampOrder(this.processor.spanTags),
+      };
       this.transcoder = {
         keys: processing,
         t: new V04Transcoder(keys, (k, v) => this.processor.rewritesMeta(k, v)),

@@ -15,11 +15,20 @@ import type { Id, Span } from './types.js';
 export interface StagedSpan extends Span {
   metaFrom: number;
   metaTo: number;
+  /** Bit i set when the span has the i-th of the keys only noted (Staging.noted), copied as they are. */
+  noted: number;
 }
 
-/** What transcoding needs: the watched keys, where the other entries go, and what processing rewrites. */
+/**
+ * What transcoding needs: the keys processing reads (decoded), where the other entries go, and what
+ * processing rewrites. `keys` codes: under `noted`, a key that is copied and whose presence is noted
+ * (bit `code`); `noted` to `dropped`, a key left out (the encoder writes its own value); from
+ * `dropped` on, a key decoded into `meta`.
+ */
 export interface Staging {
   keys: KeySet;
+  noted: number;
+  dropped: number;
   out: MetaStage;
   /** Whether processing would rewrite an entry it does not watch (a credit-card number). */
   rewrites(key: string, value: string): boolean;
@@ -207,6 +216,8 @@ class Reader {
   pos = 0;
   readonly end: number;
   readonly view: DataView;
+  /** StagedSpan.noted of the span being read. */
+  private noted = 0;
 
   constructor(
     readonly src: Buffer,
@@ -407,14 +418,22 @@ class Reader {
       if (kl < 0) throw GIVE_UP;
       const kp = this.pos;
       this.pos += kl;
-      const watched = st.keys.find(src, kp, kl);
+      const code = st.keys.find(src, kp, kl);
       const vl = this.strLen();
       if (vl < 0) throw GIVE_UP;
-      if (watched !== undefined) {
-        if (watched === '__proto__') throw GIVE_UP;
-        meta[watched] = this.cached(this.values, vl);
+      if (code >= st.noted) {
+        if (code >= st.dropped) {
+          const key = st.keys.key(code);
+          if (key === '__proto__') throw GIVE_UP;
+          meta[key] = this.cached(this.values, vl);
+        } else {
+          // processing would have counted a value this long as cut
+          if (vl > MAX_COPIED_VALUE) throw GIVE_UP;
+          this.pos += vl;
+        }
         continue;
       }
+      if (code >= 0) this.noted |= 1 << code;
       const vp = this.pos;
       this.pos += vl;
       if (kl > MAX_COPIED_KEY || vl > MAX_COPIED_VALUE) throw GIVE_UP;
@@ -498,6 +517,7 @@ class Reader {
         case Field.Meta:
           if (staging === undefined) meta = this.meta();
           else {
+            this.noted = 0;
             metaFrom = staging.out.end;
             meta = this.stagedMeta(staging);
             metaTo = staging.out.end;
@@ -528,6 +548,7 @@ class Reader {
       const staged = span as StagedSpan;
       staged.metaFrom = metaFrom;
       staged.metaTo = metaTo;
+      staged.noted = metaTo > metaFrom ? this.noted : 0;
     }
     return span;
   }

@@ -8,30 +8,42 @@ import { GrowBuffer } from './grow-buffer.js';
 
 const SLOTS = 256;
 
-/** Keys matched on their UTF-8 bytes: `find` gives the key's string, or undefined for any other key. */
+/**
+ * Keys matched on their UTF-8 bytes, each with a code: `find` gives the code of a key, or -1 for any
+ * other key; `key(code)` its string.
+ */
 export class KeySet {
-  private readonly slots: { bytes: Buffer; key: string }[][] = Array.from({ length: SLOTS }, () => []);
+  private readonly slots: { bytes: Buffer; code: number }[][] = Array.from({ length: SLOTS }, () => []);
+  private readonly keys: string[] = [];
   /** Bit n set when a key is n bytes long (n < 31); bit 31 for any longer key. */
   private lengths = 0;
 
-  constructor(keys: Iterable<string>) {
-    for (const key of new Set(keys)) {
+  /** `codes`: each key's code (a key given twice keeps its first one). */
+  constructor(codes: Iterable<[string, number]>) {
+    for (const [key, code] of codes) {
       const bytes = Buffer.from(key, 'utf8');
-      this.slots[slotOf(bytes, 0, bytes.length)]!.push({ bytes, key });
+      const slot = this.slots[slotOf(bytes, 0, bytes.length)]!;
+      if (slot.some((c) => c.bytes.equals(bytes))) continue;
+      slot.push({ bytes, code });
+      this.keys[code] = key;
       this.lengths |= lengthBit(bytes.length);
     }
   }
 
-  find(src: Uint8Array, start: number, len: number): string | undefined {
-    if ((this.lengths & lengthBit(len)) === 0) return undefined;
+  key(code: number): string {
+    return this.keys[code]!;
+  }
+
+  find(src: Uint8Array, start: number, len: number): number {
+    if ((this.lengths & lengthBit(len)) === 0) return -1;
     for (const c of this.slots[slotOf(src, start, len)]!) {
       const b = c.bytes;
       if (b.length !== len) continue;
       let i = 0;
       while (i < len && b[i] === src[start + i]) i++;
-      if (i === len) return c.key;
+      if (i === len) return c.code;
     }
-    return undefined;
+    return -1;
   }
 }
 

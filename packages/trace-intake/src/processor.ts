@@ -230,7 +230,8 @@ export class SpanProcessor {
    * Every meta key processing reads or writes, when processing can work on spans whose meta holds
    * only those (a transcoder copies the other entries as they are): undefined when it cannot (a
    * replace rule on every tag, an observer that does not list its keys). Entries outside these keys
-   * that processing changes all the same are those `rewritesMeta` names.
+   * that processing changes all the same are those `rewritesMeta` names; the tags the encoder adds
+   * (`spanTags`) are the encoder's business.
    */
   watchedMetaKeys(): string[] | undefined {
     if (this.watched === null) this.watched = this.collectWatchedKeys();
@@ -243,7 +244,6 @@ export class SpanProcessor {
     const keys = [...PROCESSING_META_KEYS, ...this.obfuscator.metaKeys];
     for (const f of [...o.filterTagsRequire, ...o.filterTagsReject]) keys.push(f.key);
     for (const r of o.replaceTags) if (r.name !== 'resource.name') keys.push(r.name);
-    keys.push(...Object.keys(this.stamp.always), ...Object.keys(this.stamp.ifAbsent));
     for (const ob of this.observers) {
       if (!ob.metaKeys) return undefined;
       keys.push(...ob.metaKeys);

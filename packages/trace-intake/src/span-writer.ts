@@ -54,6 +54,17 @@ function varintSize(n: number): number {
   return len;
 }
 
+/**
+ * The keys of a stamp in the order the writer handles them: `ifAbsent` without the keys `always`
+ * overrides (a StagedSpan's `noted` bit i is the i-th of these).
+ */
+export function stampOrder(st: SpanTagStamp): { always: string[]; ifAbsent: string[] } {
+  return {
+    always: Object.keys(st.always),
+    ifAbsent: Object.keys(st.ifAbsent).filter((k) => !(k in st.always)),
+  };
+}
+
 /** A meta map entry (Span field 10) as bytes. */
 function metaEntry(k: string, v: string): Uint8Array {
   const w = new SpanWriter();
@@ -77,9 +88,10 @@ export class SpanWriter extends GrowBuffer {
   private encodedStamp(st: SpanTagStamp): EncodedStamp {
     let e = this.stamps.get(st);
     if (!e) {
-      const ifAbsent = Object.entries(st.ifAbsent)
-        .filter(([k]) => !(k in st.always))
-        .map(([k, v]): [string, Uint8Array] => [k, metaEntry(k, v)]);
+      const ifAbsent = stampOrder(st).ifAbsent.map((k): [string, Uint8Array] => [
+        k,
+        metaEntry(k, st.ifAbsent[k]!),
+      ]);
       e = {
         always: new Set(Object.keys(st.always)),
         alwaysLens: lengthMask(Object.keys(st.always)),
@@ -358,8 +370,16 @@ export class SpanWriter extends GrowBuffer {
     if (stamp) {
       const sawIfAbsent = this.strMap(10, s.meta, stamp);
       this.raw(stamp.alwaysBytes);
-      if (!sawIfAbsent) this.raw(stamp.ifAbsentBytes);
-      else for (const [k, bytes] of stamp.ifAbsent) if (s.meta[k] === undefined) this.raw(bytes);
+      // the staged entries that are stamp keys were noted (spans an observer added have none)
+      const noted = staged !== undefined ? (s as StagedSpan).noted | 0 : 0;
+      if (!sawIfAbsent && noted === 0) this.raw(stamp.ifAbsentBytes);
+      else {
+        const ifAbsent = stamp.ifAbsent;
+        for (let i = 0; i < ifAbsent.length; i++) {
+          const [k, bytes] = ifAbsent[i]!;
+          if (s.meta[k] === undefined && (i >= 31 || (noted & (1 << i)) === 0)) this.raw(bytes);
+        }
+      }
     } else this.strMap(10, s.meta);
     const metrics = s.metrics;
     for (const k in metrics) {

@@ -6,14 +6,36 @@
 import { FastV04Decoder, type StagedSpan, type Staging } from './decode-v04.js';
 import { KeySet, MetaStage } from './meta-stage.js';
 
+/** Stamp keys whose presence a span notes in a 31-bit mask. */
+const NOTED = 31;
+
+export interface TranscodedKeys {
+  /** Keys processing reads or writes: decoded. */
+  read: Iterable<string>;
+  /** The stamp's keys in the encoder's order (stampOrder): copied, their presence noted. */
+  ifAbsent: string[];
+  /** The stamp's keys whose value the encoder writes: left out. */
+  always: string[];
+}
+
 export class V04Transcoder {
   private readonly decoder = new FastV04Decoder();
   private readonly stage = new MetaStage();
   private readonly staging: Staging;
 
-  constructor(watchedKeys: Iterable<string>, rewrites: (key: string, value: string) => boolean) {
-    // `__proto__` is watched so that the reader gives up on it, as the decoding path's reader does
-    this.staging = { keys: new KeySet([...watchedKeys, '__proto__']), out: this.stage, rewrites };
+  constructor(keys: TranscodedKeys, rewrites: (key: string, value: string) => boolean) {
+    // `__proto__` is read so that the reader gives up on it, as the decoding path's reader does
+    const read = new Set([...keys.read, '__proto__']);
+    const codes: [string, number][] = [];
+    keys.ifAbsent.forEach((k, i) => {
+      if (i < NOTED && !read.has(k)) codes.push([k, i]);
+      else read.add(k);
+    });
+    let code = NOTED;
+    for (const k of keys.always) if (!read.has(k)) codes.push([k, code++]);
+    const dropped = code;
+    for (const k of read) codes.push([k, code++]);
+    this.staging = { keys: new KeySet(codes), noted: NOTED, dropped, out: this.stage, rewrites };
   }
 
   /**
