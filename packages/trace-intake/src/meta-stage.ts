@@ -64,6 +64,8 @@ export class MetaStage extends GrowBuffer {
 
   reset(): void {
     this.pos = 0;
+    // one huge request does not keep its stage for good
+    if (this.buf.length > 1 << 22) this.buf = Buffer.allocUnsafe(1 << 16);
   }
 
   /** Where the next entry goes. */

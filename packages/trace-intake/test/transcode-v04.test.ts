@@ -269,6 +269,20 @@ describe('v0.4 transcoding', () => {
     expect(expectSame('serverless-init', [uuid])).toBe(1);
   });
 
+  it('sends the same for a large request (its stage grows past its first buffer)', () => {
+    const big = body([
+      Array.from({ length: 400 }, (_, i) =>
+        span({
+          span_id: BigInt(1000 + i),
+          parent_id: i === 0 ? 0 : 1000n,
+          meta: { 'payload.part': `${i}:${'p'.repeat(300)}`, 'http.method': 'GET', env: 'tracer-env' },
+        }),
+      ),
+    ]);
+    expect(big.length).toBeGreaterThan(1 << 17);
+    for (const config of Object.keys(CONFIGS)) expect(expectSame(config, [big, big])).toBe(2);
+  });
+
   it('keeps the decoding path for span links, meta_struct and unknown fields', () => {
     const bodies = [
       body([[span({ meta_struct: { x: Buffer.from([1, 2]) } })]]),
