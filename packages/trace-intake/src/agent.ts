@@ -1,10 +1,13 @@
 // The trace pipeline behind the receiver: decode results in, processed and encoded payloads out.
 // Holds a bounded buffer of encoded tracer payloads between flushes; the app decides when to flush.
 import type { TraceIntakeOptions } from './config.js';
+import { DecodeError, decodeV04 } from './decode.js';
 import { type EncodedTracerPayload, encodeAgentPayloads, encodeTracerPayloadChunks } from './encode.js';
 import { type ColdStartInfo, InvocationTracer } from './invocation.js';
 import { defaultProcessorOptions, SpanProcessor } from './processor.js';
+import { stampOrder } from './span-writer.js';
 import { type ClientStatsPayload, encodeStatsPayloads, StatsConcentrator } from './stats.js';
+import { V04Transcoder } from './transcode-v04.js';
 import type { Logger, OutgoingPayload, Span, SpanProcessorHook, TracerHeaders } from './types.js';
 import { noopLogger } from './types.js';
 
@@ -32,6 +35,8 @@ export interface TraceAgentOptions extends TraceIntakeOptions {
 
 export interface TraceAgentCounters {
   requests: number;
+  /** v0.3/v0.4 msgpack requests transcoded (the others of them were decoded). */
+  requestsTranscoded: number;
   tracesReceived: number;
   decodeErrors: number;
   tooLarge: number;
@@ -102,6 +107,7 @@ export class TraceAgent {
   readonly invocations: InvocationTracer | undefined;
   readonly counters: TraceAgentCounters = {
     requests: 0,
+    requestsTranscoded: 0,
     tracesReceived: 0,
     decodeErrors: 0,
     tooLarge: 0,
@@ -119,6 +125,7 @@ export class TraceAgent {
   private clientStats: ClientStatsPayload[] = [];
   private readonly nowNs: () => number;
   readonly agentVersion: string;
+  private transcoder: { keys: string[]; t: V04Transcoder } | undefined;
 
   constructor(readonly opts: TraceAgentOptions) {
     const logger = opts.logger ?? noopLogger;
@@ -181,8 +188,52 @@ export class TraceAgent {
     return { payloads: this.buffer.length, spans: this.bufferedSpans + this.heldSpans };
   }
 
+  /** The transcoder for the current processing, or undefined when processing needs whole spans. */
+  private transcoderNow(): V04Transcoder | undefined {
+    if (this.processor.hasHooks) return undefined;
+    const processing = this.processor.watchedMetaKeys();
+    if (processing === undefined) return undefined;
+    if (this.transcoder?.keys !== processing) {
+      const keys = {
+        read: [...processing, ...(this.concentrator?.metaKeys ?? [])],
+        ...stampOrder(this.processor.spanTags),
+      };
+      this.transcoder = {
+        keys: processing,
+        t: new V04Transcoder(keys, (k, v) => this.processor.rewritesMeta(k, v)),
+      };
+    }
+    return this.transcoder.t;
+  }
+
+  /**
+   * The v0.3/v0.4 msgpack body of one tracer request: transcoded (transcode-v04.ts) when processing
+   * allows it and the body is of the usual shapes, decoded otherwise, with the same result. Throws a
+   * DecodeError for a body that is not a trace payload; returns as handleTraces does.
+   */
+  handleV04(body: Uint8Array, header: TracerHeaders): boolean {
+    const t = this.transcoderNow();
+    const traces = t?.transcode(body);
+    if (traces !== undefined && !this.invocations?.wantsColdStartFirst(traces)) {
+      this.counters.requestsTranscoded++;
+      return this.accept(traces, header, t!.staged);
+    }
+    let decoded: Span[][];
+    try {
+      decoded = decodeV04(body);
+    } catch (err) {
+      throw err instanceof DecodeError ? err : new DecodeError(`decode failed: ${(err as Error).message}`);
+    }
+    return this.accept(decoded, header);
+  }
+
   /** Decoded traces of one tracer request. Returns false when the buffer was full and they were dropped. */
   handleTraces(traces: Span[][], header: TracerHeaders): boolean {
+    return this.accept(traces, header);
+  }
+
+  /** `staged`: the stage of transcoded traces, which are processed at once (they cannot wait). */
+  private accept(traces: Span[][], header: TracerHeaders, staged?: Uint8Array): boolean {
     this.counters.tracesReceived += traces.length;
     let incoming = 0;
     for (const t of traces) incoming += t.length;
@@ -196,12 +247,16 @@ export class TraceAgent {
     }
     // The first invocation's trace, with its `aws.lambda.load`, often beats the init report: it waits
     // (bounded) for the cold start, so that span gets its parent.
-    if (this.held.length < MAX_HELD_REQUESTS && this.invocations?.wantsColdStartFirst(traces)) {
+    if (
+      staged === undefined &&
+      this.held.length < MAX_HELD_REQUESTS &&
+      this.invocations?.wantsColdStartFirst(traces)
+    ) {
       this.held.push({ traces, header, spans: incoming });
       this.heldSpans += incoming;
       return true;
     }
-    this.process(traces, header);
+    this.process(traces, header, staged);
     return true;
   }
 
@@ -220,7 +275,7 @@ export class TraceAgent {
   }
 
   /** Room was made for these spans when they arrived. */
-  private process(traces: Span[][], header: TracerHeaders): void {
+  private process(traces: Span[][], header: TracerHeaders, staged?: Uint8Array): void {
     const payload = this.processor.process(traces, header);
     if (!payload) return;
     if (this.concentrator && !header.clientComputedStats) {
@@ -231,7 +286,7 @@ export class TraceAgent {
       this.counters.chunksDroppedByPriority += before - payload.chunks.length;
       if (payload.chunks.length === 0) return;
     }
-    const enc = encodeTracerPayloadChunks(payload);
+    const enc = encodeTracerPayloadChunks(payload, staged);
     this.buffer.push(enc);
     for (const n of enc.spansPerChunk) this.bufferedSpans += n;
   }

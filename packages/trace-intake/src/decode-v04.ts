@@ -5,7 +5,38 @@
 // span links/events, meta_struct, unknown keys, non-ASCII text it cannot vouch for, trailing bytes)
 // makes it give up, and the caller decodes the body with the general msgpack path instead, so both
 // paths give the same spans and the same errors.
+import { type KeySet, type MetaStage, TEXT_ASCII, TEXT_INVALID } from './meta-stage.js';
 import type { Id, Span } from './types.js';
+
+/**
+ * A span read for transcoding: `meta` holds only the entries processing reads or writes (the
+ * watched keys); the others are already protobuf bytes at [metaFrom, metaTo) of the request's stage.
+ */
+export interface StagedSpan extends Span {
+  metaFrom: number;
+  metaTo: number;
+  /** Bit i set when the span has the i-th of the keys only noted (Staging.noted), copied as they are. */
+  noted: number;
+}
+
+/**
+ * What transcoding needs: the keys processing reads (decoded), where the other entries go, and what
+ * processing rewrites. `keys` codes: under `noted`, a key that is copied and whose presence is noted
+ * (bit `code`); `noted` to `dropped`, a key left out (the encoder writes its own value); from
+ * `dropped` on, a key decoded into `meta`.
+ */
+export interface Staging {
+  keys: KeySet;
+  noted: number;
+  dropped: number;
+  out: MetaStage;
+  /** Whether processing would rewrite an entry it does not watch (a credit-card number). */
+  rewrites(key: string, value: string): boolean;
+}
+
+// processing truncates longer keys and values (SpanProcessor.normalize): such entries are not copied
+const MAX_COPIED_KEY = 200;
+const MAX_COPIED_VALUE = 25000;
 
 /** Thrown (one shared instance) when the body is not in the shape this reader handles. */
 const GIVE_UP = { reason: 'not the canonical v0.4 layout' };
@@ -150,15 +181,49 @@ const FIELD_BYTES = [
   'type',
 ].map((n) => Buffer.from(n, 'latin1'));
 
+/** A span with the same fields, in the same order, as decode.ts's spanFromMap builds. */
+function spanOf(
+  service: string,
+  name: string,
+  resource: string,
+  traceId: Id,
+  spanId: Id,
+  parentId: Id,
+  start: Id,
+  duration: Id,
+  error: number,
+  meta: Record<string, string>,
+  metrics: Record<string, number>,
+  type: string,
+): Span {
+  return {
+    service,
+    name,
+    resource,
+    trace_id: traceId,
+    span_id: spanId,
+    parent_id: parentId,
+    start,
+    duration,
+    error,
+    meta,
+    metrics,
+    type,
+  };
+}
+
 class Reader {
   pos = 0;
   readonly end: number;
   readonly view: DataView;
+  /** StagedSpan.noted of the span being read. */
+  private noted = 0;
 
   constructor(
     readonly src: Buffer,
     readonly keys: StringCache,
     readonly values: StringCache,
+    readonly staging?: Staging,
   ) {
     this.end = src.length;
     this.view = new DataView(src.buffer, src.byteOffset, src.byteLength);
@@ -338,6 +403,51 @@ class Reader {
     return meta;
   }
 
+  /**
+   * The meta map for transcoding: watched entries decoded (as `meta()` does), every other entry
+   * written to the stage as protobuf, after the checks that processing would leave it as it is.
+   */
+  stagedMeta(st: Staging): Record<string, string> {
+    const n = this.mapLen();
+    const meta: Record<string, string> = {};
+    if (n < 0) return meta;
+    if (n > this.end - this.pos) throw GIVE_UP;
+    const src = this.src;
+    for (let i = 0; i < n; i++) {
+      const kl = this.strLen();
+      if (kl < 0) throw GIVE_UP;
+      const kp = this.pos;
+      this.pos += kl;
+      const code = st.keys.find(src, kp, kl);
+      const vl = this.strLen();
+      if (vl < 0) throw GIVE_UP;
+      if (code >= st.noted) {
+        if (code >= st.dropped) {
+          const key = st.keys.key(code);
+          if (key === '__proto__') throw GIVE_UP;
+          meta[key] = this.cached(this.values, vl);
+        } else {
+          // processing would have counted a value this long as cut
+          if (vl > MAX_COPIED_VALUE) throw GIVE_UP;
+          this.pos += vl;
+        }
+        continue;
+      }
+      if (code >= 0) this.noted |= 1 << code;
+      const vp = this.pos;
+      this.pos += vl;
+      if (kl > MAX_COPIED_KEY || vl > MAX_COPIED_VALUE) throw GIVE_UP;
+      const text = st.out.entry(src, kp, kl, vp, vl);
+      if (text === TEXT_INVALID) throw GIVE_UP;
+      // a value that may be a card number (a digit 2-6 first, 12 to 23 characters) is looked at closely
+      const c = src[vp]!;
+      if (c >= 0x32 && c <= 0x36 && vl >= 12 && (text === TEXT_ASCII ? vl <= 23 : vl <= 92)) {
+        if (st.rewrites(src.toString('utf8', kp, kp + kl), src.toString('utf8', vp, vp + vl))) throw GIVE_UP;
+      }
+    }
+    return meta;
+  }
+
   metrics(): Record<string, number> {
     const n = this.mapLen();
     const metrics: Record<string, number> = {};
@@ -367,6 +477,9 @@ class Reader {
     let error = 0;
     let meta: Record<string, string> | undefined;
     let metrics: Record<string, number> | undefined;
+    const staging = this.staging;
+    let metaFrom = 0;
+    let metaTo = 0;
     for (let i = 0; i < n; i++) {
       switch (this.field()) {
         case Field.Service:
@@ -402,7 +515,13 @@ class Reader {
           break;
         }
         case Field.Meta:
-          meta = this.meta();
+          if (staging === undefined) meta = this.meta();
+          else {
+            this.noted = 0;
+            metaFrom = staging.out.end;
+            meta = this.stagedMeta(staging);
+            metaTo = staging.out.end;
+          }
           break;
         case Field.Metrics:
           metrics = this.metrics();
@@ -411,21 +530,27 @@ class Reader {
           throw GIVE_UP;
       }
     }
-    // the same shape, in the same order, as decode.ts's spanFromMap builds
-    return {
+    const span = spanOf(
       service,
       name,
       resource,
-      trace_id: traceId,
-      span_id: spanId,
-      parent_id: parentId,
+      traceId,
+      spanId,
+      parentId,
       start,
       duration,
       error,
-      meta: meta ?? {},
-      metrics: metrics ?? {},
+      meta ?? {},
+      metrics ?? {},
       type,
-    };
+    );
+    if (staging !== undefined) {
+      const staged = span as StagedSpan;
+      staged.metaFrom = metaFrom;
+      staged.metaTo = metaTo;
+      staged.noted = metaTo > metaFrom ? this.noted : 0;
+    }
+    return span;
   }
 
   traces(): Span[][] {
@@ -460,9 +585,21 @@ export class FastV04Decoder {
 
   /** The traces, or undefined when the body needs the general path. */
   decode(body: Uint8Array): Span[][] | undefined {
+    return this.read(body, undefined);
+  }
+
+  /**
+   * The traces for transcoding (see StagedSpan), their unwatched meta entries written to
+   * `staging.out`; undefined when the body needs the decoding path.
+   */
+  transcode(body: Uint8Array, staging: Staging): StagedSpan[][] | undefined {
+    return this.read(body, staging) as StagedSpan[][] | undefined;
+  }
+
+  private read(body: Uint8Array, staging: Staging | undefined): Span[][] | undefined {
     const src = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     try {
-      return new Reader(src, this.keys, this.values).traces();
+      return new Reader(src, this.keys, this.values, staging).traces();
     } catch {
       // GIVE_UP, or a shape this reader did not foresee: the general path decides either way
       return undefined;

@@ -114,13 +114,14 @@ class ExactWriter {
   }
 }
 
-export function encodeTracerPayloadChunks(p: TracerPayload): EncodedTracerPayload {
+/** `staged`: the stage of a transcoded request, whose spans' unwatched meta it holds (StagedSpan). */
+export function encodeTracerPayloadChunks(p: TracerPayload, staged?: Uint8Array): EncodedTracerPayload {
   const { chunks, header, tags, ...fields } = p;
   // A snapshot: the envelope is written later at exactly the size computed now, so nothing may change
   // the header or tags in between.
   const rest: Omit<TracerPayload, 'chunks'> = { ...fields, header: { ...header } };
   if (tags) rest.tags = { ...tags };
-  const enc = chunkWriter.chunks(chunks);
+  const enc = chunkWriter.chunks(chunks, staged);
   let size = headerSize(rest);
   for (const c of enc) size += fieldLen(c.length);
   return { payload: rest, chunks: enc, spansPerChunk: chunks.map((c) => c.spans.length), size };

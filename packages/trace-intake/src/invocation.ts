@@ -535,6 +535,9 @@ export class InvocationTracer implements ChunkObserver {
 
   // ------------------------------------------------------------------ ChunkObserver (tracer chunks)
 
+  /** The meta keys onPlaceholder and onChunk read (ChunkObserver). */
+  readonly metaKeys: readonly string[] = ['request_id', 'cold_start', '_dd.p.tid'];
+
   onPlaceholder(span: Span): void {
     const rid = span.meta['request_id'];
     if (rid) remember(this.placeholders, rid, span);

@@ -419,15 +419,32 @@ export class Obfuscator {
       meta['http.url'] = obfuscateUrl(meta['http.url'], o.http.removeQueryString, o.http.removePathDigits);
     }
     if (o.removeStackTraces && meta['error.stack'] !== undefined) meta['error.stack'] = '?';
-    if (o.creditCards.enabled) {
-      for (const k in meta) {
-        const v = meta[k]!;
-        // cheap pre-checks first: card numbers start with a digit 2-6 and have 12 to 23 characters
-        const c = v.charCodeAt(0);
-        if (c < 50 || c > 54 || v.length < 12 || v.length > 23) continue;
-        if (k.charCodeAt(0) === 95 /* _ */ || CC_EXEMPT.has(k) || this.ccKeep.has(k)) continue;
-        if (isCardNumber(v, o.creditCards.luhn)) meta[k] = '?';
-      }
-    }
+    if (o.creditCards.enabled) for (const k in meta) if (this.scrubsCard(k, meta[k]!)) meta[k] = '?';
+  }
+
+  /** Whether the meta entry is a credit-card number this obfuscator replaces with `?`. */
+  scrubsCard(k: string, v: string): boolean {
+    const cc = this.opts.creditCards;
+    if (!cc.enabled) return false;
+    // cheap pre-checks first: card numbers start with a digit 2-6 and have 12 to 23 characters
+    const c = v.charCodeAt(0);
+    if (c < 50 || c > 54 || v.length < 12 || v.length > 23) return false;
+    if (k.charCodeAt(0) === 95 /* _ */ || CC_EXEMPT.has(k) || this.ccKeep.has(k)) return false;
+    return isCardNumber(v, cc.luhn);
+  }
+
+  /** The meta keys `obfuscate` reads or rewrites, credit-card numbers aside (see scrubsCard). */
+  get metaKeys(): string[] {
+    return [
+      'sql.query',
+      'redis.raw_command',
+      'valkey.raw_command',
+      'memcached.command',
+      'elasticsearch.body',
+      'opensearch.body',
+      'mongodb.query',
+      'http.url',
+      'error.stack',
+    ];
   }
 }

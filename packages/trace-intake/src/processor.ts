@@ -75,7 +75,28 @@ export interface ProcessorCounters {
 export interface ChunkObserver {
   onPlaceholder?(span: Span): void;
   onChunk?(spans: Span[]): Span[] | undefined;
+  /**
+   * Every meta key the two methods above read or write. An observer that lists them may be given
+   * spans whose meta holds only those keys (and others'); one that does not always gets whole spans.
+   */
+  readonly metaKeys?: readonly string[];
 }
+
+/** The meta keys the processing reads or writes itself (the obfuscator's, filters' and stamps' aside). */
+const PROCESSING_META_KEYS = [
+  'http.url',
+  'tcp.remote.host',
+  'out.host',
+  'network.destination.name',
+  'tcp.remote.port',
+  'out.port',
+  'network.destination.port',
+  'dns.address',
+  'dns.hostname',
+  '_inferred_span.tag_source',
+  '_dd.base_service',
+  '_dd.origin',
+];
 
 const MAX_NAME = 100;
 const MAX_SERVICE = 100;
@@ -161,6 +182,8 @@ export class SpanProcessor {
   private readonly internalUrl: RegExp;
   private readonly functionTags: string;
   private readonly stamp: SpanTagStamp;
+  /** watchedMetaKeys(), once known (null: not yet, or an observer came since). */
+  private watched: string[] | undefined | null = null;
 
   constructor(private readonly opts: ProcessorOptions) {
     this.dedup = new DedupSet(opts.dedupCapacity);
@@ -195,6 +218,42 @@ export class SpanProcessor {
 
   addObserver(o: ChunkObserver): void {
     this.observers.push(o);
+    this.watched = null;
+  }
+
+  /** Whether an app added a hook: hooks see whole spans. */
+  get hasHooks(): boolean {
+    return this.hooks.length > 0;
+  }
+
+  /**
+   * Every meta key processing reads or writes, when processing can work on spans whose meta holds
+   * only those (a transcoder copies the other entries as they are): undefined when it cannot (a
+   * replace rule on every tag, an observer that does not list its keys). Entries outside these keys
+   * that processing changes all the same are those `rewritesMeta` names; the tags the encoder adds
+   * (`spanTags`) are the encoder's business.
+   */
+  watchedMetaKeys(): string[] | undefined {
+    if (this.watched === null) this.watched = this.collectWatchedKeys();
+    return this.watched;
+  }
+
+  private collectWatchedKeys(): string[] | undefined {
+    const o = this.opts;
+    if (o.replaceTags.some((r) => r.name === '*')) return undefined;
+    const keys = [...PROCESSING_META_KEYS, ...this.obfuscator.metaKeys];
+    for (const f of [...o.filterTagsRequire, ...o.filterTagsReject]) keys.push(f.key);
+    for (const r of o.replaceTags) if (r.name !== 'resource.name') keys.push(r.name);
+    for (const ob of this.observers) {
+      if (!ob.metaKeys) return undefined;
+      keys.push(...ob.metaKeys);
+    }
+    return keys;
+  }
+
+  /** Whether processing rewrites this meta entry although its key is not watched (a card number). */
+  rewritesMeta(key: string, value: string): boolean {
+    return this.obfuscator.scrubsCard(key, value);
   }
 
   get sqlParseErrors(): number {

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { type TraceAgent, tracerHeadersFrom } from './agent.js';
 import { readBody } from './body.js';
-import { DecodeError, decodeJsonTraces, decodeV04, decodeV05 } from './decode.js';
+import { DecodeError, decodeJsonTraces, decodeV05 } from './decode.js';
 import { decodeClientStats } from './stats.js';
 import type { EndpointKind, OutgoingPayload, Span } from './types.js';
 
@@ -176,9 +176,11 @@ export function createTraceReceiver(agent: TraceAgent, opts: ReceiverOptions): T
       done,
     ),
   );
-  app.addHook('onSend', async (_req, reply) => {
+  // a callback hook: an async one costs every request a promise
+  app.addHook('onSend', (_req, reply, payload, done) => {
     reply.header('Datadog-Agent-Version', agent.agentVersion);
     reply.header('Datadog-Agent-State', state);
+    done(null, payload);
   });
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     const status = err.statusCode ?? 500;
@@ -207,21 +209,26 @@ export function createTraceReceiver(agent: TraceAgent, opts: ReceiverOptions): T
       agent.counters.requests++;
       const body = bodyOf(req);
       const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-      let traces: Span[][];
-      try {
-        if (version === 'v0.5') traces = decodeV05(body);
-        else if (ct === 'application/json' || ct === 'text/json') traces = decodeJsonTraces(body);
-        else traces = decodeV04(body);
-      } catch (err) {
+      const badBody = (err: unknown) => {
         agent.counters.decodeErrors++;
         const msg = err instanceof DecodeError ? err.message : `decode failed: ${(err as Error).message}`;
         agent.log.warn('decode', `${req.method} ${req.url}: ${msg} (${body.length} bytes)`);
         return reply.code(400).type('text/plain').send(`${msg}\n`);
+      };
+      // v0.5 and JSON are decoded here; v0.3/v0.4 msgpack goes to the agent as bytes (handleV04)
+      let traces: Span[][] | undefined;
+      try {
+        if (version === 'v0.5') traces = decodeV05(body);
+        else if (ct === 'application/json' || ct === 'text/json') traces = decodeJsonTraces(body);
+      } catch (err) {
+        return badBody(err);
       }
       let accepted: boolean;
       try {
-        accepted = agent.handleTraces(traces, tracerHeadersFrom(req.headers));
+        const header = tracerHeadersFrom(req.headers);
+        accepted = traces ? agent.handleTraces(traces, header) : agent.handleV04(body, header);
       } catch (err) {
+        if (err instanceof DecodeError) return badBody(err);
         agent.log.warn('process', `${req.method} ${req.url}: processing failed: ${(err as Error).message}`);
         return reply.code(500).type('text/plain').send('processing failed\n');
       }

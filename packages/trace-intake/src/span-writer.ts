@@ -1,6 +1,8 @@
 // A protobuf writer specialised for the hot path (TraceChunk and Span messages): one growing buffer,
 // ASCII strings copied without a UTF-8 encoder call, nested lengths patched in place. The envelope
 // (AgentPayload, TracerPayload) is written by encode.ts; tests decode both with an independent schema.
+import type { StagedSpan } from './decode-v04.js';
+import { GrowBuffer } from './grow-buffer.js';
 import { split64 } from './ids.js';
 import type { AttributeAnyValue, Id, Span, SpanTagStamp, TraceChunk } from './types.js';
 
@@ -52,16 +54,29 @@ function varintSize(n: number): number {
   return len;
 }
 
+/**
+ * The keys of a stamp in the order the writer handles them: `ifAbsent` without the keys `always`
+ * overrides (a StagedSpan's `noted` bit i is the i-th of these).
+ */
+export function stampOrder(st: SpanTagStamp): { always: string[]; ifAbsent: string[] } {
+  return {
+    always: Object.keys(st.always),
+    ifAbsent: Object.keys(st.ifAbsent).filter((k) => !(k in st.always)),
+  };
+}
+
 /** A meta map entry (Span field 10) as bytes. */
 function metaEntry(k: string, v: string): Uint8Array {
   const w = new SpanWriter();
   return w.entry(k, v);
 }
 
-export class SpanWriter {
-  private buf: Buffer = Buffer.allocUnsafe(1 << 12);
-  private pos = 0;
+export class SpanWriter extends GrowBuffer {
   private readonly stamps = new WeakMap<SpanTagStamp, EncodedStamp>();
+
+  constructor() {
+    super(1 << 12);
+  }
 
   /** One meta entry on its own (for precomputed stamps). */
   entry(k: string, v: string): Uint8Array {
@@ -73,9 +88,10 @@ export class SpanWriter {
   private encodedStamp(st: SpanTagStamp): EncodedStamp {
     let e = this.stamps.get(st);
     if (!e) {
-      const ifAbsent = Object.entries(st.ifAbsent)
-        .filter(([k]) => !(k in st.always))
-        .map(([k, v]): [string, Uint8Array] => [k, metaEntry(k, v)]);
+      const ifAbsent = stampOrder(st).ifAbsent.map((k): [string, Uint8Array] => [
+        k,
+        metaEntry(k, st.ifAbsent[k]!),
+      ]);
       e = {
         always: new Set(Object.keys(st.always)),
         alwaysLens: lengthMask(Object.keys(st.always)),
@@ -94,15 +110,6 @@ export class SpanWriter {
     this.ensure(bytes.length);
     this.buf.set(bytes, this.pos);
     this.pos += bytes.length;
-  }
-
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const next = Buffer.allocUnsafe(size);
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
   }
 
   private byte(b: number): void {
@@ -332,7 +339,11 @@ export class SpanWriter {
     }
   }
 
-  span(s: Span, stamp?: EncodedStamp): void {
+  /**
+   * One Span message. With `staged` (the stage of a transcoded request), the span's unwatched meta
+   * entries are copied from it: `s.meta` holds only the watched ones (see StagedSpan).
+   */
+  span(s: Span, stamp?: EncodedStamp, staged?: Uint8Array): void {
     this.str(1, s.service);
     this.str(2, s.name);
     this.str(3, s.resource);
@@ -348,11 +359,27 @@ export class SpanWriter {
       if (s.error > 0) this.varint(s.error);
       else this.varint64(s.error >>> 0, 0xffffffff);
     }
+    if (staged !== undefined) {
+      // spans an observer added to the chunk are whole spans, with nothing staged
+      const { metaFrom, metaTo } = s as StagedSpan;
+      if (metaTo > metaFrom) {
+        this.ensure(metaTo - metaFrom);
+        this.pos += (staged as Buffer).copy(this.buf, this.pos, metaFrom, metaTo);
+      }
+    }
     if (stamp) {
       const sawIfAbsent = this.strMap(10, s.meta, stamp);
       this.raw(stamp.alwaysBytes);
-      if (!sawIfAbsent) this.raw(stamp.ifAbsentBytes);
-      else for (const [k, bytes] of stamp.ifAbsent) if (s.meta[k] === undefined) this.raw(bytes);
+      // the staged entries that are stamp keys were noted (spans an observer added have none)
+      const noted = staged !== undefined ? (s as StagedSpan).noted | 0 : 0;
+      if (!sawIfAbsent && noted === 0) this.raw(stamp.ifAbsentBytes);
+      else {
+        const ifAbsent = stamp.ifAbsent;
+        for (let i = 0; i < ifAbsent.length; i++) {
+          const [k, bytes] = ifAbsent[i]!;
+          if (s.meta[k] === undefined && (i >= 31 || (noted & (1 << i)) === 0)) this.raw(bytes);
+        }
+      }
     } else this.strMap(10, s.meta);
     const metrics = s.metrics;
     for (const k in metrics) {
@@ -450,11 +477,11 @@ export class SpanWriter {
   }
 
   /** Several TraceChunk messages: views of one copy (one allocation per tracer request, not per chunk). */
-  chunks(cs: TraceChunk[]): Uint8Array[] {
+  chunks(cs: TraceChunk[], staged?: Uint8Array): Uint8Array[] {
     this.pos = 0;
     const ends = new Array<number>(cs.length);
     for (let i = 0; i < cs.length; i++) {
-      this.writeChunk(cs[i]!);
+      this.writeChunk(cs[i]!, staged);
       ends[i] = this.pos;
     }
     // not zero-filled: every byte is overwritten by the copy
@@ -469,7 +496,7 @@ export class SpanWriter {
     return out;
   }
 
-  private writeChunk(c: TraceChunk): void {
+  private writeChunk(c: TraceChunk, staged?: Uint8Array): void {
     if (c.priority !== 0) {
       this.ensure(11);
       this.byte(1 << 3);
@@ -480,7 +507,7 @@ export class SpanWriter {
     const stamp = c.spanTags ? this.encodedStamp(c.spanTags) : undefined;
     for (const s of c.spans) {
       const mark = this.openWide(3);
-      this.span(s, stamp);
+      this.span(s, stamp, staged);
       this.closeWide(mark);
     }
     this.strMap(4, c.tags);

@@ -103,12 +103,24 @@ interface Group {
     ClientGroupedStats,
     'Hits' | 'Errors' | 'Duration' | 'OkSummary' | 'ErrorSummary' | 'TopLevelHits'
   >;
+  /** PeerTags joined, to compare keys. */
+  peer: string;
   hits: number;
   errors: number;
   duration: number;
   topLevelHits: number;
   ok: LogCollapsingLowestDenseDDSketch;
   err: LogCollapsingLowestDenseDDSketch;
+}
+
+/**
+ * The groups of one bucket and payload key, in the order they were first seen; found by resource
+ * (it nearly always tells them apart), then by comparing the rest of the key.
+ */
+interface PayloadGroups {
+  pk: PayloadKey;
+  groups: Group[];
+  byResource: Map<string, Group[]>;
 }
 
 interface PayloadKey {
@@ -153,13 +165,22 @@ const u64Key = (id: Span['span_id']): bigint =>
       ? BigInt(id)
       : toU64(id);
 
+/** Chunks of at most this many spans are searched for a parent rather than indexed. */
+const SCAN_MAX = 16;
+
+/** Whether two ids are the same unsigned 64-bit value (as u64Key compares them). */
+function sameU64(a: Span['span_id'], b: Span['span_id']): boolean {
+  if (typeof a === 'bigint' && typeof b === 'bigint' && a >= 0n && b >= 0n) return a === b;
+  return u64Key(a) === u64Key(b);
+}
+
 function stochasticRound(x: number, rand: () => number): number {
   const f = Math.floor(x);
   return rand() < x - f ? f + 1 : f;
 }
 
 export class StatsConcentrator {
-  private readonly buckets = new Map<number, Map<string, { pk: PayloadKey; groups: Map<string, Group> }>>();
+  private readonly buckets = new Map<number, Map<string, PayloadGroups>>();
   private readonly opts: ConcentratorOptions;
   spansCounted = 0;
 
@@ -174,6 +195,23 @@ export class StatsConcentrator {
       rand: Math.random,
       ...opts,
     };
+  }
+
+  /** The meta keys `add` reads. */
+  get metaKeys(): string[] {
+    return [
+      'span.kind',
+      'http.status_code',
+      ...this.opts.peerTagKeys,
+      'rpc.grpc.status_code',
+      'grpc.code',
+      'rpc.grpc.status.code',
+      'grpc.status.code',
+      '_dd.origin',
+      'http.method',
+      'http.endpoint',
+      'http.route',
+    ];
   }
 
   private eligible(s: Span, topLevel: boolean): boolean {
@@ -196,15 +234,18 @@ export class StatsConcentrator {
     };
     const pkKey = `${pk.Hostname}\u0000${pk.Env}\u0000${pk.Version}\u0000${pk.ContainerID}\u0000${pk.Lang}`;
     for (const chunk of payload.chunks) {
-      const ids = new Set<bigint>();
-      for (const s of chunk.spans) ids.add(u64Key(s.span_id));
-      const root = chunk.spans.find((s) => isZeroId(s.parent_id));
+      const spans = chunk.spans;
+      // a few spans (nearly every chunk) are searched; a set of their ids pays only for more
+      const ids = spans.length > SCAN_MAX ? new Set(spans.map((s) => u64Key(s.span_id))) : undefined;
+      const root = spans.find((s) => isZeroId(s.parent_id));
       const rate = root?.metrics['_sample_rate'];
       const weight = rate !== undefined && rate > 0 && rate <= 1 ? 1 / rate : 1;
-      for (const s of chunk.spans) {
+      for (const s of spans) {
         const topLevel = s.metrics['_top_level'] === 1 || s.metrics['_dd.top_level'] === 1;
         if (!this.eligible(s, topLevel)) continue;
-        const isRoot = isZeroId(s.parent_id) || !ids.has(u64Key(s.parent_id));
+        const isRoot =
+          isZeroId(s.parent_id) ||
+          (ids ? !ids.has(u64Key(s.parent_id)) : !spans.some((p) => sameU64(p.span_id, s.parent_id)));
         this.addSpan(pk, pkKey, s, topLevel, isRoot, weight);
       }
     }
@@ -229,7 +270,7 @@ export class StatsConcentrator {
     }
     let perPayload = bucket.get(pkKey);
     if (!perPayload) {
-      perPayload = { pk, groups: new Map() };
+      perPayload = { pk, groups: [], byResource: new Map() };
       bucket.set(pkKey, perPayload);
     }
     const m = s.meta;
@@ -247,11 +288,34 @@ export class StatsConcentrator {
     const synthetics = (m['_dd.origin'] ?? '').startsWith('synthetics');
     const method = m['http.method'] ?? '';
     const endpoint = m['http.endpoint'] ?? m['http.route'] ?? '';
-    // one string per span: the group object is built only for a group not seen before
-    const gk = `${s.service}\u0000${s.name}\u0000${s.resource}\u0000${httpStatus}\u0000${s.type}\u0000${
-      synthetics ? 1 : 0
-    }\u0000${kind}\u0000${peerTags?.join(',') ?? ''}\u0000${isRoot ? 1 : 2}\u0000${grpc}\u0000${method}\u0000${endpoint}`;
-    let g = perPayload.groups.get(gk);
+    // the group object is built only for a group not seen before
+    const peer = peerTags?.join(',') ?? '';
+    const traceRoot = isRoot ? 1 : 2;
+    let candidates = perPayload.byResource.get(s.resource);
+    if (!candidates) {
+      candidates = [];
+      perPayload.byResource.set(s.resource, candidates);
+    }
+    let g: Group | undefined;
+    for (const c of candidates) {
+      const k = c.key;
+      if (
+        k.Service === s.service &&
+        k.Name === s.name &&
+        k.HTTPStatusCode === httpStatus &&
+        k.Type === s.type &&
+        k.Synthetics === synthetics &&
+        k.SpanKind === kind &&
+        c.peer === peer &&
+        k.IsTraceRoot === traceRoot &&
+        k.GRPCStatusCode === grpc &&
+        k.HTTPMethod === method &&
+        k.HTTPEndpoint === endpoint
+      ) {
+        g = c;
+        break;
+      }
+    }
     if (!g) {
       g = {
         key: {
@@ -264,11 +328,12 @@ export class StatsConcentrator {
           Synthetics: synthetics,
           SpanKind: kind,
           PeerTags: peerTags ?? [],
-          IsTraceRoot: isRoot ? 1 : 2,
+          IsTraceRoot: traceRoot,
           GRPCStatusCode: grpc,
           HTTPMethod: method,
           HTTPEndpoint: endpoint,
         },
+        peer,
         hits: 0,
         errors: 0,
         duration: 0,
@@ -276,7 +341,8 @@ export class StatsConcentrator {
         ok: new LogCollapsingLowestDenseDDSketch({ relativeAccuracy: 0.01, binLimit: 2048 }),
         err: new LogCollapsingLowestDenseDDSketch({ relativeAccuracy: 0.01, binLimit: 2048 }),
       };
-      perPayload.groups.set(gk, g);
+      candidates.push(g);
+      perPayload.groups.push(g);
     }
     g.hits += weight;
     if (topLevel) g.topLevelHits += weight;
@@ -307,7 +373,7 @@ export class StatsConcentrator {
           Start: BigInt(start),
           Duration: BigInt(BUCKET_NS),
           AgentTimeShift: 0,
-          Stats: [...groups.values()].map((g) => ({
+          Stats: groups.map((g) => ({
             ...g.key,
             Hits: stochasticRound(g.hits, rand),
             Errors: stochasticRound(g.errors, rand),
