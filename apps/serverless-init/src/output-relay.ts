@@ -13,9 +13,10 @@ import type { Readable } from 'node:stream';
 /**
  * Bytes copied for the logs that the log side is not done with yet (on their way, held, or not yet
  * processed); past it the copy is dropped and counted, so under a flood only what the log thread can
- * take is copied at all.
+ * take is copied at all. Half the log side's own bound, so that the two streams together stay inside
+ * it and no copy is made only to be dropped there.
  */
-export const MAX_RELAY_IN_FLIGHT_BYTES = 8 * 1024 * 1024;
+export const MAX_RELAY_IN_FLIGHT_BYTES = 4 * 1024 * 1024;
 /** One read: stdout takes all the socket holds; stderr reads as a stream would, so a write stays whole. */
 export const STDOUT_READ_BYTES = 1024 * 1024;
 export const STDERR_READ_BYTES = 64 * 1024;
