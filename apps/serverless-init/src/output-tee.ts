@@ -24,7 +24,6 @@ export class HeldTee implements OutputTee {
   stdout = (chunk: Buffer, release?: () => void): void => this.take(false, chunk, release);
   stderr = (chunk: Buffer, release?: () => void): void => this.take(true, chunk, release);
 
-  // Discarded copies are never released: the relay then stops copying for nobody.
   private take(err: boolean, chunk: Buffer, release: (() => void) | undefined): void {
     if (this.closed) return;
     if (this.target) {
@@ -69,7 +68,10 @@ export class HeldTee implements OutputTee {
     this.target = target;
   }
 
-  /** No pipeline will come (logs off, or they could not load): stop holding. */
+  /**
+   * No pipeline will come (logs off, or they could not load): stop holding. What was held, and what
+   * comes later, is never released, so the relay soon stops copying for nobody.
+   */
   discard(): void {
     this.closed = true;
     this.queue = [];
