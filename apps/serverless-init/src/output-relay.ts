@@ -191,9 +191,11 @@ export function startRelay(options: RelayOptions): Relay | undefined {
   worker.stdout.resume();
   worker.stderr.resume();
   // Still inside the spawn's turn: the event loop has not read from the socket yet, and from now on
-  // it never does (the stream's own state still says it is reading, so it does not start again).
+  // it never does. The stream may still ask its handle to (it resumes the child's streams when the
+  // child exits, for one): until a fall-back, the handle's own readStart does nothing.
   h.readStop();
   h.setBlocking(true);
+  h.readStart = () => 0;
 
   const done = new Promise<void>((resolve) => {
     let ended = false;
@@ -203,6 +205,7 @@ export function startRelay(options: RelayOptions): Relay | undefined {
       h.setBlocking(false);
       const rest = options.failed(err);
       // The stream was never told it stopped reading: restarting the handle resumes it.
+      delete (h as Partial<StreamHandle>).readStart;
       h.readStart();
       void rest.then(resolve);
     };

@@ -43,7 +43,7 @@ export interface OutputTee {
   stdout(chunk: Buffer, release?: () => void): void;
   stderr(chunk: Buffer, release?: () => void): void;
   /** Copies the relay dropped, its reader being behind (the user's output itself is whole). */
-  lost?(chunks: number, bytes: number): void;
+  lost?(chunks: number, bytes: number, stream: 'stdout' | 'stderr'): void;
 }
 
 export interface SuperviseOptions {
@@ -167,7 +167,7 @@ function relay(
       },
       lost: (chunks, bytes) => {
         gap = stream === 'stdout';
-        tee.lost?.(chunks, bytes);
+        tee.lost?.(chunks, bytes, stream);
       },
       failed: () => passThrough(from, to(), copy),
       ...(source ? { source } : {}),
