@@ -203,13 +203,34 @@ function superviseNode(script: string, outputFds: { stdout: number; stderr: numb
   });
 }
 
-/** A log side that keeps each copy and is done with it at once. */
-const keepInto =
-  (into: Buffer[]) =>
-  (chunk: Buffer, release?: () => void): void => {
-    into.push(Buffer.from(chunk));
+/**
+ * A log side that keeps each copy and is done with it at once. A main thread that is late to take
+ * the copies (this one runs the tests) loses some: they are counted per stream, and on stdout the
+ * next copy is then a newline that ends the cut line, set apart here.
+ */
+function logSide() {
+  const copies = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+  const lost = { stdout: 0, stderr: 0 };
+  let gapNext = false;
+  const keep = (stream: 'stdout' | 'stderr') => (chunk: Buffer, release?: () => void) => {
+    if (stream === 'stdout' && gapNext) {
+      gapNext = false;
+      expect(chunk.toString()).toBe('\n');
+      return;
+    }
+    copies[stream].push(Buffer.from(chunk));
     release?.();
   };
+  const tee: OutputTee = {
+    stdout: keep('stdout'),
+    stderr: keep('stderr'),
+    lost: (_chunks, bytes, stream) => {
+      lost[stream] += bytes;
+      if (stream === 'stdout') gapNext = true;
+    },
+  };
+  return { tee, copies, lost };
+}
 
 describe('supervise with our descriptors: both streams on relay threads', () => {
   it('passes stdout and stderr through byte for byte, each in order, and tees them in order, a copy whole or counted lost', async () => {
@@ -224,50 +245,30 @@ describe('supervise with our descriptors: both streams on relay threads', () => 
         }
       }
       next();`;
-    const teeOut: Buffer[] = [];
-    const teeErr: Buffer[] = [];
-    const lost = { stdout: 0, stderr: 0 };
-    const { done } = superviseNode(
-      script,
-      { stdout: out.fd, stderr: err.fd },
-      {
-        stdout: keepInto(teeOut),
-        stderr: keepInto(teeErr),
-        // A main thread that is late to take the copies (this one runs the tests) loses some.
-        lost: (_chunks, bytes, stream) => {
-          lost[stream] += bytes;
-        },
-      },
-    );
+    const side = logSide();
+    const { done } = superviseNode(script, { stdout: out.fd, stderr: err.fd }, side.tee);
     expect((await done).exitCode).toBe(0);
     const wantOut: Buffer[] = [];
     const wantErr: Buffer[] = [];
     for (let i = 0; i < 240; i++) (i % 3 === 0 ? wantErr : wantOut).push(chunkAt(i));
     expect(out.read().equals(Buffer.concat(wantOut))).toBe(true);
     expect(err.read().equals(Buffer.concat(wantErr))).toBe(true);
-    expectCopiesOf(Buffer.concat(wantOut), teeOut, lost.stdout);
-    expectCopiesOf(Buffer.concat(wantErr), teeErr, lost.stderr);
+    expectCopiesOf(Buffer.concat(wantOut), side.copies.stdout, side.lost.stdout);
+    expectCopiesOf(Buffer.concat(wantErr), side.copies.stderr, side.lost.stderr);
   }, 60_000);
 
   it('waits for what is still in the socket when the child exits at once, to the end of the stream', async () => {
     const out = target();
-    const teed: Buffer[] = [];
-    const lost = { bytes: 0 };
+    const side = logSide();
     // Written synchronously, then an immediate exit: the bytes are in the socket, not yet read.
     const { done } = superviseNode(
       `${GENERATOR}; const fs = require('fs'); for (let i = 0; i < 40; i++) { const b = chunk(i); let o = 0; while (o < b.length) o += fs.writeSync(1, b, o); } process.exit(5);`,
       { stdout: out.fd, stderr: 2 },
-      {
-        stdout: keepInto(teed),
-        stderr: () => {},
-        lost: (_chunks, bytes) => {
-          lost.bytes += bytes;
-        },
-      },
+      side.tee,
     );
     expect((await done).exitCode).toBe(5);
     expect(out.read().equals(expected(40))).toBe(true);
-    expectCopiesOf(expected(40), teed, lost.bytes);
+    expectCopiesOf(expected(40), side.copies.stdout, side.lost.stdout);
   }, 60_000);
 
   it('tells the tee about lost copies, and ends the cut stdout line before the next copy', async () => {
