@@ -14,6 +14,7 @@ main({
   get stderr() {
     return process.stderr;
   },
+  outputFds: { stdout: 1, stderr: 2 },
   signals: process,
   loadAgent,
 }).then(

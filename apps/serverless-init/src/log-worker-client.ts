@@ -31,10 +31,14 @@ export type WorkerScript = { path: string } | { code: string };
 export function startLogThread(script: WorkerScript, data: LogWorkerData): WorkerLike {
   // Not a dynamic import: the executable compiles the agent without an import callback.
   const { Worker } = process.getBuiltinModule('node:worker_threads');
+  // Its stdio is not piped to ours: piping makes `process.stdout` here, whose libuv handle turns our
+  // stdout non-blocking for the relay threads that write to it. The thread prints nothing (it logs
+  // through messages; its errors arrive as 'error' events).
+  const options = { workerData: data, stdout: true, stderr: true };
   const worker =
-    'code' in script
-      ? new Worker(script.code, { eval: true, workerData: data })
-      : new Worker(script.path, { workerData: data });
+    'code' in script ? new Worker(script.code, { ...options, eval: true }) : new Worker(script.path, options);
+  worker.stdout.resume();
+  worker.stderr.resume();
   return worker as unknown as WorkerLike;
 }
 
@@ -48,8 +52,12 @@ export function startLogThread(script: WorkerScript, data: LogWorkerData): Worke
 export class LogWorkerClient implements OutputTee {
   private pending: Uint8Array[] = [];
   private pendingParts: number[] = [];
+  private pendingReleases: (() => void)[] = [];
   private pendingBytes = 0;
   private inFlight = 0;
+  /** The batches posted and not acked yet, oldest first, with the releases of their chunks. */
+  private unacked: { bytes: number; releases: (() => void)[] }[] = [];
+  private ackedAhead = 0;
   private gapPending = false;
   private scheduled = false;
   private broken = false;
@@ -80,11 +88,12 @@ export class LogWorkerClient implements OutputTee {
     });
   }
 
-  stdout = (chunk: Buffer): void => this.take(chunk, 0);
-  stderr = (chunk: Buffer): void => this.take(chunk, FROM_STDERR);
+  stdout = (chunk: Buffer, release?: () => void): void => this.take(chunk, 0, release);
+  stderr = (chunk: Buffer, release?: () => void): void => this.take(chunk, FROM_STDERR, release);
 
-  private take(chunk: Buffer, flags: number): void {
+  private take(chunk: Buffer, flags: number, release: (() => void) | undefined): void {
     if (this.broken) {
+      // Not released: the thread is gone, and the relay had better stop copying for it.
       this.droppedChunks++;
       this.droppedBytes += chunk.length;
       return;
@@ -93,8 +102,10 @@ export class LogWorkerClient implements OutputTee {
       this.droppedChunks++;
       this.droppedBytes += chunk.length;
       this.gapPending = true;
+      release?.();
       return;
     }
+    if (release) this.pendingReleases.push(release);
     this.pending.push(chunk);
     this.pendingParts.push(chunk.length, flags | (this.gapPending ? GAP_BEFORE : 0));
     this.gapPending = false;
@@ -116,8 +127,10 @@ export class LogWorkerClient implements OutputTee {
     }
     const parts = this.pendingParts;
     this.inFlight += this.pendingBytes;
+    this.unacked.push({ bytes: this.pendingBytes, releases: this.pendingReleases });
     this.pending = [];
     this.pendingParts = [];
+    this.pendingReleases = [];
     this.pendingBytes = 0;
     this.worker.postMessage({ t: 'data', buf, parts }, [buf.buffer]);
   };
@@ -126,18 +139,43 @@ export class LogWorkerClient implements OutputTee {
     switch (msg.t) {
       case 'ack':
         this.inFlight = Math.max(0, this.inFlight - msg.bytes);
+        this.releaseAcked(msg.bytes);
         return;
       case 'log':
         this.logger[msg.level](msg.msg);
         return;
-      case 'flushed':
-      case 'ended': {
-        const resolve = this.waiting.get(msg.id);
-        this.waiting.delete(msg.id);
-        resolve?.(msg);
+      case 'ended':
+        // What the thread did not process in its budget is dropped: all of it is done with.
+        this.releaseAll();
+        this.answer(msg);
         return;
-      }
+      case 'flushed':
+        this.answer(msg);
+        return;
     }
+  }
+
+  private answer(msg: FromWorker & { id: number }): void {
+    const resolve = this.waiting.get(msg.id);
+    this.waiting.delete(msg.id);
+    resolve?.(msg);
+  }
+
+  /** The thread acks whole batches, oldest first. */
+  private releaseAcked(bytes: number): void {
+    let left = this.ackedAhead + bytes;
+    while (this.unacked.length > 0 && this.unacked[0]!.bytes <= left) {
+      const batch = this.unacked.shift()!;
+      left -= batch.bytes;
+      for (const release of batch.releases) release();
+    }
+    this.ackedAhead = left;
+  }
+
+  private releaseAll(): void {
+    for (const batch of this.unacked.splice(0)) for (const release of batch.releases) release();
+    for (const release of this.pendingReleases.splice(0)) release();
+    this.ackedAhead = 0;
   }
 
   private request(msg: (id: number) => ToWorker, timeoutMs: number): Promise<FromWorker | undefined> {
@@ -189,6 +227,7 @@ export class LogWorkerClient implements OutputTee {
     this.pendingParts = [];
     this.pendingBytes = 0;
     this.inFlight = 0;
+    this.releaseAll();
     for (const resolve of this.waiting.values()) resolve({ t: 'ack', bytes: 0 });
     this.waiting.clear();
   }

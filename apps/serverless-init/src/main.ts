@@ -20,6 +20,8 @@ export interface MainOptions {
   /** Our own streams, read only when first needed (creating process.stdout costs milliseconds). */
   readonly stdout: Writable;
   readonly stderr: Writable;
+  /** The descriptors behind them: with logs on, the child's output is relayed to them on threads. */
+  outputFds?: { stdout: number; stderr: number };
   /** Where signals come from (the process). */
   signals: Pick<NodeJS.Process, 'on' | 'off' | 'once'>;
   /** Loads the agent (everything beyond the process itself); called once the child is spawned. */
@@ -76,6 +78,7 @@ export async function main(options: MainOptions): Promise<number> {
         return options.stderr;
       },
       ...(tee ? { tee } : {}),
+      ...(options.outputFds ? { outputFds: options.outputFds } : {}),
       signalSource: options.signals,
     });
   }

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import { STDERR_READ_BYTES, STDOUT_READ_BYTES, startRelay } from './output-relay.js';
 
 /**
  * Every signal a Node process can be sent and catch on Linux. SIGKILL and SIGSTOP cannot be caught;
@@ -35,8 +36,14 @@ export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
 
 /** Where each of the child's output streams goes besides our own stream, when logs are shipped. */
 export interface OutputTee {
-  stdout(chunk: Buffer): void;
-  stderr(chunk: Buffer): void;
+  /**
+   * A copy of a chunk the user's stream got. `release`, when given, is called once the log side is
+   * done with the copy (processed or dropped): the relay copies no more than is out unreleased.
+   */
+  stdout(chunk: Buffer, release?: () => void): void;
+  stderr(chunk: Buffer, release?: () => void): void;
+  /** Copies the relay dropped, its reader being behind (the user's output itself is whole). */
+  lost?(chunks: number, bytes: number, stream: 'stdout' | 'stderr'): void;
 }
 
 export interface SuperviseOptions {
@@ -48,6 +55,14 @@ export interface SuperviseOptions {
   stderr: Writable;
   /** Without a tee the child inherits our stdout and stderr directly: nothing in between. */
   tee?: OutputTee;
+  /**
+   * The descriptors behind `stdout` and `stderr`: with a tee, each of the child's streams is then
+   * relayed to them on a thread of its own (see output-relay), and the streams are not used unless a
+   * thread cannot run.
+   */
+  outputFds?: { stdout: number; stderr: number };
+  /** The relay threads' program (tests replace it). */
+  relaySource?: string;
   /** The process whose signals are forwarded (injected so tests can drive it). */
   signalSource?: Pick<NodeJS.Process, 'on' | 'off'>;
   signals?: readonly NodeJS.Signals[];
@@ -99,8 +114,12 @@ export function supervise(options: SuperviseOptions): SupervisedChild {
 
   const streamsDone: Promise<void>[] = [];
   if (tee && child.stdout && child.stderr) {
-    streamsDone.push(passThrough(child.stdout, options.stdout, tee.stdout));
-    streamsDone.push(passThrough(child.stderr, options.stderr, tee.stderr));
+    // A child that never started has nothing to relay: no thread for it.
+    const fds = child.pid === undefined ? undefined : options.outputFds;
+    streamsDone.push(
+      relay(child.stdout, fds?.stdout, () => options.stdout, tee, 'stdout', options.relaySource),
+      relay(child.stderr, fds?.stderr, () => options.stderr, tee, 'stderr', options.relaySource),
+    );
   }
 
   const done = new Promise<ChildOutcome>((resolve) => {
@@ -120,6 +139,42 @@ export function supervise(options: SuperviseOptions): SupervisedChild {
     });
   });
   return { child, done };
+}
+
+const NEWLINE = Buffer.from('\n');
+
+/** One of the child's streams to ours: on a relay thread when it has our descriptor, else here. */
+function relay(
+  from: Readable,
+  fd: number | undefined,
+  to: () => Writable,
+  tee: OutputTee,
+  stream: 'stdout' | 'stderr',
+  source: string | undefined,
+): Promise<void> {
+  const copy = (chunk: Buffer, release?: () => void) => tee[stream](chunk, release);
+  if (fd !== undefined) {
+    let gap = false;
+    const started = startRelay({
+      from,
+      to: fd,
+      readBytes: stream === 'stdout' ? STDOUT_READ_BYTES : STDERR_READ_BYTES,
+      tee: (chunk, release) => {
+        // Copies were dropped just before: end the cut line rather than join it to a later part.
+        if (gap) copy(NEWLINE);
+        gap = false;
+        copy(chunk, release);
+      },
+      lost: (chunks, bytes) => {
+        gap = stream === 'stdout';
+        tee.lost?.(chunks, bytes, stream);
+      },
+      failed: () => passThrough(from, to(), copy),
+      ...(source ? { source } : {}),
+    });
+    if (started) return started.done;
+  }
+  return passThrough(from, to(), copy);
 }
 
 /**

@@ -117,6 +117,46 @@ describe('LogWorkerClient (the pass-through side)', () => {
     expect(await client.flush(50)).toEqual([]);
   });
 
+  it('releases each copy once the thread acks its batch, at once when it drops it, and all at the end', async () => {
+    const listeners: ((msg: FromWorker) => void)[] = [];
+    const posted: unknown[] = [];
+    const worker: WorkerLike = {
+      postMessage: (m) => void posted.push(m),
+      on: (event: string, listener: (msg: FromWorker) => void) => {
+        if (event === 'message') listeners.push(listener);
+        return undefined;
+      },
+      terminate: async () => 0,
+      unref: () => {},
+    } as WorkerLike;
+    const reply = (msg: FromWorker) => {
+      for (const l of listeners) l(msg);
+    };
+    const client = new LogWorkerClient(worker, noopLogger, 1000);
+    const released: string[] = [];
+    const chunk = Buffer.alloc(400, 'a');
+    client.stdout(chunk, () => released.push('a'));
+    client.stderr(chunk, () => released.push('b'));
+    client.stdout(chunk, () => released.push('dropped')); // over the bound
+    expect(released).toEqual(['dropped']);
+    await new Promise((r) => setImmediate(r));
+    client.stdout(Buffer.alloc(100), () => released.push('c'));
+    await new Promise((r) => setImmediate(r));
+    expect(posted).toHaveLength(2);
+    reply({ t: 'ack', bytes: 400 }); // part of the first batch: nothing is whole yet
+    expect(released).toEqual(['dropped']);
+    reply({ t: 'ack', bytes: 400 });
+    expect(released).toEqual(['dropped', 'a', 'b']);
+    const finished = client.finish(100);
+    await new Promise((r) => setImmediate(r));
+    const end = posted.at(-1) as { t: string; id: number };
+    expect(end.t).toBe('end');
+    reply({ t: 'ended', id: end.id, droppedChunks: 1, droppedBytes: 100 });
+    await finished;
+    expect(released).toEqual(['dropped', 'a', 'b', 'c']);
+    expect([client.droppedChunks, client.droppedBytes]).toEqual([2, 500]);
+  });
+
   it('with the real thread: chunks in, log payloads out, a 413 split by events', async () => {
     await ensureBundle();
     const thread = startLogThread({ path: join(APP_DIR, 'dist', 'datadog-init-logs.cjs') }, DATA);

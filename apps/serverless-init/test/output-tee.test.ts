@@ -36,6 +36,33 @@ describe('HeldTee', () => {
     expect(s.got.at(-1)).toBe('o:tail\n');
   });
 
+  it("passes each copy's release along, releases what it drops, and never what it discards", () => {
+    const tee = new HeldTee();
+    const released: string[] = [];
+    const release = (name: string) => () => released.push(name);
+    const big = Buffer.alloc(MAX_QUEUED_OUTPUT_BYTES - 1, 'x');
+    tee.stdout(big, release('held'));
+    tee.stdout(Buffer.from('over'), release('dropped'));
+    expect(released).toEqual(['dropped']);
+    const target: [string, (() => void) | undefined][] = [];
+    tee.attach({
+      stdout: (c, r) => target.push([`o:${c.length}`, r]),
+      stderr: (c, r) => target.push([`e:${c}`, r]),
+    });
+    tee.stderr(Buffer.from('later'), release('later'));
+    expect(target.map(([name]) => name)).toEqual([`o:${big.length}`, 'o:1', 'e:later']);
+    for (const [, r] of target) r?.();
+    expect(released).toEqual(['dropped', 'held', 'later']);
+    tee.lost(2, 300);
+    expect([tee.droppedChunks, tee.droppedBytes]).toEqual([3, 304]);
+
+    const discarded = new HeldTee();
+    discarded.stdout(Buffer.from('a'), release('queued'));
+    discarded.discard();
+    discarded.stdout(Buffer.from('b'), release('after'));
+    expect(released).toEqual(['dropped', 'held', 'later']);
+  });
+
   it('discard stops holding', () => {
     const tee = new HeldTee();
     tee.discard();
