@@ -1,3 +1,4 @@
+import { quoteJson } from './json-string.js';
 import { statusFromLevel } from './status.js';
 import type { LogStatus } from './types.js';
 
@@ -56,7 +57,7 @@ export function serialiseObject(obj: Record<string, unknown>): SerialisedObject 
       typeof (value as { toJSON?: unknown }).toJSON === 'function'
     )
       return undefined;
-    const v: string | undefined = JSON.stringify(value);
+    const v: string | undefined = typeof value === 'string' ? quoteJson(value) : JSON.stringify(value);
     if (v === undefined) continue; // undefined, a function or a symbol: left out, as JSON.stringify does
     const k = keyJson(key);
     text += (keys.length === 0 ? '' : ',') + k + ':' + v;
@@ -321,7 +322,7 @@ export function interpretObject(
  */
 function valueJson(value: unknown): string | undefined {
   if (typeof value === 'string') {
-    if (value.length <= 64 && isPlainString(value)) return '"' + value + '"';
+    return value.length <= 64 && isPlainString(value) ? '"' + value + '"' : quoteJson(value);
   } else if (typeof value === 'number') {
     return Number.isFinite(value) ? String(value) : 'null';
   }
