@@ -95,9 +95,10 @@ describe('long messages through the pipeline', () => {
 
   const trace = `2024-05-01T12:00:00.431Z\tr-1\tERROR\tError: "bad" \\ input \u00e9\u2713\ud83d\ude00\u0007\n${FRAME.repeat(60)}`;
   const lone = `${'z'.repeat(2 * LONG)}\ud83d tail`;
+  const ascii = `2024-05-01T12:00:00.431Z\tr-1\tERROR\t"quoted" \\path\\ \u0000\u001f\b\f\r\n${FRAME.repeat(60)}`;
 
   it('ships long text lines and long JSON values exactly, with rules or without', () => {
-    const records = [trace, lone, { level: 'ERROR', message: lone, body: trace }];
+    const records = [trace, lone, ascii, { level: 'ERROR', message: lone, body: ascii }];
     const never = compileRules([{ type: 'exclude_at_match', name: 'never', pattern: 'NEVER_MATCHES' }]);
     const plain = ship(records);
     expect(ship(records, never)).toBe(plain);
@@ -106,11 +107,12 @@ describe('long messages through the pipeline', () => {
       'START RequestId: r-1 Version: $LATEST',
       trace.slice(0, -1),
       lone,
+      ascii.slice(0, -1),
       lone,
     ]);
     // The lone surrogate travels as its escape, as JSON.stringify writes it.
     expect(plain).toContain('\\ud83d tail');
-    expect(JSON.parse(plain)[3].message.body).toBe(trace);
+    expect(JSON.parse(plain)[4].message.body).toBe(ascii);
   });
 
   it("matches a text line's rules on the raw text and a JSON record's on its JSON, escapes included", () => {
