@@ -1,3 +1,4 @@
+import { quoteJson } from './json-string.js';
 import { MAX_EVENT_BYTES, TRUNCATED_MARKER } from './limits.js';
 import type { LogRecord } from './types.js';
 
@@ -159,7 +160,7 @@ export class EventEncoder {
   }
 
   encode(record: LogRecord): EncodedEvent {
-    const messageJson = record.messageJson ?? JSON.stringify(record.message);
+    const messageJson = record.messageJson ?? quoteJson(record.message);
     const before = this.before;
     const after = this.after(record, true);
     if (messageJson.length + after.length >= LARGE_EVENT) {

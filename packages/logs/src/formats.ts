@@ -1,3 +1,4 @@
+import { quoteJson } from './json-string.js';
 import { statusFromLevel } from './status.js';
 import type { LogStatus } from './types.js';
 
@@ -40,7 +41,8 @@ export interface SerialisedObject {
 
 /**
  * `JSON.stringify(obj)`, keeping each value's JSON. `undefined` for what this cannot reproduce
- * exactly (a `toJSON` method, whose result may depend on the key); the caller then stringifies.
+ * exactly (a `toJSON` method, whose result may depend on the key; a BigInt, which may have one); the
+ * caller then stringifies.
  * Throws where `JSON.stringify` throws (a cycle, a BigInt).
  */
 export function serialiseObject(obj: Record<string, unknown>): SerialisedObject | undefined {
@@ -51,12 +53,13 @@ export function serialiseObject(obj: Record<string, unknown>): SerialisedObject 
   for (const key of Object.keys(obj)) {
     const value = obj[key];
     if (
-      value !== null &&
-      typeof value === 'object' &&
-      typeof (value as { toJSON?: unknown }).toJSON === 'function'
+      typeof value === 'bigint' ||
+      (value !== null &&
+        typeof value === 'object' &&
+        typeof (value as { toJSON?: unknown }).toJSON === 'function')
     )
       return undefined;
-    const v: string | undefined = JSON.stringify(value);
+    const v = valueText(value);
     if (v === undefined) continue; // undefined, a function or a symbol: left out, as JSON.stringify does
     const k = keyJson(key);
     text += (keys.length === 0 ? '' : ',') + k + ':' + v;
@@ -315,18 +318,22 @@ export function interpretObject(
 }
 
 /**
- * `JSON.stringify(value)`, `undefined` where it throws (a cycle, a BigInt). Short plain strings and
+ * `JSON.stringify(value)`, throwing where it throws (a cycle, a BigInt). Short plain strings and
  * finite numbers, most of a structured record's values, skip the native call: its set-up costs more
  * than the scan.
  */
-function valueJson(value: unknown): string | undefined {
+function valueText(value: unknown): string | undefined {
   if (typeof value === 'string') {
-    if (value.length <= 64 && isPlainString(value)) return '"' + value + '"';
-  } else if (typeof value === 'number') {
-    return Number.isFinite(value) ? String(value) : 'null';
+    return value.length <= 64 && isPlainString(value) ? '"' + value + '"' : quoteJson(value);
   }
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : 'null';
+  return JSON.stringify(value);
+}
+
+/** `valueText`, `undefined` where `JSON.stringify` throws. */
+function valueJson(value: unknown): string | undefined {
   try {
-    return JSON.stringify(value);
+    return valueText(value);
   } catch {
     return undefined;
   }

@@ -270,10 +270,10 @@ export class LambdaLogs {
     if (this.rules.length === 0) {
       interp = text !== undefined ? interpretText(text) : interpretObject(obj!);
     } else {
-      // The rules see a JSON record as written. A record with a long string value is serialised
-      // value by value, so that value is escaped once for the rules' text and the attributes both;
-      // a small one in one native call, its few attributes serialised again below at less cost.
-      const serialised = obj && hasLongString(obj) ? serialiseObject(obj) : undefined;
+      // The rules see a JSON record as written (`JSON.stringify(record)`, as the Agent serialises it).
+      // It is serialised value by value, so each value is serialised once for the rules' text and
+      // the attributes both, short strings and numbers without the native call.
+      const serialised = obj ? serialiseObject(obj) : undefined;
       const original = text ?? serialised?.text ?? JSON.stringify(obj);
       const masked = applyRules(this.rules, original);
       if (masked === null) {
@@ -377,17 +377,6 @@ export class LambdaLogs {
   stats(): LogStats {
     return { ...this.counters, dropped: this.buffer.dropped };
   }
-}
-
-// Past this many characters, escaping a value twice costs more than serialising value by value.
-const LONG_VALUE = 256;
-
-function hasLongString(obj: Record<string, unknown>): boolean {
-  for (const key in obj) {
-    const v = obj[key];
-    if (typeof v === 'string' && v.length > LONG_VALUE) return true;
-  }
-  return false;
 }
 
 function findOutOfMemoryIn(obj: Record<string, unknown>): string | undefined {

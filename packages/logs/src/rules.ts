@@ -35,6 +35,11 @@ export interface ProcessingRule {
   readonly stickyRegex?: RegExp;
   /** The pattern is `lead` and nothing else (`GET /healthz`): where `indexOf` finds it, it matches. */
   readonly exact?: true;
+  /**
+   * Where in `lead` its least frequent character is (`=` in `api_key=`): `lead` is searched from
+   * there, as `indexOf` skips fast to a rare first character and stops at every common one.
+   */
+  readonly anchor?: number;
 }
 
 const TYPES = new Set<string>(['exclude_at_match', 'include_at_match', 'mask_sequences']);
@@ -188,6 +193,36 @@ export function wholeLiteral(source: string, flags: string): string | undefined 
   return lit === '' ? undefined : lit;
 }
 
+// Characters of log text from the most frequent on (a rough order: it only picks where a literal is
+// searched from, never whether it matches); any other character counts as rarer than all of these.
+const BY_FREQUENCY = ` etaoinsr0123456789hldcumfpgwybvkxjqz.:/-,_"()\n\tETAOINSRHLDCUMFPGWYBVKXJQZ'[]{}=`;
+
+/** The offset of the least frequent character of `lit` (the first of equals). */
+export function rarestOffset(lit: string): number {
+  let best = 0;
+  let bestRank = -1;
+  for (let i = 0; i < lit.length; i++) {
+    const f = BY_FREQUENCY.indexOf(lit[i]!);
+    const rank = f < 0 ? BY_FREQUENCY.length : f;
+    if (rank > bestRank) {
+      best = i;
+      bestRank = rank;
+    }
+  }
+  return best;
+}
+
+/** Where `rule.lead` next occurs in `text` from `from` on, or -1: searched from its rare character. */
+function findLead(rule: ProcessingRule, lead: string, text: string, from: number): number {
+  const k = rule.anchor;
+  if (k === undefined) return text.indexOf(lead, from);
+  const rare = lead[k]!;
+  for (let i = text.indexOf(rare, from + k); i >= 0; i = text.indexOf(rare, i + 1)) {
+    if (text.startsWith(lead, i - k)) return i - k;
+  }
+  return -1;
+}
+
 function isWordChar(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
 }
@@ -206,13 +241,13 @@ const UNKNOWN = 2;
 function precheck(rule: ProcessingRule, text: string): number {
   const { lead, stickyRegex } = rule;
   if (lead === undefined) return UNKNOWN;
-  const first = text.indexOf(lead);
+  const first = findLead(rule, lead, text, 0);
   if (first < 0) return NO;
   if (rule.exact) return YES;
   if (stickyRegex === undefined || text.length < LONG_TEXT) return UNKNOWN;
   // `\b` holds where one side is a word character and the other is not (ASCII `\w`: no `i` flag).
   const leadIsWord = isWordChar(lead.charCodeAt(0));
-  for (let i = first; i >= 0; i = text.indexOf(lead, i + 1)) {
+  for (let i = first; i >= 0; i = findLead(rule, lead, text, i + 1)) {
     if (i > 0 && isWordChar(text.charCodeAt(i - 1)) === leadIsWord) continue;
     stickyRegex.lastIndex = i;
     if (stickyRegex.test(text)) return YES;
@@ -263,6 +298,7 @@ export function compileRule(spec: unknown, index: number): ProcessingRule {
   }
   const exact = wholeLiteral(regex.source, regex.flags);
   const lead = exact ?? leadingLiteral(regex.source, regex.flags);
+  const anchor = lead === undefined ? 0 : rarestOffset(lead);
   return {
     type: type as RuleType,
     name: r['name'],
@@ -273,6 +309,7 @@ export function compileRule(spec: unknown, index: number): ProcessingRule {
     literal: (placeholder ?? '').includes('$') ? undefined : (placeholder ?? ''),
     ...(lead === undefined ? {} : { lead }),
     ...(exact === undefined ? {} : { exact: true as const }),
+    ...(anchor === 0 ? {} : { anchor }),
     ...(lead !== undefined && regex.source.startsWith('\\b')
       ? { stickyRegex: new RegExp(regex.source, regex.flags + 'y') }
       : {}),

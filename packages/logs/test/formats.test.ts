@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { serialiseObject } from '../src/formats.js';
 import { compileRules, LambdaLogs } from '../src/index.js';
 import { decodeAll } from './helpers/intake-schema.js';
 import { ARN, fixture, fn } from './helpers/telemetry.js';
@@ -185,6 +187,34 @@ describe('JSON-format records through rules that do not change them', () => {
       return Buffer.concat(logs.flush().map((p) => p.body)).toString();
     });
     expect(bodies[1]).toBe(bodies[0]);
+  });
+
+  it('serialises a record for the rules exactly as JSON.stringify does, or leaves it to it', () => {
+    const value = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 80 }),
+      fc.string({ unit: 'binary-ascii', minLength: 60, maxLength: 70 }),
+      fc.string({ maxLength: 2000 }),
+      fc.double(),
+      fc.integer(),
+      fc.boolean(),
+      fc.constantFrom(null, undefined, -0, () => 1, Symbol('s')),
+      fc.date({ noInvalidDate: false }),
+      fc.jsonValue(),
+      fc.array(fc.oneof(fc.string(), fc.constant(undefined))),
+    );
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ maxLength: 6 }), value, { maxKeys: 8 }), (obj) => {
+        const s = serialiseObject(obj);
+        if (s !== undefined) expect(s.text).toBe(JSON.stringify(obj));
+        else expect(Object.values(obj).some((v) => v instanceof Date)).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+    expect(serialiseObject({ n: 1n })).toBeUndefined();
+    expect(() => serialiseObject({ a: { b: 1n } })).toThrow();
+    const cycle: Record<string, unknown> = { m: 'x' };
+    cycle['self'] = cycle;
+    expect(() => serialiseObject(cycle)).toThrow();
   });
 });
 

@@ -234,6 +234,15 @@ describe('the \\b<literal> pre-check', () => {
     expect(leadingLiteral('(?<!x)y', 'u')).toBeUndefined();
   });
 
+  it('searches a literal from its least frequent character', async () => {
+    const { rarestOffset } = await import('../src/rules.js');
+    expect(rarestOffset('api_key=')).toBe(7);
+    expect(rarestOffset('GET /healthz')).toBe(0);
+    expect(rarestOffset('4')).toBe(0);
+    expect(rarestOffset('user@host')).toBe(4);
+    expect(rarestOffset('ab')).toBe(1);
+  });
+
   it('knows a pattern of plain text, which matches where indexOf finds it', async () => {
     const { wholeLiteral } = await import('../src/rules.js');
     expect(wholeLiteral(String.raw`GET \/healthz`, 'u')).toBe('GET /healthz');
@@ -254,6 +263,9 @@ describe('the \\b<literal> pre-check', () => {
       String.raw`\b4[xy]z`,
       String.raw`\b-key=\w+`,
       String.raw`(key=)\w+`,
+      String.raw`(api_key=)\w+`,
+      String.raw`\bapi_key=\w+`,
+      String.raw`x\=\=y`,
       '(?<k>ab?c)d',
       'GET /healthz',
       String.raw`a\.b`,
@@ -275,6 +287,9 @@ describe('the \\b<literal> pre-check', () => {
       `${'y4 _4 -4 '.repeat(100)}4111111111111 acd`,
       `${'z'.repeat(600)} 41111 ke y= ab`,
       'GET /healthz 200 GET /health a.b axb',
+      'api_key=1 api_key= pi_key=2 api_key api_key==3 aapi_key=4 _api_key=5',
+      `${'a='.repeat(400)}api_key=abc x==y x=y =x==y`,
+      '=api_key=a==x==y=',
       'get /healthz',
     ];
     for (const pattern of patterns) {
@@ -286,7 +301,12 @@ describe('the \\b<literal> pre-check', () => {
       ]);
       expect(compiled.every((r) => r.lead !== undefined)).toBe(true);
       for (const input of inputs) {
-        const plain = compiled.map((r) => ({ ...r, lead: undefined, stickyRegex: undefined }));
+        const plain = compiled.map((r) => ({
+          ...r,
+          lead: undefined,
+          stickyRegex: undefined,
+          anchor: undefined,
+        }));
         for (let k = 0; k < compiled.length; k++) {
           expect(applyRules([compiled[k]!], input), `${pattern} ${compiled[k]!.type} on ${input}`).toBe(
             applyRules([plain[k]!], input),
