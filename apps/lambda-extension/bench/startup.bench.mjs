@@ -13,6 +13,9 @@
 //    intake's answers), compared with the issue's `end` target (null + 25 ms + 3 ms). The dd rows
 //    use the fixed ports: run the bench inside `unshare -n`;
 //  - the extension's RSS after 1000 invocations, and its slope over the second half.
+// delta: the difference of the two medians; paired delta: the median of each round's difference.
+// The extension's `/proc` usage sampler reads every process in `/proc`: a handful on Lambda, where
+// the sandbox has a pid namespace of its own (`unshare -n -p -f --mount-proc` gives the bench one).
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -100,21 +103,25 @@ try {
     }
   }
   const m = (name, kind, key) => median(results[name][kind].map((r) => r[key]));
+  const signed = (d) => `${d >= 0 ? '+' : ''}${d.toFixed(2)}`;
   const row = (label, kind, key, target, additive) => {
     const a = m('ours', kind, key);
     const b = m('null', kind, key);
+    // Both subjects of a round ran back to back: their difference cancels the machine's slow drift.
+    const paired = median(results.ours[kind].map((r, i) => r[key] - results.null[kind][i][key]));
     return [
       label,
       b.toFixed(2),
       a.toFixed(2),
       ratio(a, b).toFixed(2),
-      `${a - b >= 0 ? '+' : ''}${(a - b).toFixed(2)}`,
+      signed(a - b),
+      signed(paired),
       additive ? `≤ +${target} ms` : `≤ ${target}×`,
     ];
   };
   console.log(`\nstart-up, medians of ${ROUNDS} alternating rounds (ms)`);
   printTable(
-    ['measure', 'null extension', 'serverless-agent', 'ratio', 'delta', 'target'],
+    ['measure', 'null extension', 'serverless-agent', 'ratio', 'delta', 'paired delta', 'target'],
     [
       row('spawn→register', 'plain', 'register', 1.15),
       row('spawn→ready (first next)', 'plain', 'ready', 1.5),
