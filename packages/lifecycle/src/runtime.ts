@@ -18,6 +18,34 @@ export interface RuntimeSources {
   procRoot?: string;
   etcRoot?: string;
   selfPid?: number;
+  /** The process that started the extension (Lambda's init, which also starts the runtime). */
+  parentPid?: number;
+}
+
+function runtimeFromEnviron(proc: string, pid: string): string | undefined {
+  let environ: string;
+  try {
+    environ = readFileSync(join(proc, pid, 'environ'), 'latin1');
+  } catch {
+    return undefined;
+  }
+  const entry = environ.split('\0').find((e) => e.startsWith(KEY));
+  return entry === undefined ? undefined : runtimeOf(entry.slice(KEY.length));
+}
+
+/**
+ * The extension's siblings: Lambda's init starts the runtime and the extensions, so the runtime is
+ * almost always among them, and reading a handful of environs beats reading every process's.
+ */
+function siblings(proc: string, parent: number, self: string): string[] {
+  if (!(parent > 1)) return [];
+  try {
+    const list = readFileSync(join(proc, String(parent), 'task', String(parent), 'children'), 'latin1');
+    return list.split(/\s+/).filter((d) => /^\d+$/.test(d) && d !== '1' && d !== self);
+  } catch {
+    // no such file (a kernel without CONFIG_PROC_CHILDREN): the full scan finds it
+    return [];
+  }
 }
 
 /** `nodejs20.x`, `python3.12`, `java21`, `provided.al2023`, ... or `unknown`. */
@@ -25,22 +53,21 @@ export function resolveRuntime(sources: RuntimeSources = {}): string {
   const own = sources.env?.AWS_EXECUTION_ENV;
   if (own) return runtimeOf(own) ?? 'unknown';
   const proc = sources.procRoot ?? '/proc';
-  const self = sources.selfPid ?? process.pid;
+  const self = String(sources.selfPid ?? process.pid);
+  const tried = new Set<string>();
+  for (const pid of siblings(proc, sources.parentPid ?? process.ppid, self)) {
+    tried.add(pid);
+    const found = runtimeFromEnviron(proc, pid);
+    if (found) return found;
+  }
   let pids: string[] = [];
   try {
-    pids = readdirSync(proc).filter((d) => /^\d+$/.test(d) && d !== '1' && d !== String(self));
+    pids = readdirSync(proc).filter((d) => /^\d+$/.test(d) && d !== '1' && d !== self && !tried.has(d));
   } catch {
     // no /proc: the OS is all there is to go by
   }
   for (const pid of pids.slice(0, MAX_PROCESSES)) {
-    let environ: string;
-    try {
-      environ = readFileSync(join(proc, pid, 'environ'), 'latin1');
-    } catch {
-      continue;
-    }
-    const entry = environ.split('\0').find((e) => e.startsWith(KEY));
-    const found = entry === undefined ? undefined : runtimeOf(entry.slice(KEY.length));
+    const found = runtimeFromEnviron(proc, pid);
     if (found) return found;
   }
   try {

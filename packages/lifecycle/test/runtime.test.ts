@@ -11,7 +11,11 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function fakeRoot(procs: Record<string, Record<string, string>>, osRelease?: string) {
+function fakeRoot(
+  procs: Record<string, Record<string, string>>,
+  osRelease?: string,
+  children: Record<string, string> = {},
+) {
   const root = mkdtempSync(join(tmpdir(), 'runtime-'));
   dirs.push(root);
   for (const [pid, env] of Object.entries(procs)) {
@@ -20,6 +24,10 @@ function fakeRoot(procs: Record<string, Record<string, string>>, osRelease?: str
       .map(([k, v]) => `${k}=${v}\0`)
       .join('');
     writeFileSync(join(root, 'proc', pid, 'environ'), environ);
+  }
+  for (const [pid, list] of Object.entries(children)) {
+    mkdirSync(join(root, 'proc', pid, 'task', pid), { recursive: true });
+    writeFileSync(join(root, 'proc', pid, 'task', pid, 'children'), list);
   }
   mkdirSync(join(root, 'proc', 'self'), { recursive: true });
   mkdirSync(join(root, 'etc'), { recursive: true });
@@ -51,5 +59,26 @@ describe('resolveRuntime', () => {
     const debian = fakeRoot({}, 'NAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n');
     expect(resolveRuntime({ ...debian, selfPid: 1 })).toBe('unknown');
     expect(resolveRuntime({ procRoot: '/nonexistent', etcRoot: '/nonexistent', selfPid: 1 })).toBe('unknown');
+  });
+
+  it('reads its siblings (the children of its parent) first: Lambda’s init starts the runtime beside it', () => {
+    const procs = {
+      '5': { AWS_EXECUTION_ENV: 'AWS_Lambda_ruby3.3' },
+      '40': { PATH: '/bin' },
+      '41': { AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs20.x' },
+      '42': { AWS_EXECUTION_ENV: 'AWS_Lambda_java21' },
+    };
+    // 40 is the parent; 42 (itself) and 41 (the runtime) its children, 5 an unrelated process.
+    const roots = fakeRoot(procs, undefined, { '40': '42 41 ' });
+    expect(resolveRuntime({ ...roots, selfPid: 42, parentPid: 40 })).toBe('nodejs20.x');
+    // no sibling has the variable: every process is read
+    const none = fakeRoot({ ...procs, '41': { PATH: '/bin' } }, undefined, { '40': '42 41' });
+    expect(resolveRuntime({ ...none, selfPid: 42, parentPid: 40 })).toBe('ruby3.3');
+    // the kernel has no children file: every process is read
+    const noFile = fakeRoot({ '5': { AWS_EXECUTION_ENV: 'AWS_Lambda_ruby3.3' }, '40': {} });
+    expect(resolveRuntime({ ...noFile, selfPid: 42, parentPid: 40 })).toBe('ruby3.3');
+    // a parent that is pid 1 (a container's init) is not asked: every process is read
+    const init = fakeRoot({ '7': { AWS_EXECUTION_ENV: 'AWS_Lambda_python3.12' } }, undefined, { '1': '7' });
+    expect(resolveRuntime({ ...init, selfPid: 42, parentPid: 1 })).toBe('python3.12');
   });
 });
