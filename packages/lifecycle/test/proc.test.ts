@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import {
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -157,6 +159,40 @@ describe('/proc parsers', () => {
     const s = statfsSync('/tmp/');
     expect(reader.tmp()!.maxBytes).toBe(s.bsize * s.blocks);
   });
+  it.skipIf(!existsSync('/bin/bash'))(
+    'counts a process without open files as 0 fds (and its threads), as a listing does',
+    async () => {
+      // A child that closes all of its descriptors (a kernel thread has none either).
+      const closeAll =
+        'for f in /proc/$$/fd/*; do eval "exec $(basename "$f")>&-"; done 2>/dev/null; exec sleep 30';
+      const child = spawn('bash', ['-c', closeAll], { stdio: 'ignore' });
+      try {
+        const fdDir = `/proc/${child.pid}/fd`;
+        const deadline = Date.now() + 5000;
+        while (Date.now() < deadline) {
+          try {
+            if (
+              readdirSync(fdDir).length === 0 &&
+              readFileSync(`/proc/${child.pid}/comm`, 'utf8') === 'sleep\n'
+            )
+              break;
+          } catch {}
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        expect(readdirSync(fdDir)).toEqual([]);
+        const reader = new ProcReader();
+        for (let i = 0; i < 2; i++) {
+          const usage = reader.processes([child.pid!]);
+          expect(usage.fdUse).toBe(0);
+          expect(usage.threadsUse).toBe(readdirSync(`/proc/${child.pid}/task`).length);
+        }
+        // A pid that is gone counts nothing, and is not an error.
+        expect(reader.processes([2 ** 22 + 7]).fdUse).toBe(0);
+      } finally {
+        child.kill('SIGKILL');
+      }
+    },
+  );
 });
 
 describe('the /proc enhanced metrics of an invocation', () => {
@@ -334,6 +370,18 @@ describe('the /proc enhanced metrics of an invocation', () => {
   });
 });
 
+/** The reader, counting its process readings. */
+function countingReader(reader: ProcReader): { reader: ProcReader; calls: number } {
+  const out = { reader, calls: 0 };
+  out.reader = Object.assign(Object.create(reader), {
+    processes(pids: number[]) {
+      out.calls++;
+      return reader.processes(pids);
+    },
+  }) as ProcReader;
+  return out;
+}
+
 describe('UsageSampler', () => {
   it('sees a process started mid-invocation', async () => {
     const proc = fakeProc();
@@ -372,27 +420,51 @@ describe('UsageSampler', () => {
     expect(sampler.running).toBe(false);
   });
   it('samples after start() returns, not inside it, and pause() reuses a sample fresher than the interval', async () => {
-    let calls = 0;
-    const reader = new ProcReader({ pids: () => [process.pid] });
-    const counting = Object.assign(Object.create(reader), {
-      processes(pids: number[]) {
-        calls++;
-        return reader.processes(pids);
-      },
-    }) as ProcReader;
+    const counting = countingReader(new ProcReader({ pids: () => [process.pid] }));
+    const calls = () => counting.calls;
     const { UsageSampler } = await import('../src/index.js');
-    const sampler = new UsageSampler(counting, 60_000);
+    const sampler = new UsageSampler(counting.reader, 60_000);
     sampler.start();
-    expect(calls).toBe(0); // INVOKE handling (and its `next`) is not held by a sample
+    expect(calls()).toBe(0); // INVOKE handling (and its `next`) is not held by a sample
     await new Promise((r) => setTimeout(r, 5));
-    expect(calls).toBe(1);
+    expect(calls()).toBe(1);
     const peaks = sampler.stop();
-    expect(calls).toBe(1); // the sample taken a few ms ago is within the interval
+    expect(calls()).toBe(1); // the sample taken a few ms ago is within the interval
     expect(peaks.fdUsePeak).toBeGreaterThan(0);
     // stopped before any sample: one is taken, so the peaks are never empty
     sampler.start();
     expect(sampler.stop().fdUsePeak).toBeGreaterThan(0);
-    expect(calls).toBe(2);
+    expect(calls()).toBe(2);
     expect(sampler.running).toBe(false);
+  });
+
+  it('gives a reading from a sample fresher than the interval, else from a new one that counts in the peaks', async () => {
+    const proc = fakeProc();
+    proc.pid(1, 3, 1);
+    const counting = countingReader(new ProcReader({ procRoot: proc.root }));
+    const calls = () => counting.calls;
+    const { UsageSampler } = await import('../src/index.js');
+    const sampler = new UsageSampler(counting.reader, 30);
+    // No sample yet: one is taken.
+    expect(sampler.reading().fdUsePeak).toBe(3);
+    expect(calls()).toBe(1);
+    sampler.start();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(calls()).toBe(2); // the sampler's first sample
+    proc.pid(1, 7, 2);
+    // Within the interval: the latest sample, not a new read.
+    const fresh = sampler.reading();
+    expect(calls()).toBe(2);
+    expect(fresh.fdUsePeak).toBe(3);
+    expect(fresh.threadsUsePeak).toBe(1);
+    await new Promise((r) => setTimeout(r, 40));
+    const later = sampler.reading();
+    expect(later.fdUsePeak).toBe(7);
+    expect(later.threadsUsePeak).toBe(2);
+    proc.pid(1, 2, 1);
+    await new Promise((r) => setTimeout(r, 40));
+    const peaks = sampler.stop();
+    expect(peaks.fdUsePeak).toBe(7);
+    expect(peaks.threadsUsePeak).toBe(2);
   });
 });

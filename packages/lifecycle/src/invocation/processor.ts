@@ -675,17 +675,7 @@ export class InvocationProcessor {
   }
 
   private sampleOnce(): UsagePeaks {
-    const tmp = this.reader.tmp();
-    const p = this.reader.processes(this.reader.pids());
-    const peaks: UsagePeaks = {
-      tmpUsedPeak: tmp?.usedBytes ?? 0,
-      fdUsePeak: p.fdUse,
-      threadsUsePeak: p.threadsUse,
-      fdMax: p.fdMax,
-      threadsMax: p.threadsMax,
-    };
-    if (tmp) peaks.tmp = tmp;
-    return peaks;
+    return this.sampler.reading();
   }
 
   private procAtRuntimeDone(ctx: Context, time: number, tags: string[]): void {
