@@ -370,12 +370,14 @@ describe('the /proc enhanced metrics of an invocation', () => {
   });
 });
 
-/** The reader, counting its process readings. */
-function countingReader(reader: ProcReader): { reader: ProcReader; calls: number } {
+/** The reader, counting its process readings, each made to cost `costMs` of CPU. */
+function countingReader(reader: ProcReader, costMs = 0): { reader: ProcReader; calls: number } {
   const out = { reader, calls: 0 };
   out.reader = Object.assign(Object.create(reader), {
     processes(pids: number[]) {
       out.calls++;
+      const until = performance.now() + costMs;
+      while (performance.now() < until) {}
       return reader.processes(pids);
     },
   }) as ProcReader;
@@ -399,23 +401,15 @@ describe('UsageSampler', () => {
   });
 
   it('keeps peaks and backs off when a sample is expensive', async () => {
-    let calls = 0;
-    const reader = new ProcReader({ pids: () => [process.pid] });
-    const slow = Object.assign(Object.create(reader), {
-      processes(pids: number[]) {
-        calls++;
-        const until = performance.now() + 3; // 3 ms a sample: far over a tenth of 10 ms
-        while (performance.now() < until) {}
-        return reader.processes(pids);
-      },
-    }) as ProcReader;
+    // 3 ms a sample: far over a tenth of 10 ms
+    const slow = countingReader(new ProcReader({ pids: () => [process.pid] }), 3);
     const { UsageSampler } = await import('../src/index.js');
-    const sampler = new UsageSampler(slow, 10);
+    const sampler = new UsageSampler(slow.reader, 10);
     sampler.start();
     await new Promise((r) => setTimeout(r, 200));
     const peaks = sampler.stop();
     expect(sampler.currentIntervalMs).toBeGreaterThan(10);
-    expect(calls).toBeLessThan(20);
+    expect(slow.calls).toBeLessThan(20);
     expect(peaks.fdUsePeak).toBeGreaterThan(0);
     expect(sampler.running).toBe(false);
   });
@@ -436,6 +430,37 @@ describe('UsageSampler', () => {
     expect(sampler.stop().fdUsePeak).toBeGreaterThan(0);
     expect(calls()).toBe(2);
     expect(sampler.running).toBe(false);
+  });
+
+  it('once samples proved expensive, invocations started within the interval share its latest sample', async () => {
+    const proc = fakeProc();
+    proc.pid(1, 3, 1);
+    // 3 ms a sample, over a tenth of the 10 ms interval: it backs off.
+    const slow = countingReader(new ProcReader({ procRoot: proc.root }), 3);
+    const calls = () => slow.calls;
+    const { UsageSampler } = await import('../src/index.js');
+    const sampler = new UsageSampler(slow.reader, 10);
+    sampler.start();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(sampler.stop().fdUsePeak).toBe(3);
+    const first = calls();
+    expect(first).toBeGreaterThan(0);
+    expect(sampler.currentIntervalMs).toBeGreaterThan(10);
+    // The next invocation at once: no new reading of every process, the peaks hold the latest.
+    proc.pid(1, 6, 2);
+    sampler.start();
+    const shared = sampler.stop();
+    expect(calls()).toBe(first);
+    expect(shared.fdUsePeak).toBe(3);
+    expect(shared.threadsUsePeak).toBe(1);
+    // Once the interval has passed: sampled again.
+    await new Promise((r) => setTimeout(r, sampler.currentIntervalMs + 10));
+    sampler.start();
+    await new Promise((r) => setTimeout(r, 5));
+    const later = sampler.stop();
+    expect(calls()).toBeGreaterThan(first);
+    expect(later.fdUsePeak).toBe(6);
+    expect(later.threadsUsePeak).toBe(2);
   });
 
   it('gives a reading from a sample fresher than the interval, else from a new one that counts in the peaks', async () => {
