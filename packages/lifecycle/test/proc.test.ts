@@ -433,10 +433,13 @@ describe('UsageSampler', () => {
   });
 
   it('once samples proved expensive, invocations started within the interval share its latest sample', async () => {
-    const proc = fakeProc();
-    proc.pid(1, 3, 1);
+    // The usage a reading of every process finds, set by the test (no file work between steps).
+    const usage = { fdUse: 3, threadsUse: 1, fdMax: 1024, threadsMax: 1024 };
+    const stub = Object.assign(Object.create(new ProcReader({ pids: () => [1] })), {
+      processes: () => ({ ...usage }),
+    }) as ProcReader;
     // 3 ms a sample, over a tenth of the 10 ms interval: it backs off.
-    const slow = countingReader(new ProcReader({ procRoot: proc.root }), 3);
+    const slow = countingReader(stub, 3);
     const calls = () => slow.calls;
     const { UsageSampler } = await import('../src/index.js');
     const sampler = new UsageSampler(slow.reader, 10);
@@ -447,7 +450,7 @@ describe('UsageSampler', () => {
     expect(first).toBeGreaterThan(0);
     expect(sampler.currentIntervalMs).toBeGreaterThan(10);
     // The next invocation at once: no new reading of every process, the peaks hold the latest.
-    proc.pid(1, 6, 2);
+    Object.assign(usage, { fdUse: 6, threadsUse: 2 });
     sampler.start();
     const shared = sampler.stop();
     expect(calls()).toBe(first);
@@ -463,18 +466,19 @@ describe('UsageSampler', () => {
     expect(later.threadsUsePeak).toBe(2);
   });
 
-  it('gives a reading from a sample fresher than the interval, else from a new one that counts in the peaks', async () => {
+  it('gives a reading from a sample fresher than the interval, else from a new sample', async () => {
     const proc = fakeProc();
     proc.pid(1, 3, 1);
     const counting = countingReader(new ProcReader({ procRoot: proc.root }));
     const calls = () => counting.calls;
     const { UsageSampler } = await import('../src/index.js');
-    const sampler = new UsageSampler(counting.reader, 30);
+    const sampler = new UsageSampler(counting.reader, 60_000);
     // No sample yet: one is taken.
     expect(sampler.reading().fdUsePeak).toBe(3);
     expect(calls()).toBe(1);
     sampler.start();
-    await new Promise((r) => setTimeout(r, 5));
+    const deadline = Date.now() + 5000;
+    while (calls() < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
     expect(calls()).toBe(2); // the sampler's first sample
     proc.pid(1, 7, 2);
     // Within the interval: the latest sample, not a new read.
@@ -482,14 +486,16 @@ describe('UsageSampler', () => {
     expect(calls()).toBe(2);
     expect(fresh.fdUsePeak).toBe(3);
     expect(fresh.threadsUsePeak).toBe(1);
-    await new Promise((r) => setTimeout(r, 40));
-    const later = sampler.reading();
-    expect(later.fdUsePeak).toBe(7);
-    expect(later.threadsUsePeak).toBe(2);
+    sampler.stop();
+    // Past the interval: a new read.
+    const quick = countingReader(new ProcReader({ procRoot: proc.root }));
+    const short = new UsageSampler(quick.reader, 1);
+    expect(short.reading().fdUsePeak).toBe(7);
     proc.pid(1, 2, 1);
-    await new Promise((r) => setTimeout(r, 40));
-    const peaks = sampler.stop();
-    expect(peaks.fdUsePeak).toBe(7);
-    expect(peaks.threadsUsePeak).toBe(2);
+    await new Promise((r) => setTimeout(r, 5));
+    const later = short.reading();
+    expect(quick.calls).toBe(2);
+    expect(later.fdUsePeak).toBe(2);
+    expect(later.threadsUsePeak).toBe(1);
   });
 });
