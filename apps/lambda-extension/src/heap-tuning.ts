@@ -47,10 +47,12 @@ export function tuneHeapForSteadyState(
   afterBytes = COLLECT_AFTER_BYTES,
 ): () => boolean {
   for (const flag of STEADY_STATE_V8_FLAGS) control.setFlag(flag);
-  const gc = control.collector();
+  // Made at the first collection (it makes a V8 context): that is an idle moment, loading is not.
+  let gc: (() => void) | undefined;
   let baseline = control.usedBytes();
   return () => {
     if (control.usedBytes() - baseline < afterBytes) return false;
+    gc ??= control.collector();
     gc();
     baseline = control.usedBytes();
     return true;

@@ -37,12 +37,14 @@ describe('heap tuning for the steady state', () => {
     const set: string[] = [];
     let used = 10_000_000;
     let collections = 0;
+    let lookups = 0;
     const collectIfGrown = tuneHeapForSteadyState(
       {
         setFlag: (f) => set.push(f),
         collector: () => {
-          // gc is only reachable once --expose-gc is set
+          // gc is only reachable once --expose-gc is set; it is looked up when first needed
           expect(set).toContain('--expose-gc');
+          lookups++;
           return () => {
             collections++;
             used = 10_200_000; // what the collection left
@@ -53,6 +55,7 @@ describe('heap tuning for the steady state', () => {
       1_000_000,
     );
     expect(set).toEqual([...STEADY_STATE_V8_FLAGS]);
+    expect(lookups).toBe(0);
     used += 999_999;
     expect(collectIfGrown()).toBe(false);
     used += 1;
@@ -64,6 +67,7 @@ describe('heap tuning for the steady state', () => {
     used = 11_200_000;
     expect(collectIfGrown()).toBe(true);
     expect(collections).toBe(2);
+    expect(lookups).toBe(1);
   });
 
   it('takes effect when set at run time: the young generation stops growing where loading left it, gc is reachable', () => {
