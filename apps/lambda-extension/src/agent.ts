@@ -290,6 +290,11 @@ export async function run(options: RunOptions): Promise<void> {
 
   // The heavy part, after the first `next` is out (a few milliseconds later: evaluating these
   // modules before the request is written would hold it back); the queues hold what arrives.
+  // Called once `next` is written (it runs after everything the INVOKE set off), not before.
+  let collectIfGrown: (() => boolean) | undefined;
+  const whenIdle = () => {
+    if (collectIfGrown) setImmediate(collectIfGrown);
+  };
   const afterFirstNext = firstNextSent(FIRST_NEXT_WAIT_MS);
   const loaded =
     idle === undefined && early
@@ -310,6 +315,8 @@ export async function run(options: RunOptions): Promise<void> {
               componentsSettled(c);
               flushAll = c.flushAll;
               driver = c.driver;
+              // Everything is compiled by now: V8's flags can change without costing a code cache.
+              collectIfGrown = c.tuneHeap();
               return driver.send({ type: 'extension-started' });
             },
             (err: Error) => {
@@ -331,7 +338,7 @@ export async function run(options: RunOptions): Promise<void> {
         requestId: event.requestId,
       });
       const { waitsForRuntimeDone } = await import('./flush-driver.js');
-      if (!waitsForRuntimeDone(decisions)) return;
+      if (!waitsForRuntimeDone(decisions)) return whenIdle();
       await lifecycle.processor.waitForRuntimeDone(
         event.requestId,
         Math.max(0, event.deadlineMs - Date.now()),
@@ -340,6 +347,7 @@ export async function run(options: RunOptions): Promise<void> {
       await (runtimeDone.get(event.requestId) ??
         driver.send({ type: 'runtime-done', requestId: event.requestId }));
       runtimeDone.delete(event.requestId);
+      whenIdle();
     },
     onShutdown: async (event) => {
       await loaded;

@@ -13,6 +13,7 @@ import type {
 import type { EarlyListeners } from './early.js';
 import type { Env } from './env.js';
 import type { FlushDriver } from './flush-driver.js';
+import { tuneHeapForSteadyState } from './heap-tuning.js';
 import { InvocationSpans } from './invocation-spans.js';
 import { type Logger, parseLogLevel } from './logger.js';
 import { tracerInternalPorts } from './ports.js';
@@ -37,6 +38,11 @@ export interface Components {
   submit: (sample: EnhancedSample) => void;
   driver: FlushDriver;
   flushAll: (force: boolean) => Promise<FlushOutcome>;
+  /**
+   * Sizes V8's heap for the invocations to come (heap-tuning.ts), once loading is over; returns
+   * what to call at each idle moment.
+   */
+  tuneHeap: () => () => boolean;
   close: () => Promise<void>;
 }
 
@@ -215,6 +221,7 @@ export async function loadComponents(
     }),
     driver,
     flushAll,
+    tuneHeap: () => tuneHeapForSteadyState(),
     close: async () => {
       await receiver.close().catch(() => {});
       await forwarder.close();

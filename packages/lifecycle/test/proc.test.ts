@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import {
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -157,6 +159,40 @@ describe('/proc parsers', () => {
     const s = statfsSync('/tmp/');
     expect(reader.tmp()!.maxBytes).toBe(s.bsize * s.blocks);
   });
+  it.skipIf(!existsSync('/bin/bash'))(
+    'counts a process without open files as 0 fds (and its threads), as a listing does',
+    async () => {
+      // A child that closes all of its descriptors (a kernel thread has none either).
+      const closeAll =
+        'for f in /proc/$$/fd/*; do eval "exec $(basename "$f")>&-"; done 2>/dev/null; exec sleep 30';
+      const child = spawn('bash', ['-c', closeAll], { stdio: 'ignore' });
+      try {
+        const fdDir = `/proc/${child.pid}/fd`;
+        const deadline = Date.now() + 5000;
+        while (Date.now() < deadline) {
+          try {
+            if (
+              readdirSync(fdDir).length === 0 &&
+              readFileSync(`/proc/${child.pid}/comm`, 'utf8') === 'sleep\n'
+            )
+              break;
+          } catch {}
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        expect(readdirSync(fdDir)).toEqual([]);
+        const reader = new ProcReader();
+        for (let i = 0; i < 2; i++) {
+          const usage = reader.processes([child.pid!]);
+          expect(usage.fdUse).toBe(0);
+          expect(usage.threadsUse).toBe(readdirSync(`/proc/${child.pid}/task`).length);
+        }
+        // A pid that is gone counts nothing, and is not an error.
+        expect(reader.processes([2 ** 22 + 7]).fdUse).toBe(0);
+      } finally {
+        child.kill('SIGKILL');
+      }
+    },
+  );
 });
 
 describe('the /proc enhanced metrics of an invocation', () => {
@@ -334,6 +370,20 @@ describe('the /proc enhanced metrics of an invocation', () => {
   });
 });
 
+/** The reader, counting its process readings, each made to cost `costMs` of CPU. */
+function countingReader(reader: ProcReader, costMs = 0): { reader: ProcReader; calls: number } {
+  const out = { reader, calls: 0 };
+  out.reader = Object.assign(Object.create(reader), {
+    processes(pids: number[]) {
+      out.calls++;
+      const until = performance.now() + costMs;
+      while (performance.now() < until) {}
+      return reader.processes(pids);
+    },
+  }) as ProcReader;
+  return out;
+}
+
 describe('UsageSampler', () => {
   it('sees a process started mid-invocation', async () => {
     const proc = fakeProc();
@@ -351,48 +401,101 @@ describe('UsageSampler', () => {
   });
 
   it('keeps peaks and backs off when a sample is expensive', async () => {
-    let calls = 0;
-    const reader = new ProcReader({ pids: () => [process.pid] });
-    const slow = Object.assign(Object.create(reader), {
-      processes(pids: number[]) {
-        calls++;
-        const until = performance.now() + 3; // 3 ms a sample: far over a tenth of 10 ms
-        while (performance.now() < until) {}
-        return reader.processes(pids);
-      },
-    }) as ProcReader;
+    // 3 ms a sample: far over a tenth of 10 ms
+    const slow = countingReader(new ProcReader({ pids: () => [process.pid] }), 3);
     const { UsageSampler } = await import('../src/index.js');
-    const sampler = new UsageSampler(slow, 10);
+    const sampler = new UsageSampler(slow.reader, 10);
     sampler.start();
     await new Promise((r) => setTimeout(r, 200));
     const peaks = sampler.stop();
     expect(sampler.currentIntervalMs).toBeGreaterThan(10);
-    expect(calls).toBeLessThan(20);
+    expect(slow.calls).toBeLessThan(20);
     expect(peaks.fdUsePeak).toBeGreaterThan(0);
     expect(sampler.running).toBe(false);
   });
   it('samples after start() returns, not inside it, and pause() reuses a sample fresher than the interval', async () => {
-    let calls = 0;
-    const reader = new ProcReader({ pids: () => [process.pid] });
-    const counting = Object.assign(Object.create(reader), {
-      processes(pids: number[]) {
-        calls++;
-        return reader.processes(pids);
-      },
-    }) as ProcReader;
+    const counting = countingReader(new ProcReader({ pids: () => [process.pid] }));
+    const calls = () => counting.calls;
     const { UsageSampler } = await import('../src/index.js');
-    const sampler = new UsageSampler(counting, 60_000);
+    const sampler = new UsageSampler(counting.reader, 60_000);
     sampler.start();
-    expect(calls).toBe(0); // INVOKE handling (and its `next`) is not held by a sample
+    expect(calls()).toBe(0); // INVOKE handling (and its `next`) is not held by a sample
     await new Promise((r) => setTimeout(r, 5));
-    expect(calls).toBe(1);
+    expect(calls()).toBe(1);
     const peaks = sampler.stop();
-    expect(calls).toBe(1); // the sample taken a few ms ago is within the interval
+    expect(calls()).toBe(1); // the sample taken a few ms ago is within the interval
     expect(peaks.fdUsePeak).toBeGreaterThan(0);
     // stopped before any sample: one is taken, so the peaks are never empty
     sampler.start();
     expect(sampler.stop().fdUsePeak).toBeGreaterThan(0);
-    expect(calls).toBe(2);
+    expect(calls()).toBe(2);
     expect(sampler.running).toBe(false);
+  });
+
+  it('once samples proved expensive, invocations started within the interval share its latest sample', async () => {
+    // The usage a reading of every process finds, set by the test (no file work between steps).
+    const usage = { fdUse: 3, threadsUse: 1, fdMax: 1024, threadsMax: 1024 };
+    const stub = Object.assign(Object.create(new ProcReader({ pids: () => [1] })), {
+      processes: () => ({ ...usage }),
+    }) as ProcReader;
+    // 3 ms a sample, over a tenth of the 10 ms interval: it backs off.
+    const slow = countingReader(stub, 3);
+    const calls = () => slow.calls;
+    const { UsageSampler } = await import('../src/index.js');
+    const sampler = new UsageSampler(slow.reader, 10);
+    sampler.start();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(sampler.stop().fdUsePeak).toBe(3);
+    const first = calls();
+    expect(first).toBeGreaterThan(0);
+    expect(sampler.currentIntervalMs).toBeGreaterThan(10);
+    // The next invocation at once: no new reading of every process, the peaks hold the latest.
+    Object.assign(usage, { fdUse: 6, threadsUse: 2 });
+    sampler.start();
+    const shared = sampler.stop();
+    expect(calls()).toBe(first);
+    expect(shared.fdUsePeak).toBe(3);
+    expect(shared.threadsUsePeak).toBe(1);
+    // Once the interval has passed: sampled again.
+    await new Promise((r) => setTimeout(r, sampler.currentIntervalMs + 10));
+    sampler.start();
+    await new Promise((r) => setTimeout(r, 5));
+    const later = sampler.stop();
+    expect(calls()).toBeGreaterThan(first);
+    expect(later.fdUsePeak).toBe(6);
+    expect(later.threadsUsePeak).toBe(2);
+  });
+
+  it('gives a reading from a sample fresher than the interval, else from a new sample', async () => {
+    const proc = fakeProc();
+    proc.pid(1, 3, 1);
+    const counting = countingReader(new ProcReader({ procRoot: proc.root }));
+    const calls = () => counting.calls;
+    const { UsageSampler } = await import('../src/index.js');
+    const sampler = new UsageSampler(counting.reader, 60_000);
+    // No sample yet: one is taken.
+    expect(sampler.reading().fdUsePeak).toBe(3);
+    expect(calls()).toBe(1);
+    sampler.start();
+    const deadline = Date.now() + 5000;
+    while (calls() < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    expect(calls()).toBe(2); // the sampler's first sample
+    proc.pid(1, 7, 2);
+    // Within the interval: the latest sample, not a new read.
+    const fresh = sampler.reading();
+    expect(calls()).toBe(2);
+    expect(fresh.fdUsePeak).toBe(3);
+    expect(fresh.threadsUsePeak).toBe(1);
+    sampler.stop();
+    // Past the interval: a new read.
+    const quick = countingReader(new ProcReader({ procRoot: proc.root }));
+    const short = new UsageSampler(quick.reader, 1);
+    expect(short.reading().fdUsePeak).toBe(7);
+    proc.pid(1, 2, 1);
+    await new Promise((r) => setTimeout(r, 5));
+    const later = short.reading();
+    expect(quick.calls).toBe(2);
+    expect(later.fdUsePeak).toBe(2);
+    expect(later.threadsUsePeak).toBe(1);
   });
 });

@@ -211,8 +211,8 @@ export class InvocationProcessor {
 
   // ---- inputs ----------------------------------------------------------------------------
 
-  onInvoke(event: InvokeEvent): void {
-    const time = this.now();
+  /** `time`: when the INVOKE came (the bookkeeping may run a moment later, once `next` is out). */
+  onInvoke(event: InvokeEvent, time = this.now()): void {
     const ctx = this.context(event.requestId, time);
     if (!ctx || ctx.invokeSeen) return;
     ctx.invokeSeen = true;
@@ -675,17 +675,7 @@ export class InvocationProcessor {
   }
 
   private sampleOnce(): UsagePeaks {
-    const tmp = this.reader.tmp();
-    const p = this.reader.processes(this.reader.pids());
-    const peaks: UsagePeaks = {
-      tmpUsedPeak: tmp?.usedBytes ?? 0,
-      fdUsePeak: p.fdUse,
-      threadsUsePeak: p.threadsUse,
-      fdMax: p.fdMax,
-      threadsMax: p.threadsMax,
-    };
-    if (tmp) peaks.tmp = tmp;
-    return peaks;
+    return this.sampler.reading();
   }
 
   private procAtRuntimeDone(ctx: Context, time: number, tags: string[]): void {

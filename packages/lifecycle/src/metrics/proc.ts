@@ -47,12 +47,20 @@ export interface ProcReaderOptions {
   pids?: () => number[];
 }
 
+/** What a sample needs of one process, kept per pid: its folders' paths and its limits. */
+interface PidEntry {
+  fd: string;
+  task: string;
+  limits?: { fd?: number; threads?: number };
+}
+
 export class ProcReader {
   readonly procRoot: string;
   readonly tmpPath: string;
   private readonly pidSource: (() => number[]) | undefined;
-  private readonly limitsCache = new Map<number, { fd?: number; threads?: number }>();
+  private readonly perPid = new Map<number, PidEntry>();
   private procfs: boolean | undefined;
+  private exactFdSizes: boolean | undefined;
 
   constructor(options: ProcReaderOptions = {}) {
     this.procRoot = options.procRoot ?? '/proc';
@@ -85,13 +93,15 @@ export class ProcReader {
 
   pids(): number[] {
     if (this.pidSource) return this.pidSource();
+    let names: string[];
     try {
-      return readdirSync(this.procRoot)
-        .filter((n) => /^\d+$/.test(n))
-        .map(Number);
+      names = readdirSync(this.procRoot);
     } catch {
       return [];
     }
+    const out: number[] = [];
+    for (const n of names) if (isPid(n)) out.push(Number(n));
+    return out;
   }
 
   processes(pids: number[]): ProcessUsage {
@@ -100,21 +110,21 @@ export class ProcReader {
     let fdMax: number | undefined;
     let threadsMax: number | undefined;
     for (const pid of pids) {
-      const base = join(this.procRoot, String(pid));
-      const fds = this.count(join(base, 'fd'), 'size');
+      const entry = this.entry(pid);
+      const fds = this.count(entry.fd, 'size');
       if (fds === undefined) continue; // gone, or not ours to look at
       fdUse += fds;
-      threadsUse += this.count(join(base, 'task'), 'nlink') ?? 0;
-      const limits = this.limits(pid);
+      threadsUse += this.count(entry.task, 'nlink') ?? 0;
+      const limits = this.limits(pid, entry);
       if (limits.fd !== undefined) fdMax = fdMax === undefined ? limits.fd : Math.min(fdMax, limits.fd);
       if (limits.threads !== undefined) {
         threadsMax = threadsMax === undefined ? limits.threads : Math.min(threadsMax, limits.threads);
       }
     }
-    // Limits are cached per pid; forget the pids that are gone so the cache stays bounded.
-    if (this.limitsCache.size > pids.length + 64) {
+    // Entries are kept per pid; forget the pids that are gone so the map stays bounded.
+    if (this.perPid.size > pids.length + 64) {
       const live = new Set(pids);
-      for (const pid of this.limitsCache.keys()) if (!live.has(pid)) this.limitsCache.delete(pid);
+      for (const pid of this.perPid.keys()) if (!live.has(pid)) this.perPid.delete(pid);
     }
     return {
       fdUse,
@@ -124,18 +134,30 @@ export class ProcReader {
     };
   }
 
+  /** The paths of a pid's folders are made once: a sample visits every process, every time. */
+  private entry(pid: number): PidEntry {
+    let e = this.perPid.get(pid);
+    if (!e) {
+      const base = join(this.procRoot, String(pid));
+      e = { fd: join(base, 'fd'), task: join(base, 'task') };
+      this.perPid.set(pid, e);
+    }
+    return e;
+  }
+
   /**
    * Entries of a /proc/PID/fd or /proc/PID/task folder, undefined when it cannot be read. On procfs
    * the count is in the folder's own stat (fd: its size, on kernels from 6.2; task: its link count,
    * threads + 2), which allocates nothing: the sampler runs every 10 ms over every process, and
-   * listing each folder's names made it the largest allocator between invocations.
+   * listing each folder's names made it the largest allocator between invocations. Where fd sizes
+   * are exact, a size of 0 is a process without files (a kernel thread), not a reason to list.
    */
   private count(dir: string, field: 'size' | 'nlink'): number | undefined {
     if (this.onProcfs()) {
       try {
         const st = statSync(dir);
         const n = field === 'size' ? st.size : st.nlink - 2;
-        if (n > 0) {
+        if (n > 0 || (n === 0 && field === 'size' && this.fdSizesExact())) {
           accessSync(dir, constants.R_OK);
           return n;
         }
@@ -161,13 +183,23 @@ export class ProcReader {
     return this.procfs;
   }
 
-  private limits(pid: number): { fd?: number; threads?: number } {
-    const cached = this.limitsCache.get(pid);
-    if (cached) return cached;
+  /** Whether this kernel gives a fd folder's entry count as its size (6.2 on): ours always has some. */
+  private fdSizesExact(): boolean {
+    if (this.exactFdSizes === undefined) {
+      try {
+        this.exactFdSizes = statSync(join(this.procRoot, 'self/fd')).size > 0;
+      } catch {
+        this.exactFdSizes = false;
+      }
+    }
+    return this.exactFdSizes;
+  }
+
+  private limits(pid: number, entry: PidEntry): { fd?: number; threads?: number } {
+    if (entry.limits) return entry.limits;
     const text = this.read(`${pid}/limits`);
-    const limits = text === undefined ? {} : parseLimits(text);
-    this.limitsCache.set(pid, limits);
-    return limits;
+    entry.limits = text === undefined ? {} : parseLimits(text);
+    return entry.limits;
   }
 
   private read(rel: string): string | undefined {
@@ -177,6 +209,16 @@ export class ProcReader {
       return undefined;
     }
   }
+}
+
+/** A /proc entry named by digits only. */
+function isPid(name: string): boolean {
+  if (name.length === 0) return false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 /**
@@ -288,12 +330,16 @@ export class UsageSampler {
   private sampledValue = false;
   private sampledSinceResume = false;
   private lastSampleAt = 0;
+  private last: { tmp?: TmpUsage; p: ProcessUsage } | undefined;
+
+  private readonly initialInterval: number;
 
   constructor(
     private readonly reader: ProcReader,
     intervalMs = 10,
   ) {
     this.interval = intervalMs;
+    this.initialInterval = intervalMs;
   }
 
   get running(): boolean {
@@ -315,6 +361,16 @@ export class UsageSampler {
     if (this.timer) return;
     this.peaks = { tmpUsedPeak: 0, fdUsePeak: 0, threadsUsePeak: 0 };
     this.sampledValue = false;
+    // Once samples have proved expensive (the interval grew), the interval bounds how often
+    // invocations that start one after the other sample too: a sample fresher than it is this
+    // one's first, and the next is due when the interval has passed since it.
+    const age = performance.now() - this.lastSampleAt;
+    if (this.last && this.interval > this.initialInterval && age < this.interval) {
+      this.seed(this.last);
+      this.sampledSinceResume = true;
+      this.schedule(this.interval - age);
+      return;
+    }
     this.resume();
   }
 
@@ -355,23 +411,49 @@ export class UsageSampler {
     this.timer.unref();
   }
 
+  /**
+   * One reading of the usage now, as peaks of that single reading: the sampler's latest sample when
+   * it is fresher than the interval (as close to now as the sampler's resolution; a reading of every
+   * process is what costs), else a new sample, which counts towards the running peaks too.
+   */
+  reading(): UsagePeaks {
+    if (!this.last || performance.now() - this.lastSampleAt >= this.interval) this.sample();
+    const { tmp, p } = this.last!;
+    const out: UsagePeaks = {
+      tmpUsedPeak: tmp?.usedBytes ?? 0,
+      fdUsePeak: p.fdUse,
+      threadsUsePeak: p.threadsUse,
+      fdMax: p.fdMax,
+      threadsMax: p.threadsMax,
+    };
+    if (tmp) out.tmp = tmp;
+    return out;
+  }
+
   /** Returns how long the sample took, ms. */
   private sample(): number {
     const t0 = performance.now();
     this.sampledValue = true;
     this.sampledSinceResume = true;
     const tmp = this.reader.tmp();
+    // The process list is read every time: a process the handler starts mid-invocation counts.
+    const p = this.reader.processes(this.reader.pids());
+    this.last = tmp ? { tmp, p } : { p };
+    this.seed(this.last);
+    this.lastSampleAt = performance.now();
+    return this.lastSampleAt - t0;
+  }
+
+  /** Takes one reading into the peaks. */
+  private seed({ tmp, p }: { tmp?: TmpUsage; p: ProcessUsage }): void {
+    this.sampledValue = true;
     if (tmp) {
       this.peaks.tmp = tmp;
       this.peaks.tmpUsedPeak = Math.max(this.peaks.tmpUsedPeak, tmp.usedBytes);
     }
-    // The process list is read every time: a process the handler starts mid-invocation counts.
-    const p = this.reader.processes(this.reader.pids());
     this.peaks.fdUsePeak = Math.max(this.peaks.fdUsePeak, p.fdUse);
     this.peaks.threadsUsePeak = Math.max(this.peaks.threadsUsePeak, p.threadsUse);
     this.peaks.fdMax = p.fdMax;
     this.peaks.threadsMax = p.threadsMax;
-    this.lastSampleAt = performance.now();
-    return this.lastSampleAt - t0;
   }
 }
