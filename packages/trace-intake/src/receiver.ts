@@ -1,10 +1,12 @@
 // The fastify server tracers talk to on 127.0.0.1:8126: traces (v0.3/v0.4/v0.5), client stats,
 // /info, and the proxy routes, each body-limited and counted; bad input is a 4xx, never a crash.
 import { createHash } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { type TraceAgent, tracerHeadersFrom } from './agent.js';
 import { readBody } from './body.js';
 import { DecodeError, decodeJsonTraces, decodeV05 } from './decode.js';
+import { type Answer, hotRouteListener, type TraceVersion } from './hot-routes.js';
 import { decodeClientStats } from './stats.js';
 import type { EndpointKind, OutgoingPayload, Span } from './types.js';
 
@@ -69,7 +71,11 @@ export const PROXY_ROUTES: { path: string; kind: EndpointKind; backend: string; 
 /** Header carrying the intake path of a proxied payload (the forwarder maps kind + path to a URL). */
 export const PROXY_PATH_HEADER = 'X-Serverless-Agent-Intake-Path';
 
-const TRACE_ENDPOINTS = ['/v0.3/traces', '/v0.4/traces', '/v0.5/traces'];
+const TRACE_ENDPOINTS = new Map<string, TraceVersion>([
+  ['/v0.3/traces', 'v0.3'],
+  ['/v0.4/traces', 'v0.4'],
+  ['/v0.5/traces', 'v0.5'],
+]);
 const STATS_ENDPOINT = '/v0.6/stats';
 // /info lists what we serve; the telemetry proxy is served but not advertised, as the extension does
 const ADVERTISED = [
@@ -110,13 +116,28 @@ const DROPPED_HEADERS = new Set([
   'dd-api-key',
 ]);
 
+const KEEP_ALIVE_MS = 60_000;
+
 export function createTraceReceiver(agent: TraceAgent, opts: ReceiverOptions): TraceReceiver {
+  let closing = false;
+  let hot: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
   const app = Fastify({
     logger: false,
     bodyLimit: opts.maxTraceBodyBytes,
     // tracers keep connections alive across invocations; a frozen sandbox must not leave them half-open
-    keepAliveTimeout: 60_000,
+    keepAliveTimeout: KEEP_ALIVE_MS,
     forceCloseConnections: true,
+    // the trace routes are served before fastify routes the request (src/hot-routes.ts)
+    serverFactory: (handler) => {
+      const server = createServer((req, res) => {
+        if (closing || !hot?.(req, res)) handler(req, res);
+      });
+      // what fastify sets on a server it creates itself (its request and connection timeouts are 0)
+      server.keepAliveTimeout = KEEP_ALIVE_MS;
+      server.requestTimeout = 0;
+      server.setTimeout(0);
+      return server;
+    },
   });
   const info = {
     version: agent.agentVersion,
@@ -182,21 +203,27 @@ export function createTraceReceiver(agent: TraceAgent, opts: ReceiverOptions): T
     reply.header('Datadog-Agent-State', state);
     done(null, payload);
   });
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+  const failure = (method: string, url: string, err: Error & { statusCode?: number }): Answer => {
     const status = err.statusCode ?? 500;
     if (status === 413) {
       agent.counters.tooLarge++;
-      agent.log.warn('too-large', `${req.method} ${req.url}: body over the limit, rejected with 413`);
+      agent.log.warn('too-large', `${method} ${url}: body over the limit, rejected with 413`);
     } else if (status >= 400 && status < 500) {
       agent.counters.decodeErrors++;
-      agent.log.warn('bad-request', `${req.method} ${req.url}: ${err.message}`);
+      agent.log.warn('bad-request', `${method} ${url}: ${err.message}`);
     } else {
-      agent.log.warn('internal', `${req.method} ${req.url}: ${err.message}`);
+      agent.log.warn('internal', `${method} ${url}: ${err.message}`);
     }
-    reply
-      .code(status)
-      .type('text/plain')
-      .send(status === 413 ? 'payload too large\n' : `${err.message}\n`);
+    return {
+      status,
+      contentType: 'text/plain',
+      body: status === 413 ? 'payload too large\n' : `${err.message}\n`,
+      close: true,
+    };
+  };
+  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+    const a = failure(req.method, req.url, err);
+    reply.code(a.status).type(a.contentType).send(a.body);
   });
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).type('text/plain').send(`${req.url} not found\n`);
@@ -204,45 +231,70 @@ export function createTraceReceiver(agent: TraceAgent, opts: ReceiverOptions): T
 
   const bodyOf = (req: FastifyRequest): Buffer => (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
 
-  const handleTraces =
-    (version: 'v0.3' | 'v0.4' | 'v0.5') => async (req: FastifyRequest, reply: FastifyReply) => {
-      agent.counters.requests++;
-      const body = bodyOf(req);
-      const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-      const badBody = (err: unknown) => {
-        agent.counters.decodeErrors++;
-        const msg = err instanceof DecodeError ? err.message : `decode failed: ${(err as Error).message}`;
-        agent.log.warn('decode', `${req.method} ${req.url}: ${msg} (${body.length} bytes)`);
-        return reply.code(400).type('text/plain').send(`${msg}\n`);
-      };
-      // v0.5 and JSON are decoded here; v0.3/v0.4 msgpack goes to the agent as bytes (handleV04)
-      let traces: Span[][] | undefined;
-      try {
-        if (version === 'v0.5') traces = decodeV05(body);
-        else if (ct === 'application/json' || ct === 'text/json') traces = decodeJsonTraces(body);
-      } catch (err) {
-        return badBody(err);
-      }
-      let accepted: boolean;
-      try {
-        const header = tracerHeadersFrom(req.headers);
-        accepted = traces ? agent.handleTraces(traces, header) : agent.handleV04(body, header);
-      } catch (err) {
-        if (err instanceof DecodeError) return badBody(err);
-        agent.log.warn('process', `${req.method} ${req.url}: processing failed: ${(err as Error).message}`);
-        return reply.code(500).type('text/plain').send('processing failed\n');
-      }
-      opts.onTraces?.();
-      if (!accepted && req.headers['datadog-send-real-http-status']) {
-        return reply.code(429).type('text/plain').send('too many spans buffered\n');
-      }
-      if (version === 'v0.3') return reply.code(200).type('text/plain').send('OK\n');
-      return reply.code(200).type('application/json').send(ratesBody);
+  const text = (status: number, body: string): Answer => ({ status, contentType: 'text/plain', body });
+  const rates: Answer = { status: 200, contentType: 'application/json; charset=utf-8', body: ratesBody };
+  const serveTraces = (
+    version: TraceVersion,
+    req: { method?: string; url?: string; headers: IncomingMessage['headers'] },
+    body: Buffer,
+  ): Answer => {
+    agent.counters.requests++;
+    const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const badBody = (err: unknown) => {
+      agent.counters.decodeErrors++;
+      const msg = err instanceof DecodeError ? err.message : `decode failed: ${(err as Error).message}`;
+      agent.log.warn('decode', `${req.method} ${req.url}: ${msg} (${body.length} bytes)`);
+      return text(400, `${msg}\n`);
     };
+    // v0.5 and JSON are decoded here; v0.3/v0.4 msgpack goes to the agent as bytes (handleV04)
+    let traces: Span[][] | undefined;
+    try {
+      if (version === 'v0.5') traces = decodeV05(body);
+      else if (ct === 'application/json' || ct === 'text/json') traces = decodeJsonTraces(body);
+    } catch (err) {
+      return badBody(err);
+    }
+    let accepted: boolean;
+    try {
+      const header = tracerHeadersFrom(req.headers);
+      accepted = traces ? agent.handleTraces(traces, header) : agent.handleV04(body, header);
+    } catch (err) {
+      if (err instanceof DecodeError) return badBody(err);
+      agent.log.warn('process', `${req.method} ${req.url}: processing failed: ${(err as Error).message}`);
+      return text(500, 'processing failed\n');
+    }
+    opts.onTraces?.();
+    if (!accepted && req.headers['datadog-send-real-http-status']) {
+      return text(429, 'too many spans buffered\n');
+    }
+    return version === 'v0.3' ? text(200, 'OK\n') : rates;
+  };
 
-  for (const path of TRACE_ENDPOINTS) {
-    const v = path.slice(1, 5) as 'v0.3' | 'v0.4' | 'v0.5';
-    app.route({ method: ['PUT', 'POST'], url: path, handler: handleTraces(v) });
+  hot = hotRouteListener({
+    paths: TRACE_ENDPOINTS,
+    limit: opts.maxTraceBodyBytes,
+    headers: [
+      ['datadog-agent-version', agent.agentVersion],
+      ['datadog-agent-state', state],
+    ],
+    serve: serveTraces,
+    failed: (req, err) => failure(req.method ?? '', req.url ?? '', err),
+    crashed: (req, err) => {
+      agent.log.warn('internal', `${req.method} ${req.url}: ${(err as Error).message}`);
+      return text(500, 'processing failed\n');
+    },
+  });
+
+  // the same routes for what the hot routes leave to fastify
+  for (const [path, v] of TRACE_ENDPOINTS) {
+    app.route({
+      method: ['PUT', 'POST'],
+      url: path,
+      handler: async (req, reply) => {
+        const a = serveTraces(v, req, bodyOf(req));
+        return reply.code(a.status).type(a.contentType).send(a.body);
+      },
+    });
   }
 
   app.route({
@@ -313,6 +365,7 @@ export function createTraceReceiver(agent: TraceAgent, opts: ReceiverOptions): T
       return { host: opts.host, port };
     },
     async close() {
+      closing = true;
       await app.close();
     },
   };

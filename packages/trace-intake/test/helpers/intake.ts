@@ -40,8 +40,9 @@ export async function startIntake(
     },
   });
   const paths: string[] = [];
-  receiver.app.addHook('onRequest', async (req) => {
-    paths.push(req.url);
+  // on the server itself: the hot trace routes are answered before fastify sees the request
+  receiver.app.server.prependListener('request', (req) => {
+    paths.push(req.url ?? '');
   });
   const { port } = await receiver.listen();
   return {
