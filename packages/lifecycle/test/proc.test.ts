@@ -195,6 +195,88 @@ describe('/proc parsers', () => {
   );
 });
 
+describe("the environment's processes", () => {
+  /** A fake /proc where `tree` maps each pid to the children of each of its tasks. */
+  function fakeTree(tree: Record<number, number[][]>, others: number[] = [99, 100]) {
+    const proc = fakeProc();
+    for (const [pid, tasks] of Object.entries(tree)) {
+      const n = Number(pid);
+      proc.pid(n, 1, tasks.length);
+      tasks.forEach((kids, i) => {
+        writeFileSync(
+          join(proc.root, pid, 'task', String(n + i), 'children'),
+          kids.map((k) => `${k} `).join(''),
+        );
+      });
+    }
+    for (const n of others) proc.pid(n, 5, 1);
+    return proc;
+  }
+  const sorted = (a: number[]) => [...a].sort((x, y) => x - y);
+
+  it("are the parent and its descendants, found from every task's children, this process included", () => {
+    // The parent forks from two threads; 20 (this process) has a child of its own.
+    const proc = fakeTree({ 10: [[20], [30]], 20: [[21]], 21: [[]], 30: [[]] });
+    const reader = new ProcReader({ procRoot: proc.root, selfPid: 20, parentPid: 10 });
+    expect(sorted(reader.pids())).toEqual([10, 20, 21, 30]);
+    // The host's processes (99, 100: 5 fds each) are not counted.
+    expect(reader.processes(reader.pids())).toMatchObject({ fdUse: 4, threadsUse: 5 });
+  });
+
+  it('sees a child started between samples and drops one that exited', () => {
+    const proc = fakeTree({ 10: [[20]], 20: [[]] });
+    const reader = new ProcReader({ procRoot: proc.root, selfPid: 20, parentPid: 10 });
+    expect(sorted(reader.pids())).toEqual([10, 20]);
+    proc.pid(22, 1, 1);
+    writeFileSync(join(proc.root, '22/task/22/children'), '');
+    writeFileSync(join(proc.root, '20/task/20/children'), '22 ');
+    expect(sorted(reader.pids())).toEqual([10, 20, 22]);
+    // 22 exits; the parent's list may still name it for a moment: a vanished pid is skipped.
+    rmSync(join(proc.root, '22'), { recursive: true });
+    expect(reader.processes(reader.pids())).toMatchObject({ fdUse: 2, threadsUse: 2 });
+  });
+
+  it('counts every visible pid when a children file is missing (a kernel without them)', () => {
+    const proc = fakeTree({ 10: [[20]], 20: [[]] });
+    rmSync(join(proc.root, '10/task/10/children'));
+    const reader = new ProcReader({ procRoot: proc.root, selfPid: 20, parentPid: 10 });
+    expect(sorted(reader.pids())).toEqual([10, 20, 99, 100]);
+  });
+
+  it('counts every visible pid when the parent is pid 1 (the pid namespace is the environment)', () => {
+    const proc = fakeTree({ 1: [[20], []], 20: [[]] });
+    const reader = new ProcReader({ procRoot: proc.root, selfPid: 20, parentPid: 1 });
+    expect(sorted(reader.pids())).toEqual([1, 20, 99, 100]);
+  });
+
+  it('is bounded, and a pid named twice (or a cycle) is visited once', () => {
+    const many = Array.from({ length: 700 }, (_, i) => 1000 + i);
+    const proc = fakeTree({ 10: [[20, 20, 10], many], 20: [[10]] }, []);
+    const reader = new ProcReader({ procRoot: proc.root, selfPid: 20, parentPid: 10 });
+    const pids = reader.pids();
+    expect(new Set(pids).size).toBe(pids.length);
+    expect(pids.slice(0, 2)).toEqual([10, 20]);
+    expect(pids.length).toBe(512);
+  });
+
+  it.skipIf(process.ppid <= 1 || !existsSync(`/proc/self/task/${process.pid}/children`))(
+    "on this machine: the parent, this process and its child, not the host's other processes",
+    async () => {
+      const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+      try {
+        await new Promise((r) => child.once('spawn', r));
+        const pids = new ProcReader().pids();
+        expect(pids).toContain(process.ppid);
+        expect(pids).toContain(process.pid);
+        expect(pids).toContain(child.pid);
+        expect(pids).not.toContain(1);
+      } finally {
+        child.kill('SIGKILL');
+      }
+    },
+  );
+});
+
 describe('the /proc enhanced metrics of an invocation', () => {
   const T0 = Date.parse('2024-05-01T12:00:00.000Z');
   const ev = (type: string, at: number, record: unknown): TelemetryEvent => {

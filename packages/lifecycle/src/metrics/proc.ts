@@ -1,6 +1,16 @@
 // Cheap /proc readers for the per-invocation enhanced metrics: a handful of small synchronous
 // reads at invocation start and end, and a 10 ms usage sampler (tmp, fds, threads) while one runs.
-import { accessSync, constants, readdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statfsSync,
+  statSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 /** statfs type of procfs. */
@@ -8,6 +18,9 @@ const PROC_SUPER_MAGIC = 0x9fa0;
 
 /** Clock ticks per second of /proc/stat; 100 on every Linux Lambda runs. */
 const USER_HZ = 100;
+
+/** Most processes the environment walk collects; past it the rest are not counted. */
+const MAX_ENVIRONMENT_PROCESSES = 512;
 
 /** Lambda's soft limits on open files and on processes, used when none can be read (as the real extension). */
 export const LAMBDA_DEFAULT_LIMIT = 1024;
@@ -43,8 +56,14 @@ export interface ProcessUsage {
 export interface ProcReaderOptions {
   procRoot?: string;
   tmpPath?: string;
-  /** Which processes count; default every pid visible in /proc (in Lambda: the sandbox's). */
+  /**
+   * Which processes count; default the environment's: the parent process and its descendants
+   * (every pid in /proc when the parent is pid 1 or its `children` files cannot be read).
+   */
   pids?: () => number[];
+  /** This process's pid and its parent's, for finding the environment; default this process's. */
+  selfPid?: number;
+  parentPid?: number;
 }
 
 /** What a sample needs of one process, kept per pid: its folders' paths and its limits. */
@@ -58,14 +77,22 @@ export class ProcReader {
   readonly procRoot: string;
   readonly tmpPath: string;
   private readonly pidSource: (() => number[]) | undefined;
+  private readonly selfPid: number;
+  private readonly parentPid: (() => number) | undefined;
   private readonly perPid = new Map<number, PidEntry>();
   private procfs: boolean | undefined;
+  /** Reused for the `children` files, read at every sample: a fresh buffer each made garbage. */
+  private readonly childrenBuf = Buffer.allocUnsafe(4096);
   private exactFdSizes: boolean | undefined;
 
   constructor(options: ProcReaderOptions = {}) {
     this.procRoot = options.procRoot ?? '/proc';
     this.tmpPath = options.tmpPath ?? '/tmp/';
     this.pidSource = options.pids;
+    this.selfPid = options.selfPid ?? process.pid;
+    const parent = options.parentPid;
+    // Read live by default: if the parent exits, this process is re-parented.
+    this.parentPid = parent === undefined ? undefined : () => parent;
   }
 
   network(): NetworkCounters | undefined {
@@ -91,8 +118,81 @@ export class ProcReader {
     }
   }
 
+  /**
+   * The environment's processes. In Lambda the pid namespace is the sandbox (the extensions' parent,
+   * Lambda's init, is pid 1), so every pid counts, as the real extension reads it. Elsewhere (the
+   * testkit sandbox on a shared host) /proc holds the host's processes too, and visiting them all
+   * costs milliseconds per sample: there the environment is the parent and its descendants.
+   */
   pids(): number[] {
     if (this.pidSource) return this.pidSource();
+    const parent = this.parentPid ? this.parentPid() : process.ppid;
+    if (parent > 1) {
+      const tree = this.descendants(parent);
+      if (tree) return tree;
+    }
+    return this.allPids();
+  }
+
+  /**
+   * A pid and its descendants, breadth first, from every task's `children` file (a multi-threaded
+   * process may fork from any thread); undefined when the root's cannot be read (gone, or a kernel
+   * without CONFIG_PROC_CHILDREN). A descendant whose files vanish has exited and is skipped.
+   */
+  private descendants(root: number): number[] | undefined {
+    const out = [root];
+    const seen = new Set(out);
+    for (let i = 0; i < out.length && out.length < MAX_ENVIRONMENT_PROCESSES; i++) {
+      const task = join(this.procRoot, String(out[i]), 'task');
+      let tids: string[];
+      try {
+        tids = readdirSync(task);
+      } catch {
+        if (i === 0) return undefined;
+        continue;
+      }
+      for (const tid of tids) {
+        const text = this.readChildren(join(task, tid, 'children'));
+        if (text === undefined) {
+          if (i === 0) return undefined;
+          continue;
+        }
+        for (const c of text.split(/\s+/)) {
+          if (!isPid(c)) continue;
+          const pid = Number(c);
+          if (seen.has(pid) || out.length >= MAX_ENVIRONMENT_PROCESSES) continue;
+          seen.add(pid);
+          out.push(pid);
+        }
+      }
+    }
+    if (!seen.has(this.selfPid)) out.push(this.selfPid);
+    return out;
+  }
+
+  /** A `children` file ("pid pid "), undefined when it cannot be read. */
+  private readChildren(path: string): string | undefined {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch {
+      return undefined;
+    }
+    try {
+      let text = '';
+      for (;;) {
+        const n = readSync(fd, this.childrenBuf, 0, this.childrenBuf.length, null);
+        if (n === 0) return text;
+        text += this.childrenBuf.toString('latin1', 0, n);
+      }
+    } catch {
+      return undefined;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private allPids(): number[] {
     let names: string[];
     try {
       names = readdirSync(this.procRoot);
