@@ -211,19 +211,8 @@ export class Lifecycle {
         return event;
       }
       if (this.stateValue === 'idle') continue;
-      // The invocation's bookkeeping (its /proc readings, metrics and events) runs once the app's
-      // handler has had its turn, so a `next` that does not wait goes out first: the runtime is
-      // answering at the same time, and until this extension is back on `next` the invocation
-      // does not end. Anything else that arrives (telemetry, hooks) is handled after it.
-      const receivedAt = this.now();
-      setImmediate(() => {
-        try {
-          this.processor.onInvoke(event, receivedAt);
-        } catch (err) {
-          this.fallBackToIdle(`invocation handling failed: ${errorMessage(err)}`);
-        }
-      });
       try {
+        this.processor.onInvoke(event);
         await handlers.onInvoke?.(event);
       } catch (err) {
         this.fallBackToIdle(`invocation handling failed: ${errorMessage(err)}`);

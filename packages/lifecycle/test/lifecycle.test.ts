@@ -1,7 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import diagnostics from 'node:diagnostics_channel';
 import { existsSync } from 'node:fs';
-import type { ClientRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -122,43 +120,6 @@ describe('Lifecycle', () => {
       ]),
     );
     expect(t.events.at(-1)).toMatchObject({ type: 'shutdown', reason: 'spindown', inFlight: [] });
-    noInitError(t.api);
-  });
-
-  it("writes a `next` that does not wait before the INVOKE's bookkeeping, which keeps the time the INVOKE came", async () => {
-    const t = await setup({ procEnhancedMetrics: true });
-    await t.lc.start();
-    const order: string[] = [];
-    const channel = diagnostics.channel('http.client.request.start');
-    const onRequest = (m: unknown) => {
-      const req = (m as { request: ClientRequest }).request;
-      if (req.path.endsWith('/extension/event/next')) req.once('finish', () => order.push('next written'));
-    };
-    channel.subscribe(onRequest);
-    closers.push(() => void channel.unsubscribe(onRequest));
-    t.lc.subscribe((e) => {
-      if (e.type === 'invocationStart') order.push('invocationStart');
-    });
-    const running = t.lc.run({ onInvoke: () => {} });
-    await t.api.waitNextCalls(1);
-    order.length = 0;
-    const pushedAt = Date.now();
-    t.api.push({
-      eventType: 'INVOKE',
-      requestId: 'r1',
-      deadlineMs: pushedAt + 3000,
-      invokedFunctionArn: 'arn',
-    });
-    await t.api.waitNextCalls(2);
-    await until(() => order.includes('invocationStart'));
-    expect(order).toEqual(['next written', 'invocationStart']);
-    const start = t.events.find((e) => e.type === 'invocationStart')!;
-    expect(start).toMatchObject({ requestId: 'r1', coldStart: true });
-    expect(start.time).toBeGreaterThanOrEqual(pushedAt);
-    expect(t.samples.filter((s) => s.name === 'aws.lambda.enhanced.invocations')).toHaveLength(0); // held for initStart
-    t.api.push({ eventType: 'SHUTDOWN', shutdownReason: 'spindown', deadlineMs: Date.now() + 2000 });
-    await running;
-    expect(t.samples.filter((s) => s.name === 'aws.lambda.enhanced.invocations')).toHaveLength(1);
     noInitError(t.api);
   });
 

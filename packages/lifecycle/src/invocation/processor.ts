@@ -211,8 +211,8 @@ export class InvocationProcessor {
 
   // ---- inputs ----------------------------------------------------------------------------
 
-  /** `time`: when the INVOKE came (the bookkeeping may run a moment later, once `next` is out). */
-  onInvoke(event: InvokeEvent, time = this.now()): void {
+  onInvoke(event: InvokeEvent): void {
+    const time = this.now();
     const ctx = this.context(event.requestId, time);
     if (!ctx || ctx.invokeSeen) return;
     ctx.invokeSeen = true;
