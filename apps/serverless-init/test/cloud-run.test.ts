@@ -120,7 +120,7 @@ describe('Cloud Run service: a real dd-trace and hot-shots server behind datadog
       });
       expect(traceIds.has(/trace (\d+)/.exec(l.message!)![1]!)).toBe(true);
     }
-    const warnings = await intake.waitForLogs(3, /^warning for /);
+    const warnings = await intake.waitForLogs(3, /^warning for /, { timeoutMs: 20_000 });
     for (const w of warnings) {
       const l = w as unknown as Record<string, string>;
       expect(l.message).toMatch(/^warning for \/[abc]\n {2}at handler \(server\.cjs:1:1\)$/);
