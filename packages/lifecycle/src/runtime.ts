@@ -3,6 +3,7 @@
 // for OS-only runtimes from /etc/os-release.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { childPids } from './proc-children.js';
 
 const MAX_PROCESSES = 1000;
 const KEY = 'AWS_EXECUTION_ENV=';
@@ -39,13 +40,9 @@ function runtimeFromEnviron(proc: string, pid: string): string | undefined {
  */
 function siblings(proc: string, parent: number, self: string): string[] {
   if (!(parent > 1)) return [];
-  try {
-    const list = readFileSync(join(proc, String(parent), 'task', String(parent), 'children'), 'latin1');
-    return list.split(/\s+/).filter((d) => /^\d+$/.test(d) && d !== '1' && d !== self);
-  } catch {
-    // no such file (a kernel without CONFIG_PROC_CHILDREN): the full scan finds it
-    return [];
-  }
+  // without `children` files (a kernel without CONFIG_PROC_CHILDREN) the full scan finds it
+  const kids = childPids(proc, parent)?.pids ?? [];
+  return kids.map(String).filter((d) => d !== '1' && d !== self);
 }
 
 /** `nodejs20.x`, `python3.12`, `java21`, `provided.al2023`, ... or `unknown`. */

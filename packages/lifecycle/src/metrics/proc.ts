@@ -1,17 +1,8 @@
 // Cheap /proc readers for the per-invocation enhanced metrics: a handful of small synchronous
 // reads at invocation start and end, and a 10 ms usage sampler (tmp, fds, threads) while one runs.
-import {
-  accessSync,
-  closeSync,
-  constants,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readSync,
-  statfsSync,
-  statSync,
-} from 'node:fs';
+import { accessSync, constants, readdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { childPids } from '../proc-children.js';
 
 /** statfs type of procfs. */
 const PROC_SUPER_MAGIC = 0x9fa0;
@@ -143,53 +134,16 @@ export class ProcReader {
     const out = [root];
     const seen = new Set(out);
     for (let i = 0; i < out.length && out.length < MAX_ENVIRONMENT_PROCESSES; i++) {
-      const task = join(this.procRoot, String(out[i]), 'task');
-      let tids: string[];
-      try {
-        tids = readdirSync(task);
-      } catch {
-        if (i === 0) return undefined;
-        continue;
-      }
-      for (const tid of tids) {
-        const text = this.readChildren(join(task, tid, 'children'));
-        if (text === undefined) {
-          if (i === 0) return undefined;
-          continue;
-        }
-        for (const c of text.split(/\s+/)) {
-          if (!isPid(c)) continue;
-          const pid = Number(c);
-          if (seen.has(pid) || out.length >= MAX_ENVIRONMENT_PROCESSES) continue;
-          seen.add(pid);
-          out.push(pid);
-        }
+      const children = childPids(this.procRoot, out[i]!, this.childrenBuf);
+      if (i === 0 && !children?.complete) return undefined;
+      for (const pid of children?.pids ?? []) {
+        if (seen.has(pid) || out.length >= MAX_ENVIRONMENT_PROCESSES) continue;
+        seen.add(pid);
+        out.push(pid);
       }
     }
     if (!seen.has(this.selfPid)) out.push(this.selfPid);
     return out;
-  }
-
-  /** A `children` file ("pid pid "), undefined when it cannot be read. */
-  private readChildren(path: string): string | undefined {
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch {
-      return undefined;
-    }
-    try {
-      let text = '';
-      for (;;) {
-        const n = readSync(fd, this.childrenBuf, 0, this.childrenBuf.length, null);
-        if (n === 0) return text;
-        text += this.childrenBuf.toString('latin1', 0, n);
-      }
-    } catch {
-      return undefined;
-    } finally {
-      closeSync(fd);
-    }
   }
 
   private allPids(): number[] {
