@@ -23,6 +23,24 @@ const flushed = (a: TraceAgent) =>
     .filter((p) => p.kind === 'traces')
     .flatMap((p) => allSpans(decodeAgentPayload(p.body)));
 
+/** Spans of one trace as a tracer that makes its own aws.lambda (Node) sends them. */
+const tracerSpans =
+  (traceId: bigint) =>
+  (name: string, span: number, parent: number, meta: Record<string, string> = {}) => ({
+    service: 'my-function',
+    name,
+    resource: 'my-function',
+    trace_id: traceId,
+    span_id: span,
+    parent_id: parent,
+    start: BigInt(ev.T0_NS),
+    duration: 5,
+    error: 0,
+    meta,
+    metrics: {},
+    type: 'serverless',
+  });
+
 describe('universal instrumentation', () => {
   it('builds aws.lambda with the request context, the error from the headers, tags and cold start', () => {
     const a = agent();
@@ -336,20 +354,7 @@ describe('universal instrumentation', () => {
     const a = agent();
     a.invocations!.setColdStart({ startNs: ev.T0_NS - 1e9, durationMs: 300, requestId: 'node-req' });
     const header = tracerHeadersFrom({ 'datadog-meta-lang': 'nodejs' });
-    const mk = (name: string, span: number, parent: number, meta: Record<string, string> = {}) => ({
-      service: 'my-function',
-      name,
-      resource: 'my-function',
-      trace_id: 77n,
-      span_id: span,
-      parent_id: parent,
-      start: BigInt(ev.T0_NS),
-      duration: 5,
-      error: 0,
-      meta,
-      metrics: {},
-      type: 'serverless',
-    });
+    const mk = tracerSpans(77n);
     a.handleTraces(
       [
         [
@@ -370,20 +375,7 @@ describe('universal instrumentation', () => {
 
   describe('aws.lambda.load of a tracer-made aws.lambda (Node)', () => {
     const header = tracerHeadersFrom({ 'datadog-meta-lang': 'nodejs' });
-    const mk = (name: string, span: number, parent: number, meta: Record<string, string> = {}) => ({
-      service: 'my-function',
-      name,
-      resource: 'my-function',
-      trace_id: 88n,
-      span_id: span,
-      parent_id: parent,
-      start: BigInt(ev.T0_NS),
-      duration: 5,
-      error: 0,
-      meta,
-      metrics: {},
-      type: 'serverless',
-    });
+    const mk = tracerSpans(88n);
     // As datadog-lambda-js sends it: aws.lambda.load under the inferred span, beside aws.lambda.
     const firstTrace = () => [
       [
