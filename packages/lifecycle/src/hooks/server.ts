@@ -8,6 +8,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { closeNow, listen } from '../http-listen.js';
 import type {
   InvocationError,
   LifecycleEvent,
@@ -155,13 +156,7 @@ export class HooksServer {
       });
     });
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port ?? DEFAULT_HOOKS_PORT, this.options.host ?? '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listen(server, this.options.port ?? DEFAULT_HOOKS_PORT, this.options.host ?? '127.0.0.1');
     return this.port;
   }
 
@@ -169,8 +164,7 @@ export class HooksServer {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeNow(server);
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {

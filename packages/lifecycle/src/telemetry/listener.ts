@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { closeNow, listen } from '../http-listen.js';
 import { errorMessage, type Logger, noopLogger, OnceLogger } from '../logger.js';
 import { parseTelemetryEvent, type TelemetryEvent } from './events.js';
 
@@ -64,13 +65,7 @@ export class TelemetryListener {
     const server = createServer((req, res) => this.handle(req, res));
     server.keepAliveTimeout = 60_000;
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port ?? DEFAULT_TELEMETRY_PORT, this.options.host ?? '0.0.0.0', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listen(server, this.options.port ?? DEFAULT_TELEMETRY_PORT, this.options.host ?? '0.0.0.0');
     return this.port;
   }
 
@@ -78,8 +73,7 @@ export class TelemetryListener {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeNow(server);
     this.drain();
   }
 
