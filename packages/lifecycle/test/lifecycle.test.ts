@@ -105,7 +105,7 @@ describe('Lifecycle', () => {
       },
     ]);
     await until(() => t.events.some((e) => e.type === 'report'));
-    t.api.push({ eventType: 'SHUTDOWN', shutdownReason: 'spindown', deadlineMs: Date.now() + 2000 });
+    t.api.pushShutdown();
     expect(await running).toMatchObject({ eventType: 'SHUTDOWN', shutdownReason: 'spindown' });
     expect(t.lc.state).toBe('shutdown');
     const names = t.samples.map((s) => s.name.replace('aws.lambda.enhanced.', ''));
@@ -149,7 +149,7 @@ describe('Lifecycle', () => {
     t.api.failNext = 2;
     const running = t.lc.run();
     await t.api.waitNextCalls(3);
-    t.api.push({ eventType: 'SHUTDOWN', shutdownReason: 'spindown', deadlineMs: Date.now() + 2000 });
+    t.api.pushShutdown();
     expect(await running).toMatchObject({ shutdownReason: 'spindown' });
   });
 
@@ -169,21 +169,11 @@ describe('Lifecycle', () => {
     expect(started.state).toBe('idle');
     const running = t.lc.run();
     await t.api.waitNextCalls(1);
-    t.api.push({
-      eventType: 'INVOKE',
-      requestId: 'r1',
-      deadlineMs: Date.now() + 3000,
-      invokedFunctionArn: 'arn',
-    });
+    t.api.pushInvoke('r1');
     await t.api.waitNextCalls(2);
-    t.api.push({
-      eventType: 'INVOKE',
-      requestId: 'r2',
-      deadlineMs: Date.now() + 3000,
-      invokedFunctionArn: 'arn',
-    });
+    t.api.pushInvoke('r2');
     await t.api.waitNextCalls(3);
-    t.api.push({ eventType: 'SHUTDOWN', shutdownReason: 'spindown', deadlineMs: Date.now() + 2000 });
+    t.api.pushShutdown();
     await running;
     expect(t.logs.filter((l) => l.includes('falling back'))).toHaveLength(1);
     expect(t.events.filter((e) => e.type === 'invocationStart')).toEqual([]);
@@ -200,15 +190,10 @@ describe('Lifecycle', () => {
     });
     for (let i = 1; i <= 3; i++) {
       await t.api.waitNextCalls(i);
-      t.api.push({
-        eventType: 'INVOKE',
-        requestId: `r${i}`,
-        deadlineMs: Date.now() + 3000,
-        invokedFunctionArn: 'arn',
-      });
+      t.api.pushInvoke(`r${i}`);
     }
     await t.api.waitNextCalls(4);
-    t.api.push({ eventType: 'SHUTDOWN', shutdownReason: 'spindown', deadlineMs: Date.now() + 2000 });
+    t.api.pushShutdown();
     await running;
     expect(t.logs.filter((l) => l.includes('falling back') && l.includes('flush exploded'))).toHaveLength(1);
     expect(t.lc.state).toBe('shutdown');
@@ -223,17 +208,12 @@ describe('Lifecycle', () => {
     expect((await t.lc.start()).telemetry).toBe('not-supported');
     const running = t.lc.run();
     await t.api.waitNextCalls(1);
-    t.api.push({
-      eventType: 'INVOKE',
-      requestId: 'r1',
-      deadlineMs: Date.now() + 3000,
-      invokedFunctionArn: 'arn',
-    });
+    t.api.pushInvoke('r1');
     await t.api.waitNextCalls(2);
     expect(t.samples.filter((s) => s.name === 'aws.lambda.enhanced.invocations').map((s) => s.tags)).toEqual([
       ['cold_start:true'],
     ]);
-    t.api.push({ eventType: 'SHUTDOWN', shutdownReason: 'spindown', deadlineMs: Date.now() + 2000 });
+    t.api.pushShutdown();
     await running;
   });
 
@@ -326,7 +306,7 @@ describe('the example extension, as a child process built from dist', () => {
       },
     ]);
     await until(() => lines.some((l) => (l['event'] as { type?: string } | undefined)?.type === 'report'));
-    api.push({ eventType: 'SHUTDOWN', shutdownReason: 'spindown', deadlineMs: Date.now() + 2000 });
+    api.pushShutdown();
     const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
     expect(code).toBe(0);
     const sampleNames = lines.filter((l) => l['sample']).map((l) => (l['sample'] as { name: string }).name);

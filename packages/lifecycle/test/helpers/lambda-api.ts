@@ -123,6 +123,16 @@ export class FakeLambdaApi {
     else this.events.push(event);
   }
 
+  /** Queues an INVOKE for `requestId` whose deadline is `deadlineInMs` from now. */
+  pushInvoke(requestId: string, deadlineInMs = 3000, invokedFunctionArn = 'arn'): void {
+    this.push({ eventType: 'INVOKE', requestId, deadlineMs: Date.now() + deadlineInMs, invokedFunctionArn });
+  }
+
+  /** Queues a SHUTDOWN whose deadline is 2 s from now. */
+  pushShutdown(shutdownReason = 'spindown'): void {
+    this.push({ eventType: 'SHUTDOWN', shutdownReason, deadlineMs: Date.now() + 2000 });
+  }
+
   get pendingNext(): number {
     return this.waiting.length;
   }
