@@ -239,4 +239,16 @@ describe('chunk arena', () => {
     expect(arena.bytes).toBe(2 * 128 * 1024);
     expect(arena.take(10).buffer).toBe(x.buffer);
   });
+
+  it('fills a slab’s tail with a later, smaller chunk', () => {
+    const arena = new ChunkArena();
+    const first = [1, 2, 3, 4].map(() => arena.take(30_000));
+    expect(new Set(first.map((c) => c.buffer)).size).toBe(1);
+    // does not fit in the first slab's tail: a second slab
+    const second = arena.take(20_000);
+    expect(second.buffer).not.toBe(first[0]!.buffer);
+    const small = arena.take(5_000);
+    expect(small.buffer).toBe(first[0]!.buffer);
+    expect(small.byteOffset).toBe(first[0]!.byteOffset + 120_000);
+  });
 });
