@@ -1,5 +1,7 @@
 // The trace pipeline behind the receiver: decode results in, processed and encoded payloads out.
 // Holds a bounded buffer of encoded tracer payloads between flushes; the app decides when to flush.
+
+import { ChunkArena } from './chunk-arena.js';
 import type { TraceIntakeOptions } from './config.js';
 import { DecodeError, decodeV04 } from './decode.js';
 import { type EncodedTracerPayload, encodeAgentPayloads, encodeTracerPayloadChunks } from './encode.js';
@@ -118,6 +120,8 @@ export class TraceAgent {
   };
   readonly log: RateLimitedLog;
   private buffer: EncodedTracerPayload[] = [];
+  /** The bytes of the buffered chunks, carved again after each flush. */
+  private readonly arena = new ChunkArena();
   /** Tracer requests waiting for the cold start to be known (released by it, or by the next flush). */
   private held: Array<{ traces: Span[][]; header: TracerHeaders; spans: number }> = [];
   private heldSpans = 0;
@@ -209,9 +213,11 @@ export class TraceAgent {
   /**
    * The v0.3/v0.4 msgpack body of one tracer request: transcoded (transcode-v04.ts) when processing
    * allows it and the body is of the usual shapes, decoded otherwise, with the same result. Throws a
-   * DecodeError for a body that is not a trace payload; returns as handleTraces does.
+   * DecodeError for a body that is not a trace payload; returns as handleTraces does. `lent`: the
+   * bytes are reused once this returns. Transcoding keeps nothing of them; decoded spans may hold
+   * views into their body (meta_struct) and may wait for the cold start, so they decode a copy.
    */
-  handleV04(body: Uint8Array, header: TracerHeaders): boolean {
+  handleV04(body: Uint8Array, header: TracerHeaders, lent = false): boolean {
     const t = this.transcoderNow();
     const traces = t?.transcode(body);
     if (traces !== undefined && !this.invocations?.wantsColdStartFirst(traces)) {
@@ -220,7 +226,7 @@ export class TraceAgent {
     }
     let decoded: Span[][];
     try {
-      decoded = decodeV04(body);
+      decoded = decodeV04(lent ? Uint8Array.prototype.slice.call(body) : body);
     } catch (err) {
       throw err instanceof DecodeError ? err : new DecodeError(`decode failed: ${(err as Error).message}`);
     }
@@ -286,7 +292,7 @@ export class TraceAgent {
       this.counters.chunksDroppedByPriority += before - payload.chunks.length;
       if (payload.chunks.length === 0) return;
     }
-    const enc = encodeTracerPayloadChunks(payload, staged);
+    const enc = encodeTracerPayloadChunks(payload, staged, this.arena);
     this.buffer.push(enc);
     for (const n of enc.spansPerChunk) this.bufferedSpans += n;
   }
@@ -321,6 +327,8 @@ export class TraceAgent {
       out.push(...encodeAgentPayloads(this.buffer, o));
       this.buffer = [];
       this.bufferedSpans = 0;
+      // every chunk is in the payloads' bodies now, and nothing else reads them
+      this.arena.reset();
     }
     const statsBase = { agentHostname: '', agentEnv: this.opts.env ?? '', agentVersion: this.agentVersion };
     if (this.clientStats.length > 0) {

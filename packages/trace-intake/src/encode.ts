@@ -1,6 +1,7 @@
 // AgentPayload protobuf (wire-protocols E.1) for `/api/v0.2/traces`: the chunks with SpanWriter, the
 // envelope (AgentPayload, TracerPayload) straight into one buffer of its exact size, since every
 // part's length is known before it is written; 64-bit ids go out exact.
+import type { ChunkArena } from './chunk-arena.js';
 import { SpanWriter } from './span-writer.js';
 import type { OutgoingPayload, TraceChunk, TracerPayload } from './types.js';
 
@@ -114,27 +115,42 @@ class ExactWriter {
   }
 }
 
-/** `staged`: the stage of a transcoded request, whose spans' unwatched meta it holds (StagedSpan). */
-export function encodeTracerPayloadChunks(p: TracerPayload, staged?: Uint8Array): EncodedTracerPayload {
+/**
+ * `staged`: the stage of a transcoded request, whose spans' unwatched meta it holds (StagedSpan).
+ * `arena`: where the chunks are kept (see ChunkArena: they are valid until its next reset).
+ */
+export function encodeTracerPayloadChunks(
+  p: TracerPayload,
+  staged?: Uint8Array,
+  arena?: ChunkArena,
+): EncodedTracerPayload {
   const { chunks, header, tags, ...fields } = p;
   // A snapshot: the envelope is written later at exactly the size computed now, so nothing may change
   // the header or tags in between.
   const rest: Omit<TracerPayload, 'chunks'> = { ...fields, header: { ...header } };
   if (tags) rest.tags = { ...tags };
-  const enc = chunkWriter.chunks(chunks, staged);
+  const enc = chunkWriter.chunks(chunks, staged, arena);
   let size = headerSize(rest);
   for (const c of enc) size += fieldLen(c.length);
   return { payload: rest, chunks: enc, spansPerChunk: chunks.map((c) => c.spans.length), size };
 }
 
-function writeTracerPayload(w: ExactWriter, e: EncodedTracerPayload): void {
+/** `starts`: where each chunk's bytes are written, when given. */
+function writeTracerPayload(w: ExactWriter, e: EncodedTracerPayload, starts?: Uint32Array): void {
   const p = e.payload;
   w.str(1, p.header.containerId);
   w.str(2, p.header.lang);
   w.str(3, p.header.langVersion);
   w.str(4, p.header.tracerVersion);
   w.str(5, p.runtimeId);
-  for (const c of e.chunks) w.bytes(6, c);
+  for (let i = 0; i < e.chunks.length; i++) {
+    const c = e.chunks[i]!;
+    w.buf[w.pos++] = tag(6, 2);
+    w.varint(c.length);
+    if (starts) starts[i] = w.pos;
+    w.buf.set(c, w.pos);
+    w.pos += c.length;
+  }
   w.strMap(7, p.tags);
   w.str(8, p.env);
   w.str(9, p.hostname);
@@ -159,7 +175,12 @@ export interface AgentPayloadOptions {
   maxBytes?: number;
 }
 
-function agentPayloadBody(parts: EncodedTracerPayload[], o: AgentPayloadOptions): Uint8Array {
+/** `starts[i]`: filled with where the chunks of `parts[i]` are in the body. */
+function agentPayloadBody(
+  parts: EncodedTracerPayload[],
+  o: AgentPayloadOptions,
+  starts?: Uint32Array[],
+): Uint8Array {
   let size = strLen(o.hostName) + strLen(o.env) + mapLen(o.tags) + strLen(o.agentVersion);
   for (const p of parts) size += fieldLen(p.size);
   if (o.targetTPS) size += 9;
@@ -167,10 +188,11 @@ function agentPayloadBody(parts: EncodedTracerPayload[], o: AgentPayloadOptions)
   const w = new ExactWriter(size);
   w.str(1, o.hostName);
   w.str(2, o.env);
-  for (const p of parts) {
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
     w.buf[w.pos++] = tag(5, 2);
     w.varint(p.size);
-    writeTracerPayload(w, p);
+    writeTracerPayload(w, p, starts?.[i]);
   }
   w.strMap(6, o.tags);
   w.str(7, o.agentVersion);
@@ -199,13 +221,34 @@ function headersFor(parts: EncodedTracerPayload[]): Record<string, string> {
 const spansOf = (e: EncodedTracerPayload) => e.spansPerChunk.reduce((a, b) => a + b, 0);
 
 function toOutgoing(parts: EncodedTracerPayload[], o: AgentPayloadOptions): OutgoingPayload {
+  const starts = parts.map((p) => new Uint32Array(p.chunks.length));
+  const body = agentPayloadBody(parts, o, starts);
+  // Split finds the chunks in the body, which the payload holds anyway: the chunks given here may
+  // be overwritten once this returns (ChunkArena), and a payload waiting for a retry keeps no
+  // second copy of its bytes.
+  const shapes = parts.map((p, i) => ({
+    payload: p.payload,
+    spansPerChunk: p.spansPerChunk,
+    size: p.size,
+    starts: starts[i]!,
+    lengths: Uint32Array.from(p.chunks, (c) => c.length),
+  }));
   return {
     kind: 'traces',
-    body: agentPayloadBody(parts, o),
+    body,
     contentType: 'application/x-protobuf',
     headers: headersFor(parts),
     items: parts.reduce((n, p) => n + spansOf(p), 0),
-    split: () => splitParts(parts, o),
+    split: () =>
+      splitParts(
+        shapes.map((s) => ({
+          payload: s.payload,
+          chunks: Array.from(s.starts, (at, k) => body.subarray(at, at + s.lengths[k]!)),
+          spansPerChunk: s.spansPerChunk,
+          size: s.size,
+        })),
+        o,
+      ),
   };
 }
 

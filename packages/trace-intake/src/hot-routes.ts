@@ -5,7 +5,7 @@
 // OPTIONS, parameters in the content type, the server closing) goes to fastify unchanged, which
 // still has the same routes and answers them the same way.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readBody } from './body.js';
+import { BodyBuffers, readBody } from './body.js';
 
 export type TraceVersion = 'v0.3' | 'v0.4' | 'v0.5';
 
@@ -23,7 +23,11 @@ export interface HotRoutes {
   limit: number;
   /** Headers every answer carries (the agent's version and state), as [name, value]. */
   headers: readonly (readonly [string, string])[];
-  serve(version: TraceVersion, req: IncomingMessage, body: Buffer): Answer;
+  /**
+   * `lent`: the body is in a buffer that the next request reuses once this returns, so nothing may
+   * keep the body or a view of it.
+   */
+  serve(version: TraceVersion, req: IncomingMessage, body: Buffer, lent: boolean): Answer;
   /** The answer to a body that could not be read (413, 400), counted and logged by the caller. */
   failed(req: IncomingMessage, err: Error & { statusCode?: number }): Answer;
   /** The answer when serving itself threw: the request must still be answered. */
@@ -35,6 +39,7 @@ const PLAIN_MEDIA_TYPE = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+\/[A-Za-z0-9!#$%&'*+.^_`|~
 
 /** Serves `req` and returns true when it is one of the hot routes; false leaves it to fastify. */
 export function hotRouteListener(routes: HotRoutes): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const buffers = new BodyBuffers();
   const write = (res: ServerResponse, a: Answer) => {
     const head: Record<string, string | number> = {};
     if (a.close) head.connection = 'close';
@@ -51,15 +56,17 @@ export function hotRouteListener(routes: HotRoutes): (req: IncomingMessage, res:
     if (version === undefined || (req.method !== 'PUT' && req.method !== 'POST')) return false;
     const ct = req.headers['content-type'];
     if (ct !== undefined && !PLAIN_MEDIA_TYPE.test(ct)) return false;
-    readBody(req, req.headers['content-length'], routes.limit, (err, body) => {
+    const done = (err: Error | null, body?: Buffer, lent?: Buffer) => {
       let answer: Answer;
       try {
-        answer = err ? routes.failed(req, err) : routes.serve(version, req, body!);
+        answer = err ? routes.failed(req, err) : routes.serve(version, req, body!, lent !== undefined);
       } catch (e) {
         answer = routes.crashed(req, e);
       }
+      if (lent) buffers.give(lent);
       if (!res.headersSent && !res.destroyed) write(res, answer);
-    });
+    };
+    readBody(req, req.headers['content-length'], routes.limit, done, buffers);
     return true;
   };
 }

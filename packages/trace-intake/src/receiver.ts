@@ -237,6 +237,7 @@ export function createTraceReceiver(agent: TraceAgent, opts: ReceiverOptions): T
     version: TraceVersion,
     req: { method?: string; url?: string; headers: IncomingMessage['headers'] },
     body: Buffer,
+    lent = false,
   ): Answer => {
     agent.counters.requests++;
     const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
@@ -246,7 +247,8 @@ export function createTraceReceiver(agent: TraceAgent, opts: ReceiverOptions): T
       agent.log.warn('decode', `${req.method} ${req.url}: ${msg} (${body.length} bytes)`);
       return text(400, `${msg}\n`);
     };
-    // v0.5 and JSON are decoded here; v0.3/v0.4 msgpack goes to the agent as bytes (handleV04)
+    // v0.5 and JSON are decoded here into strings and numbers, nothing of the body kept; v0.3/v0.4
+    // msgpack goes to the agent as bytes (handleV04), told whether the bytes are lent
     let traces: Span[][] | undefined;
     try {
       if (version === 'v0.5') traces = decodeV05(body);
@@ -257,7 +259,7 @@ export function createTraceReceiver(agent: TraceAgent, opts: ReceiverOptions): T
     let accepted: boolean;
     try {
       const header = tracerHeadersFrom(req.headers);
-      accepted = traces ? agent.handleTraces(traces, header) : agent.handleV04(body, header);
+      accepted = traces ? agent.handleTraces(traces, header) : agent.handleV04(body, header, lent);
     } catch (err) {
       if (err instanceof DecodeError) return badBody(err);
       agent.log.warn('process', `${req.method} ${req.url}: processing failed: ${(err as Error).message}`);

@@ -1,6 +1,7 @@
 // A protobuf writer specialised for the hot path (TraceChunk and Span messages): one growing buffer,
 // ASCII strings copied without a UTF-8 encoder call, nested lengths patched in place. The envelope
 // (AgentPayload, TracerPayload) is written by encode.ts; tests decode both with an independent schema.
+import type { ChunkArena } from './chunk-arena.js';
 import type { StagedSpan } from './decode-v04.js';
 import { GrowBuffer } from './grow-buffer.js';
 import { split64 } from './ids.js';
@@ -477,18 +478,28 @@ export class SpanWriter extends GrowBuffer {
   }
 
   /** Several TraceChunk messages: views of one copy (one allocation per tracer request, not per chunk). */
-  chunks(cs: TraceChunk[], staged?: Uint8Array): Uint8Array[] {
+  /** `arena`: where the chunks are kept (each in its own place); without one, one buffer of their size. */
+  chunks(cs: TraceChunk[], staged?: Uint8Array, arena?: ChunkArena): Uint8Array[] {
     this.pos = 0;
     const ends = new Array<number>(cs.length);
     for (let i = 0; i < cs.length; i++) {
       this.writeChunk(cs[i]!, staged);
       ends[i] = this.pos;
     }
+    const out = new Array<Uint8Array>(cs.length);
+    let start = 0;
+    if (arena) {
+      for (let i = 0; i < cs.length; i++) {
+        const into = arena.take(ends[i]! - start);
+        this.buf.copy(into, 0, start, ends[i]);
+        out[i] = into;
+        start = ends[i]!;
+      }
+      return out;
+    }
     // not zero-filled: every byte is overwritten by the copy
     const all = Buffer.allocUnsafe(this.pos);
     this.buf.copy(all, 0, 0, this.pos);
-    const out = new Array<Uint8Array>(cs.length);
-    let start = 0;
     for (let i = 0; i < cs.length; i++) {
       out[i] = all.subarray(start, ends[i]);
       start = ends[i]!;
