@@ -17,30 +17,45 @@ export interface BufferOptions {
 export const DEFAULT_MAX_BUFFERED_EVENTS = 200_000;
 export const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 
-// Events are written as UTF-8 into large off-heap chunks as they arrive: the JS string of each
-// event dies young, and what waits for the flush costs the garbage collector nothing.
-const CHUNK_BYTES = 4 * 1024 * 1024;
+// Events are written as UTF-8 straight into the body of the batch they will ship in (`[e1,e2,…`),
+// cut by the intake's limits as they arrive: the JS string of each event dies young, what waits for
+// the flush is off-heap, and the flush hands the bodies out as they are, without copying them.
+const FIRST_BODY_BYTES = 256 * 1024;
+// A full batch's body is at most this big, plus room for a group being written when it fills.
+const MAX_BODY_BYTES = MAX_BATCH_BYTES + (MAX_BATCH_BYTES >>> 3);
 const GROUP_EVENTS = 64;
 const GROUP_CHARS = 256 * 1024;
 
+/** One batch's body as written so far: `[`, its events, the commas between them (no `]` yet). */
+interface Body {
+  buf: Buffer;
+  /** Bytes written. */
+  used: number;
+  /** Each event's UTF-8 size. */
+  sizes: number[];
+}
+
 /**
- * The bounded store between intake and flush: serialised events in arrival order. When full, new
- * events are dropped and counted (the count is logged, rate-limited, and readable in `dropped`).
+ * The bounded store between intake and flush: serialised events in arrival order, already in the
+ * batches they will ship in. When full, new events are dropped and counted (the count is logged,
+ * rate-limited, and readable in `dropped`).
  */
 export class LogBuffer {
   readonly maxEvents: number;
   readonly maxBytes: number;
-  private chunks: Buffer[] = [];
-  private chunk: Buffer | undefined;
-  private used = 0;
+  /** Full batches, oldest first; then the one being filled. */
+  private full: Body[] = [];
+  private open: Body | undefined;
+  /** A body's buffer the last flush copied out of, for the next body. */
   private spare: Buffer | undefined;
-  /** Per event: chunk index, start in the chunk, byte length. */
-  private chunkOf: number[] = [];
-  private startOf: number[] = [];
-  private sizeOf: number[] = [];
+  /** The size a new body starts at: what the last full batch needed, and some. */
+  private capacity = FIRST_BODY_BYTES;
+  private count = 0;
   private heldBytes = 0;
   private droppedCount = 0;
   private readonly warn: RateLimitedLog | undefined;
+  private pending: string[] = [];
+  private pendingChars = 0;
 
   constructor(options: BufferOptions = {}) {
     this.maxEvents = options.maxBufferedEvents ?? DEFAULT_MAX_BUFFERED_EVENTS;
@@ -48,47 +63,47 @@ export class LogBuffer {
     this.warn = options.logger ? new RateLimitedLog(options.logger, 10_000, options.now) : undefined;
   }
 
-  private pending: string[] = [];
-  private pendingChars = 0;
-
   /** Adds an event; `false` (and a counted drop) when the buffer is full. */
   push(event: EncodedEvent): boolean {
     const { json } = event;
     const length = event.parts ? (event.length ?? 0) : json.length;
     // A string of n UTF-16 units is at least n UTF-8 bytes: the exact count comes at commit.
     if (
-      this.sizeOf.length + this.pending.length >= this.maxEvents ||
+      this.count + this.pending.length >= this.maxEvents ||
       this.heldBytes + this.pendingChars + length > this.maxBytes
     ) {
       return this.drop();
     }
     if (event.parts) return this.writeParts(event.parts, event.bytes >= 0 ? event.bytes : length * 3);
-    this.pending.push(json);
+    const pending = this.pending;
+    pending.push(json);
     this.pendingChars += json.length;
-    if (this.pending.length >= GROUP_EVENTS || this.pendingChars >= GROUP_CHARS) this.commit();
+    if (
+      pending.length >= GROUP_EVENTS ||
+      this.pendingChars >= GROUP_CHARS ||
+      // A group that ends where the batch fills needs no move into the next batch.
+      (this.open !== undefined && this.open.sizes.length + pending.length === MAX_BATCH_EVENTS)
+    ) {
+      this.commit();
+    }
     return true;
   }
 
-  /** A large event: its pieces are written straight into the chunk, never joined into one string. */
+  /** A large event: its pieces are written straight into the body, never joined into one string. */
   private writeParts(parts: readonly string[], worst: number): boolean {
     this.commit();
-    if (!this.chunk || this.chunk.length - this.used < worst + 1) this.newChunk(worst + 1);
-    const chunk = this.chunk!;
+    const body = this.bodyFor(worst + 2);
+    const at = this.eventStart(body);
+    this.reserve(body, at, at + worst + 1);
+    const buf = body.buf;
     let n = 0;
-    for (const p of parts) n += chunk.write(p, this.used + n, 'utf8');
-    if (this.heldBytes + n > this.maxBytes) return this.drop();
-    this.chunkOf.push(this.chunks.length - 1);
-    this.startOf.push(this.used);
-    this.sizeOf.push(n);
-    chunk[this.used + n] = 0x2c;
-    this.used += n + 1;
-    this.heldBytes += n;
-    return true;
+    for (const p of parts) n += buf.write(p, at + n, 'utf8');
+    return this.place(body, at, at + n, [n]) === 1;
   }
 
   /**
-   * Writes the pending events into the chunk with one UTF-8 write (one native call per group, not
-   * per event); every event is followed by a comma, so a batch later is one copy per chunk.
+   * Writes the pending events into the open body with one UTF-8 write (one native call per group,
+   * not per event), separated by commas as the body has them.
    */
   private commit(): void {
     const pending = this.pending;
@@ -97,28 +112,106 @@ export class LogBuffer {
     this.pending = [];
     this.pendingChars = 0;
     const text = count === 1 ? pending[0]! : pending.join(',');
-    const worst = text.length * 3 + 1;
-    if (!this.chunk || this.chunk.length - this.used < worst) this.newChunk(worst);
-    const chunk = this.chunk!;
-    const n = chunk.write(text, this.used, 'utf8');
-    chunk[this.used + n] = 0x2c;
+    const body = this.bodyFor(text.length * 3 + 2);
+    const at = this.eventStart(body);
+    const n = this.writeText(body, at, text);
     const ascii = n === text.length;
-    const chunkIndex = this.chunks.length - 1;
-    let at = this.used;
-    for (let i = 0; i < count; i++) {
-      const size = ascii ? pending[i]!.length : Buffer.byteLength(pending[i]!);
+    const sizes: number[] = new Array(count);
+    for (let i = 0; i < count; i++) sizes[i] = ascii ? pending[i]!.length : Buffer.byteLength(pending[i]!);
+    this.place(body, at, at + n, sizes);
+  }
+
+  /** The body the next events go into: the open one, unless it has its 1000 events. */
+  private bodyFor(atLeast: number): Body {
+    const open = this.open;
+    if (open === undefined) return this.newBody(atLeast);
+    return open.sizes.length >= MAX_BATCH_EVENTS ? this.nextBody(atLeast) : open;
+  }
+
+  /** Where the body's next event starts: after its `[`, or after a comma following its last event. */
+  private eventStart(body: Body): number {
+    if (body.sizes.length === 0) return body.used;
+    body.buf[body.used] = 0x2c; // ,
+    return body.used + 1;
+  }
+
+  /** Writes `text` at `at`, growing the body if it may not fit; the UTF-8 bytes written. */
+  private writeText(body: Body, at: number, text: string): number {
+    const length = text.length;
+    const free = body.buf.length - at - 1; // a byte stays free for the closing bracket
+    if (free >= length + 4) {
+      const n = body.buf.write(text, at, 'utf8');
+      // A write stops short only where the next character's bytes (4 at most) do not fit.
+      if (free >= length * 3 || n + 4 <= free) return n;
+    }
+    this.reserve(body, at, at + length * 3 + 1);
+    return body.buf.write(text, at, 'utf8');
+  }
+
+  /** Makes the body at least `size` bytes long, keeping its first `keep` bytes. */
+  private reserve(body: Body, keep: number, size: number): void {
+    if (body.buf.length >= size) return;
+    const grown = Buffer.allocUnsafe(Math.max(size, Math.min(body.buf.length * 2, MAX_BODY_BYTES)));
+    body.buf.copy(grown, 0, 0, keep);
+    body.buf = grown;
+  }
+
+  /**
+   * Takes the events just written at `[start, end)` (sizes `sizes`, one comma between each) into
+   * batches: an event that would take its batch past 1000 events or 5 MiB starts the next one (it
+   * and the rest of the group are moved there), and what the buffer's own bound has no room for
+   * is dropped. Returns how many were kept.
+   */
+  private place(first: Body, start: number, end: number, sizes: readonly number[]): number {
+    let body = first;
+    let at = start;
+    let stop = end;
+    for (let i = 0; i < sizes.length; i++) {
+      const size = sizes[i]!;
       if (this.heldBytes + size > this.maxBytes) {
         // Multi-byte text made the group bigger than its estimate: what does not fit is dropped.
-        for (let k = i; k < count; k++) this.drop();
-        break;
+        for (let k = i; k < sizes.length; k++) this.drop();
+        return i;
       }
-      this.chunkOf.push(chunkIndex);
-      this.startOf.push(at);
-      this.sizeOf.push(size);
+      const n = body.sizes.length;
+      // With the closing bracket, the body would be used + 1 + size + 1 bytes.
+      if (n > 0 && (n >= MAX_BATCH_EVENTS || body.used + size + 2 > MAX_BATCH_BYTES)) {
+        const next = this.nextBody(stop - at + 2);
+        body.buf.copy(next.buf, 1, at, stop);
+        stop = 1 + stop - at;
+        at = 1;
+        body = next;
+      }
+      body.sizes.push(size);
+      body.used = at + size;
+      this.count++;
       this.heldBytes += size;
       at += size + 1;
     }
-    this.used = at;
+    return sizes.length;
+  }
+
+  /** The open body is full: it joins the full ones, and a new one opens. */
+  private nextBody(atLeast: number): Body {
+    const done = this.open!;
+    this.full.push(done);
+    this.capacity = Math.min(Math.max(done.used + (done.used >>> 3), FIRST_BODY_BYTES), MAX_BODY_BYTES);
+    return this.newBody(atLeast);
+  }
+
+  private newBody(atLeast: number): Body {
+    const size = Math.max(this.capacity, atLeast);
+    let buf: Buffer;
+    if (this.spare !== undefined && this.spare.length >= size) {
+      buf = this.spare;
+      this.spare = undefined;
+    } else {
+      buf = Buffer.allocUnsafe(size);
+    }
+    buf[0] = 0x5b; // [
+    const body: Body = { buf, used: 1, sizes: [] };
+    this.open = body;
+    return body;
   }
 
   private drop(): false {
@@ -130,21 +223,8 @@ export class LogBuffer {
     return false;
   }
 
-  private newChunk(atLeast: number): void {
-    let c: Buffer;
-    if (atLeast <= CHUNK_BYTES && this.spare) {
-      c = this.spare;
-      this.spare = undefined;
-    } else {
-      c = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, atLeast));
-    }
-    this.chunks.push(c);
-    this.chunk = c;
-    this.used = 0;
-  }
-
   get length(): number {
-    return this.sizeOf.length + this.pending.length;
+    return this.count + this.pending.length;
   }
 
   /** Bytes held (events still waiting for their group write are counted as one byte a character). */
@@ -163,68 +243,73 @@ export class LogBuffer {
    */
   drain(limits: BatchLimits = {}): OutgoingPayload[] {
     this.commit();
-    const count = this.sizeOf.length;
-    if (count === 0) return [];
+    const bodies = this.full;
+    if (this.open !== undefined && this.open.sizes.length > 0) bodies.push(this.open);
+    else if (this.open !== undefined) this.spare = this.open.buf;
+    this.full = [];
+    this.open = undefined;
+    this.count = 0;
+    this.heldBytes = 0;
+    if (bodies.length === 0) return [];
     const maxEvents = limits.maxEvents ?? MAX_BATCH_EVENTS;
     const maxBytes = limits.maxBytes ?? MAX_BATCH_BYTES;
-    const chunks = this.chunks;
-    const chunkOf = this.chunkOf;
-    const startOf = this.startOf;
-    const sizeOf = this.sizeOf;
-    const out: OutgoingPayload[] = [];
-    let first = 0;
-    let bytes = 2;
-    for (let i = 0; i < count; i++) {
-      const add = sizeOf[i]! + (i > first ? 1 : 0);
-      if (i > first && (i - first >= maxEvents || bytes + add > maxBytes)) {
-        out.push(
-          bytesPayload(assemble(chunks, chunkOf, startOf, sizeOf, first, i, bytes), sizeOf.slice(first, i)),
-        );
-        first = i;
-        bytes = 2 + sizeOf[i]!;
-      } else {
-        bytes += add;
-      }
-    }
-    out.push(
-      bytesPayload(assemble(chunks, chunkOf, startOf, sizeOf, first, count, bytes), sizeOf.slice(first)),
-    );
-    // Bodies are copies: keep one standard chunk for the next round, let the rest go.
-    this.spare = chunks.find((c) => c.length === CHUNK_BYTES);
-    this.chunks = [];
-    this.chunk = undefined;
-    this.used = 0;
-    this.chunkOf = [];
-    this.startOf = [];
-    this.sizeOf = [];
-    this.heldBytes = 0;
-    return out;
+    // The bodies were cut by the intake's limits: other limits cut them again, by copying.
+    if (maxEvents !== MAX_BATCH_EVENTS || maxBytes !== MAX_BATCH_BYTES)
+      return recut(bodies, maxEvents, maxBytes);
+    return bodies.map((b) => bytesPayload(this.handOut(b), b.sizes));
+  }
+
+  /**
+   * The body's bytes, closed by its bracket: the buffer itself, unless most of it is unused (a
+   * batch the flush cut short), which is copied out rather than held for as long as it is sent.
+   */
+  private handOut(body: Body): Buffer {
+    const length = body.used + 1;
+    body.buf[body.used] = 0x5d; // ]
+    if (body.buf.length - length <= length >>> 2) return body.buf.subarray(0, length);
+    const copy = Buffer.allocUnsafe(length);
+    body.buf.copy(copy, 0, 0, length);
+    if (this.spare === undefined || this.spare.length < body.buf.length) this.spare = body.buf;
+    return copy;
   }
 }
 
-function assemble(
-  chunks: Buffer[],
-  chunkOf: number[],
-  startOf: number[],
-  sizeOf: number[],
-  from: number,
-  to: number,
-  total: number,
-): Buffer {
-  const body = Buffer.allocUnsafe(total);
-  body[0] = 0x5b; // [
-  let at = 1;
-  let i = from;
-  while (i < to) {
-    const c = chunkOf[i]!;
-    let j = i;
-    while (j + 1 < to && chunkOf[j + 1] === c) j++;
-    if (i > from) body[at++] = 0x2c; // ,
-    at += chunks[c]!.copy(body, at, startOf[i]!, startOf[j]! + sizeOf[j]!);
-    i = j + 1;
+/** Bodies cut again by other limits than the intake's (the greedy cut in arrival order). */
+function recut(bodies: readonly Body[], maxEvents: number, maxBytes: number): OutgoingPayload[] {
+  const out: OutgoingPayload[] = [];
+  // The batch being formed: its events' sizes, and the byte ranges (source, from, to) holding them.
+  let sizes: number[] = [];
+  let ranges: [Buffer, number, number][] = [];
+  let bytes = 2;
+  const emit = (): void => {
+    const body = Buffer.allocUnsafe(bytes);
+    body[0] = 0x5b; // [
+    let at = 1;
+    for (const [buf, from, to] of ranges) {
+      if (at > 1) body[at++] = 0x2c; // ,
+      at += buf.copy(body, at, from, to);
+    }
+    body[at] = 0x5d; // ]
+    out.push(bytesPayload(body, sizes));
+    sizes = [];
+    ranges = [];
+    bytes = 2;
+  };
+  for (const b of bodies) {
+    let at = 1;
+    for (const size of b.sizes) {
+      if (sizes.length > 0 && (sizes.length >= maxEvents || bytes + size + 1 > maxBytes)) emit();
+      const last = ranges[ranges.length - 1];
+      // Events next to each other in one body are copied as one range (the comma comes along).
+      if (last !== undefined && last[0] === b.buf && last[2] === at - 1) last[2] = at + size;
+      else ranges.push([b.buf, at, at + size]);
+      bytes += (sizes.length > 0 ? 1 : 0) + size;
+      sizes.push(size);
+      at += size + 1;
+    }
   }
-  body[at] = 0x5d; // ]
-  return body;
+  if (sizes.length > 0) emit();
+  return out;
 }
 
 /** A payload over an assembled body; `sizes` are its events' byte lengths, so it can split for a 413. */

@@ -1,6 +1,6 @@
 import { quoteJson } from './json-string.js';
 import { MAX_EVENT_BYTES, TRUNCATED_MARKER } from './limits.js';
-import type { LogRecord } from './types.js';
+import type { LogRecord, LogStatus } from './types.js';
 
 /**
  * `lambda`: the real extension's shape, with message, `lambda`, timestamp and status nested in
@@ -55,6 +55,16 @@ const FLAT_RESERVED = new Set([
 ]);
 
 const MILLIS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+const STATUSES: readonly LogStatus[] = ['critical', 'error', 'warn', 'info', 'debug', 'trace'];
+
+/**
+ * `s` as one flat string. A string built by concatenation is a tree of its pieces, which every
+ * later concatenation nests and the batch's write walks node by node: text reused for every event
+ * is flattened once, so each event's string has a few pieces rather than a dozen.
+ */
+function flat(s: string): string {
+  return JSON.parse(JSON.stringify(s)) as string;
+}
 
 /**
  * An epoch-ms timestamp as JSON. Thirteen digits are past the small integers, so `String(ms)` takes
@@ -97,6 +107,8 @@ export class EventEncoder {
   private readonly tags: string;
   private readonly tail: string;
   private readonly tagsJson: string;
+  /** `,"status":"…"` and the tail of an event with no attributes of its own, by status (lambda layout). */
+  private readonly statusTail: Record<string, string> = {};
 
   constructor(options: EncoderOptions) {
     this.layout = options.layout;
@@ -111,6 +123,7 @@ export class EventEncoder {
       this.layout === 'lambda'
         ? `},"hostname":${this.hostJson},"service":${this.serviceJson},"ddtags":${this.tagsJson},"ddsource":${this.sourceJson}}`
         : '';
+    for (const st of STATUSES) this.statusTail[st] = flat(`,"status":"${st}"${this.tail}`);
   }
 
   private tagsFor(extra: string | undefined): string {
@@ -130,6 +143,31 @@ export class EventEncoder {
     return this.lastLambdaHead;
   }
 
+  private lastHeadId: string | null = null;
+  private lastHead = '';
+  private lastSecond = -1;
+  private lastHeadSecond = '';
+
+  /**
+   * The lambda event from after its message up to its timestamp's milliseconds, flat and cached
+   * (`,"lambda":{…},"timestamp":<seconds>`): consecutive events share the request id and mostly
+   * the second. `undefined` for a timestamp written otherwise (see `timestampJson`).
+   */
+  private headThroughSecond(requestId: string | null, ms: number): string | undefined {
+    if (!(ms >= 1e12 && ms < 2_147_483_647_000 && Number.isInteger(ms))) return undefined;
+    const second = Math.floor(ms / 1000);
+    if (requestId !== this.lastHeadId || this.lastHead === '') {
+      this.lastHeadId = requestId;
+      this.lastHead = `${this.lambdaHead(requestId)}},"timestamp":`;
+      this.lastSecond = -1;
+    }
+    if (second !== this.lastSecond) {
+      this.lastSecond = second;
+      this.lastHeadSecond = flat(this.lastHead + second);
+    }
+    return this.lastHeadSecond;
+  }
+
   /** What precedes the message: a constant of the layout. */
   private get before(): string {
     return this.layout === 'lambda' ? LAMBDA_BEFORE : FLAT_BEFORE;
@@ -138,6 +176,17 @@ export class EventEncoder {
   /** The event after its message, kept apart so a large message is never copied into a rope. */
   private after(r: LogRecord, withAttributes: boolean): string {
     if (this.layout === 'lambda') {
+      if (r.lambda === undefined && !r.tags) {
+        const head = this.headThroughSecond(r.requestId, r.timestamp);
+        if (head !== undefined) {
+          const millis = MILLIS[r.timestamp % 1000]!;
+          const attrs = withAttributes
+            ? (r.attributesJson ?? (r.attributes ? attrsJson(r.attributes, LAMBDA_RESERVED) : ''))
+            : '';
+          if (attrs === '') return head + millis + this.statusTail[r.status]!;
+          return `${head}${millis},"status":"${r.status}"${attrs}${this.tail}`;
+        }
+      }
       const lambdaExtra = r.lambda ? attrsJson(r.lambda, LAMBDA_KEYS) : '';
       const attrs = !withAttributes
         ? ''
