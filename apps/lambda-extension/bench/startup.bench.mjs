@@ -12,7 +12,9 @@
 //    first invocations (waiting for `platform.runtimeDone`, Telemetry's 25 ms buffering, and the
 //    intake's answers), compared with the issue's `end` target (null + 25 ms + 3 ms). The dd rows
 //    use the fixed ports: run the bench inside `unshare -n`;
-//  - the extension's RSS after 1000 invocations, and its slope over the second half.
+//  - the extension's RSS after 1000 invocations, and its slope over the second half: over all of it,
+//    and between the flushes that fall into it (each flush encodes what was buffered since the last
+//    one at once, and RSS steps up there), so that the figure says which of the two grows.
 // delta: the difference of the two medians; paired delta: the median of each round's difference.
 // The extension's `/proc` usage sampler reads every process in `/proc`: a handful on Lambda, where
 // the sandbox has a pid namespace of its own (`unshare -n -p -f --mount-proc` gives the bench one).
@@ -26,6 +28,9 @@ import { freePortEnv, layerSizes } from './helpers.mjs';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 15);
 const RSS_INVOCATIONS = Number(process.env.RSS_INVOCATIONS ?? 1000);
+// The RSS run's flush strategy (default: the default strategy, a flush every 20 s after the first 20
+// invocations); e.g. `periodically,1000` puts flushes into the second half, for the slope across them.
+const RSS_FLUSH_STRATEGY = process.env.RSS_FLUSH_STRATEGY;
 const work = mkdtempSync(join(tmpdir(), 'startup-bench-'));
 const FUNCTION_DIR = join(process.cwd(), 'test/fixtures/dd-function');
 // Everything ships to the loopback intake (a real site is unreachable here: retries would grow).
@@ -144,27 +149,68 @@ try {
       taskRoot: join(process.cwd(), 'bench'),
       handler: 'noop.handler',
       extensionsDir,
-      env: { ...env, ...intake.agentEnv(), DD_LOG_LEVEL: 'error' },
+      env: {
+        ...env,
+        ...intake.agentEnv(),
+        DD_LOG_LEVEL: 'error',
+        ...(RSS_FLUSH_STRATEGY ? { DD_SERVERLESS_FLUSH_STRATEGY: RSS_FLUSH_STRATEGY } : {}),
+      },
     });
     const rss = [];
+    // Invocations during which the extension flushed (the intake got a request): the flush encodes
+    // and compresses what was buffered since the last one at once, and RSS steps up there.
+    const flushedAt = new Set();
+    let requests = 0;
+    const stop = intake.onRequest((r) => {
+      if (r.method === 'POST') requests++;
+    });
     try {
       await sandbox.start();
       for (let i = 0; i < RSS_INVOCATIONS; i++) {
+        const before = requests;
         const r = await sandbox.invoke({ n: i });
         rss.push(r.record.extensions[0]?.rssKB ?? 0);
+        if (requests > before) flushedAt.add(i);
       }
     } finally {
+      stop();
       await sandbox.shutdown();
     }
-    const half = rss.slice(rss.length >> 1);
-    // Least-squares slope over the second half, KiB per 100 invocations.
-    const n = half.length;
-    const xs = half.map((_, i) => i);
-    const mx = (n - 1) / 2;
-    const my = half.reduce((a, b) => a + b, 0) / n;
-    const slope =
-      xs.reduce((a, x, i) => a + (x - mx) * (half[i] - my), 0) / xs.reduce((a, x) => a + (x - mx) ** 2, 0);
-    return { last: rss.at(-1), slope: slope * 100 };
+    const from = rss.length >> 1;
+    const half = rss.slice(from);
+    // Least-squares slope over the second half, KiB per 100 invocations: once over all of it, and
+    // once with the stretches between flushes fitted apart (a common slope, an offset each), which
+    // leaves the steps at the flushes out.
+    const segments = [[]];
+    for (let i = 0; i < half.length; i++) {
+      if (flushedAt.has(from + i) && segments.at(-1).length > 0) segments.push([]);
+      segments.at(-1).push([i, half[i]]);
+    }
+    const fit = (groups) => {
+      let num = 0;
+      let den = 0;
+      for (const g of groups) {
+        if (g.length < 2) continue;
+        const mx = g.reduce((a, [x]) => a + x, 0) / g.length;
+        const my = g.reduce((a, [, y]) => a + y, 0) / g.length;
+        for (const [x, y] of g) {
+          num += (x - mx) * (y - my);
+          den += (x - mx) ** 2;
+        }
+      }
+      return den === 0 ? Number.NaN : (num / den) * 100;
+    };
+    const steps = segments.slice(1).map((g, i) => g[0][1] - segments[i].at(-1)[1]);
+    // RSS right after each flush (the flush's own invocation), which holds nothing buffered.
+    const afterFlushes = [...flushedAt].filter((i) => i >= from).map((i) => [i - from, rss[i]]);
+    return {
+      acrossFlushes: afterFlushes.length >= 3 ? fit([afterFlushes]) : Number.NaN,
+      last: rss.at(-1),
+      slope: fit([half.map((y, i) => [i, y])]),
+      betweenFlushes: fit(segments),
+      flushes: steps.length,
+      steps: steps.reduce((a, b) => a + b, 0),
+    };
   }
   const rNull = await rssRun('null');
   const rOurs = await rssRun('ours');
@@ -180,7 +226,23 @@ try {
         '≤ 1.6×',
       ],
       ['slope, 2nd half (KiB / 100 inv.)', rNull.slope.toFixed(1), rOurs.slope.toFixed(1), '', 'no growth'],
+      [
+        'slope between flushes, 2nd half',
+        rNull.betweenFlushes.toFixed(1),
+        rOurs.betweenFlushes.toFixed(1),
+        '',
+        'no growth',
+      ],
     ],
+  );
+  console.log(
+    `flush strategy ${RSS_FLUSH_STRATEGY ?? 'default (every 20 s after the first 20 invocations)'}: ` +
+      `${rOurs.flushes} flushes in the 2nd half, RSS steps at them ${rOurs.steps.toFixed(0)} KiB in all; ` +
+      `slope of the RSS right after each flush ${
+        Number.isNaN(rOurs.acrossFlushes)
+          ? 'n/a (fewer than 3)'
+          : `${rOurs.acrossFlushes.toFixed(1)} KiB / 100 inv.`
+      } (between flushes, what waits for the next one is buffered)`,
   );
 
   const sizes = layerSizes(work, join(work, 'opt'));

@@ -296,6 +296,7 @@ export async function run(options: RunOptions): Promise<void> {
     if (collectIfGrown) setImmediate(collectIfGrown);
   };
   const afterFirstNext = firstNextSent(FIRST_NEXT_WAIT_MS);
+  let waitsForRuntimeDone: typeof import('./flush-driver.js').waitsForRuntimeDone | undefined;
   const loaded =
     idle === undefined && early
       ? afterFirstNext
@@ -337,7 +338,9 @@ export async function run(options: RunOptions): Promise<void> {
         deadlineMs: event.deadlineMs,
         requestId: event.requestId,
       });
-      const { waitsForRuntimeDone } = await import('./flush-driver.js');
+      // Looked up once: an import per invocation is a few more turns of the microtask queue
+      // before `next`.
+      waitsForRuntimeDone ??= (await import('./flush-driver.js')).waitsForRuntimeDone;
       if (!waitsForRuntimeDone(decisions)) return whenIdle();
       await lifecycle.processor.waitForRuntimeDone(
         event.requestId,

@@ -113,14 +113,15 @@ export async function loadComponents(
   // Telemetry that arrived before this loaded is replayed by the agent through `ingestTelemetry`.
 
   const statsdConfig = dogstatsd.fromEnv(env, logger);
-  const aggregator = new dogstatsd.Aggregator({
+  const aggregatorOptions = {
     ...statsdConfig.aggregator,
     globalTags: [
       ...(statsdConfig.aggregator.globalTags ?? []),
       ...Object.entries(tags).map(([k, v]) => `${k}:${v}`),
     ],
     logger,
-  });
+  };
+  const aggregator = new dogstatsd.Aggregator(aggregatorOptions);
   const maxDatagram = statsdConfig.bufferSize;
   try {
     early.dogstatsd.socket.setRecvBufferSize(statsdConfig.recvBufferSize);
@@ -162,35 +163,44 @@ export async function loadComponents(
   const flushAll = async (force: boolean): Promise<FlushOutcome> => {
     const t0 = performance.now();
     countKernelDrops();
-    // Every bucket, closed or not: a frozen or shut-down sandbox may never come back for the rest.
-    const metrics = await dogstatsd.flushPayloads(aggregator, { all: true });
-    const payloads = [
-      ...(metrics as ForwarderPayload[]),
-      ...agent.flush(force).map(toForwarder),
-      ...logs.flush({ final: force }),
-    ];
-    if (forwarder.apiKeyState === 'failed') {
-      // Nothing can be sent: dropped here and counted, rather than once per payload by the forwarder.
-      counts.droppedPayloads += payloads.length;
-      for (const p of payloads) counts.droppedItems += p.items ?? 0;
-      onApiKeyFailed();
-      return 'success';
-    }
     // The strategy bounds how long a blocking flush holds `next`; this bounds the requests.
     const budgetMs =
       force && shutdownDeadline !== undefined
         ? Math.max(50, shutdownDeadline - Date.now() - 100)
         : flushTimeoutS * 1000;
+    const options = { signal: AbortSignal.timeout(budgetMs), blocking: true };
+    const sends: Promise<FlushResult>[] = [];
+    let built = 0;
+    const ship = (payloads: ForwarderPayload[]) => {
+      built += payloads.length;
+      if (forwarder.apiKeyState === 'failed') {
+        // Nothing can be sent: dropped here and counted, rather than once per payload by the forwarder.
+        counts.droppedPayloads += payloads.length;
+        for (const p of payloads) counts.droppedItems += p.items ?? 0;
+        onApiKeyFailed();
+      } else sends.push(forwarder.flush(payloads, options));
+    };
+    // Traces and logs are ready-made and go out first (with what waits in the retry buffer); the
+    // metrics' encoding, the longest part, then runs while those are on the wire.
+    ship([...agent.flush(force).map(toForwarder), ...logs.flush({ final: force })]);
+    // One turn of the loop, for their requests to be written before the encoding takes the thread.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    // Every bucket, closed or not: a frozen or shut-down sandbox may never come back for the rest.
+    const metrics = (await dogstatsd.flushPayloads(aggregator, { all: true })) as ForwarderPayload[];
+    if (metrics.length > 0) ship(metrics);
     const t1 = performance.now();
-    const result = await forwarder.flush(payloads, { signal: AbortSignal.timeout(budgetMs), blocking: true });
-    const t2 = performance.now();
+    const results = await Promise.all(sends);
     if (debug) {
       logger.debug(
-        `flush: ${payloads.length} payloads built in ${(t1 - t0).toFixed(1)} ms, sent in ${(t2 - t1).toFixed(1)} ms`,
+        `flush: ${built} payloads built and handed over in ${(t1 - t0).toFixed(1)} ms, all sent in ${(performance.now() - t0).toFixed(1)} ms`,
       );
     }
-    const dropped = Object.values(result.dropped).reduce((a, b) => a + (b ?? 0), 0);
-    return dropped > 0 || result.buffered > 0 ? 'partial' : 'success';
+    let incomplete = false;
+    for (const result of results) {
+      for (const n of Object.values(result.dropped)) if ((n ?? 0) > 0) incomplete = true;
+      if (result.buffered > 0) incomplete = true;
+    }
+    return incomplete ? 'partial' : 'success';
   };
   const driver = new FlushDriver(core, flushAll);
   forwarder.onBackendHealth((event) => {
@@ -202,6 +212,9 @@ export async function loadComponents(
       );
     void driver.send(event);
   });
+  // Once the agent has taken over the queues, while the function still initialises: the metric
+  // encoders' first run happens on throwaway metrics here, not in the first invocation's flush.
+  setImmediate(() => void dogstatsd.warmUpPayloads(aggregatorOptions).catch(() => {}));
   return {
     ingestTelemetry: (events) => logs.ingest(events),
     onLifecycleEvent: (event) => invocationSpans.onEvent(event),
@@ -234,6 +247,7 @@ export async function loadComponents(
 
 type TracePayload = import('@serverless-agent/trace-intake').OutgoingPayload;
 type ForwarderPayload = import('@serverless-agent/forwarder').OutgoingPayload;
+type FlushResult = import('@serverless-agent/forwarder').FlushResult;
 
 /**
  * The two packages spell one kind differently: trace-intake's `llmobs_eval` is the forwarder's

@@ -26,7 +26,7 @@ export {
   type SubmitType,
 } from './aggregator.js';
 export { type DogStatsDConfig, fromEnv } from './config.js';
-export { type FlushPayloadsOptions, flushPayloads } from './flush.js';
+export { type FlushPayloadsOptions, flushPayloads, warmUpPayloads } from './flush.js';
 export { kernelUdpDrops, type ProcReader } from './kernel-drops.js';
 export { type Logger, noopLogger } from './logger.js';
 export {

@@ -14,6 +14,7 @@ import {
   type Serie,
   SeriesPayloadBuilder,
   type SketchEntry,
+  warmUpPayloads,
 } from '../src/index.js';
 
 // The intake's schema, written here from agent_payload.proto (wire-protocols B.3), independently
@@ -412,6 +413,24 @@ describe('flushPayloads', () => {
     expect(sent).toEqual(series);
     // A sum that overflowed to Infinity is not valid JSON and is not sent.
     expect(series.map((s) => s.metric)).not.toContain('big');
+  });
+
+  it('warms the encoders up on an aggregator of its own: nothing reaches the real one or the logger', async () => {
+    const lines: string[] = [];
+    const logger = {
+      debug: (m: string) => lines.push(m),
+      info: (m: string) => lines.push(m),
+      warn: (m: string) => lines.push(m),
+      error: (m: string) => lines.push(m),
+    };
+    const options = { now: () => 1_700_000_003_000, globalTags: ['env:prod'], logger, maxContexts: 8 };
+    const real = new Aggregator(options);
+    real.ingest(Buffer.from('d:1|d'));
+    await warmUpPayloads(options, 16);
+    expect(lines).toEqual([]);
+    expect(real.stats()).toMatchObject({ datagrams: 1, metricSamples: 1, contexts: 1, contextsDropped: 0 });
+    const [p] = await flushPayloads(real, { all: true });
+    expect(decodeSketches(p!)['sketches'].map((s: { metric: string }) => s.metric)).toEqual(['d']);
   });
 
   it('returns series, sketches, check runs and events in one go', async () => {

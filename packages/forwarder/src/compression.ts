@@ -233,9 +233,25 @@ export class CompressionPolicy {
     return this.#zstd?.implementation ?? 'none';
   }
 
-  /** Loads what the codecs need (the WebAssembly module) ahead of the first flush. */
+  /**
+   * Loads what the codecs need (the WebAssembly module) ahead of the first flush, then runs each
+   * codec the intake kinds use once on a small sample: the first call into zlib (or the module)
+   * costs more than the rest, and the first flush is usually a blocking one.
+   */
   async prepare(): Promise<void> {
     await this.#wasm?.prepare();
+    const sample = Buffer.from('{"warm":"up","n":[1,2,3]}'.repeat(16));
+    const done = new Set<Codec>();
+    for (const kind of ['series', 'logs', 'traces'] as EndpointKind[]) {
+      const { codec, level } = this.select(kind);
+      if (done.has(codec)) continue;
+      done.add(codec);
+      try {
+        codec.compressSync?.(sample, level);
+      } catch {
+        // The first real payload reports it (and goes uncompressed).
+      }
+    }
   }
 
   select(kind: EndpointKind): { codec: Codec; level: number } {

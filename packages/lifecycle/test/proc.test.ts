@@ -159,6 +159,21 @@ describe('/proc parsers', () => {
     const s = statfsSync('/tmp/');
     expect(reader.tmp()!.maxBytes).toBe(s.bsize * s.blocks);
   });
+  it('reads stat, uptime and net/dev anew through the descriptors it keeps open', async () => {
+    const reader = new ProcReader({ pids: () => [process.pid] });
+    const first = reader.cpu()!;
+    const firstNet = reader.network()!;
+    await new Promise((r) => setTimeout(r, 30));
+    const second = reader.cpu()!;
+    const own = parseCpu(readFileSync('/proc/stat', 'utf8'), readFileSync('/proc/uptime', 'utf8'))!;
+    // /proc/uptime has a resolution of 10 ms.
+    expect(second.uptimeMs - first.uptimeMs).toBeGreaterThanOrEqual(20);
+    expect(second.userMs + second.systemMs).toBeGreaterThanOrEqual(first.userMs + first.systemMs);
+    expect(own.uptimeMs).toBeGreaterThanOrEqual(second.uptimeMs);
+    expect(own.uptimeMs - second.uptimeMs).toBeLessThan(1000);
+    expect(second.idleMs).toHaveLength(own.idleMs.length);
+    expect(reader.network()!.rxBytes).toBeGreaterThanOrEqual(firstNet.rxBytes);
+  });
   it.skipIf(!existsSync('/bin/bash'))(
     'counts a process without open files as 0 fds (and its threads), as a listing does',
     async () => {

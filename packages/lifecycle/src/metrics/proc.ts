@@ -1,6 +1,16 @@
 // Cheap /proc readers for the per-invocation enhanced metrics: a handful of small synchronous
 // reads at invocation start and end, and a 10 ms usage sampler (tmp, fds, threads) while one runs.
-import { accessSync, constants, readdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statfsSync,
+  statSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { childPids } from '../proc-children.js';
 
@@ -75,6 +85,13 @@ export class ProcReader {
   /** Reused for the `children` files, read at every sample: a fresh buffer each made garbage. */
   private readonly childrenBuf = Buffer.allocUnsafe(4096);
   private exactFdSizes: boolean | undefined;
+  /**
+   * The files read at every invocation's start and end (`stat`, `uptime`, `net/dev`), kept open:
+   * procfs makes a file anew at each read from offset 0, and the open and close cost about as much
+   * as the read itself, on the path from INVOKE to the next `next`.
+   */
+  private readonly kept = new Map<string, number>();
+  private keptBuf = Buffer.allocUnsafe(16 * 1024);
 
   constructor(options: ProcReaderOptions = {}) {
     this.procRoot = options.procRoot ?? '/proc';
@@ -87,13 +104,13 @@ export class ProcReader {
   }
 
   network(): NetworkCounters | undefined {
-    const text = this.read('net/dev');
+    const text = this.readKept('net/dev');
     return text === undefined ? undefined : parseNetDev(text);
   }
 
   cpu(): CpuCounters | undefined {
-    const stat = this.read('stat');
-    const uptime = this.read('uptime');
+    const stat = this.readKept('stat');
+    const uptime = this.readKept('uptime');
     if (stat === undefined || uptime === undefined) return undefined;
     return parseCpu(stat, uptime);
   }
@@ -261,6 +278,42 @@ export class ProcReader {
       return readFileSync(join(this.procRoot, rel), 'utf8');
     } catch {
       return undefined;
+    }
+  }
+
+  /** `read`, through a descriptor kept open (procfs only: a plain file may be replaced meanwhile). */
+  private readKept(rel: string): string | undefined {
+    if (!this.onProcfs()) return this.read(rel);
+    let fd = this.kept.get(rel);
+    try {
+      if (fd === undefined) {
+        fd = openSync(join(this.procRoot, rel), 'r');
+        this.kept.set(rel, fd);
+      }
+      let length = 0;
+      for (;;) {
+        if (length === this.keptBuf.length) {
+          const bigger = Buffer.allocUnsafe(this.keptBuf.length * 2);
+          this.keptBuf.copy(bigger, 0, 0, length);
+          this.keptBuf = bigger;
+        }
+        const room = this.keptBuf.length - length;
+        const n = readSync(fd, this.keptBuf, length, room, length);
+        length += n;
+        // A short read is the end: reading on (at an offset) would make procfs build the file again.
+        if (n < room) break;
+      }
+      return this.keptBuf.toString('utf8', 0, length);
+    } catch {
+      if (fd !== undefined) {
+        this.kept.delete(rel);
+        try {
+          closeSync(fd);
+        } catch {
+          // Already gone.
+        }
+      }
+      return this.read(rel);
     }
   }
 }
