@@ -161,6 +161,11 @@ export class RingReader extends RingView {
     return r.async ? (r.value as Promise<unknown>) : undefined;
   }
 
+  /** Blocks up to `ms` for a record, without asking the writer for a wake-up. */
+  waitBriefly(ms: number): void {
+    Atomics.wait(this.control, HEAD, this.tail, ms);
+  }
+
   awake(): void {
     Atomics.store(this.control, SLEEPING, 0);
   }
