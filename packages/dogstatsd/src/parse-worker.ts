@@ -43,6 +43,27 @@ const POLL_MS = 0.5;
 const IDLE_POLLS = 20;
 let idlePolls = 0;
 const CHUNK_ITEMS = 512;
+/**
+ * Chunks of a flush posted and not yet taken in by the socket's thread. The port delivers every
+ * queued message in one go: unthrottled, a 100k-context flush would arrive as one long block of
+ * that thread's event loop.
+ */
+const IN_FLIGHT = 2;
+const outbox: { m: FromWorker; transfer: ArrayBuffer[] }[] = [];
+let inFlight = 0;
+
+function sendThrottled(m: FromWorker, transfer: ArrayBuffer[] = []): void {
+  outbox.push({ m, transfer });
+  sendQueued();
+}
+
+function sendQueued(): void {
+  while (inFlight < IN_FLIGHT && outbox.length > 0) {
+    const next = outbox.shift()!;
+    if (next.m.t === 'chunk') inFlight++;
+    post(next.m, next.transfer);
+  }
+}
 
 /** Parses what the ring holds, for at most `budgetMs`; true when it is empty. */
 function pump(budgetMs: number): boolean {
@@ -119,7 +140,7 @@ async function flush(m: Extract<ToWorker, { t: 'flush' }>): Promise<void> {
         at += b.length;
       }
     }
-    post(
+    sendThrottled(
       { t: 'chunk', id: m.id, series, sketches, encoded: bytes, lengths },
       bytes ? [bytes.buffer as ArrayBuffer] : [],
     );
@@ -151,7 +172,7 @@ async function flush(m: Extract<ToWorker, { t: 'flush' }>): Promise<void> {
   await aggregator.flushTo(visitor, m.options);
   if (series.length + sketches.length + encoded.length > 0) send();
   publish();
-  post({ t: 'flushed', id: m.id });
+  sendThrottled({ t: 'flushed', id: m.id });
 }
 
 port.on('message', (m: ToWorker) => {
@@ -163,6 +184,10 @@ port.on('message', (m: ToWorker) => {
       break;
     case 'flush':
       void flush(m);
+      break;
+    case 'taken':
+      inFlight--;
+      sendQueued();
       break;
     case 'drain':
       pump(Number.POSITIVE_INFINITY);

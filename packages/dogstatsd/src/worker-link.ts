@@ -188,6 +188,7 @@ export class ParseWorkerLink implements RemoteAggregation {
         this.aggregator.adoptEventsAndChecks(m.events, m.checks);
         break;
       case 'chunk': {
+        this.send({ t: 'taken' });
         const p = this.pending.get(m.id);
         if (p === undefined) break;
         const v = p.visitor;

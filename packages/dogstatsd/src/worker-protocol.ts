@@ -42,7 +42,9 @@ export interface SketchEntryState {
 export type ToWorker =
   | { t: 'submit'; sample: Sample; now: number }
   | { t: 'flush'; id: number; options: FlushOptions; now: number; json: boolean; encoded: boolean }
-  | { t: 'drain'; id: number };
+  | { t: 'drain'; id: number }
+  /** A flush chunk was handed to the visitor: the worker may post another. */
+  | { t: 'taken' };
 
 export type FromWorker =
   | { t: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; msg: string }

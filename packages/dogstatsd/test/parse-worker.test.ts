@@ -204,6 +204,27 @@ describe('the parser worker aggregates as the socket thread does', () => {
       expect(view(got)).toEqual(view(expected));
     }
   });
+
+  it('a flush of many chunks (posted a few at a time) gives the same payloads', async () => {
+    const inThread = new Aggregator({ now: () => now });
+    const viaWorker = new Aggregator({ now: () => now });
+    inWorker(viaWorker);
+    for (const a of [inThread, viaWorker]) {
+      for (let i = 0; i < 6000; i += 20) {
+        const lines = Array.from(
+          { length: 20 },
+          (_, j) => `many.${(i + j) % 3}:${j}|${j % 2 ? 'd' : 'c'}|#ctx:${i + j}`,
+        );
+        a.ingest(Buffer.from(lines.join('\n')));
+      }
+    }
+    const expected = await flushPayloads(inThread, { all: true });
+    const got = await flushPayloads(viaWorker, { all: true });
+    expect(got.map((p) => p.items)).toEqual([1000, 1000, 1000, 1000, 1000, 1000]);
+    expect(got.map((p) => Buffer.from(p.body).toString('base64'))).toEqual(
+      expected.map((p) => Buffer.from(p.body).toString('base64')),
+    );
+  });
 });
 
 describe('DogStatsDServer with a parser worker', () => {
