@@ -39,7 +39,11 @@ export async function nodeReceiver(kind) {
   const next = lineReader(child);
   const { port, rcvbuf } = JSON.parse(await next());
   return {
-    name: kind === 'bare' ? 'bare dgram (count only)' : 'serverless-agent dogstatsd',
+    name: {
+      bare: 'bare dgram (count only)',
+      ours: 'serverless-agent dogstatsd',
+      'ours-worker': 'serverless-agent dogstatsd, parser worker',
+    }[kind],
     pid: child.pid,
     port,
     rcvbuf,

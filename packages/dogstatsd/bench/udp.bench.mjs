@@ -1,6 +1,7 @@
 // UDP end to end: the highest lossless rate, single-line and 20 lines per datagram, for
 //   - a bare Node dgram receiver that only counts (the ceiling),
-//   - our DogStatsD server + aggregator (flushing payloads every second),
+//   - our DogStatsD server + aggregator (flushing payloads every second), parsing in the socket
+//     callback and, beside it, with the parser worker thread (`workers: 1`),
 //   - the Etsy statsd daemon (npm `statsd`, blackhole backend),
 // all fed by the same paced C sender (sendmmsg, built here with `cc`), on 127.0.0.1 only,
 // bounded in count and time. "Lossless" = at most 0.01 % of datagrams lost in a 1 s trial
@@ -67,8 +68,13 @@ const plans = [
 const results = {};
 const receivers = [];
 try {
-  receivers.push(await nodeReceiver('bare'), await nodeReceiver('ours'), await statsdReceiver());
-  const kinds = ['bare', 'ours', 'statsd'];
+  receivers.push(
+    await nodeReceiver('bare'),
+    await nodeReceiver('ours'),
+    await nodeReceiver('ours-worker'),
+    await statsdReceiver(),
+  );
+  const kinds = ['bare', 'ours', 'worker', 'statsd'];
   // Warm-up (JIT, socket buffers), not counted.
   for (const rx of receivers) await trial(rx, 20, 2_000);
   for (const plan of plans) {
@@ -92,18 +98,33 @@ for (const { lines } of plans) {
   const b = results[`bare/${lines}`];
   const o = results[`ours/${lines}`];
   const s = results[`statsd/${lines}`];
+  const w = results[`worker/${lines}`];
+  const k = (n) => `${(n / 1000).toFixed(0)}k`;
   rows.push([
     String(lines),
-    `${(o.lines / 1000).toFixed(0)}k`,
-    `${(b.lines / 1000).toFixed(0)}k`,
-    `${(s.lines / 1000).toFixed(0)}k`,
+    k(o.lines),
+    k(w.lines),
+    k(b.lines),
+    k(s.lines),
     ratio(o.lines, b.lines).toFixed(2),
+    ratio(w.lines, b.lines).toFixed(2),
     ratio(o.lines, s.lines).toFixed(1),
+    ratio(w.lines, s.lines).toFixed(1),
   ]);
 }
 console.log('');
 printTable(
-  ['lines/dgram', 'ours lossless lines/s', 'bare dgram', 'statsd', 'ours/bare', 'ours/statsd'],
+  [
+    'lines/dgram',
+    'ours lossless lines/s',
+    'ours, worker',
+    'bare dgram',
+    'statsd',
+    'ours/bare',
+    'worker/bare',
+    'ours/statsd',
+    'worker/statsd',
+  ],
   rows,
 );
 console.log(

@@ -130,6 +130,11 @@ export interface FlushVisitor {
   serie(s: Serie): void;
   sketch(s: SketchEntry): void;
   /**
+   * When present, a flush that runs in a parser worker hands each sketch here already encoded
+   * (`encodeSketch`'s bytes) instead of rebuilding it on this thread for `sketch()`.
+   */
+  sketchEncoded?(bytes: Uint8Array): void;
+  /**
    * When present, series arrive here instead, already serialised as /api/v2/series JSON objects:
    * the flush then builds no Serie objects and serialises each tag list once.
    */
@@ -283,8 +288,25 @@ function yieldToLoop(): Promise<void> {
  * Aggregates DogStatsD lines and in-process samples into 10 s buckets the way the Datadog agent
  * does, and flushes them as series and sketches in time slices.
  */
+/**
+ * Where an aggregator's work goes while a parser worker runs it (`startParseWorker`): the worker
+ * holds the contexts; this thread only queues datagrams and asks for flushes.
+ */
+export interface RemoteAggregation {
+  push(buf: Buffer, length: number): void;
+  submit(sample: Sample): boolean;
+  /** The worker's counters as it last published them. */
+  stats(): AggregatorStats;
+  flushTo(visitor: FlushVisitor, options: FlushOptions): Promise<void>;
+}
+
+/** The options a parser worker rebuilds an aggregator from: everything but the functions. */
+export type WorkerAggregatorOptions = Omit<AggregatorOptions, 'now' | 'logger' | 'origin'>;
+
 export class Aggregator {
   private readonly now: () => number;
+  private readonly options: AggregatorOptions;
+  private remote: RemoteAggregation | undefined;
   private readonly logger: Logger;
   private readonly badLineLog: RateLimitedWarn;
   private readonly dropLog: RateLimitedWarn;
@@ -341,6 +363,7 @@ export class Aggregator {
   };
 
   constructor(options: AggregatorOptions = {}) {
+    this.options = options;
     this.now = options.now ?? Date.now;
     this.logger = options.logger ?? noopLogger;
     this.badLineLog = new RateLimitedWarn(this.logger, 10_000, this.now);
@@ -378,6 +401,11 @@ export class Aggregator {
 
   /** Parses and aggregates one datagram (`buf[0, length)`). Never throws on bad input. */
   ingest(buf: Buffer, length = buf.length): void {
+    const remote = this.remote;
+    if (remote !== undefined) {
+      remote.push(buf, length);
+      return;
+    }
     this.nowSec = Math.floor(this.now() / 1000);
     this.counters.datagrams++;
     this.counters.bytes += length;
@@ -386,6 +414,7 @@ export class Aggregator {
 
   /** Aggregates a sample produced in-process; returns false when it was dropped. */
   submit(sample: Sample): boolean {
+    if (this.remote !== undefined) return this.remote.submit(sample);
     this.drain();
     const type = submitType(sample.type ?? 'distribution');
     const nowSec = Math.floor(this.now() / 1000);
@@ -406,8 +435,71 @@ export class Aggregator {
   }
 
   stats(): AggregatorStats {
+    if (this.remote !== undefined) {
+      // The worker's counters, plus what this thread counted itself (datagrams the full queue
+      // dropped, events beyond the buffer).
+      const w = this.remote.stats();
+      const merged = { ...w };
+      for (const k of Object.keys(merged) as (keyof AggregatorStats)[]) {
+        if (k !== 'contexts' && k !== 'lastFlushLongestSliceMs') merged[k] += this.counters[k];
+      }
+      return merged;
+    }
     this.drain();
     return { ...this.counters, contexts: this.liveContexts };
+  }
+
+  /**
+   * The options a parser worker needs, or undefined when this aggregator cannot run in one: an
+   * `origin` function cannot cross to another thread, and samples it already holds would not
+   * join the worker's contexts.
+   */
+  workerOptions(): WorkerAggregatorOptions | undefined {
+    if (this.options.origin !== undefined) return undefined;
+    // Contexts already here would meet the worker's only in the intake, as two points.
+    this.drain();
+    if (this.buckets.size > 0) return undefined;
+    const { now: _now, logger: _logger, origin: _origin, ...rest } = this.options;
+    return rest;
+  }
+
+  /** The clock and logger this aggregator was given (the worker's datagrams are stamped with the clock). */
+  get clock(): () => number {
+    return this.now;
+  }
+
+  get log(): Logger {
+    return this.logger;
+  }
+
+  /**
+   * Hands ingest, submit, stats and flushes to a parser worker (`remote`), or takes them back
+   * (`undefined`), adding the counters the worker had published to this aggregator's own, so
+   * none go backwards. The worker's contexts are not handed back.
+   */
+  delegate(remote: RemoteAggregation | undefined, counted?: AggregatorStats): void {
+    if (remote === undefined && counted !== undefined) {
+      for (const k of Object.keys(this.counters) as (keyof AggregatorStats)[]) {
+        if (k !== 'contexts' && k !== 'lastFlushLongestSliceMs') this.counters[k] += counted[k];
+      }
+    }
+    this.remote = remote;
+  }
+
+  /** Events and service checks a parser worker parsed (tags already merged), within the buffers' bounds. */
+  adoptEventsAndChecks(events: readonly DogStatsDEvent[], checks: readonly ServiceCheck[]): void {
+    for (const e of events) {
+      if (this.events.length >= this.maxEvents) {
+        this.counters.eventsDropped++;
+        this.dropLog.warn('dogstatsd: event buffer full, dropping events');
+      } else this.events.push(e);
+    }
+    for (const c of checks) {
+      if (this.serviceChecks.length >= this.maxServiceChecks) {
+        this.counters.serviceChecksDropped++;
+        this.dropLog.warn('dogstatsd: service check buffer full, dropping service checks');
+      } else this.serviceChecks.push(c);
+    }
   }
 
   /** Counts a datagram rejected before parsing (e.g. by the server). */
@@ -713,6 +805,11 @@ export class Aggregator {
    * the socket for long.
    */
   async flushTo(visitor: FlushVisitor, options: FlushOptions = {}): Promise<void> {
+    if (this.remote !== undefined) return this.remote.flushTo(visitor, options);
+    return this.flushHere(visitor, options);
+  }
+
+  private async flushHere(visitor: FlushVisitor, options: FlushOptions): Promise<void> {
     // The first slice includes detaching, which walks every flushed context once.
     let sliceStart = performance.now();
     this.drain();

@@ -14,6 +14,8 @@ export interface DogStatsDConfig {
   host: string;
   bufferSize: number;
   recvBufferSize: number;
+  /** Parser worker threads (DD_DOGSTATSD_WORKERS_COUNT); 0 parses on the socket's thread. */
+  workers: number;
   aggregator: Pick<
     AggregatorOptions,
     | 'globalTags'
@@ -56,6 +58,7 @@ export function fromEnv(env: Env = process.env, logger: Logger = noopLogger): Do
   const port = intVar('DD_DOGSTATSD_PORT', DEFAULT_DOGSTATSD_PORT, 0, 65535);
   const bufferSize = intVar('DD_DOGSTATSD_BUFFER_SIZE', DEFAULT_BUFFER_SIZE, 1, 65535);
   const recvBufferSize = intVar('DD_DOGSTATSD_SO_RCVBUF', DEFAULT_RECV_BUFFER_SIZE, 1, 2 ** 31 - 1);
+  const workers = intVar('DD_DOGSTATSD_WORKERS_COUNT', 0, 0, 1024);
   const nonLocalRaw = env['DD_DOGSTATSD_NON_LOCAL_TRAFFIC'];
   const nonLocal = parseBool(nonLocalRaw);
   if (nonLocalRaw !== undefined && nonLocalRaw.trim() !== '' && nonLocal === undefined) {
@@ -102,6 +105,7 @@ export function fromEnv(env: Env = process.env, logger: Logger = noopLogger): Do
     host: nonLocal === true ? '0.0.0.0' : '127.0.0.1',
     bufferSize,
     recvBufferSize,
+    workers,
     aggregator: {
       globalTags,
       customMetricsExcludeTagKeys: list(env['DD_LAMBDA_CUSTOMER_METRICS_EXCLUDE_TAGS']),

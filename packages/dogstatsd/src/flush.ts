@@ -31,6 +31,7 @@ export async function flushPayloads(
       serie: (s) => series.add(s),
       serieJson: (j) => series.addJson(j),
       sketch: (s) => sketches.add(s),
+      sketchEncoded: (bytes) => sketches.addEncoded(bytes),
       // Each sketch is encoded inside add(): the aggregator may reuse it.
       consumesSketches: true,
     },

@@ -296,6 +296,10 @@ export class SketchPayloadBuilder {
   add(entry: SketchEntry): void {
     this.batcher.addFramed(encodeSketch(entry));
   }
+  /** A Sketch message already encoded by `encodeSketch`. */
+  addEncoded(bytes: Uint8Array): void {
+    this.batcher.addFramed(bytes);
+  }
   finish(): OutgoingPayload[] {
     return this.batcher.finish();
   }

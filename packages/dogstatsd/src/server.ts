@@ -1,6 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import type { Aggregator } from './aggregator.js';
 import { type Logger, noopLogger } from './logger.js';
+import { ParseWorkerLink } from './worker-link.js';
 
 export const DEFAULT_DOGSTATSD_PORT = 8125;
 export const DEFAULT_BUFFER_SIZE = 8192;
@@ -17,17 +18,28 @@ export interface ServerOptions {
   bufferSize?: number;
   recvBufferSize?: number;
   logger?: Logger;
+  /**
+   * Parser threads (DD_DOGSTATSD_WORKERS_COUNT). 0, the default, parses in the socket callback
+   * (one vCPU, as in Lambda, has no core to spare); from 1, one worker thread parses and
+   * aggregates while this thread only receives.
+   */
+  workers?: number;
+  /** Bytes queued for the worker; a datagram that finds the queue full is dropped and counted. */
+  workerQueueBytes?: number;
 }
 
 /**
  * The DogStatsD UDP listener: every datagram goes straight to the aggregator, synchronously, in
- * the socket callback (no queue to overflow, the kernel buffer is the queue).
+ * the socket callback (no queue to overflow, the kernel buffer is the queue), or with `workers`,
+ * into a bounded queue that a worker thread parses from.
  */
 export class DogStatsDServer {
   private socket: Socket | undefined;
   private readonly logger: Logger;
   private closing: Promise<void> | undefined;
   private boundPort = 0;
+  private received = 0;
+  private worker: ParseWorkerLink | undefined;
   grantedRecvBufferSize = 0;
 
   constructor(private readonly options: ServerOptions) {
@@ -36,6 +48,11 @@ export class DogStatsDServer {
 
   get port(): number {
     return this.boundPort;
+  }
+
+  /** Where datagrams are parsed: in a worker thread, or on this one. */
+  get parsing(): 'worker' | 'main' {
+    return this.worker?.running === true ? 'worker' : 'main';
   }
 
   get address(): string {
@@ -50,7 +67,15 @@ export class DogStatsDServer {
       type: host.includes(':') ? 'udp6' : 'udp4',
       recvBufferSize: this.options.recvBufferSize ?? DEFAULT_RECV_BUFFER_SIZE,
     });
+    const workers = this.options.workers ?? 0;
+    if (workers > 0 && this.worker === undefined) {
+      if (workers > 1)
+        this.logger.info('dogstatsd: one parser worker thread (more would split contexts across threads)');
+      const queueBytes = this.options.workerQueueBytes;
+      this.worker = ParseWorkerLink.start(aggregator, queueBytes === undefined ? {} : { queueBytes });
+    }
     socket.on('message', (msg) => {
+      this.received++;
       try {
         aggregator.ingest(msg, Math.min(msg.length, maxSize));
       } catch (err) {
@@ -91,16 +116,20 @@ export class DogStatsDServer {
     const socket = this.socket;
     if (socket === undefined) return Promise.resolve();
     this.closing = (async () => {
-      // Each turn the loop delivers what is queued; stop once a turn brings nothing new.
+      // Each turn the loop delivers what is queued (up to 32 datagrams).
+      // A turn can bring nothing while the socket is still readable (the loop polled before
+      // the last datagrams arrived): stop after two quiet turns in a row.
       let last = -1;
-      let seen = this.options.aggregator.stats().datagrams;
-      for (let turns = 0; turns < 1000 && seen !== last; turns++) {
-        last = seen;
+      let quiet = 0;
+      for (let turns = 0; turns < 1000 && quiet < 2; turns++) {
+        quiet = this.received === last ? quiet + 1 : 0;
+        last = this.received;
         await new Promise((r) => setImmediate(r));
-        seen = this.options.aggregator.stats().datagrams;
       }
       await new Promise<void>((resolve) => socket.close(() => resolve()));
       this.socket = undefined;
+      // Nothing queued for the worker is lost: it parses all of it before close() returns.
+      await this.worker?.close();
     })();
     return this.closing;
   }

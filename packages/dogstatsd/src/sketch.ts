@@ -122,12 +122,34 @@ function slotOf(key: number, slots: number): number {
   return (Math.imul(key, 0x9e3779b1) >>> 16) & (slots - 1);
 }
 
+/** An `AgentSketch`'s fields as plain data. */
+export interface SketchState {
+  d: number[];
+  hashKeys: number;
+  hashLo: number;
+  hashHi: number;
+}
+
 export class AgentSketch {
   private d: number[] = emptySummary();
   /** Keys held by the hash table, and their lowest and highest (meaningful when SLOTS > 0). */
   private hashKeys = 0;
   private hashLo = 0;
   private hashHi = 0;
+
+  /** The sketch as plain data, to cross to another thread (`fromState` rebuilds it). */
+  toState(): SketchState {
+    return { d: this.d, hashKeys: this.hashKeys, hashLo: this.hashLo, hashHi: this.hashHi };
+  }
+
+  static fromState(state: SketchState): AgentSketch {
+    const s = new AgentSketch();
+    s.d = state.d;
+    s.hashKeys = state.hashKeys;
+    s.hashLo = state.hashLo;
+    s.hashHi = state.hashHi;
+    return s;
+  }
 
   get count(): number {
     return this.d[COUNT]!;

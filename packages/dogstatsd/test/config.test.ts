@@ -13,6 +13,7 @@ describe('fromEnv', () => {
       host: '127.0.0.1',
       bufferSize: 8192,
       recvBufferSize: 8 * 1024 * 1024,
+      workers: 0,
       aggregator: {
         globalTags: [],
         customMetricsExcludeTagKeys: [],
@@ -29,6 +30,7 @@ describe('fromEnv', () => {
       DD_DOGSTATSD_NON_LOCAL_TRAFFIC: 'TRUE',
       DD_DOGSTATSD_BUFFER_SIZE: '16384',
       DD_DOGSTATSD_SO_RCVBUF: '1048576',
+      DD_DOGSTATSD_WORKERS_COUNT: '1',
       DD_TAGS: 'team:a,tier:1 owner:me  bad novalue: :nokey',
       DD_ENV: 'prod',
       DD_SERVICE: 'Checkout',
@@ -43,6 +45,7 @@ describe('fromEnv', () => {
       host: '0.0.0.0',
       bufferSize: 16384,
       recvBufferSize: 1048576,
+      workers: 1,
       aggregator: {
         globalTags: ['team:a', 'tier:1', 'owner:me', 'env:prod', 'service:checkout', 'version:1.2.3'],
         customMetricsExcludeTagKeys: ['memorysize', 'functionname'],
@@ -63,15 +66,16 @@ describe('fromEnv', () => {
         DD_STATSD_METRIC_NAMESPACE: 'bad name!',
         DD_HISTOGRAM_AGGREGATES: 'max p42',
         DD_HISTOGRAM_PERCENTILES: '95',
+        DD_DOGSTATSD_WORKERS_COUNT: 'two',
       },
       logger,
     );
-    expect(c).toMatchObject({ port: 8125, bufferSize: 8192, host: '127.0.0.1' });
+    expect(c).toMatchObject({ port: 8125, bufferSize: 8192, host: '127.0.0.1', workers: 0 });
     expect(c.aggregator).toMatchObject({
       namespace: '',
       histogramAggregates: ['max'],
       histogramPercentiles: [],
     });
-    expect(warnings).toHaveLength(6);
+    expect(warnings).toHaveLength(7);
   });
 });
