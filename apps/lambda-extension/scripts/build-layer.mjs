@@ -6,7 +6,8 @@
 //   serverless-agent/datadog-agent.cjs the entry: registers, binds the early sockets, loads agent.cjs
 //   serverless-agent/agent.cjs         the agent up to the first `next` (lifecycle)
 //   serverless-agent/components.cjs    the heavy components, loaded after the first `next`
-//   serverless-agent/*.cache           V8 code caches of agent.cjs and components.cjs
+//   serverless-agent/fastify.cjs       fastify, loaded on the first request the hot trace routes leave to it
+//   serverless-agent/*.cache           V8 code caches of agent.cjs, components.cjs and fastify.cjs
 //   serverless-agent/yaml.cjs          the YAML parser, loaded only when datadog.yaml exists
 //   datadog_wrapper                   AWS_LAMBDA_EXEC_WRAPPER for the Datadog tracers (0755)
 // --with-node also writes dist/layer-with-node.zip, adding this machine's Node binary as
@@ -207,6 +208,25 @@ const slimDependencies = {
       loader: 'js',
     }));
     b.onResolve({ filter: /^undici$/ }, () => ({ path: join(app, 'layer/undici-slim.cjs') }));
+    // fastify is a bundle of its own (fastify.cjs, with its code cache), loaded when trace-intake
+    // first builds its router: the hot trace routes need none of it, so a function that sends only
+    // traces never loads it.
+    b.onResolve({ filter: /^fastify$/ }, (a) =>
+      /[\\/]packages[\\/]trace-intake[\\/]src[\\/]/.test(a.importer)
+        ? { path: 'fastify', namespace: 'fastify-later' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'fastify-later' }, () => ({
+      contents: [
+        'let fastify;',
+        'module.exports = function lazyFastify(...args) {',
+        `  fastify ??= require(${JSON.stringify(loader)}).loadBundle(__dirname, 'fastify');`,
+        '  return fastify(...args);',
+        '};',
+      ].join('\n'),
+      resolveDir: app,
+      loader: 'js',
+    }));
     // The warm-up's msgpack encoder is trace-intake's.
     b.onResolve({ filter: /^msgpackr$/ }, async (a) => {
       if (a.resolveDir !== app || a.pluginData === 'from-trace-intake') return undefined;
@@ -224,6 +244,13 @@ const slimDependencies = {
         kind: a.kind,
         pluginData: 'from-forwarder',
       });
+      return r.errors.length > 0 ? { errors: r.errors } : { path: r.path };
+    });
+    // dogstatsd writes its protobuf payloads with protobufjs's Writer alone: its minimal build has
+    // it, without the reflection, the .proto parser and the descriptors of the full one.
+    b.onResolve({ filter: /^protobufjs$/ }, async (a) => {
+      if (!/[\\/]packages[\\/]dogstatsd[\\/]src$/.test(a.resolveDir)) return undefined;
+      const r = await b.resolve('protobufjs/minimal', { resolveDir: a.resolveDir, kind: a.kind });
       return r.errors.length > 0 ? { errors: r.errors } : { path: r.path };
     });
   },
@@ -269,6 +296,8 @@ const LAYER_FILES = [
   'agent.cache',
   'components.cjs',
   'components.cache',
+  'fastify.cjs',
+  'fastify.cache',
   'yaml.cjs',
 ];
 
@@ -330,6 +359,17 @@ async function stage(dir) {
     metafile: values.analyze,
   });
   if (components.metafile) printPackages(components.metafile);
+  const fastify = await build({
+    ...common,
+    stdin: { contents: "module.exports = require('fastify');", resolveDir: traceIntakeDir, loader: 'js' },
+    outfile: to('fastify.cjs'),
+    plugins: [slimDependencies],
+    metafile: values.analyze,
+  });
+  if (fastify.metafile) {
+    say('fastify.cjs:');
+    printPackages(fastify.metafile);
+  }
   await build({
     ...common,
     entryPoints: [createRequire(join(app, 'package.json')).resolve('yaml')],
