@@ -147,10 +147,36 @@ const REPLACED = {
 // first use instead: `node:http2`, `node:https` and `node:dns` (lib/server.js: an HTTP/2 or TLS
 // server, `listen` on a host name; the receiver routes requests of the agent's own plain HTTP
 // server), semver (lib/plugin-utils.js: a plugin's declared fastify version; its module compiles
-// some forty regular expressions at load). Together about 20 ms of CPU at every cold start.
+// some forty regular expressions at load). Together about 20 ms of CPU at every cold start. And
+// `node:fs/promises` as logs' file tailer requires it (serverless-init tails log files; the layer
+// never does; with the readline modules it loads, about 1.5 ms): `named`, since an ES module
+// imports it by name, which copies the names at import (their values are read on use).
 const LAZY = [
   { importer: /[\\/]fastify[\\/]lib[\\/]server\.js$/, names: ['node:http2', 'node:https', 'node:dns'] },
   { importer: /[\\/]fastify[\\/]lib[\\/]plugin-utils\.js$/, names: ['semver'] },
+  {
+    importer: /[\\/]packages[\\/]logs[\\/]src[\\/](glob|file-tailer)\.ts$/,
+    names: ['node:fs/promises'],
+    named: true,
+  },
+];
+// A lazy module's exports, as a Proxy that loads the module on first use.
+const PROXY_EXPORTS = [
+  'module.exports = new Proxy({}, {',
+  '  get: (_, k) => load()[k],',
+  '  has: (_, k) => k in load(),',
+  '  ownKeys: () => Reflect.ownKeys(load()),',
+  '  getOwnPropertyDescriptor: (_, k) => {',
+  '    const d = Reflect.getOwnPropertyDescriptor(load(), k);',
+  '    if (d) d.configurable = true;',
+  '    return d;',
+  '  },',
+  '});',
+];
+// A lazy built-in's exports as getters, one per name this node's module exports.
+const namedGetters = (builtin) => [
+  `for (const k of ${JSON.stringify(Object.keys(createRequire(import.meta.url)(builtin)))})`,
+  '  Object.defineProperty(exports, k, { enumerable: true, get: () => load()[k] });',
 ];
 const exactly = (names) => new RegExp(`^(${names.map((n) => n.replace(/[/.]/g, '\\$&')).join('|')})$`);
 const slimDependencies = {
@@ -161,31 +187,23 @@ const slimDependencies = {
       contents: `throw new Error(${JSON.stringify(`${a.path} is not in the layer (${ABSENT[a.path]})`)});`,
       loader: 'js',
     }));
-    for (const { importer, names } of LAZY) {
+    for (const { importer, names, named = false } of LAZY) {
       b.onResolve({ filter: exactly(names) }, (a) =>
         importer.test(a.importer) && a.pluginData !== 'lazy'
-          ? { path: a.path, namespace: 'lazy', pluginData: a.resolveDir }
+          ? { path: a.path, namespace: 'lazy', pluginData: { resolveDir: a.resolveDir, named } }
           : undefined,
       );
     }
     // The module's exports, required at their first use: the requiring module keeps the object and
-    // reads its properties when it calls them.
+    // reads its properties when it calls them. A built-in imported by name gets one getter per
+    // export (the names of this node's module): the names are there at import, nothing loads.
     b.onLoad({ filter: /.*/, namespace: 'lazy' }, (a) => ({
       contents: [
         'let m;',
         `const load = () => (m ??= require(${JSON.stringify(a.path)}));`,
-        'module.exports = new Proxy({}, {',
-        '  get: (_, k) => load()[k],',
-        '  has: (_, k) => k in load(),',
-        '  ownKeys: () => Reflect.ownKeys(load()),',
-        '  getOwnPropertyDescriptor: (_, k) => {',
-        '    const d = Reflect.getOwnPropertyDescriptor(load(), k);',
-        '    if (d) d.configurable = true;',
-        '    return d;',
-        '  },',
-        '});',
+        ...(a.pluginData.named ? namedGetters(a.path) : PROXY_EXPORTS),
       ].join('\n'),
-      resolveDir: a.pluginData,
+      resolveDir: a.pluginData.resolveDir,
       pluginData: 'lazy',
       loader: 'js',
     }));

@@ -95,7 +95,7 @@ describe('layer.zip', () => {
     });
   }, 30_000);
 
-  it('loads its components without what they never run: no HTTP/2, HTTPS or DNS module, no ajv, pino or fast-json-stringify', () => {
+  it('loads its components without what they never run: no HTTP/2, HTTPS, DNS or fs/promises module, no ajv, pino or fast-json-stringify', () => {
     const bundles = join(opt, 'serverless-agent');
     const script = [
       `const l = require(${JSON.stringify(join(APP_DIR, 'layer/load-cached.cjs'))});`,
@@ -110,7 +110,12 @@ describe('layer.zip', () => {
     expect(r.status).toBe(0);
     const loaded: string[] = JSON.parse(r.stdout);
     expect(loaded).toContain('NativeModule zlib');
-    for (const m of ['NativeModule http2', 'NativeModule https', 'NativeModule dns'])
+    for (const m of [
+      'NativeModule http2',
+      'NativeModule https',
+      'NativeModule dns',
+      'NativeModule fs/promises',
+    ])
       expect(loaded).not.toContain(m);
     const bundle = readFileSync(join(bundles, 'components.cjs'), 'utf8');
     const fastify = readFileSync(join(bundles, 'fastify.cjs'), 'utf8');
