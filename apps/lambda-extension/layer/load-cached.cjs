@@ -11,8 +11,12 @@ const { createRequire, wrap } = require('node:module');
 const { join } = require('node:path');
 const { Script } = require('node:vm');
 
+// One registry for the process: each bundle that loads another has its own copy of this module
+// (bundled in), and a bundle must load once, its cache written once, whichever copy loaded it.
 /** @type {Map<string, { exports: unknown, script: import('node:vm').Script, rejected: boolean | undefined }>} */
-const loaded = new Map();
+const REGISTRY = Symbol.for('serverless-agent.bundles');
+if (!globalThis[REGISTRY]) globalThis[REGISTRY] = new Map();
+const loaded = globalThis[REGISTRY];
 
 /**
  * @param {string} dir the folder of the bundles

@@ -6,7 +6,8 @@
 //   serverless-agent/datadog-agent.cjs the entry: registers, binds the early sockets, loads agent.cjs
 //   serverless-agent/agent.cjs         the agent up to the first `next` (lifecycle)
 //   serverless-agent/components.cjs    the heavy components, loaded after the first `next`
-//   serverless-agent/*.cache           V8 code caches of agent.cjs and components.cjs
+//   serverless-agent/fastify.cjs       fastify, loaded on the first request the hot trace routes leave to it
+//   serverless-agent/*.cache           V8 code caches of agent.cjs, components.cjs and fastify.cjs
 //   serverless-agent/yaml.cjs          the YAML parser, loaded only when datadog.yaml exists
 //   datadog_wrapper                   AWS_LAMBDA_EXEC_WRAPPER for the Datadog tracers (0755)
 // --with-node also writes dist/layer-with-node.zip, adding this machine's Node binary as
@@ -146,10 +147,36 @@ const REPLACED = {
 // first use instead: `node:http2`, `node:https` and `node:dns` (lib/server.js: an HTTP/2 or TLS
 // server, `listen` on a host name; the receiver routes requests of the agent's own plain HTTP
 // server), semver (lib/plugin-utils.js: a plugin's declared fastify version; its module compiles
-// some forty regular expressions at load). Together about 20 ms of CPU at every cold start.
+// some forty regular expressions at load). Together about 20 ms of CPU at every cold start. And
+// `node:fs/promises` as logs' file tailer requires it (serverless-init tails log files; the layer
+// never does; with the readline modules it loads, about 1.5 ms): `named`, since an ES module
+// imports it by name, which copies the names at import (their values are read on use).
 const LAZY = [
   { importer: /[\\/]fastify[\\/]lib[\\/]server\.js$/, names: ['node:http2', 'node:https', 'node:dns'] },
   { importer: /[\\/]fastify[\\/]lib[\\/]plugin-utils\.js$/, names: ['semver'] },
+  {
+    importer: /[\\/]packages[\\/]logs[\\/]src[\\/](glob|file-tailer)\.ts$/,
+    names: ['node:fs/promises'],
+    named: true,
+  },
+];
+// A lazy module's exports, as a Proxy that loads the module on first use.
+const PROXY_EXPORTS = [
+  'module.exports = new Proxy({}, {',
+  '  get: (_, k) => load()[k],',
+  '  has: (_, k) => k in load(),',
+  '  ownKeys: () => Reflect.ownKeys(load()),',
+  '  getOwnPropertyDescriptor: (_, k) => {',
+  '    const d = Reflect.getOwnPropertyDescriptor(load(), k);',
+  '    if (d) d.configurable = true;',
+  '    return d;',
+  '  },',
+  '});',
+];
+// A lazy built-in's exports as getters, one per name this node's module exports.
+const namedGetters = (builtin) => [
+  `for (const k of ${JSON.stringify(Object.keys(createRequire(import.meta.url)(builtin)))})`,
+  '  Object.defineProperty(exports, k, { enumerable: true, get: () => load()[k] });',
 ];
 const exactly = (names) => new RegExp(`^(${names.map((n) => n.replace(/[/.]/g, '\\$&')).join('|')})$`);
 const slimDependencies = {
@@ -160,31 +187,23 @@ const slimDependencies = {
       contents: `throw new Error(${JSON.stringify(`${a.path} is not in the layer (${ABSENT[a.path]})`)});`,
       loader: 'js',
     }));
-    for (const { importer, names } of LAZY) {
+    for (const { importer, names, named = false } of LAZY) {
       b.onResolve({ filter: exactly(names) }, (a) =>
         importer.test(a.importer) && a.pluginData !== 'lazy'
-          ? { path: a.path, namespace: 'lazy', pluginData: a.resolveDir }
+          ? { path: a.path, namespace: 'lazy', pluginData: { resolveDir: a.resolveDir, named } }
           : undefined,
       );
     }
     // The module's exports, required at their first use: the requiring module keeps the object and
-    // reads its properties when it calls them.
+    // reads its properties when it calls them. A built-in imported by name gets one getter per
+    // export (the names of this node's module): the names are there at import, nothing loads.
     b.onLoad({ filter: /.*/, namespace: 'lazy' }, (a) => ({
       contents: [
         'let m;',
         `const load = () => (m ??= require(${JSON.stringify(a.path)}));`,
-        'module.exports = new Proxy({}, {',
-        '  get: (_, k) => load()[k],',
-        '  has: (_, k) => k in load(),',
-        '  ownKeys: () => Reflect.ownKeys(load()),',
-        '  getOwnPropertyDescriptor: (_, k) => {',
-        '    const d = Reflect.getOwnPropertyDescriptor(load(), k);',
-        '    if (d) d.configurable = true;',
-        '    return d;',
-        '  },',
-        '});',
+        ...(a.pluginData.named ? namedGetters(a.path) : PROXY_EXPORTS),
       ].join('\n'),
-      resolveDir: a.pluginData,
+      resolveDir: a.pluginData.resolveDir,
       pluginData: 'lazy',
       loader: 'js',
     }));
@@ -207,6 +226,25 @@ const slimDependencies = {
       loader: 'js',
     }));
     b.onResolve({ filter: /^undici$/ }, () => ({ path: join(app, 'layer/undici-slim.cjs') }));
+    // fastify is a bundle of its own (fastify.cjs, with its code cache), loaded when trace-intake
+    // first builds its router: the hot trace routes need none of it, so a function that sends only
+    // traces never loads it.
+    b.onResolve({ filter: /^fastify$/ }, (a) =>
+      /[\\/]packages[\\/]trace-intake[\\/]src[\\/]/.test(a.importer)
+        ? { path: 'fastify', namespace: 'fastify-later' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'fastify-later' }, () => ({
+      contents: [
+        'let fastify;',
+        'module.exports = function lazyFastify(...args) {',
+        `  fastify ??= require(${JSON.stringify(loader)}).loadBundle(__dirname, 'fastify');`,
+        '  return fastify(...args);',
+        '};',
+      ].join('\n'),
+      resolveDir: app,
+      loader: 'js',
+    }));
     // The warm-up's msgpack encoder is trace-intake's.
     b.onResolve({ filter: /^msgpackr$/ }, async (a) => {
       if (a.resolveDir !== app || a.pluginData === 'from-trace-intake') return undefined;
@@ -224,6 +262,13 @@ const slimDependencies = {
         kind: a.kind,
         pluginData: 'from-forwarder',
       });
+      return r.errors.length > 0 ? { errors: r.errors } : { path: r.path };
+    });
+    // dogstatsd writes its protobuf payloads with protobufjs's Writer alone: its minimal build has
+    // it, without the reflection, the .proto parser and the descriptors of the full one.
+    b.onResolve({ filter: /^protobufjs$/ }, async (a) => {
+      if (!/[\\/]packages[\\/]dogstatsd[\\/]src$/.test(a.resolveDir)) return undefined;
+      const r = await b.resolve('protobufjs/minimal', { resolveDir: a.resolveDir, kind: a.kind });
       return r.errors.length > 0 ? { errors: r.errors } : { path: r.path };
     });
   },
@@ -269,6 +314,8 @@ const LAYER_FILES = [
   'agent.cache',
   'components.cjs',
   'components.cache',
+  'fastify.cjs',
+  'fastify.cache',
   'yaml.cjs',
 ];
 
@@ -330,6 +377,17 @@ async function stage(dir) {
     metafile: values.analyze,
   });
   if (components.metafile) printPackages(components.metafile);
+  const fastify = await build({
+    ...common,
+    stdin: { contents: "module.exports = require('fastify');", resolveDir: traceIntakeDir, loader: 'js' },
+    outfile: to('fastify.cjs'),
+    plugins: [slimDependencies],
+    metafile: values.analyze,
+  });
+  if (fastify.metafile) {
+    say('fastify.cjs:');
+    printPackages(fastify.metafile);
+  }
   await build({
     ...common,
     entryPoints: [createRequire(join(app, 'package.json')).resolve('yaml')],

@@ -1,12 +1,12 @@
 // Build time, run by scripts/build-layer.mjs with the launcher's node flags:
 //   node write-code-cache.cjs BUNDLES_DIR [--check]
 // Loads agent.cjs and components.cjs through the layer's cached loader, runs one invocation's
-// worth of work through the real components (a datagram, a trace, telemetry with log lines, a
-// flush to a local sink that answers 202), and writes each bundle's V8 code cache: the cache then
+// worth of work through the real components (a datagram, a trace, requests that load fastify.cjs,
+// telemetry with log lines, a flush to a local sink that answers 202), and writes each bundle's V8 code cache: the cache then
 // holds what the start and the first flush compile, not just the top level, so the first
 // invocation does not pay for compiling the encoders. The run is best effort: if it fails, the
 // cache holds what ran until then. With --check it only loads the bundles and fails unless V8
-// took both caches. CODE_CACHE_VERBOSE=1 lists the requests the warm-up flush made.
+// took every cache. CODE_CACHE_VERBOSE=1 lists the requests the warm-up flush made.
 'use strict';
 const dgram = require('node:dgram');
 const http = require('node:http');
@@ -30,6 +30,21 @@ function load(name) {
 
 function listen(server) {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
+}
+
+/** One request on loopback; resolves once answered (or failed). */
+function exchange(port, method, path, body = Buffer.alloc(0), headers = {}) {
+  return new Promise((resolve) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, method, path, headers: { ...headers, 'content-length': body.length } },
+      (res) => {
+        res.resume();
+        res.on('end', resolve);
+      },
+    );
+    req.on('error', resolve);
+    req.end(body);
+  });
 }
 
 async function invocation(c) {
@@ -99,27 +114,19 @@ async function invocation(c) {
       meta: { request_id: requestId, cold_start: 'true' },
       metrics: { _sampling_priority_v1: 1 },
     };
-    await new Promise((resolve) => {
-      const body = c.pack([[span]]);
-      const req = http.request(
-        {
-          host: '127.0.0.1',
-          port: early.ports.traces,
-          method: 'PUT',
-          path: '/v0.4/traces',
-          headers: {
-            'content-type': 'application/msgpack',
-            'x-datadog-trace-count': '1',
-            'content-length': body.length,
-          },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', resolve);
-        },
-      );
-      req.on('error', resolve);
-      req.end(body);
+    const body = c.pack([[span]]);
+    await exchange(early.ports.traces, 'PUT', '/v0.4/traces', body, {
+      'content-type': 'application/msgpack',
+      'x-datadog-trace-count': '1',
+    });
+    // What the hot trace routes leave to fastify, which then loads (fastify.cjs) and routes.
+    await exchange(early.ports.traces, 'GET', '/info');
+    await exchange(early.ports.traces, 'PUT', '/v0.4/traces', body, {
+      'content-type': 'application/msgpack; charset=utf-8',
+    });
+    await exchange(early.ports.traces, 'POST', '/telemetry/proxy/api/v2/apmtelemetry', Buffer.from('{}'), {
+      'content-type': 'application/json',
+      'dd-telemetry-request-type': 'app-heartbeat',
     });
     components.ingestTelemetry([
       { time: iso(now), type: 'platform.start', record: { requestId, version: '$LATEST' } },
@@ -152,6 +159,7 @@ async function main() {
   load('agent');
   const c = load('components');
   if (mode === '--check') {
+    load('fastify');
     const status = loader.codeCacheStatus();
     if (!Object.values(status).every((v) => v === true)) {
       console.error(`code cache not taken: ${JSON.stringify(status)}`);

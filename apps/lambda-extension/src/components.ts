@@ -94,9 +94,9 @@ export async function loadComponents(
     additionalTags: tags,
   });
   const invocationSpans = new InvocationSpans(agent, logger, runtime);
-  await receiver.app.ready();
-  // fastify routes the requests that arrive on our already-bound server.
-  early.traces.attach((req, res) => receiver.app.routing(req, res));
+  // The requests that arrive on our already-bound server: the trace routes served at once, the rest
+  // by fastify, built on the first such request (none during a function's init: see the README).
+  early.traces.attach(receiver.handle);
 
   const logsConfig = logsModule.fromEnv(env, logger);
   const logs = new logsModule.LambdaLogs({

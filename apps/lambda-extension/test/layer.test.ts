@@ -41,7 +41,14 @@ describe('layer.zip', () => {
       expect(mode(join(dir, 'datadog_wrapper'))).toBe(0o755);
       expect(mode(join(dir, 'serverless-agent/datadog-agent.cjs'))).toBe(0o644);
       expect(mode(join(dir, 'serverless-agent/agent.cjs'))).toBe(0o644);
-      for (const f of ['components.cjs', 'agent.cache', 'components.cache', 'yaml.cjs'])
+      for (const f of [
+        'components.cjs',
+        'agent.cache',
+        'components.cache',
+        'fastify.cjs',
+        'fastify.cache',
+        'yaml.cjs',
+      ])
         expect(mode(join(dir, 'serverless-agent', f))).toBe(0o644);
       expect(statSync(join(dir, 'serverless-agent')).isDirectory()).toBe(true);
       const listing = execFileSync('unzip', [
@@ -60,6 +67,8 @@ describe('layer.zip', () => {
         'serverless-agent/components.cache',
         'serverless-agent/components.cjs',
         'serverless-agent/datadog-agent.cjs',
+        'serverless-agent/fastify.cache',
+        'serverless-agent/fastify.cjs',
         'serverless-agent/yaml.cjs',
       ]);
     }, 120_000);
@@ -71,26 +80,29 @@ describe('layer.zip', () => {
       `const l = require(${JSON.stringify(join(APP_DIR, 'layer/load-cached.cjs'))});`,
       `const a = l.loadBundle(${JSON.stringify(bundles)}, 'agent');`,
       `const c = l.loadBundle(${JSON.stringify(bundles)}, 'components');`,
-      'console.log(JSON.stringify({ status: l.codeCacheStatus(), run: typeof a.run, load: typeof c.loadComponents }));',
+      `const f = l.loadBundle(${JSON.stringify(bundles)}, 'fastify');`,
+      'console.log(JSON.stringify({ status: l.codeCacheStatus(), run: typeof a.run, load: typeof c.loadComponents, fastify: typeof f }));',
       'process.exit(0);',
     ].join('\n');
     const flags = launcherFlags().split(' ').filter(Boolean);
     const r = spawnSync(process.execPath, [...flags, '-e', script], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({
-      status: { agent: true, components: true },
+      status: { agent: true, components: true, fastify: true },
       run: 'function',
       load: 'function',
+      fastify: 'function',
     });
   }, 30_000);
 
-  it('loads its components without what they never run: no HTTP/2, HTTPS or DNS module, no ajv, pino or fast-json-stringify', () => {
+  it('loads its components without what they never run: no HTTP/2, HTTPS, DNS or fs/promises module, no ajv, pino or fast-json-stringify', () => {
     const bundles = join(opt, 'serverless-agent');
     const script = [
       `const l = require(${JSON.stringify(join(APP_DIR, 'layer/load-cached.cjs'))});`,
       `l.loadBundle(${JSON.stringify(bundles)}, 'agent');`,
       'const before = new Set(process.moduleLoadList);',
       `l.loadBundle(${JSON.stringify(bundles)}, 'components');`,
+      `l.loadBundle(${JSON.stringify(bundles)}, 'fastify');`,
       'console.log(JSON.stringify(process.moduleLoadList.filter((m) => !before.has(m))));',
       'process.exit(0);',
     ].join('\n');
@@ -98,15 +110,76 @@ describe('layer.zip', () => {
     expect(r.status).toBe(0);
     const loaded: string[] = JSON.parse(r.stdout);
     expect(loaded).toContain('NativeModule zlib');
-    for (const m of ['NativeModule http2', 'NativeModule https', 'NativeModule dns'])
+    for (const m of [
+      'NativeModule http2',
+      'NativeModule https',
+      'NativeModule dns',
+      'NativeModule fs/promises',
+    ])
       expect(loaded).not.toContain(m);
     const bundle = readFileSync(join(bundles, 'components.cjs'), 'utf8');
+    const fastify = readFileSync(join(bundles, 'fastify.cjs'), 'utf8');
     // Names only these packages carry: ajv's option, fast-json-stringify's, pino's symbols.
-    for (const marker of ['strictSchema', 'largeArrayMechanism', 'pino-raw-err-ref'])
+    for (const marker of ['strictSchema', 'largeArrayMechanism', 'pino-raw-err-ref']) {
       expect(bundle).not.toContain(marker);
+      expect(fastify).not.toContain(marker);
+    }
+    // fastify (its error codes) is in a bundle of its own, loaded on first need (next test).
+    expect(bundle).not.toContain('FST_ERR_');
+    expect(fastify).toContain('FST_ERR_');
     expect(bundle).toContain('HTTP/2 is not in this layer');
     // undici's HTTP/1 parser goes through layer/llhttp-baseline.cjs.
     expect(bundle).toContain('--liftoff-only --no-wasm-lazy-compilation');
+  }, 30_000);
+
+  it('loads fastify on the first request the trace routes leave to it, not before, and answers it', () => {
+    const bundles = join(opt, 'serverless-agent');
+    const script = `
+      const http = require('node:http');
+      const l = require(${JSON.stringify(join(APP_DIR, 'layer/load-cached.cjs'))});
+      l.loadBundle(${JSON.stringify(bundles)}, 'agent');
+      const c = l.loadBundle(${JSON.stringify(bundles)}, 'components');
+      const ask = (port, method, path, body, headers) => new Promise((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode, text }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+      (async () => {
+        const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+        const early = await c.bindEarlyListeners({ dogstatsd: 0, traces: 0, hooks: 0 });
+        const lifecycle = { processor: { outOfMemoryDetected() {} }, subscribe: () => () => {} };
+        const env = { DD_API_KEY: 'x', DD_DD_URL: 'http://127.0.0.1:9', DD_APM_DD_URL: 'http://127.0.0.1:9',
+          DD_LOGS_CONFIG_LOGS_DD_URL: 'http://127.0.0.1:9', AWS_LAMBDA_FUNCTION_NAME: 'f', AWS_REGION: 'us-east-1' };
+        const components = await c.loadComponents(env, { extensionId: 'x', accountId: '123456789012', events: [] },
+          early, lifecycle, quiet, { datagrams: 0, datagramBytes: 0 });
+        const out = { afterLoad: 'fastify' in l.codeCacheStatus() };
+        out.trace = await ask(early.ports.traces, 'PUT', '/v0.4/traces', c.pack([]), { 'content-type': 'application/msgpack' });
+        out.afterTrace = 'fastify' in l.codeCacheStatus();
+        out.info = await ask(early.ports.traces, 'GET', '/info');
+        out.afterInfo = l.codeCacheStatus().fastify;
+        await components.close();
+        await c.closeEarlyListeners(early);
+        console.log(JSON.stringify(out));
+        process.exit(0);
+      })();
+    `;
+    const flags = launcherFlags().split(' ').filter(Boolean);
+    const r = spawnSync(process.execPath, [...flags, '-e', script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({
+      afterLoad: false,
+      trace: { status: 200, text: '{"rate_by_service":{"service:,env:":1}}' },
+      afterTrace: false,
+      info: { status: 200 },
+      // loaded, and from its code cache
+      afterInfo: true,
+    });
+    expect(JSON.parse(out.info.text).endpoints).toContain('/v0.4/traces');
   }, 30_000);
 
   it('registers as datadog-agent in the sandbox, survives frozen invocations, exits 0 on SHUTDOWN', async () => {

@@ -100,7 +100,18 @@ export interface ReceiverOptions {
 }
 
 export interface TraceReceiver {
+  /**
+   * The fastify instance, built on first use: by this getter, `listen()`, or `handle` for a request
+   * the hot trace routes leave to it.
+   */
   readonly app: FastifyInstance;
+  /** Whether the fastify instance has been built. */
+  readonly appBuilt: boolean;
+  /**
+   * A request listener for a server of the caller's: the hot trace routes, then fastify, built (and
+   * made ready) on the first request that needs it; requests meanwhile wait for it, in order.
+   */
+  readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
   listen(): Promise<{ host: string; port: number }>;
   close(): Promise<void>;
   /** The /info body we answer with. */
@@ -117,28 +128,13 @@ const DROPPED_HEADERS = new Set([
 ]);
 
 const KEEP_ALIVE_MS = 60_000;
+// Requests held by `handle` while fastify is made ready (tracers send a handful; the excess is 503).
+const MAX_WAITING_FOR_APP = 512;
+// What fastify answers while it closes (its `return503OnClosing`).
+const UNAVAILABLE = '{"error":"Service Unavailable","message":"Service Unavailable","statusCode":503}';
 
 export function createTraceReceiver(agent: TraceAgent, opts: ReceiverOptions): TraceReceiver {
   let closing = false;
-  let hot: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
-  const app = Fastify({
-    logger: false,
-    bodyLimit: opts.maxTraceBodyBytes,
-    // tracers keep connections alive across invocations; a frozen sandbox must not leave them half-open
-    keepAliveTimeout: KEEP_ALIVE_MS,
-    forceCloseConnections: true,
-    // the trace routes are served before fastify routes the request (src/hot-routes.ts)
-    serverFactory: (handler) => {
-      const server = createServer((req, res) => {
-        if (closing || !hot?.(req, res)) handler(req, res);
-      });
-      // what fastify sets on a server it creates itself (its request and connection timeouts are 0)
-      server.keepAliveTimeout = KEEP_ALIVE_MS;
-      server.requestTimeout = 0;
-      server.setTimeout(0);
-      return server;
-    },
-  });
   const info = {
     version: agent.agentVersion,
     git_commit: '',
@@ -188,21 +184,6 @@ export function createTraceReceiver(agent: TraceAgent, opts: ReceiverOptions): T
     .map(([k, v]) => `${k}:${v}`)
     .join(',');
 
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (req, payload, done) =>
-    readBody(
-      payload,
-      req.headers['content-length'],
-      req.routeOptions.bodyLimit ?? opts.maxTraceBodyBytes,
-      done,
-    ),
-  );
-  // a callback hook: an async one costs every request a promise
-  app.addHook('onSend', (_req, reply, payload, done) => {
-    reply.header('Datadog-Agent-Version', agent.agentVersion);
-    reply.header('Datadog-Agent-State', state);
-    done(null, payload);
-  });
   const failure = (method: string, url: string, err: Error & { statusCode?: number }): Answer => {
     const status = err.statusCode ?? 500;
     if (status === 413) {
@@ -221,16 +202,6 @@ export function createTraceReceiver(agent: TraceAgent, opts: ReceiverOptions): T
       close: true,
     };
   };
-  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
-    const a = failure(req.method, req.url, err);
-    reply.code(a.status).type(a.contentType).send(a.body);
-  });
-  app.setNotFoundHandler((req, reply) => {
-    reply.code(404).type('text/plain').send(`${req.url} not found\n`);
-  });
-
-  const bodyOf = (req: FastifyRequest): Buffer => (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
-
   const text = (status: number, body: string): Answer => ({ status, contentType: 'text/plain', body });
   const rates: Answer = { status: 200, contentType: 'application/json; charset=utf-8', body: ratesBody };
   const serveTraces = (
@@ -272,7 +243,7 @@ export function createTraceReceiver(agent: TraceAgent, opts: ReceiverOptions): T
     return version === 'v0.3' ? text(200, 'OK\n') : rates;
   };
 
-  hot = hotRouteListener({
+  const hot = hotRouteListener({
     paths: TRACE_ENDPOINTS,
     limit: opts.maxTraceBodyBytes,
     headers: [
@@ -287,88 +258,211 @@ export function createTraceReceiver(agent: TraceAgent, opts: ReceiverOptions): T
     },
   });
 
-  // the same routes for what the hot routes leave to fastify
-  for (const [path, v] of TRACE_ENDPOINTS) {
-    app.route({
-      method: ['PUT', 'POST'],
-      url: path,
-      handler: async (req, reply) => {
-        const a = serveTraces(v, req, bodyOf(req));
-        return reply.code(a.status).type(a.contentType).send(a.body);
+  // fastify serves what the hot routes leave to it; built on first need (`app`, `handle`, `listen`).
+  const buildApp = (): FastifyInstance => {
+    const app = Fastify({
+      logger: false,
+      bodyLimit: opts.maxTraceBodyBytes,
+      // tracers keep connections alive across invocations; a frozen sandbox must not leave them half-open
+      keepAliveTimeout: KEEP_ALIVE_MS,
+      forceCloseConnections: true,
+      // the trace routes are served before fastify routes the request (src/hot-routes.ts)
+      serverFactory: (handler) => {
+        const server = createServer((req, res) => {
+          if (closing || !hot(req, res)) handler(req, res);
+        });
+        // what fastify sets on a server it creates itself (its request and connection timeouts are 0)
+        server.keepAliveTimeout = KEEP_ALIVE_MS;
+        server.requestTimeout = 0;
+        server.setTimeout(0);
+        return server;
       },
     });
-  }
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', (req, payload, done) =>
+      readBody(
+        payload,
+        req.headers['content-length'],
+        req.routeOptions.bodyLimit ?? opts.maxTraceBodyBytes,
+        done,
+      ),
+    );
+    // a callback hook: an async one costs every request a promise
+    app.addHook('onSend', (_req, reply, payload, done) => {
+      reply.header('Datadog-Agent-Version', agent.agentVersion);
+      reply.header('Datadog-Agent-State', state);
+      done(null, payload);
+    });
+    app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+      const a = failure(req.method, req.url, err);
+      reply.code(a.status).type(a.contentType).send(a.body);
+    });
+    app.setNotFoundHandler((req, reply) => {
+      reply.code(404).type('text/plain').send(`${req.url} not found\n`);
+    });
 
-  app.route({
-    method: ['PUT', 'POST'],
-    url: STATS_ENDPOINT,
-    bodyLimit: opts.maxOtherBodyBytes,
-    handler: async (req, reply) => {
-      agent.counters.requests++;
-      const body = bodyOf(req);
-      try {
-        agent.handleClientStats(decodeClientStats(body));
-      } catch (err) {
-        agent.counters.decodeErrors++;
-        agent.log.warn('stats-decode', `${req.url}: ${(err as Error).message}`);
-        return reply
-          .code(400)
-          .type('text/plain')
-          .send(`${(err as Error).message}\n`);
-      }
-      return reply.code(200).send();
-    },
-  });
+    const bodyOf = (req: FastifyRequest): Buffer => (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
 
-  app.all('/info', async (_req, reply) => reply.code(200).type('application/json').send(infoBody));
-  // legacy no-ops the Agent still answers
-  for (const p of ['/v0.3/services', '/v0.4/services']) {
+    // the same routes for what the hot routes leave to fastify
+    for (const [path, v] of TRACE_ENDPOINTS) {
+      app.route({
+        method: ['PUT', 'POST'],
+        url: path,
+        handler: async (req, reply) => {
+          const a = serveTraces(v, req, bodyOf(req));
+          return reply.code(a.status).type(a.contentType).send(a.body);
+        },
+      });
+    }
+
     app.route({
       method: ['PUT', 'POST'],
-      url: p,
-      handler: async (_req, reply) => reply.code(200).send('OK\n'),
-    });
-  }
-
-  for (const r of PROXY_ROUTES) {
-    app.route({
-      method: ['POST', 'PUT'],
-      url: r.path,
+      url: STATS_ENDPOINT,
       bodyLimit: opts.maxOtherBodyBytes,
       handler: async (req, reply) => {
-        agent.counters.proxyRequests++;
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(req.headers)) {
-          if (v === undefined || DROPPED_HEADERS.has(k)) continue;
-          headers[k] = Array.isArray(v) ? v.join(', ') : v;
-        }
-        if (additionalTags) headers['X-Datadog-Additional-Tags'] = additionalTags;
-        headers[PROXY_PATH_HEADER] = r.intakePath;
-        const contentType = headers['content-type'] ?? 'application/octet-stream';
-        delete headers['content-type'];
-        const payload: OutgoingPayload = { kind: r.kind, body: bodyOf(req), contentType, headers, items: 1 };
+        agent.counters.requests++;
+        const body = bodyOf(req);
         try {
-          opts.onProxy?.(payload);
+          agent.handleClientStats(decodeClientStats(body));
         } catch (err) {
-          agent.log.warn('proxy', `${r.path}: forwarding failed: ${(err as Error).message}`);
+          agent.counters.decodeErrors++;
+          agent.log.warn('stats-decode', `${req.url}: ${(err as Error).message}`);
+          return reply
+            .code(400)
+            .type('text/plain')
+            .send(`${(err as Error).message}\n`);
         }
-        return reply.code(r.kind === 'apm_telemetry' ? 202 : 200).send('');
+        return reply.code(200).send();
       },
     });
-  }
+
+    app.all('/info', async (_req, reply) => reply.code(200).type('application/json').send(infoBody));
+    // legacy no-ops the Agent still answers
+    for (const p of ['/v0.3/services', '/v0.4/services']) {
+      app.route({
+        method: ['PUT', 'POST'],
+        url: p,
+        handler: async (_req, reply) => reply.code(200).send('OK\n'),
+      });
+    }
+
+    for (const r of PROXY_ROUTES) {
+      app.route({
+        method: ['POST', 'PUT'],
+        url: r.path,
+        bodyLimit: opts.maxOtherBodyBytes,
+        handler: async (req, reply) => {
+          agent.counters.proxyRequests++;
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(req.headers)) {
+            if (v === undefined || DROPPED_HEADERS.has(k)) continue;
+            headers[k] = Array.isArray(v) ? v.join(', ') : v;
+          }
+          if (additionalTags) headers['X-Datadog-Additional-Tags'] = additionalTags;
+          headers[PROXY_PATH_HEADER] = r.intakePath;
+          const contentType = headers['content-type'] ?? 'application/octet-stream';
+          delete headers['content-type'];
+          const payload: OutgoingPayload = {
+            kind: r.kind,
+            body: bodyOf(req),
+            contentType,
+            headers,
+            items: 1,
+          };
+          try {
+            opts.onProxy?.(payload);
+          } catch (err) {
+            agent.log.warn('proxy', `${r.path}: forwarding failed: ${(err as Error).message}`);
+          }
+          return reply.code(r.kind === 'apm_telemetry' ? 202 : 200).send('');
+        },
+      });
+    }
+
+    return app;
+  };
+
+  let app: FastifyInstance | undefined;
+  const theApp = () => {
+    app ??= buildApp();
+    return app;
+  };
+  // Requests `handle` leaves to fastify wait here until it is ready (its build, then avvio's boot).
+  let ready: 'no' | 'pending' | 'yes' | 'failed' = 'no';
+  const waiting: [IncomingMessage, ServerResponse][] = [];
+  const unavailable = (res: ServerResponse) => {
+    if (res.headersSent || res.destroyed) return;
+    res.writeHead(503, {
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(UNAVAILABLE),
+    });
+    res.end(UNAVAILABLE);
+  };
+  const failedApp = (req: IncomingMessage, res: ServerResponse) => {
+    req.resume();
+    if (res.headersSent || res.destroyed) return;
+    res.writeHead(500, { 'content-type': 'text/plain', connection: 'close' });
+    res.end('receiver unavailable\n');
+  };
+  const makeReady = () => {
+    ready = 'pending';
+    let instance: FastifyInstance;
+    try {
+      instance = theApp();
+    } catch (err) {
+      ready = 'failed';
+      agent.log.warn('internal', `the receiver's router could not be built: ${(err as Error).message}`);
+      for (const [req, res] of waiting.splice(0)) failedApp(req, res);
+      return;
+    }
+    instance.ready().then(
+      () => {
+        ready = 'yes';
+        for (const [req, res] of waiting.splice(0)) instance.routing(req, res);
+      },
+      (err: Error) => {
+        ready = 'failed';
+        agent.log.warn('internal', `the receiver's router could not start: ${err.message}`);
+        for (const [req, res] of waiting.splice(0)) failedApp(req, res);
+      },
+    );
+  };
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    if (!closing && hot(req, res)) return;
+    if (ready === 'yes') return app!.routing(req, res);
+    // Never built and closing: what fastify answers then, without building it for that.
+    if (closing && app === undefined) {
+      req.resume();
+      return unavailable(res);
+    }
+    if (ready === 'failed') return failedApp(req, res);
+    if (waiting.length >= MAX_WAITING_FOR_APP) {
+      req.resume();
+      return unavailable(res);
+    }
+    waiting.push([req, res]);
+    if (ready === 'no') makeReady();
+  };
 
   return {
-    app,
+    get app() {
+      return theApp();
+    },
+    get appBuilt() {
+      return app !== undefined;
+    },
+    handle,
     info,
     async listen() {
-      await app.listen({ host: opts.host, port: opts.port });
-      const addr = app.server.address();
+      const instance = theApp();
+      await instance.listen({ host: opts.host, port: opts.port });
+      const addr = instance.server.address();
       const port = typeof addr === 'object' && addr ? addr.port : opts.port;
       return { host: opts.host, port };
     },
     async close() {
       closing = true;
-      await app.close();
+      if (app) await app.close();
     },
   };
 }
