@@ -29,26 +29,46 @@ export function buildAndUnzipLayer(out: string, zip: 'auto' | 'builtin' = 'auto'
   return opt;
 }
 
-async function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
+// Ports are drawn below the kernel's ephemeral range: a port the kernel hands out for `bind(0)` can
+// be handed out again, to any client socket of a test running beside this one, between our check
+// and the extension's bind (a UDP client's implicit bind took a DogStatsD port that way).
+const EPHEMERAL_LOW = (() => {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 0 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+})();
+const PICK_LOW = 20000;
+
+function bindable(port: number, kind: 'tcp' | 'udp'): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (kind === 'tcp') {
+      const s = createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    } else {
+      const s = createSocket('udp4');
+      s.once('error', () => {
+        s.close();
+        resolve(false);
+      });
+      s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    }
   });
 }
 
-async function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const port = s.address().port;
-      s.close(() => resolve(port));
-    });
-  });
+async function freePort(kind: 'tcp' | 'udp', taken: Set<number>): Promise<number> {
+  const span = EPHEMERAL_LOW - PICK_LOW;
+  for (let attempt = 0; span > 0 && attempt < 50; attempt++) {
+    const port = PICK_LOW + Math.floor(Math.random() * span);
+    if (!taken.has(port) && (await bindable(port, kind))) {
+      taken.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free ${kind} port found in ${PICK_LOW}-${EPHEMERAL_LOW - 1}`);
 }
 
 export interface TestPorts {
@@ -60,11 +80,12 @@ export interface TestPorts {
 
 /** Free ports for one extension, and the variables that give them to it. */
 export async function freePorts(): Promise<{ ports: TestPorts; env: Record<string, string> }> {
+  const taken = new Set<number>();
   const ports = {
-    hooks: await freeTcpPort(),
-    dogstatsd: await freeUdpPort(),
-    traces: await freeTcpPort(),
-    telemetry: await freeTcpPort(),
+    hooks: await freePort('tcp', taken),
+    dogstatsd: await freePort('udp', taken),
+    traces: await freePort('tcp', taken),
+    telemetry: await freePort('tcp', taken),
   };
   return {
     ports,
