@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -11,6 +11,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   cpuUtilization,
@@ -594,5 +595,45 @@ describe('UsageSampler', () => {
     expect(quick.calls).toBe(2);
     expect(later.fdUsePeak).toBe(2);
     expect(later.threadsUsePeak).toBe(1);
+  });
+});
+
+// procfs gives /proc/net/dev (a line per interface) a page at a time: with more interfaces than fit
+// in one, the kept descriptor must read on to the end as readFileSync does. Needs a network
+// namespace of its own with enough interfaces: root, `unshare` and `ip`.
+const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+const canNamespace =
+  process.getuid?.() === 0 &&
+  existsSync(dist) &&
+  ['/usr/bin/unshare', '/usr/sbin/ip', '/usr/bin/ip'].some(existsSync);
+describe.skipIf(!canNamespace)('net/dev over one page', () => {
+  it('is read whole through the kept descriptor', () => {
+    // The Lambda interface comes last, past the first page, with a little traffic on it.
+    const script = `
+      import { createSocket } from 'node:dgram';
+      import { readFileSync } from 'node:fs';
+      import { ProcReader, parseNetDev } from ${JSON.stringify(dist)};
+      const reader = new ProcReader();
+      reader.network();
+      const s = createSocket('udp4');
+      await new Promise((r) => s.send(Buffer.alloc(1000), 9999, '10.9.9.2', () => r()));
+      s.close();
+      await new Promise((r) => setTimeout(r, 200));
+      const whole = readFileSync('/proc/net/dev', 'utf8');
+      console.log(JSON.stringify({ kept: reader.network(), whole: parseNetDev(whole), bytes: whole.length }));`;
+    const shell = [
+      'ip link set lo up',
+      'for i in $(seq 1 40); do ip link add v$i type veth peer name p$i || exit 3; done',
+      'ip link add vinternal_1 type veth peer name peer1 || exit 3',
+      'ip addr add 10.9.9.1/24 dev vinternal_1 && ip link set vinternal_1 up && ip link set peer1 up',
+      `exec "${process.execPath}" --input-type=module -e "$0"`,
+    ].join(' && ');
+    const r = spawnSync('unshare', ['-n', 'sh', '-c', shell, script], { encoding: 'utf8', timeout: 20_000 });
+    if (r.status === 3) return; // no veth support here: nothing to check
+    expect(r.status, r.stderr).toBe(0);
+    const { kept, whole, bytes } = JSON.parse(r.stdout);
+    expect(bytes).toBeGreaterThan(4096);
+    expect(whole.txBytes).toBeGreaterThan(0);
+    expect(kept).toEqual(whole);
   });
 });

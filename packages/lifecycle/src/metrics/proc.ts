@@ -299,9 +299,10 @@ export class ProcReader {
         }
         const room = this.keptBuf.length - length;
         const n = readSync(fd, this.keptBuf, length, room, length);
+        // Only 0 is the end: some procfs files (net/dev: a line per interface) give at most a page
+        // per read, so a short read is not.
+        if (n === 0) break;
         length += n;
-        // A short read is the end: reading on (at an offset) would make procfs build the file again.
-        if (n < room) break;
       }
       return this.keptBuf.toString('utf8', 0, length);
     } catch {
