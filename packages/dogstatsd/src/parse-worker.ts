@@ -65,13 +65,16 @@ function sendQueued(): void {
   }
 }
 
-/** Parses what the ring holds, for at most `budgetMs`; true when it is empty. */
-function pump(budgetMs: number): boolean {
+/**
+ * Parses what the ring holds (up to `stopAt`, a `mark()`, when given), for at most `budgetMs`;
+ * true when it is empty (or `stopAt` is reached).
+ */
+function pump(budgetMs: number, stopAt?: number): boolean {
   const t0 = performance.now();
   let n = 0;
   let empty = false;
   for (;;) {
-    const length = reader.next(scratch);
+    const length = reader.next(scratch, stopAt);
     if (length < 0) {
       empty = true;
       break;
@@ -123,8 +126,9 @@ function run(): void {
 }
 
 async function flush(m: Extract<ToWorker, { t: 'flush' }>): Promise<void> {
-  // Everything queued before the request belongs to this flush.
-  pump(Number.POSITIVE_INFINITY);
+  // Everything queued before the request belongs to this flush, and only that: under a flood the
+  // ring refills as fast as it is read, and the flush must not wait for a pause.
+  pump(Number.POSITIVE_INFINITY, reader.mark());
   clock = m.now;
   let series: (string | Serie)[] = [];
   let sketches: SketchEntryState[] = [];
@@ -190,7 +194,7 @@ port.on('message', (m: ToWorker) => {
       sendQueued();
       break;
     case 'drain':
-      pump(Number.POSITIVE_INFINITY);
+      pump(Number.POSITIVE_INFINITY, reader.mark());
       publish();
       post({ t: 'drained', id: m.id });
       break;

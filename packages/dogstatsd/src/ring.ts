@@ -115,12 +115,13 @@ export class RingReader extends RingView {
   }
 
   /**
-   * Copies the next datagram into `into` and returns its length, or -1 when the ring is empty.
+   * Copies the next datagram into `into` and returns its length, or -1 when the ring is empty (or
+   * the reading reached `stopAt`, a `mark()`).
    * Its space is given back at `release()`, so a burst is read without an atomic store each.
    */
-  next(into: Buffer): number {
+  next(into: Buffer, stopAt?: number): number {
     let tail = this.tail;
-    if (tail === Atomics.load(this.control, HEAD)) return -1;
+    if (tail === (stopAt ?? Atomics.load(this.control, HEAD))) return -1;
     let length = this.i32[tail >> 2]!;
     if (length === WRAP) {
       tail = 0;
@@ -133,6 +134,14 @@ export class RingReader extends RingView {
     if (tail === this.capacity) tail = 0;
     this.tail = tail;
     return length;
+  }
+
+  /**
+   * Where the writer is now: given to `next` as `stopAt`, it ends the reading at the records
+   * queued up to this moment, however fast more arrive.
+   */
+  mark(): number {
+    return Atomics.load(this.control, HEAD);
   }
 
   /** Gives the space of the records read so far back to the writer. */
