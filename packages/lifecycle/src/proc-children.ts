@@ -1,7 +1,8 @@
 // The children of a process, from procfs: what both the runtime lookup and the usage sampler need
 // to find the environment's processes without visiting every process on the host.
-import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { readAll } from './proc-read.js';
 
 export interface ChildPids {
   pids: number[];
@@ -37,26 +38,4 @@ export function childPids(
     for (const c of text.split(/\s+/)) if (/^\d+$/.test(c)) pids.push(Number(c));
   }
   return { pids, complete };
-}
-
-/** A small procfs file read into `buf` piece by piece, undefined when it cannot be read. */
-function readAll(path: string, buf: Buffer): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return undefined;
-  }
-  try {
-    let text = '';
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) return text;
-      text += buf.toString('latin1', 0, n);
-    }
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -7,12 +7,12 @@ import {
   openSync,
   readdirSync,
   readFileSync,
-  readSync,
   statfsSync,
   statSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { childPids } from '../proc-children.js';
+import { readFromStart } from '../proc-read.js';
 
 /** statfs type of procfs. */
 const PROC_SUPER_MAGIC = 0x9fa0;
@@ -91,7 +91,7 @@ export class ProcReader {
    * as the read itself, on the path from INVOKE to the next `next`.
    */
   private readonly kept = new Map<string, number>();
-  private keptBuf = Buffer.allocUnsafe(16 * 1024);
+  private readonly keptBuf = Buffer.allocUnsafe(16 * 1024);
 
   constructor(options: ProcReaderOptions = {}) {
     this.procRoot = options.procRoot ?? '/proc';
@@ -290,21 +290,7 @@ export class ProcReader {
         fd = openSync(join(this.procRoot, rel), 'r');
         this.kept.set(rel, fd);
       }
-      let length = 0;
-      for (;;) {
-        if (length === this.keptBuf.length) {
-          const bigger = Buffer.allocUnsafe(this.keptBuf.length * 2);
-          this.keptBuf.copy(bigger, 0, 0, length);
-          this.keptBuf = bigger;
-        }
-        const room = this.keptBuf.length - length;
-        const n = readSync(fd, this.keptBuf, length, room, length);
-        // Only 0 is the end: some procfs files (net/dev: a line per interface) give at most a page
-        // per read, so a short read is not.
-        if (n === 0) break;
-        length += n;
-      }
-      return this.keptBuf.toString('utf8', 0, length);
+      return readFromStart(fd, this.keptBuf);
     } catch {
       if (fd !== undefined) {
         this.kept.delete(rel);
