@@ -66,12 +66,17 @@ function flat(s: string): string {
   return JSON.parse(JSON.stringify(s)) as string;
 }
 
+/** Whether `ms` is written as its second's digits, then its three digits of milliseconds. */
+function writtenBySecond(ms: number): boolean {
+  return ms >= 1e12 && ms < 2_147_483_647_000 && Number.isInteger(ms);
+}
+
 /**
  * An epoch-ms timestamp as JSON. Thirteen digits are past the small integers, so `String(ms)` takes
  * the general double-to-text path; seconds and milliseconds apart take the integer one.
  */
 export function timestampJson(ms: number): string {
-  if (ms >= 1e12 && ms < 2_147_483_647_000 && Number.isInteger(ms)) {
+  if (writtenBySecond(ms)) {
     const seconds = Math.floor(ms / 1000);
     return `${seconds}${MILLIS[ms - seconds * 1000]}`;
   }
@@ -143,7 +148,8 @@ export class EventEncoder {
     return this.lastLambdaHead;
   }
 
-  private lastHeadId: string | null = null;
+  /** The `lambdaHead` that `lastHead` was made from (the same string while the request id is). */
+  private headFrom = '';
   private lastHead = '';
   private lastSecond = -1;
   private lastHeadSecond = '';
@@ -154,11 +160,12 @@ export class EventEncoder {
    * the second. `undefined` for a timestamp written otherwise (see `timestampJson`).
    */
   private headThroughSecond(requestId: string | null, ms: number): string | undefined {
-    if (!(ms >= 1e12 && ms < 2_147_483_647_000 && Number.isInteger(ms))) return undefined;
+    if (!writtenBySecond(ms)) return undefined;
     const second = Math.floor(ms / 1000);
-    if (requestId !== this.lastHeadId || this.lastHead === '') {
-      this.lastHeadId = requestId;
-      this.lastHead = `${this.lambdaHead(requestId)}},"timestamp":`;
+    const lambda = this.lambdaHead(requestId);
+    if (lambda !== this.headFrom) {
+      this.headFrom = lambda;
+      this.lastHead = `${lambda}},"timestamp":`;
       this.lastSecond = -1;
     }
     if (second !== this.lastSecond) {
