@@ -477,8 +477,10 @@ export class SpanWriter extends GrowBuffer {
     return Uint8Array.prototype.slice.call(this.buf, 0, this.pos);
   }
 
-  /** Several TraceChunk messages: views of one copy (one allocation per tracer request, not per chunk). */
-  /** `arena`: where the chunks are kept (each in its own place); without one, one buffer of their size. */
+  /**
+   * Several TraceChunk messages: each carved from `arena` when given, else views of one copy (one
+   * allocation per tracer request, not per chunk).
+   */
   chunks(cs: TraceChunk[], staged?: Uint8Array, arena?: ChunkArena): Uint8Array[] {
     this.pos = 0;
     const ends = new Array<number>(cs.length);
