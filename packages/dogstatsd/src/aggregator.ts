@@ -285,11 +285,7 @@ function yieldToLoop(): Promise<void> {
 }
 
 /**
- * Aggregates DogStatsD lines and in-process samples into 10 s buckets the way the Datadog agent
- * does, and flushes them as series and sketches in time slices.
- */
-/**
- * Where an aggregator's work goes while a parser worker runs it (`startParseWorker`): the worker
+ * Where an aggregator's work goes while a parser worker runs it (`ParseWorkerLink`): the worker
  * holds the contexts; this thread only queues datagrams and asks for flushes.
  */
 export interface RemoteAggregation {
@@ -303,6 +299,17 @@ export interface RemoteAggregation {
 /** The options a parser worker rebuilds an aggregator from: everything but the functions. */
 export type WorkerAggregatorOptions = Omit<AggregatorOptions, 'now' | 'logger' | 'origin'>;
 
+/** Adds `from`'s counts to `into`'s; `contexts` and the flush's longest slice are readings, not counts. */
+function addCounts(into: AggregatorStats, from: AggregatorStats): void {
+  for (const k of Object.keys(into) as (keyof AggregatorStats)[]) {
+    if (k !== 'contexts' && k !== 'lastFlushLongestSliceMs') into[k] += from[k];
+  }
+}
+
+/**
+ * Aggregates DogStatsD lines and in-process samples into 10 s buckets the way the Datadog agent
+ * does, and flushes them as series and sketches in time slices.
+ */
 export class Aggregator {
   private readonly now: () => number;
   private readonly options: AggregatorOptions;
@@ -438,11 +445,8 @@ export class Aggregator {
     if (this.remote !== undefined) {
       // The worker's counters, plus what this thread counted itself (datagrams the full queue
       // dropped, events beyond the buffer).
-      const w = this.remote.stats();
-      const merged = { ...w };
-      for (const k of Object.keys(merged) as (keyof AggregatorStats)[]) {
-        if (k !== 'contexts' && k !== 'lastFlushLongestSliceMs') merged[k] += this.counters[k];
-      }
+      const merged = { ...this.remote.stats() };
+      addCounts(merged, this.counters);
       return merged;
     }
     this.drain();
@@ -478,11 +482,7 @@ export class Aggregator {
    * none go backwards. The worker's contexts are not handed back.
    */
   delegate(remote: RemoteAggregation | undefined, counted?: AggregatorStats): void {
-    if (remote === undefined && counted !== undefined) {
-      for (const k of Object.keys(this.counters) as (keyof AggregatorStats)[]) {
-        if (k !== 'contexts' && k !== 'lastFlushLongestSliceMs') this.counters[k] += counted[k];
-      }
-    }
+    if (remote === undefined && counted !== undefined) addCounts(this.counters, counted);
     this.remote = remote;
   }
 
