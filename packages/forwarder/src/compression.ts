@@ -18,6 +18,8 @@ export interface Codec {
    * cannot right now (the WebAssembly module is not loaded yet).
    */
   compressSync?(data: Uint8Array, level: number): Uint8Array | undefined;
+  /** The inverse of `compressSync` (for a payload compressed ahead of its flush that must be split). */
+  decompressSync?(data: Uint8Array): Uint8Array | undefined;
 }
 
 export interface CompressionOptions {
@@ -74,6 +76,7 @@ const gzipCodec: Codec = {
   compress: (data, level) =>
     gzip(data, { level: clampZlibLevel(level), chunkSize: asyncChunkSize(data.byteLength) }),
   compressSync: (data, level) => zlib.gzipSync(data, { level: clampZlibLevel(level) }),
+  decompressSync: (data) => zlib.gunzipSync(data),
 };
 
 const deflateCodec: Codec = {
@@ -83,6 +86,7 @@ const deflateCodec: Codec = {
   compress: (data, level) =>
     deflate(data, { level: clampZlibLevel(level), chunkSize: asyncChunkSize(data.byteLength) }),
   compressSync: (data, level) => zlib.deflateSync(data, { level: clampZlibLevel(level) }),
+  decompressSync: (data) => zlib.inflateSync(data),
 };
 
 const identityCodec: Codec = {
@@ -116,16 +120,19 @@ type ZstdCompressFn = (
   cb: (err: Error | null, out: Buffer) => void,
 ) => void;
 type ZstdCompressSyncFn = (data: Uint8Array, options: { params: Record<number, number> }) => Buffer;
+type ZstdDecompressSyncFn = (data: Uint8Array) => Buffer;
 
 /** zstd from node:zlib (Node >= 22.15), or undefined on this Node. */
 export function nativeZstdCodec(): Codec | undefined {
   const z = zlib as unknown as {
     zstdCompress?: ZstdCompressFn;
     zstdCompressSync?: ZstdCompressSyncFn;
+    zstdDecompressSync?: ZstdDecompressSyncFn;
     constants: Record<string, number>;
   };
   const fn = z.zstdCompress;
   const syncFn = z.zstdCompressSync;
+  const unSyncFn = z.zstdDecompressSync;
   const levelParam = z.constants.ZSTD_c_compressionLevel;
   if (typeof fn !== 'function' || levelParam === undefined) return undefined;
   const compress = promisify(fn);
@@ -139,12 +146,14 @@ export function nativeZstdCodec(): Codec | undefined {
     ...(typeof syncFn === 'function'
       ? { compressSync: (data: Uint8Array, level: number) => syncFn(data, params(level)) }
       : {}),
+    ...(typeof unSyncFn === 'function' ? { decompressSync: (data: Uint8Array) => unSyncFn(data) } : {}),
   };
 }
 
 interface ZstdWasmModule {
   init(): Promise<void>;
   compress(data: Uint8Array, level?: number): Uint8Array;
+  decompress(data: Uint8Array): Uint8Array;
 }
 
 // One instance per process: initialising the module again would swap its memory under any other user.
@@ -182,6 +191,10 @@ export class WasmZstdCodec implements Codec {
 
   compressSync(data: Uint8Array, level: number): Uint8Array | undefined {
     return wasmReady?.compress(data, clampZstdLevel(level));
+  }
+
+  decompressSync(data: Uint8Array): Uint8Array | undefined {
+    return wasmReady?.decompress(data);
   }
 }
 

@@ -25,6 +25,7 @@ import {
   type Logger,
   monotonicClock,
   type OutgoingPayload,
+  type PayloadCodec,
   silentLogger,
 } from './types.js';
 
@@ -510,6 +511,33 @@ export class Forwarder {
     } finally {
       this.#connections.release(origin);
     }
+  }
+
+  /**
+   * What compresses `kind`'s bodies as this forwarder would (see `PayloadCodec`), or undefined when
+   * they go uncompressed to some destination: no codec for the kind, or an Observability Pipelines
+   * Worker, which gets the builder's own bytes.
+   */
+  payloadCodec(kind: EndpointKind): PayloadCodec | undefined {
+    for (const d of this.#destinationsFor(kind)) if (d.plain) return undefined;
+    const { codec, level } = this.#compression.select(kind);
+    const { encoding, compressSync, decompressSync } = codec;
+    if (!encoding || !compressSync || !decompressSync) return undefined;
+    return {
+      encoding,
+      compress: (data) => {
+        try {
+          return compressSync.call(codec, data, level);
+        } catch {
+          return undefined; // the forwarder tries again at the flush, and says why if it fails there
+        }
+      },
+      decompress: (data) => {
+        const out = decompressSync.call(codec, data);
+        if (!out) throw new Error(`${codec.kind} is not loaded`);
+        return out;
+      },
+    };
   }
 
   #destinationsFor(kind: EndpointKind): Destination[] {

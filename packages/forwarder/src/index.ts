@@ -58,5 +58,6 @@ export {
   type Logger,
   monotonicClock,
   type OutgoingPayload,
+  type PayloadCodec,
   silentLogger,
 } from './types.js';

@@ -58,6 +58,20 @@ export interface OutgoingPayload {
   split?: () => OutgoingPayload[] | undefined;
 }
 
+/**
+ * Compresses a kind's bodies exactly as the forwarder would (same codec, level and bytes), for a
+ * builder that compresses each body as it completes it: the payload then carries `Content-Encoding:
+ * encoding` in its headers and is sent as it is.
+ */
+export interface PayloadCodec {
+  /** The `Content-Encoding` of what `compress` returns. */
+  readonly encoding: string;
+  /** The compressed bytes, or undefined when the codec cannot right now (keep the body as it is). */
+  compress(data: Uint8Array): Uint8Array | undefined;
+  /** The bytes `compress` was given (for a compressed payload answered 413, which is split). */
+  decompress(data: Uint8Array): Uint8Array;
+}
+
 /** Monotonic milliseconds. Injected so that freezes and backoff can be driven by tests. */
 export interface Clock {
   now(): number;

@@ -2,6 +2,8 @@
 // and plays every fault kind.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type DatadogIntake, startIntake } from '@serverless-agent/testkit';
@@ -12,6 +14,7 @@ import {
   fromEnv,
   nativeZstdCodec,
   type OutgoingPayload,
+  type PayloadCodec,
 } from '../src/index.js';
 import { captureLogger } from './helpers/logger.js';
 import { optionsFor } from './helpers/options.js';
@@ -32,6 +35,13 @@ function forwarder(...args: Parameters<typeof optionsFor>): Forwarder {
   cleanups.push(() => f.close());
   return f;
 }
+
+/** The log messages the intake accepted, sorted (a split delivers the halves in any order). */
+const arrivedMessages = (i: DatadogIntake) =>
+  i
+    .logs()
+    .map((l) => l.message)
+    .sort();
 
 const deadline = (ms = 5_000) => ({ signal: AbortSignal.timeout(ms) });
 const now = () => Math.floor(Date.now() / 1000);
@@ -137,12 +147,7 @@ describe('against the testkit intake', () => {
     const r = await f.send(logs(messages), deadline());
     expect(r.dropped).toEqual({});
     expect(i.requests().some((q) => q.status === 413)).toBe(true);
-    expect(
-      i
-        .logs()
-        .map((l) => l.message)
-        .sort(),
-    ).toEqual([...messages].sort());
+    expect(arrivedMessages(i)).toEqual([...messages].sort());
   });
 
   it('gives up on a delayed answer at the deadline and delivers it at the next flush', async () => {
@@ -255,5 +260,144 @@ describe('against the testkit intake', () => {
     expect(i.requests({ path: '/api/v2/debugger' })[0]!.url).toBe('/api/v2/debugger?ddtags=a:b');
     expect(i.metrics('fwd.site')).toHaveLength(1);
     expect(i.logs().map((l) => l.message)).toEqual(['via proxy']);
+  });
+});
+
+// A payload compressed ahead of its flush with `payloadCodec` must reach the intake as the forwarder
+// would have sent it uncompressed: the same bytes and headers, the same retries and 413 splits.
+/** A loopback server that keeps every request's raw body and headers and answers 202. */
+async function rawServer(): Promise<{ url: string; got: { headers: IncomingHttpHeaders; body: Buffer }[] }> {
+  const got: { headers: IncomingHttpHeaders; body: Buffer }[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.method === 'POST') got.push({ headers: req.headers, body: Buffer.concat(chunks) });
+      res.writeHead(202).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, got };
+}
+
+function codecEvents(n: number, tag = 'e'): string[] {
+  return Array.from({ length: n }, (_, i) => `${tag} ${i} ${'payload text '.repeat(i % 9)}`);
+}
+
+function body(messages: string[]): Buffer {
+  return Buffer.from(JSON.stringify(messages.map((message) => ({ message, status: 'info' }))));
+}
+
+function plainLogs(messages: string[]): OutgoingPayload {
+  return {
+    kind: 'logs',
+    body: body(messages),
+    contentType: 'application/json',
+    headers: { 'DD-PROTOCOL': 'agent-json' },
+    items: messages.length,
+  };
+}
+
+/** As the logs package makes them: compressed ahead, the split over the decoded events. */
+function precompressed(codec: PayloadCodec, messages: string[]): OutgoingPayload {
+  const packed = codec.compress(body(messages));
+  if (!packed) throw new Error('codec not ready');
+  return {
+    kind: 'logs',
+    body: packed,
+    contentType: 'application/json',
+    headers: { 'DD-PROTOCOL': 'agent-json', 'Content-Encoding': codec.encoding },
+    items: messages.length,
+    split: () => {
+      if (messages.length < 2) return undefined;
+      const decoded = JSON.parse(Buffer.from(codec.decompress(packed)).toString()) as { message: string }[];
+      const all = decoded.map((e) => e.message);
+      const mid = all.length >> 1;
+      return [plainLogs(all.slice(0, mid)), plainLogs(all.slice(mid))];
+    },
+  };
+}
+
+describe('payloadCodec', () => {
+  it('gives the bytes and headers the forwarder sends for the same body uncompressed', async () => {
+    const raw = await rawServer();
+    const f = forwarder(raw.url);
+    const codec = f.payloadCodec('logs')!;
+    expect(codec).toBeDefined();
+    const messages = codecEvents(700);
+    await f.send(plainLogs(messages), deadline());
+    await f.send(precompressed(codec, messages), deadline());
+    expect(raw.got).toHaveLength(2);
+    const [a, b] = raw.got;
+    expect(b!.body.equals(a!.body)).toBe(true);
+    expect(b!.headers['content-encoding']).toBe(codec.encoding);
+    const { 'content-length': _a, ...headersA } = a!.headers;
+    const { 'content-length': _b, ...headersB } = b!.headers;
+    expect(headersB).toEqual(headersA);
+    expect(Buffer.from(codec.decompress(b!.body)).equals(body(messages))).toBe(true);
+  });
+
+  it('is decoded by the intake, retried with the same bytes after a 503, and split on a 413', async () => {
+    const i = await intake({ limits: { logs: { compressed: 10_000 } } });
+    i.fault({ path: '/api/v2/logs', status: 503, times: 1 });
+    const f = forwarder(i.url, { DD_API_KEY: i.apiKey });
+    const codec = f.payloadCodec('logs')!;
+    const small = codecEvents(20, 'small');
+    const r = await f.send(precompressed(codec, small), deadline());
+    expect(r.delivered).toBe(1);
+    const [failed, retried] = i.requests({ path: '/api/v2/logs' });
+    expect([failed!.status, retried!.status]).toEqual([503, 202]);
+    expect(retried!.bodyBytes).toBe(failed!.bodyBytes);
+    expect(retried!.contentEncoding).toBe(codec.encoding);
+    expect(i.logs().map((l) => l.message)).toEqual(small);
+
+    // Incompressible text, so that the compressed size follows the event count past the intake's limit.
+    i.clear();
+    const large = Array.from({ length: 40 }, () => randomBytes(300).toString('base64'));
+    const r2 = await f.send(precompressed(codec, large), deadline());
+    expect(r2.dropped).toEqual({});
+    expect(i.requests().some((q) => q.status === 413)).toBe(true);
+    expect(arrivedMessages(i)).toEqual([...large].sort());
+  });
+
+  it('holds a pre-compressed payload in the retry buffer at its compressed size, and sends it later', async () => {
+    const i = await intake();
+    const down = i.fault({ path: '/api/v2/logs', status: 503 });
+    const f = forwarder(i.url, { DD_API_KEY: i.apiKey });
+    const codec = f.payloadCodec('logs')!;
+    const messages = codecEvents(300, 'later');
+    const payload = precompressed(codec, messages);
+    const r = await f.flush([payload], { signal: AbortSignal.timeout(300) });
+    expect(r.buffered).toBe(1);
+    expect(f.stats().retryBuffer.bytes).toBe(payload.body.byteLength);
+    down.remove();
+    expect((await f.flush([], deadline())).delivered).toBe(1);
+    expect(i.logs().map((l) => l.message)).toEqual(messages);
+  });
+
+  it('is undefined where logs go uncompressed: compression off, or an Observability Pipelines Worker', () => {
+    expect(
+      forwarder('http://127.0.0.1:9', { DD_LOGS_CONFIG_USE_COMPRESSION: 'false' }).payloadCodec('logs'),
+    ).toBeUndefined();
+    const opw = forwarder('http://127.0.0.1:9', {
+      DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_ENABLED: 'true',
+      DD_OBSERVABILITY_PIPELINES_WORKER_LOGS_URL: 'http://127.0.0.1:9/opw',
+    });
+    expect(opw.payloadCodec('logs')).toBeUndefined();
+    expect(forwarder('http://127.0.0.1:9').payloadCodec('logs')).toBeDefined();
+  });
+
+  it('compresses with WebAssembly zstd once the module is loaded, and not before', async () => {
+    const raw = await rawServer();
+    const f = forwarder(raw.url, { DD_FORWARDER_ZSTD_WASM: 'true' });
+    const codec = f.payloadCodec('logs')!;
+    const data = body(codecEvents(200));
+    if (codec.encoding !== 'zstd') return; // this Node has zstd in node:zlib: no WebAssembly
+    expect(codec.compress(data)).toBeUndefined();
+    await f.warmUp();
+    const packed = codec.compress(data)!;
+    expect(packed.byteLength).toBeLessThan(data.byteLength);
+    expect(Buffer.from(codec.decompress(packed)).equals(data)).toBe(true);
   });
 });
