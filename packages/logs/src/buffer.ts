@@ -3,13 +3,18 @@ import { LOGS_HEADERS } from './batch.js';
 import type { EncodedEvent } from './encoder.js';
 import { MAX_BATCH_BYTES, MAX_BATCH_EVENTS } from './limits.js';
 import { RateLimitedLog } from './rate-limit.js';
-import type { Logger, OutgoingPayload } from './types.js';
+import type { BatchCodec, Logger, OutgoingPayload } from './types.js';
 
 export interface BufferOptions {
   /** Most events held between flushes (default 200 000). */
   maxBufferedEvents?: number;
   /** Most bytes of serialised events held between flushes (default 64 MiB). */
   maxBufferedBytes?: number;
+  /**
+   * Compresses each batch when it is cut (see `BatchCodec`): what waits for the flush is its
+   * compressed bytes, and the body it was written in is written again by the next batch.
+   */
+  codec?: BatchCodec;
   logger?: Logger;
   now?: () => number;
 }
@@ -21,8 +26,12 @@ export const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 // cut by the intake's limits as they arrive: the JS string of each event dies young, what waits for
 // the flush is off-heap, and the flush hands the bodies out as they are, without copying them.
 const FIRST_BODY_BYTES = 256 * 1024;
-// A full batch's body is at most this big, plus room for a group being written when it fills.
-const MAX_BODY_BYTES = MAX_BATCH_BYTES + (MAX_BATCH_BYTES >>> 3);
+/**
+ * Where a batch is cut when it is compressed at the cut (besides the intake's 1000 events): the size
+ * a forwarder compresses on its event loop in one go (its `DEFAULT_SYNC_MAX_BYTES`), so that the cut,
+ * which runs while telemetry is ingested, holds the loop no longer than a flush does.
+ */
+export const PACKED_BATCH_BYTES = 1024 * 1024;
 const GROUP_EVENTS = 64;
 const GROUP_CHARS = 256 * 1024;
 
@@ -35,6 +44,12 @@ interface Body {
   sizes: number[];
 }
 
+/** A batch compressed when it was cut: its body's bytes, closed by `]`, through the codec. */
+interface Packed {
+  packed: Uint8Array;
+  sizes: number[];
+}
+
 /**
  * The bounded store between intake and flush: serialised events in arrival order, already in the
  * batches they will ship in. When full, new events are dropped and counted (the count is logged,
@@ -44,10 +59,19 @@ export class LogBuffer {
   readonly maxEvents: number;
   readonly maxBytes: number;
   /** Full batches, oldest first; then the one being filled. */
-  private full: Body[] = [];
+  private full: (Body | Packed)[] = [];
   private open: Body | undefined;
-  /** A body's buffer the last flush copied out of, for the next body. */
+  /**
+   * A body's buffer no batch holds any more (it was compressed, or copied out of), for the next
+   * body: its pages are resident already. One at most; a payload never holds it.
+   */
   private spare: Buffer | undefined;
+  private readonly codec: BatchCodec | undefined;
+  /** A batch's most bytes, brackets and commas included. */
+  private readonly cutBytes: number;
+  /** A body's largest buffer: a batch's most bytes, and room for a group being written when it fills. */
+  private readonly maxBodyBytes: number;
+  private packedBytes = 0;
   /** The size a new body starts at: what the last full batch needed, and some. */
   private capacity = FIRST_BODY_BYTES;
   private count = 0;
@@ -61,6 +85,9 @@ export class LogBuffer {
     this.maxEvents = options.maxBufferedEvents ?? DEFAULT_MAX_BUFFERED_EVENTS;
     this.maxBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
     this.warn = options.logger ? new RateLimitedLog(options.logger, 10_000, options.now) : undefined;
+    this.codec = options.codec;
+    this.cutBytes = this.codec ? PACKED_BATCH_BYTES : MAX_BATCH_BYTES;
+    this.maxBodyBytes = this.cutBytes + (this.cutBytes >>> 3);
   }
 
   /** Adds an event; `false` (and a counted drop) when the buffer is full. */
@@ -151,7 +178,7 @@ export class LogBuffer {
   /** Makes the body at least `size` bytes long, keeping its first `keep` bytes. */
   private reserve(body: Body, keep: number, size: number): void {
     if (body.buf.length >= size) return;
-    const grown = Buffer.allocUnsafe(Math.max(size, Math.min(body.buf.length * 2, MAX_BODY_BYTES)));
+    const grown = Buffer.allocUnsafe(Math.max(size, Math.min(body.buf.length * 2, this.maxBodyBytes)));
     body.buf.copy(grown, 0, 0, keep);
     body.buf = grown;
   }
@@ -175,7 +202,7 @@ export class LogBuffer {
       }
       const n = body.sizes.length;
       // With the closing bracket, the body would be used + 1 + size + 1 bytes.
-      if (n > 0 && (n >= MAX_BATCH_EVENTS || body.used + size + 2 > MAX_BATCH_BYTES)) {
+      if (n > 0 && (n >= MAX_BATCH_EVENTS || body.used + size + 2 > this.cutBytes)) {
         const next = this.nextBody(stop - at + 2);
         body.buf.copy(next.buf, 1, at, stop);
         stop = 1 + stop - at;
@@ -191,12 +218,39 @@ export class LogBuffer {
     return sizes.length;
   }
 
-  /** The open body is full: it joins the full ones, and a new one opens. */
+  /** The open body is full: it joins the full ones (compressed, with a codec), and a new one opens. */
   private nextBody(atLeast: number): Body {
     const done = this.open!;
-    this.full.push(done);
-    this.capacity = Math.min(Math.max(done.used + (done.used >>> 3), FIRST_BODY_BYTES), MAX_BODY_BYTES);
+    this.open = undefined;
+    this.full.push(this.pack(done));
+    this.capacity = Math.min(Math.max(done.used + (done.used >>> 3), FIRST_BODY_BYTES), this.maxBodyBytes);
     return this.newBody(atLeast);
+  }
+
+  /**
+   * The body's bytes through the codec, into a buffer of their exact size; the body's own buffer
+   * becomes the spare, which the next body writes over. Without a codec (or when it cannot right
+   * now) the body stays as it is.
+   */
+  private pack(body: Body): Body | Packed {
+    const codec = this.codec;
+    if (codec === undefined) return body;
+    body.buf[body.used] = 0x5d; // ]
+    const out = codec.compress(body.buf.subarray(0, body.used + 1));
+    if (out === undefined) return body;
+    // A codec's output may be a view of a larger chunk, or of its input (which is written over
+    // next): only its bytes are kept, in memory of their own.
+    const own =
+      out.buffer !== body.buf.buffer && out.byteOffset === 0 && out.buffer.byteLength === out.byteLength;
+    const packed = own ? out : new Uint8Array(out);
+    this.packedBytes += packed.byteLength;
+    this.recycle(body.buf);
+    return { packed, sizes: body.sizes };
+  }
+
+  /** Keeps the larger of the spare and `buf`, which nothing refers to any more. */
+  private recycle(buf: Buffer): void {
+    if (this.spare === undefined || this.spare.length < buf.length) this.spare = buf;
   }
 
   private newBody(atLeast: number): Body {
@@ -232,6 +286,11 @@ export class LogBuffer {
     return this.heldBytes + this.pendingChars;
   }
 
+  /** Bytes of the batches compressed at their cut, held until the flush. */
+  get compressedBytes(): number {
+    return this.packedBytes;
+  }
+
   /** Events dropped because the buffer was full, since creation. */
   get dropped(): number {
     return this.droppedCount;
@@ -243,21 +302,32 @@ export class LogBuffer {
    */
   drain(limits: BatchLimits = {}): OutgoingPayload[] {
     this.commit();
-    const bodies = this.full;
-    if (this.open !== undefined && this.open.sizes.length > 0) bodies.push(this.open);
-    else if (this.open !== undefined) this.spare = this.open.buf;
-    this.full = [];
+    const open = this.open;
     this.open = undefined;
+    const maxEvents = limits.maxEvents ?? MAX_BATCH_EVENTS;
+    const maxBytes = limits.maxBytes ?? this.cutBytes;
+    const recutting = maxEvents !== MAX_BATCH_EVENTS || maxBytes !== this.cutBytes;
+    const batches = this.full;
+    if (open !== undefined && open.sizes.length > 0) batches.push(recutting ? open : this.pack(open));
+    else if (open !== undefined) this.recycle(open.buf);
+    this.full = [];
     this.count = 0;
     this.heldBytes = 0;
-    if (bodies.length === 0) return [];
-    const maxEvents = limits.maxEvents ?? MAX_BATCH_EVENTS;
-    const maxBytes = limits.maxBytes ?? MAX_BATCH_BYTES;
+    this.packedBytes = 0;
+    if (batches.length === 0) return [];
     // The bodies were cut by the intake's limits: other limits cut them again, by copying.
-    if (maxEvents !== MAX_BATCH_EVENTS || maxBytes !== MAX_BATCH_BYTES)
-      return recut(bodies, maxEvents, maxBytes);
-    return bodies.map((b) => bytesPayload(this.handOut(b), b.sizes));
+    if (recutting) return recut(batches.map(this.unpack), maxEvents, maxBytes);
+    return batches.map((b) =>
+      'packed' in b ? packedPayload(b, this.codec!) : bytesPayload(this.handOut(b), b.sizes),
+    );
   }
+
+  /** A compressed batch's body as written (for cutting it again). */
+  private readonly unpack = (b: Body | Packed): Body => {
+    if (!('packed' in b)) return b;
+    const buf = asBuffer(this.codec!.decompress(b.packed));
+    return { buf, used: buf.length - 1, sizes: b.sizes };
+  };
 
   /**
    * The body's bytes, closed by its bracket: the buffer itself, unless most of it is unused (a
@@ -269,7 +339,7 @@ export class LogBuffer {
     if (body.buf.length - length <= length >>> 2) return body.buf.subarray(0, length);
     const copy = Buffer.allocUnsafe(length);
     body.buf.copy(copy, 0, 0, length);
-    if (this.spare === undefined || this.spare.length < body.buf.length) this.spare = body.buf;
+    this.recycle(body.buf);
     return copy;
   }
 }
@@ -310,6 +380,29 @@ function recut(bodies: readonly Body[], maxEvents: number, maxBytes: number): Ou
   }
   if (sizes.length > 0) emit();
   return out;
+}
+
+/**
+ * A payload over a batch compressed at its cut: sent as it is (its headers say how it is encoded);
+ * a 413 splits the decompressed body, whose halves the forwarder compresses as it does any body.
+ */
+function packedPayload(b: Packed, codec: BatchCodec): OutgoingPayload {
+  const { packed, sizes } = b;
+  return {
+    kind: 'logs',
+    body: packed,
+    contentType: 'application/json',
+    headers: { ...LOGS_HEADERS, 'Content-Encoding': codec.encoding },
+    items: sizes.length,
+    split: () => {
+      if (sizes.length < 2) return undefined;
+      return bytesPayload(asBuffer(codec.decompress(packed)), sizes).split?.();
+    },
+  };
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** A payload over an assembled body; `sizes` are its events' byte lengths, so it can split for a 413. */

@@ -11,6 +11,7 @@ export {
   DEFAULT_MAX_BUFFERED_BYTES,
   DEFAULT_MAX_BUFFERED_EVENTS,
   LogBuffer,
+  PACKED_BATCH_BYTES,
 } from './buffer.js';
 export { ChildOutputLogs, type LineSink } from './child-output.js';
 export { type EncodedEvent, type EncoderOptions, EventEncoder, type EventLayout } from './encoder.js';
@@ -36,6 +37,7 @@ export {
 export { statusFromLevel } from './status.js';
 export { type TagsInput, tagString } from './tags.js';
 export type {
+  BatchCodec,
   EndpointKind,
   Logger,
   LogRecord,

@@ -17,6 +17,7 @@ import { applyRules, type ProcessingRule } from './rules.js';
 import { statusFromLevel } from './status.js';
 import { type TagsInput, tagString } from './tags.js';
 import {
+  type BatchCodec,
   type Logger,
   type LogRecord,
   logRecord,
@@ -47,6 +48,8 @@ export interface LambdaLogsOptions {
   managedInstance?: boolean;
   maxBufferedEvents?: number;
   maxBufferedBytes?: number;
+  /** Compresses each batch when it is cut, so that it waits for the flush compressed (`BufferOptions.codec`). */
+  codec?: BatchCodec;
   /** Logs with no request id yet wait for the next `platform.start`; past this many, the oldest ship without one. */
   maxOrphans?: number;
   /** Called for each function/extension line carrying a runtime's out-of-memory message. */
@@ -130,6 +133,7 @@ export class LambdaLogs {
     this.buffer = new LogBuffer({
       maxBufferedEvents: options.maxBufferedEvents,
       maxBufferedBytes: options.maxBufferedBytes,
+      ...(options.codec ? { codec: options.codec } : {}),
       logger,
       now: this.now,
     });

@@ -31,6 +31,19 @@ export interface OutgoingPayload {
   split?: () => OutgoingPayload[] | undefined;
 }
 
+/**
+ * What compresses a batch's body as the transport would (same codec and level, so the same bytes),
+ * so that a batch waits for its flush compressed; the forwarder's `payloadCodec('logs')` has this
+ * shape.
+ */
+export interface BatchCodec {
+  /** The `Content-Encoding` of what `compress` returns. */
+  readonly encoding: string;
+  /** The compressed bytes, or undefined when the codec cannot right now (the body stays as it is). */
+  compress(data: Uint8Array): Uint8Array | undefined;
+  decompress(data: Uint8Array): Uint8Array;
+}
+
 /** Datadog log statuses this package emits. */
 export type LogStatus = 'critical' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 
