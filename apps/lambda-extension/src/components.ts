@@ -106,6 +106,8 @@ export async function loadComponents(
     shipOwnLogs: logsConfig.shipOwnLogs,
     functionArn: id.functionArn,
     tags: { ...parseDdTags(env.DD_TAGS), ...tags, ...unifiedTags(env) },
+    // Each batch waits for the flush compressed, as the forwarder sends it.
+    codec: forwarder.payloadCodec('logs'),
     logger,
     onOutOfMemory: (r) =>
       lifecycle.processor.outOfMemoryDetected({ requestId: r.requestId ?? undefined, time: r.timestamp }),
