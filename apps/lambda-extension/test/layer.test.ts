@@ -251,6 +251,20 @@ describe('the launcher', () => {
     );
   });
 
+  it('starts node with two malloc arenas, unless the function sets its own number', () => {
+    const prefix = join(work.dir, 'arena-node');
+    mkdirSync(join(prefix, 'bin'), { recursive: true });
+    writeFileSync(join(prefix, 'bin/node'), '#!/bin/sh\necho "arenas ${MALLOC_ARENA_MAX:-unset}"\n');
+    chmodSync(join(prefix, 'bin/node'), 0o755);
+    mkdirSync(join(prefix, 'include/node'), { recursive: true });
+    writeFileSync(join(prefix, 'include/node/node_version.h'), '#define NODE_MAJOR_VERSION 22\n');
+    const launcher = join(opt, 'extensions/datadog-agent');
+    const PATH = join(prefix, 'bin');
+    expect(launch(launcher, PATH).stdout.trim()).toBe('arenas 2');
+    const own = spawnSync('/bin/sh', [launcher], { env: { PATH, MALLOC_ARENA_MAX: '4' }, encoding: 'utf8' });
+    expect(own.stdout.trim()).toBe('arenas 4');
+  });
+
   it('says in one line which layer to use when no supported node exists', () => {
     const old = fakeNode(join(work.dir, 'node16'), 16);
     const r = launch(join(opt, 'extensions/datadog-agent'), `${old}:/nonexistent`);
