@@ -58,9 +58,14 @@ describe('LogBuffer with a codec', () => {
     const codec = gzipCodec();
     const buffer = new LogBuffer({ codec });
     pushAll(buffer, entries);
-    // The full batches were compressed as they were cut, before any flush.
+    // The full batches were compressed as they were cut, before any flush; the bound still counts
+    // the events' own bytes, not their compressed ones.
     expect(codec.calls).toBeGreaterThanOrEqual(2);
+    const held = buffer.compressedBytes;
+    expect(buffer.bytes).toBeGreaterThan(held * 5);
     const payloads = buffer.drain();
+    expect(buffer.compressedBytes).toBe(0);
+    expect(held).toBe(payloads.slice(0, -1).reduce((n, p) => n + p.body.byteLength, 0));
     expect(codec.calls).toBe(payloads.length);
     expect(payloads.map(decoded)).toEqual(expected(entries));
     for (const p of payloads) {
