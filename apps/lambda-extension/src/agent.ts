@@ -203,9 +203,14 @@ export async function run(options: RunOptions): Promise<void> {
     },
   });
 
+  // Waits cut short when the extension goes idle: the Telemetry listener closes, so a runtimeDone
+  // still awaited would never come (the invocation would run into its deadline).
+  const idleWaiters = new Set<() => void>();
   const goIdle = (reason: string) => {
     if (idle === undefined) idle = reason;
     lifecycle.fallBackToIdle(reason);
+    for (const stop of idleWaiters) stop();
+    idleWaiters.clear();
     if (early) {
       early.dogstatsd.attach(countDatagram);
       early.traces.attach(idleTraceAnswer(counts));
@@ -342,10 +347,19 @@ export async function run(options: RunOptions): Promise<void> {
       // before `next`.
       waitsForRuntimeDone ??= (await import('./flush-driver.js')).waitsForRuntimeDone;
       if (!waitsForRuntimeDone(decisions)) return whenIdle();
-      await lifecycle.processor.waitForRuntimeDone(
+      const done = lifecycle.processor.waitForRuntimeDone(
         event.requestId,
         Math.max(0, event.deadlineMs - Date.now()),
       );
+      await new Promise<void>((resolve) => {
+        idleWaiters.add(resolve);
+        void done.finally(() => {
+          idleWaiters.delete(resolve);
+          resolve();
+        });
+      });
+      // Gone idle meanwhile (an API key that failed to resolve at the first send, an internal error).
+      if (idle !== undefined) return whenIdle();
       // runtimeDone may have come before the components loaded: then nothing flushed for it yet.
       await (runtimeDone.get(event.requestId) ??
         driver.send({ type: 'runtime-done', requestId: event.requestId }));
