@@ -16,6 +16,7 @@ import type { FlushDriver } from './flush-driver.js';
 import { createLogger, type Logger, parseLogLevel } from './logger.js';
 import { portsFromEnv } from './ports.js';
 import { runtimeResolver } from './runtime-tag.js';
+import { timelineFromEnv } from './timeline.js';
 import { warnUnsupported } from './variables.js';
 import { VERSION } from './version.js';
 
@@ -259,6 +260,7 @@ export async function run(options: RunOptions): Promise<void> {
     `listening: hooks ${started.hooksPort}, dogstatsd ${early?.ports.dogstatsd}, traces ${early?.ports.traces}, telemetry ${started.telemetryPort}`,
   );
 
+  const tl = timelineFromEnv(env);
   const runtimeDone = new Map<string, Promise<unknown>>();
   // Platform and function records that arrive before the logs pipeline loaded wait for it (bounded).
   const earlyTelemetry: unknown[] = [];
@@ -273,10 +275,12 @@ export async function run(options: RunOptions): Promise<void> {
       else counts.earlyLifecycleEventsDropped++;
     }
     if (event.type === 'telemetry') {
+      tl?.(`telemetry ${Array.isArray(event.events) ? event.events.map((e) => e.type).join(',') : ''}`);
       if (ingestTelemetry) ingestTelemetry(event.events);
       else if (earlyTelemetry.length < MAX_EARLY_TELEMETRY_BATCHES) earlyTelemetry.push(event.events);
       else counts.earlyTelemetryDropped++;
     }
+    if (event.type === 'runtimeDone') tl?.(`runtimeDone ${event.requestId}`);
     if (event.type === 'runtimeDone' && driver) {
       const d = driver;
       // The batch that carried runtimeDone is handed to the logs after its events are processed:
@@ -335,6 +339,7 @@ export async function run(options: RunOptions): Promise<void> {
 
   const shutdown = await lifecycle.run({
     onInvoke: async (event) => {
+      tl?.(`invoke ${event.requestId}`);
       await loaded;
       idleIfNoApiKey();
       if (!driver || idle !== undefined) return;
@@ -347,6 +352,7 @@ export async function run(options: RunOptions): Promise<void> {
       // before `next`.
       waitsForRuntimeDone ??= (await import('./flush-driver.js')).waitsForRuntimeDone;
       if (!waitsForRuntimeDone(decisions)) return whenIdle();
+      components?.flushAheadOf(event.requestId);
       const done = lifecycle.processor.waitForRuntimeDone(
         event.requestId,
         Math.max(0, event.deadlineMs - Date.now()),
@@ -364,6 +370,7 @@ export async function run(options: RunOptions): Promise<void> {
       await (runtimeDone.get(event.requestId) ??
         driver.send({ type: 'runtime-done', requestId: event.requestId }));
       runtimeDone.delete(event.requestId);
+      tl?.('invoke-done');
       whenIdle();
     },
     onShutdown: async (event) => {
