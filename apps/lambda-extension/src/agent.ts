@@ -283,11 +283,10 @@ export async function run(options: RunOptions): Promise<void> {
     if (event.type === 'runtimeDone') tl?.(`runtimeDone ${event.requestId}`);
     if (event.type === 'runtimeDone' && driver) {
       const d = driver;
-      // The batch that carried runtimeDone is handed to the logs after its events are processed:
-      // flush once it has been, so the invocation's own lines go with it.
-      const sent = new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
-        d.send({ type: 'runtime-done', requestId: event.requestId }),
-      );
+      // The batch that carried runtimeDone is handed to the logs in the same call, once its events
+      // are processed: flush a microtask later, when it has been, so the invocation's own lines go
+      // with it (a loop turn later would be half a millisecond more of the function's duration).
+      const sent = Promise.resolve().then(() => d.send({ type: 'runtime-done', requestId: event.requestId }));
       runtimeDone.set(event.requestId, sent);
       // Only an invocation on the End path takes its entry back out: the others' must not pile up.
       for (const id of runtimeDone.keys()) {
