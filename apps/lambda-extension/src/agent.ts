@@ -16,6 +16,7 @@ import type { FlushDriver } from './flush-driver.js';
 import { createLogger, type Logger, parseLogLevel } from './logger.js';
 import { portsFromEnv } from './ports.js';
 import { runtimeResolver } from './runtime-tag.js';
+import { timelineFromEnv } from './timeline.js';
 import { warnUnsupported } from './variables.js';
 import { VERSION } from './version.js';
 
@@ -203,9 +204,14 @@ export async function run(options: RunOptions): Promise<void> {
     },
   });
 
+  // Waits cut short when the extension goes idle: the Telemetry listener closes, so a runtimeDone
+  // still awaited would never come (the invocation would run into its deadline).
+  const idleWaiters = new Set<() => void>();
   const goIdle = (reason: string) => {
     if (idle === undefined) idle = reason;
     lifecycle.fallBackToIdle(reason);
+    for (const stop of idleWaiters) stop();
+    idleWaiters.clear();
     if (early) {
       early.dogstatsd.attach(countDatagram);
       early.traces.attach(idleTraceAnswer(counts));
@@ -254,6 +260,7 @@ export async function run(options: RunOptions): Promise<void> {
     `listening: hooks ${started.hooksPort}, dogstatsd ${early?.ports.dogstatsd}, traces ${early?.ports.traces}, telemetry ${started.telemetryPort}`,
   );
 
+  const tl = timelineFromEnv(env);
   const runtimeDone = new Map<string, Promise<unknown>>();
   // Platform and function records that arrive before the logs pipeline loaded wait for it (bounded).
   const earlyTelemetry: unknown[] = [];
@@ -268,17 +275,18 @@ export async function run(options: RunOptions): Promise<void> {
       else counts.earlyLifecycleEventsDropped++;
     }
     if (event.type === 'telemetry') {
+      tl?.(`telemetry ${Array.isArray(event.events) ? event.events.map((e) => e.type).join(',') : ''}`);
       if (ingestTelemetry) ingestTelemetry(event.events);
       else if (earlyTelemetry.length < MAX_EARLY_TELEMETRY_BATCHES) earlyTelemetry.push(event.events);
       else counts.earlyTelemetryDropped++;
     }
+    if (event.type === 'runtimeDone') tl?.(`runtimeDone ${event.requestId}`);
     if (event.type === 'runtimeDone' && driver) {
       const d = driver;
-      // The batch that carried runtimeDone is handed to the logs after its events are processed:
-      // flush once it has been, so the invocation's own lines go with it.
-      const sent = new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
-        d.send({ type: 'runtime-done', requestId: event.requestId }),
-      );
+      // The batch that carried runtimeDone is handed to the logs in the same call, once its events
+      // are processed: flush a microtask later, when it has been, so the invocation's own lines go
+      // with it (a loop turn later would be half a millisecond more of the function's duration).
+      const sent = Promise.resolve().then(() => d.send({ type: 'runtime-done', requestId: event.requestId }));
       runtimeDone.set(event.requestId, sent);
       // Only an invocation on the End path takes its entry back out: the others' must not pile up.
       for (const id of runtimeDone.keys()) {
@@ -330,6 +338,7 @@ export async function run(options: RunOptions): Promise<void> {
 
   const shutdown = await lifecycle.run({
     onInvoke: async (event) => {
+      tl?.(`invoke ${event.requestId}`);
       await loaded;
       idleIfNoApiKey();
       if (!driver || idle !== undefined) return;
@@ -342,14 +351,25 @@ export async function run(options: RunOptions): Promise<void> {
       // before `next`.
       waitsForRuntimeDone ??= (await import('./flush-driver.js')).waitsForRuntimeDone;
       if (!waitsForRuntimeDone(decisions)) return whenIdle();
-      await lifecycle.processor.waitForRuntimeDone(
+      components?.flushAheadOf(event.requestId);
+      const done = lifecycle.processor.waitForRuntimeDone(
         event.requestId,
         Math.max(0, event.deadlineMs - Date.now()),
       );
+      await new Promise<void>((resolve) => {
+        idleWaiters.add(resolve);
+        void done.finally(() => {
+          idleWaiters.delete(resolve);
+          resolve();
+        });
+      });
+      // Gone idle meanwhile (an API key that failed to resolve at the first send, an internal error).
+      if (idle !== undefined) return whenIdle();
       // runtimeDone may have come before the components loaded: then nothing flushed for it yet.
       await (runtimeDone.get(event.requestId) ??
         driver.send({ type: 'runtime-done', requestId: event.requestId }));
       runtimeDone.delete(event.requestId);
+      tl?.('invoke-done');
       whenIdle();
     },
     onShutdown: async (event) => {

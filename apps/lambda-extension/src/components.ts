@@ -18,6 +18,7 @@ import { InvocationSpans } from './invocation-spans.js';
 import { type Logger, parseLogLevel } from './logger.js';
 import { tracerInternalPorts } from './ports.js';
 import { functionIdentity, functionTags } from './tags.js';
+import { timelineFromEnv } from './timeline.js';
 import { VERSION } from './version.js';
 
 export type EnhancedSample = Parameters<NonNullable<LifecycleDeps['submit']>>[0];
@@ -38,6 +39,11 @@ export interface Components {
   submit: (sample: EnhancedSample) => void;
   driver: FlushDriver;
   flushAll: (force: boolean) => Promise<FlushOutcome>;
+  /**
+   * The invocation ends with a blocking flush (the End path): its sends start once its trace is
+   * ready, before `runtimeDone`; the flush itself sends the rest and waits for all of them.
+   */
+  flushAheadOf: (requestId: string) => void;
   /**
    * Sizes V8's heap for the invocations to come (heap-tuning.ts), once loading is over; returns
    * what to call at each idle moment.
@@ -96,7 +102,16 @@ export async function loadComponents(
   const invocationSpans = new InvocationSpans(agent, logger, runtime);
   // The requests that arrive on our already-bound server: the trace routes served at once, the rest
   // by fastify, built on the first such request (none during a function's init: see the README).
-  early.traces.attach(receiver.handle);
+  const tl = timelineFromEnv(env);
+  early.traces.attach(
+    tl
+      ? (req, res) => {
+          tl(`trace request ${req.url}`);
+          res.on('finish', () => tl(`trace answered ${req.url}`));
+          receiver.handle(req, res);
+        }
+      : receiver.handle,
+  );
 
   const logsConfig = logsModule.fromEnv(env, logger);
   const logs = new logsModule.LambdaLogs({
@@ -162,39 +177,101 @@ export async function loadComponents(
   let shutdownDeadline: number | undefined;
   const debug =
     parseLogLevel(env.DD_LOG_LEVEL).level === 'debug' || parseLogLevel(env.DD_LOG_LEVEL).level === 'trace';
-  const flushAll = async (force: boolean): Promise<FlushOutcome> => {
-    const t0 = performance.now();
-    countKernelDrops();
+  /** Hands payloads to the forwarder, or drops and counts them when the API key did not resolve. */
+  const ship = (payloads: ForwarderPayload[], options: SendOptions, sends: Promise<FlushResult>[]) => {
+    if (payloads.length === 0) return;
+    if (forwarder.apiKeyState === 'failed') {
+      // Nothing can be sent: dropped here and counted, rather than once per payload by the forwarder.
+      counts.droppedPayloads += payloads.length;
+      for (const p of payloads) counts.droppedItems += p.items ?? 0;
+      onApiKeyFailed();
+      return;
+    }
+    const kinds = tl ? payloads.map((p) => p.kind).join(',') : '';
+    tl?.(`handed ${kinds}`);
+    const sent = forwarder.flush(payloads, options);
+    sends.push(tl ? sent.finally(() => tl(`sent ${kinds}`)) : sent);
+  };
+  // Every bucket, closed or not: a frozen or shut-down sandbox may never come back for the rest.
+  const metricPayloads = async () =>
+    (await dogstatsd.flushPayloads(aggregator, { all: true })) as ForwarderPayload[];
+  // The End path's blocking flush starts before `runtimeDone`: once the invocation's trace is
+  // buffered (its `aws.lambda` span, the tracer's or ours), or its tracer called end-invocation, the
+  // traces and metrics that are ready go out while Telemetry still holds the batch with
+  // `runtimeDone` (25 ms on Lambda). The flush that the strategy then decides sends what came since
+  // (the invocation's log lines, runtimeDone's metrics) and waits for the requests of both: one
+  // flush to the strategy, whose clock starts at its decision.
+  let aheadFor: string | undefined;
+  let ahead: { built: Promise<void>; sends: Promise<FlushResult>[]; payloads: number } | undefined;
+  let sentAhead = 0;
+  const requestOptions = (force: boolean): SendOptions => {
     // The strategy bounds how long a blocking flush holds `next`; this bounds the requests.
     const budgetMs =
       force && shutdownDeadline !== undefined
         ? Math.max(50, shutdownDeadline - Date.now() - 100)
         : flushTimeoutS * 1000;
-    const options = { signal: AbortSignal.timeout(budgetMs), blocking: true };
+    return { signal: AbortSignal.timeout(budgetMs), blocking: true };
+  };
+  const sendAhead = (requestId: string) => {
+    if (aheadFor !== requestId || ahead !== undefined) return;
+    aheadFor = undefined;
+    sentAhead++;
+    tl?.(`ahead ${requestId}`);
+    const options = requestOptions(false);
     const sends: Promise<FlushResult>[] = [];
-    let built = 0;
-    const ship = (payloads: ForwarderPayload[]) => {
-      built += payloads.length;
-      if (forwarder.apiKeyState === 'failed') {
-        // Nothing can be sent: dropped here and counted, rather than once per payload by the forwarder.
-        counts.droppedPayloads += payloads.length;
-        for (const p of payloads) counts.droppedItems += p.items ?? 0;
-        onApiKeyFailed();
-      } else sends.push(forwarder.flush(payloads, options));
-    };
-    // Traces and logs are ready-made and go out first (with what waits in the retry buffer); the
-    // metrics' encoding, the longest part, then runs while those are on the wire.
-    ship([...agent.flush(force).map(toForwarder), ...logs.flush({ final: force })]);
-    // One turn of the loop, for their requests to be written before the encoding takes the thread.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    // Every bucket, closed or not: a frozen or shut-down sandbox may never come back for the rest.
-    const metrics = (await dogstatsd.flushPayloads(aggregator, { all: true })) as ForwarderPayload[];
-    if (metrics.length > 0) ship(metrics);
+    const traces = agent.flush(false).map(toForwarder);
+    ship(traces, options, sends);
+    const started = { built: Promise.resolve(), sends, payloads: traces.length };
+    started.built = metricPayloads().then((metrics) => {
+      started.payloads += metrics.length;
+      ship(metrics, options, sends);
+    });
+    // A failure here is the flush's (it awaits this): not an unhandled rejection meanwhile.
+    started.built.catch(() => {});
+    ahead = started;
+  };
+  const flushAheadOf = (requestId: string) => {
+    aheadFor = requestId;
+    // Called while the receiver handles the tracer's request: the flush starts once it has answered.
+    agent.watchInvocation(requestId, () => setImmediate(() => sendAhead(requestId)));
+  };
+  const flushAll = async (force: boolean): Promise<FlushOutcome> => {
+    const t0 = performance.now();
+    tl?.('flush-start');
+    aheadFor = undefined;
+    agent.watchInvocation(undefined);
+    const before = ahead;
+    ahead = undefined;
+    countKernelDrops();
+    const options = requestOptions(force);
+    const sends: Promise<FlushResult>[] = [];
+    const first = [...agent.flush(force).map(toForwarder), ...logs.flush({ final: force })];
+    let metrics: ForwarderPayload[];
+    if (before) {
+      // After the sends ahead, what is left is small (runtimeDone's metrics, what came since): it is
+      // encoded at once, so that its request leaves with the logs' rather than a loop turn later.
+      try {
+        await before.built;
+        metrics = await metricPayloads();
+      } finally {
+        ship(first, options, sends);
+      }
+    } else {
+      // Traces and logs are ready-made and go out first (with what waits in the retry buffer); the
+      // metrics' encoding, the longest part, then runs while those are on the wire, one turn of the
+      // loop later, so that their requests are written before the encoding takes the thread.
+      ship(first, options, sends);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      metrics = await metricPayloads();
+    }
+    ship(metrics, options, sends);
     const t1 = performance.now();
-    const results = await Promise.all(sends);
+    const results = await Promise.all(before ? [...before.sends, ...sends] : sends);
+    tl?.('flush-end');
     if (debug) {
+      const built = first.length + metrics.length;
       logger.debug(
-        `flush: ${built} payloads built and handed over in ${(t1 - t0).toFixed(1)} ms, all sent in ${(performance.now() - t0).toFixed(1)} ms`,
+        `flush: ${built} payloads built and handed over in ${(t1 - t0).toFixed(1)} ms${before ? ` (and ${before.payloads} before runtimeDone)` : ''}, all sent in ${(performance.now() - t0).toFixed(1)} ms`,
       );
     }
     let incomplete = false;
@@ -219,7 +296,14 @@ export async function loadComponents(
   setImmediate(() => void dogstatsd.warmUpPayloads(aggregatorOptions).catch(() => {}));
   return {
     ingestTelemetry: (events) => logs.ingest(events),
-    onLifecycleEvent: (event) => invocationSpans.onEvent(event),
+    onLifecycleEvent: (event) => {
+      invocationSpans.onEvent(event);
+      // A tracer on the invocation hooks is done with the invocation: what it sent is ready.
+      if (event.type === 'universalEnd' && event.requestId !== undefined && event.requestId === aheadFor) {
+        const requestId = event.requestId;
+        setImmediate(() => sendAhead(requestId));
+      }
+    },
     apiKeyFailed: () => forwarder.apiKeyState === 'failed',
     startInvocation: (event, headers, requestId) =>
       invocationSpans.startInvocation(event, headers, requestId),
@@ -233,9 +317,11 @@ export async function loadComponents(
       buffered: agent.buffered,
       logs: logs.stats(),
       forwarder: forwarder.stats(),
+      flush: { ...core.counters, sentAhead },
     }),
     driver,
     flushAll,
+    flushAheadOf,
     tuneHeap: () => tuneHeapForSteadyState(),
     close: async () => {
       await receiver.close().catch(() => {});
@@ -250,6 +336,7 @@ export async function loadComponents(
 type TracePayload = import('@serverless-agent/trace-intake').OutgoingPayload;
 type ForwarderPayload = import('@serverless-agent/forwarder').OutgoingPayload;
 type FlushResult = import('@serverless-agent/forwarder').FlushResult;
+type SendOptions = import('@serverless-agent/forwarder').SendOptions;
 
 /**
  * The two packages spell one kind differently: trace-intake's `llmobs_eval` is the forwarder's

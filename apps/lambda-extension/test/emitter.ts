@@ -71,6 +71,8 @@ export interface EmitterEvent {
   metrics?: EmitterMetric[];
   spans?: EmitterSpan[];
   logs?: string[];
+  /** Lines printed last, after `workMs`: they reach the extension with runtimeDone. */
+  lateLogs?: string[];
   workMs?: number;
   hangMs?: number;
   exhaustMemory?: boolean;
@@ -135,7 +137,9 @@ export function fullEvent(n: number): EmitterEvent {
 export function checkedItems(e: EmitterEvent): number {
   const dists = (e.metrics ?? []).filter((m) => m.type === 'd').length;
   const counts = (e.metrics ?? []).some((m) => m.type === 'c') ? 1 : 0;
-  return (dists > 0 ? 2 : 0) + counts + (e.spans?.length ?? 0) + (e.logs?.length ?? 0);
+  return (
+    (dists > 0 ? 2 : 0) + counts + (e.spans?.length ?? 0) + (e.logs?.length ?? 0) + (e.lateLogs?.length ?? 0)
+  );
 }
 
 export interface DeliveryReport {
@@ -210,7 +214,8 @@ export function checkDelivery(intake: DatadogIntake, events: readonly EmitterEve
     bump(countSum, inv, m.requestId, m.value);
   }
   const spans = new Map<string, Tally>();
-  for (const s of intake.spans('zl.span')) bump(spans, s.spanID.toString(), s.requestId);
+  for (const s of intake.spans((x) => x.name === 'zl.span' || x.name === 'aws.lambda'))
+    bump(spans, s.spanID.toString(), s.requestId);
   const lines = new Map<string, Tally>();
   for (const l of intake.logs(/\[zl \d+\.\d+\]/)) {
     const token = /\[zl \d+\.\d+\]/.exec(JSON.stringify(l))?.[0];
@@ -237,11 +242,16 @@ export function checkDelivery(intake: DatadogIntake, events: readonly EmitterEve
         countSum.get(inv),
       );
     for (const s of e.spans ?? []) judge(`span ${s.spanId}`, 1, spans.get(s.spanId));
-    for (const line of e.logs ?? []) {
+    for (const line of [...(e.logs ?? []), ...(e.lateLogs ?? [])]) {
       const token = /\[zl \d+\.\d+\]/.exec(line)![0];
       judge(`log ${token}`, 1, lines.get(token));
     }
-    emitted += dists.length + counts.length + (e.spans?.length ?? 0) + (e.logs?.length ?? 0);
+    emitted +=
+      dists.length +
+      counts.length +
+      (e.spans?.length ?? 0) +
+      (e.logs?.length ?? 0) +
+      (e.lateLogs?.length ?? 0);
   }
   // Item copies beyond the first (distribution points by count, spans, lines).
   const extra = (m: Map<string, Tally>, expected: (k: string) => number) => {

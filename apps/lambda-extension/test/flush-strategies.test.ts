@@ -9,7 +9,9 @@ import {
   type EmitterEvent,
   emitterSandbox,
   fullEvent,
+  logToken,
   shutdownCleanly,
+  shutdownStats,
   useLayerAndIntake,
 } from './emitter.js';
 
@@ -58,6 +60,60 @@ describe('flush strategies', () => {
       const report = checkDelivery(ctx.intake, events);
       expect(report.missing).toEqual([]);
       expect(report.duplicates).toBe(0);
+    } finally {
+      await sandbox.shutdown();
+    }
+  }, 90_000);
+
+  it('default, first invocations: the trace and metrics leave before runtimeDone, what came after still before next', async () => {
+    const { sandbox, extensionLines } = await emitterSandbox(ctx.extensionsDir, ctx.intake);
+    const events: EmitterEvent[] = [];
+    try {
+      expect((await sandbox.start()).status).toBe('success');
+      for (let n = 0; n < 3; n++) {
+        const base = fullEvent(n);
+        const root = base.spans![0]!;
+        const lambdaId = String(BigInt(root.spanId) + 100n);
+        const event: EmitterEvent = {
+          ...base,
+          // The invocation's span, tagged with its request id as datadog-lambda-js does, under which
+          // the function's own spans hang; then the function lingers before answering.
+          spans: [
+            { traceId: root.traceId, spanId: lambdaId, name: 'aws.lambda' },
+            ...base.spans!.map((s) => (s.parentId ? s : { ...s, parentId: lambdaId })),
+          ],
+          workMs: 400,
+          lateLogs: [`${logToken(n, 9)} last line of ${n}`],
+        };
+        events.push(event);
+        const t0 = Date.now();
+        const r = await sandbox.invoke(event);
+        expect(r.status).toBe('success');
+        const responded = t0 + r.record.runtimeDurationMs;
+        const receivedAt = (id: number | undefined) =>
+          ctx.intake.requests().find((q) => q.id === id)?.receivedAt;
+        // Back on `next`: everything is there, the late line and runtimeDone's own metric too.
+        expect(checkDelivery(ctx.intake, [event]).missing, `invocation ${n}`).toEqual([]);
+        const runtimeDuration = ctx.intake.distributions('aws.lambda.enhanced.runtime_duration');
+        expect(runtimeDuration.reduce((a, d) => a + d.count, 0)).toBe(n + 1);
+        // The trace was at the intake before the runtime even answered, so before Telemetry could
+        // deliver runtimeDone; the late line after it.
+        const span = ctx.intake.spans((s) => s.name === 'aws.lambda' && s.meta['request_id'] === r.requestId);
+        expect(span).toHaveLength(1);
+        expect(receivedAt(span[0]!.requestId)).toBeLessThan(responded);
+        const late = ctx.intake.logs(new RegExp(`\\[zl ${n}\\.9\\]`));
+        expect(late).toHaveLength(1);
+        expect(receivedAt(late[0]!.$requestId)).toBeGreaterThanOrEqual(responded - 1);
+      }
+      await shutdownCleanly(sandbox);
+      const report = checkDelivery(ctx.intake, events);
+      expect(report.missing).toEqual([]);
+      expect(report.duplicates).toBe(0);
+      expect(ctx.intake.spans('aws.lambda')).toHaveLength(3);
+      // Each invocation's flush is one blocking flush to the strategy (and one at shutdown), of which
+      // the first sends went ahead.
+      const flush = shutdownStats(extensionLines)?.flush as { blocking: number; sentAhead: number };
+      expect(flush).toMatchObject({ blocking: 4, sentAhead: 3 });
     } finally {
       await sandbox.shutdown();
     }

@@ -10,7 +10,14 @@ import { defaultProcessorOptions, SpanProcessor } from './processor.js';
 import { stampOrder } from './span-writer.js';
 import { type ClientStatsPayload, encodeStatsPayloads, StatsConcentrator } from './stats.js';
 import { V04Transcoder } from './transcode-v04.js';
-import type { Logger, OutgoingPayload, Span, SpanProcessorHook, TracerHeaders } from './types.js';
+import type {
+  Logger,
+  OutgoingPayload,
+  Span,
+  SpanProcessorHook,
+  TracerHeaders,
+  TracerPayload,
+} from './types.js';
 import { noopLogger } from './types.js';
 
 const MAX_HELD_REQUESTS = 16;
@@ -130,6 +137,8 @@ export class TraceAgent {
   private readonly nowNs: () => number;
   readonly agentVersion: string;
   private transcoder: { keys: string[]; t: V04Transcoder } | undefined;
+  /** The invocation whose `aws.lambda` span is awaited, and who hears of it (watchInvocation). */
+  private watched: { requestId: string; onBuffered: () => void } | undefined;
 
   constructor(readonly opts: TraceAgentOptions) {
     const logger = opts.logger ?? noopLogger;
@@ -295,6 +304,29 @@ export class TraceAgent {
     const enc = encodeTracerPayloadChunks(payload, staged, this.arena);
     this.buffer.push(enc);
     for (const n of enc.spansPerChunk) this.bufferedSpans += n;
+    if (this.watched !== undefined) this.noticeWatched(payload);
+  }
+
+  /**
+   * Calls `onBuffered` once, when an `aws.lambda` span whose `request_id` is `requestId` has been
+   * buffered (the tracer's, or ours for a tracer on the invocation hooks): the invocation's trace
+   * is then ready to flush. One invocation is watched at a time; a new call replaces the last, and
+   * `watchInvocation(undefined)` stops watching.
+   */
+  watchInvocation(requestId: string | undefined, onBuffered?: () => void): void {
+    this.watched = requestId !== undefined && onBuffered ? { requestId, onBuffered } : undefined;
+  }
+
+  private noticeWatched(payload: TracerPayload): void {
+    const w = this.watched!;
+    for (const chunk of payload.chunks) {
+      for (const span of chunk.spans) {
+        if (span.name !== 'aws.lambda' || span.meta['request_id'] !== w.requestId) continue;
+        this.watched = undefined;
+        w.onBuffered();
+        return;
+      }
+    }
   }
 
   /** Spans the extension made (aws.lambda, inferred, cold start). */
