@@ -118,7 +118,14 @@ const later = (names) => ({
       resolveDir: app,
       loader: 'js',
     }));
-    b.onResolve({ filter: /^yaml$/ }, () => ({ path: './yaml.cjs', external: true }));
+    // A `require`, not an `import()`: the agent runs as a vm.Script (layer/load-cached.cjs), where a
+    // dynamic import has no loader to call and throws.
+    b.onResolve({ filter: /^yaml$/ }, () => ({ path: 'yaml', namespace: 'yaml-file' }));
+    b.onLoad({ filter: /.*/, namespace: 'yaml-file' }, () => ({
+      contents: 'module.exports = require("./yaml.cjs");',
+      loader: 'js',
+    }));
+    b.onResolve({ filter: /^\.\/yaml\.cjs$/ }, () => ({ path: './yaml.cjs', external: true }));
   },
 });
 
