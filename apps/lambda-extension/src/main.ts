@@ -1,26 +1,61 @@
 // The layer's entry (serverless-agent/datadog-agent.cjs, a few kilobytes): registration first, with
-// built-ins only, and, while it is on its way, the sockets the function may use during its init.
-// The agent (serverless-agent/agent.cjs, from its code cache) loads once registration is answered.
-import { register } from '@serverless-agent/lifecycle/register';
+// built-ins only, and, while it is on its way, the sockets the function may use during its init and
+// the Telemetry listener's. Once registered it subscribes and sends the first `next` itself, still
+// with built-ins only; the agent (serverless-agent/agent.cjs, from its code cache) loads once that
+// request is written, and the lifecycle takes over the client, its pending `next` and the sockets.
+import { type Registration, register } from '@serverless-agent/lifecycle/register';
+import { ExtensionsClient, logsEnabledFromEnv, subscribeTelemetry } from '@serverless-agent/lifecycle/start';
+import type { RunOptions } from './agent.js';
 import { bindEarlyListeners, type EarlyListeners } from './early.js';
-import { mergeEnv } from './env.js';
+import { type Env, mergeEnv, yamlPathOf } from './env.js';
+import { FIRST_NEXT_WAIT_MS, firstNextSent } from './first-next.js';
 import type { Logger } from './logger.js';
 import { portsFromEnv } from './ports.js';
 
 const startedAt = performance.now();
-const registration = register({
-  managedInstances: process.env.AWS_LAMBDA_INITIALIZATION_TYPE === 'lambda-managed-instances',
-});
+const managedInstances = process.env.AWS_LAMBDA_INITIALIZATION_TYPE === 'lambda-managed-instances';
+const registration = register({ managedInstances });
 // Port problems are reported by the agent, which reads the same variables with its logger.
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+let env: Env = {};
 // The sockets bind on the loop turn after the register request is written (it goes out once its
 // connect is seen; anything run before that turn delays it): well before Lambda, having the
 // registration, has started the runtime's process, let alone run the function's code.
 const early = new Promise<EarlyListeners>((resolve, reject) =>
-  setImmediate(() =>
-    bindEarlyListeners(portsFromEnv(mergeEnv(process.env, quiet), quiet)).then(resolve, reject),
-  ),
+  setImmediate(() => {
+    env = mergeEnv(process.env, quiet);
+    bindEarlyListeners(portsFromEnv(env, quiet)).then(resolve, reject);
+  }),
 );
 early.catch(() => {});
-const load = () => void import('./agent.js').then(({ run }) => run({ registration, startedAt, early }));
-registration.then(load, load);
+const load = (sent?: RunOptions['sent']) =>
+  void import('./agent.js').then(({ run }) =>
+    run({ registration, startedAt, early, ...(sent ? { sent } : {}) }),
+  );
+
+// Subscribes, then sends the first `next`, then loads the agent. Anything unusual (no sockets, a
+// datadog.yaml, which may turn logs off and so change what is subscribed) leaves both to the agent,
+// as it does a refused registration.
+async function toFirstNext(registered: Registration): Promise<RunOptions['sent']> {
+  const runtimeApi = process.env.AWS_LAMBDA_RUNTIME_API;
+  const listeners = await early.catch(() => undefined);
+  if (!listeners || !runtimeApi || yamlPathOf(process.env)) return undefined;
+  const client = new ExtensionsClient(runtimeApi, registered);
+  // Lambda refuses a subscription after the first `next`: that waits for its answer, whatever it is.
+  const subscription = subscribeTelemetry({
+    runtimeApi,
+    extensionId: registered.extensionId,
+    port: listeners.ports.telemetry,
+    logsEnabled: logsEnabledFromEnv(env),
+    managedInstances,
+  });
+  const next = () => client.prefetchNext();
+  subscription.then(next, next);
+  await firstNextSent(FIRST_NEXT_WAIT_MS);
+  return { client, subscription };
+}
+
+registration.then(
+  (r) => toFirstNext(r).then(load, () => load()),
+  () => load(),
+);

@@ -1,7 +1,14 @@
 // A minimal Extensions + Telemetry API peer on loopback, following the documented status codes
 // and headers, for the client's unit tests.
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  request,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface Recorded {
@@ -203,5 +210,42 @@ export async function until(cond: () => boolean, timeoutMs = 10_000): Promise<vo
   while (!cond()) {
     if (Date.now() - t0 > timeoutMs) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/**
+ * A socket bound before its owner loaded (as an entry binds the Telemetry listener's): requests wait,
+ * unanswered, until a handler is attached, then go to it in order.
+ */
+export class HeldSocket {
+  private readonly held: Array<[IncomingMessage, ServerResponse]> = [];
+  private handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  closed = 0;
+  private readonly server = createServer((req, res) => {
+    if (this.handler) this.handler(req, res);
+    else this.held.push([req, res]);
+  });
+
+  get port(): number {
+    return (this.server.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  get waiting(): number {
+    return this.held.length;
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolve) => this.server.listen(0, '127.0.0.1', () => resolve(this.port)));
+  }
+
+  attach(handler: (req: IncomingMessage, res: ServerResponse) => void): void {
+    this.handler = handler;
+    for (const [req, res] of this.held.splice(0)) handler(req, res);
+  }
+
+  close(): Promise<void> {
+    this.closed++;
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
   }
 }
