@@ -3,6 +3,7 @@
 // the Telemetry listener's. Once registered it subscribes and sends the first `next` itself, still
 // with built-ins only; the agent (serverless-agent/agent.cjs, from its code cache) loads once that
 // request is written, and the lifecycle takes over the client, its pending `next` and the sockets.
+import { Agent } from 'node:http';
 import { type Registration, register } from '@serverless-agent/lifecycle/register';
 import { ExtensionsClient, logsEnabledFromEnv, subscribeTelemetry } from '@serverless-agent/lifecycle/start';
 import type { RunOptions } from './agent.js';
@@ -14,7 +15,11 @@ import { portsFromEnv } from './ports.js';
 
 const startedAt = performance.now();
 const managedInstances = process.env.AWS_LAMBDA_INITIALIZATION_TYPE === 'lambda-managed-instances';
-const registration = register({ managedInstances });
+// One kept-alive connection to the Lambda API for registration, the subscription and every `next`:
+// each request after the first is written at once, not a turn of the event loop after a new
+// connection's connect (by then, with the sockets binding, several turns).
+const lambdaApi = new Agent({ keepAlive: true, maxSockets: 1 });
+const registration = register({ managedInstances, agent: lambdaApi });
 // Port problems are reported by the agent, which reads the same variables with its logger.
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 let env: Env = {};
@@ -40,7 +45,7 @@ async function toFirstNext(registered: Registration): Promise<RunOptions['sent']
   const runtimeApi = process.env.AWS_LAMBDA_RUNTIME_API;
   const listeners = await early.catch(() => undefined);
   if (!listeners || !runtimeApi || yamlPathOf(process.env)) return undefined;
-  const client = new ExtensionsClient(runtimeApi, registered);
+  const client = new ExtensionsClient(runtimeApi, registered, { agent: lambdaApi });
   // Lambda refuses a subscription after the first `next`: that waits for its answer, whatever it is.
   const subscription = subscribeTelemetry({
     runtimeApi,
@@ -48,6 +53,7 @@ async function toFirstNext(registered: Registration): Promise<RunOptions['sent']
     port: listeners.ports.telemetry,
     logsEnabled: logsEnabledFromEnv(env),
     managedInstances,
+    agent: lambdaApi,
   });
   const next = () => client.prefetchNext();
   subscription.then(next, next);

@@ -4,6 +4,7 @@ import {
   ExtensionsApiError,
   errorTypeOf,
   lambdaApiRequest,
+  lambdaApiRequestRetried,
   type Registration,
 } from './register.cjs';
 
@@ -42,7 +43,7 @@ export class ExtensionsClient {
   // anything else the event set off gets the thread (a new connection is only written to once
   // its connect is seen, a turn of the event loop later, after timers and other I/O). That
   // connection is never idle: it carries the pending `next` through the freeze.
-  private readonly nextAgent = new Agent({ keepAlive: true, maxSockets: 1 });
+  private readonly nextAgent: Agent;
   private readonly now: () => number;
   private prefetched: Promise<ExtensionEvent> | undefined;
   /** When the event `next` last resolved with came back (it may have waited for its taker). */
@@ -51,9 +52,13 @@ export class ExtensionsClient {
   constructor(
     readonly runtimeApi: string,
     readonly registration: Registration,
-    options: { now?: () => number } = {},
+    options: {
+      now?: () => number /** The kept-alive agent registration went out on, reused. */;
+      agent?: Agent;
+    } = {},
   ) {
     this.now = options.now ?? Date.now;
+    this.nextAgent = options.agent ?? new Agent({ keepAlive: true, maxSockets: 1 });
   }
 
   get extensionId(): string {
@@ -79,21 +84,15 @@ export class ExtensionsClient {
   }
 
   private async ask(): Promise<ExtensionEvent> {
-    const send = () =>
-      lambdaApiRequest(
-        this.runtimeApi,
-        'GET',
-        `/${EXTENSIONS_API_VERSION}/extension/event/next`,
-        { 'lambda-extension-identifier': this.extensionId },
-        undefined,
-        undefined,
-        this.nextAgent,
-      );
-    // A kept-alive connection the other side closed meanwhile fails at once: ask again on a new one.
-    const res = await send().catch((err: unknown) => {
-      if ((err as { reusedSocket?: boolean }).reusedSocket) return send();
-      throw err;
-    });
+    const res = await lambdaApiRequestRetried(
+      this.runtimeApi,
+      'GET',
+      `/${EXTENSIONS_API_VERSION}/extension/event/next`,
+      { 'lambda-extension-identifier': this.extensionId },
+      undefined,
+      undefined,
+      this.nextAgent,
+    );
     if (res.status !== 200) {
       const errorType = errorTypeOf(res.body);
       throw new ExtensionsApiError(

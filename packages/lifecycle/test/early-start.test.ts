@@ -1,5 +1,6 @@
 // An entry that gets to the first `next` before the lifecycle is loaded (`./start`), and the
 // lifecycle taking over what it did: the Telemetry socket, the subscription, the pending `next`.
+import { Agent } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fromEnv, Lifecycle, type LifecycleOptions } from '../src/index.js';
 import { register } from '../src/register.cjs';
@@ -14,12 +15,16 @@ afterEach(async () => {
 
 /** What the entry does: register, hold the Telemetry socket, subscribe, then send the first `next`. */
 async function entry(api: FakeLambdaApi, runtimeApi: string, opts: { logsEnabled?: boolean } = {}) {
-  const registration = await register({ runtimeApi });
+  // One kept-alive connection for all of it, as the layer's entry does.
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  closers.push(() => agent.destroy());
+  const registration = await register({ runtimeApi, agent });
   const telemetry = new HeldSocket();
   await telemetry.listen();
   closers.push(() => telemetry.close());
-  const client = new ExtensionsClient(runtimeApi, registration);
+  const client = new ExtensionsClient(runtimeApi, registration, { agent });
   const subscription = subscribeTelemetry({
+    agent,
     runtimeApi,
     extensionId: registration.extensionId,
     port: telemetry.port,
@@ -116,6 +121,28 @@ describe('taking over an early start', () => {
       await running;
     },
   );
+
+  it('registration, the subscription and every `next` share one connection; one dropped on it is sent again', async () => {
+    const t = await setup();
+    const e = await entry(t.api, t.runtimeApi);
+    await t.lc.start(e.registration, e);
+    const running = t.lc.run();
+    t.api.pushInvoke('r1');
+    await t.api.waitNextCalls(2);
+    t.api.pushShutdown();
+    await running;
+    expect(new Set(t.api.requests.map((r) => r.clientPort)).size).toBe(1);
+
+    // The API drops the subscription that comes on the kept-alive connection: sent again on a new one.
+    const u = await setup();
+    u.api.options.dropOnReuse = 1;
+    const f = await entry(u.api, u.runtimeApi);
+    expect(await f.subscription).toBe('subscribed');
+    const [reg, sub, next] = u.api.requests;
+    expect(u.api.requests.map((r) => r.method)).toEqual(['POST', 'PUT', 'GET']);
+    expect(sub!.clientPort).not.toBe(reg!.clientPort);
+    expect(next!.clientPort).toBe(sub!.clientPort);
+  });
 
   it('a first `next` that failed before it loaded is the loop’s failure: SHUTDOWN(panic), once', async () => {
     const t = await setup();

@@ -17,6 +17,8 @@ export interface Recorded {
   headers: IncomingHttpHeaders;
   body: string;
   at: number;
+  /** The client's port: requests with the same one came on the same connection. */
+  clientPort: number;
 }
 
 export interface FakeLambdaApiOptions {
@@ -24,6 +26,11 @@ export interface FakeLambdaApiOptions {
   registerBody?: Record<string, unknown>;
   telemetryStatus?: number;
   telemetryBody?: string;
+  /**
+   * How many requests that come on a connection used before are dropped (the connection destroyed,
+   * unanswered), as a server closing an idle kept-alive connection just as a request comes.
+   */
+  dropOnReuse?: number;
 }
 
 export class FakeLambdaApi {
@@ -45,7 +52,14 @@ export class FakeLambdaApi {
   }
 
   async start(): Promise<string> {
+    const used = new WeakSet<object>();
     this.server = createServer((req, res) => {
+      if (used.has(req.socket) && (this.options.dropOnReuse ?? 0) > 0) {
+        this.options.dropOnReuse = (this.options.dropOnReuse ?? 0) - 1;
+        req.socket.destroy();
+        return;
+      }
+      used.add(req.socket);
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -55,6 +69,7 @@ export class FakeLambdaApi {
           headers: req.headers,
           body: Buffer.concat(chunks).toString('utf8'),
           at: Date.now(),
+          clientPort: req.socket.remotePort ?? 0,
         };
         this.requests.push(rec);
         for (const w of [...this.seenWaiters]) {
