@@ -24,7 +24,7 @@ import { VERSION } from './version.js';
 
 export interface RunOptions {
   registration: Promise<Registration>;
-  /** performance.now() when the process started its entry. */
+  /** process.uptime() in ms when the process started its entry. */
   startedAt: number;
   env?: Env;
   logger?: Logger;
@@ -169,7 +169,7 @@ export async function run(options: RunOptions): Promise<void> {
   const lifecycle: Lifecycle = new lifecycleModule.Lifecycle(lifecycleOptions, {
     logger,
     invocationTags: () => [`runtime:${runtime()}`],
-    startedAt: Date.now() - (performance.now() - options.startedAt),
+    startedAt: Date.now() - (process.uptime() * 1000 - options.startedAt),
     // Samples computed before the aggregator loaded wait (bounded) and are handed over then.
     submit: (sample) => {
       counts.enhancedSamples++;
@@ -234,7 +234,7 @@ export async function run(options: RunOptions): Promise<void> {
   if (idle !== undefined) goIdle(idle);
   warnUnsupported(env, logger);
   logger.info(
-    `serverless-agent ${VERSION} ready in ${(performance.now() - options.startedAt).toFixed(1)} ms`,
+    `serverless-agent ${VERSION} ready in ${(process.uptime() * 1000 - options.startedAt).toFixed(1)} ms`,
   );
   logger.debug(
     `listening: hooks ${started.hooksPort}, dogstatsd ${early?.ports.dogstatsd}, traces ${early?.ports.traces}, telemetry ${started.telemetryPort}`,

@@ -24,26 +24,41 @@ export const answer = (status: number, body: string) => (_req: unknown, res: Ser
   res.end(body);
 };
 
-export async function bindEarlyListeners(ports: Ports): Promise<EarlyListeners> {
+/**
+ * Binds the Telemetry listener's socket first (handed to `telemetryBound` at once), then the others,
+ * one per turn of the event loop: the first bind costs a few milliseconds (node loads its cluster
+ * modules at the first listen), and a register answer that comes meanwhile is handled between two
+ * binds, so that the entry's subscription is on its way while the rest bind.
+ */
+export async function bindEarlyListeners(
+  ports: Ports,
+  telemetryBound?: (telemetry: EarlyHttpListener) => void,
+): Promise<EarlyListeners> {
   const dogstatsd = new EarlyUdpListener();
   const traces = new EarlyHttpListener(answer(200, '{"rate_by_service":{}}'));
   const hooks = new EarlyHttpListener(answer(200, '{}'));
   // Past its bound a delivery is answered as the listener answers one (and its events are lost).
   const telemetry = new EarlyHttpListener(answer(200, '"OK"'));
-  const bound = await Promise.allSettled([
-    // DogStatsD takes any interface, as upstream, and so does the Telemetry listener (Lambda
-    // delivers to the sandbox's address); the rest is loopback only.
-    dogstatsd.listen(ports.dogstatsd, '0.0.0.0'),
-    traces.listen(ports.traces, '127.0.0.1'),
-    hooks.listen(ports.hooks, '127.0.0.1'),
-    telemetry.listen(ports.telemetry, '0.0.0.0'),
-  ]);
-  const failed = bound.find((b) => b.status === 'rejected');
-  if (failed) {
+  // The Telemetry listener and DogStatsD take any interface (Lambda delivers to the sandbox's
+  // address; upstream's DogStatsD does), the rest is loopback only.
+  const binds = [
+    () => telemetry.listen(ports.telemetry, '0.0.0.0'),
+    () => dogstatsd.listen(ports.dogstatsd, '0.0.0.0'),
+    () => traces.listen(ports.traces, '127.0.0.1'),
+    () => hooks.listen(ports.hooks, '127.0.0.1'),
+  ];
+  const bound: number[] = [];
+  try {
+    for (const bind of binds) {
+      if (bound.length > 0) await new Promise((resolve) => setImmediate(resolve));
+      bound.push(await bind());
+      if (bound.length === 1) telemetryBound?.(telemetry);
+    }
+  } catch (err) {
     await Promise.all([dogstatsd.close(), traces.close(), hooks.close(), telemetry.close()]).catch(() => {});
-    throw (failed as PromiseRejectedResult).reason;
+    throw err;
   }
-  const [d, t, h, tm] = bound.map((b) => (b as PromiseFulfilledResult<number>).value);
+  const [tm, d, t, h] = bound;
   return {
     dogstatsd,
     traces,

@@ -8,12 +8,15 @@ import { type Registration, register } from '@serverless-agent/lifecycle/registe
 import { ExtensionsClient, logsEnabledFromEnv, subscribeTelemetry } from '@serverless-agent/lifecycle/start';
 import type { RunOptions } from './agent.js';
 import { bindEarlyListeners, type EarlyListeners } from './early.js';
+import type { EarlyHttpListener } from './early-listeners.js';
 import { type Env, mergeEnv, yamlPathOf } from './env.js';
 import { FIRST_NEXT_WAIT_MS, firstNextSent } from './first-next.js';
 import type { Logger } from './logger.js';
 import { portsFromEnv } from './ports.js';
 
-const startedAt = performance.now();
+// process.uptime(), not performance.now(): the `performance` global loads perf_hooks and eight
+// modules of its own on first use, before the register request could be written.
+const startedAt = process.uptime() * 1000;
 const managedInstances = process.env.AWS_LAMBDA_INITIALIZATION_TYPE === 'lambda-managed-instances';
 // One kept-alive connection to the Lambda API for registration, the subscription and every `next`:
 // each request after the first is written at once, not a turn of the event loop after a new
@@ -23,13 +26,18 @@ const registration = register({ managedInstances, agent: lambdaApi });
 // Port problems are reported by the agent, which reads the same variables with its logger.
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 let env: Env = {};
-// The sockets bind on the loop turn after the register request is written (it goes out once its
-// connect is seen; anything run before that turn delays it): well before Lambda, having the
-// registration, has started the runtime's process, let alone run the function's code.
+let telemetryBound: (telemetry: EarlyHttpListener) => void = () => {};
+const telemetrySocket = new Promise<EarlyHttpListener>((resolve) => {
+  telemetryBound = resolve;
+});
+// The sockets bind from the loop turn after the register request is written (it goes out once its
+// connect is seen; anything run before that turn delays it), the Telemetry listener's first, the
+// others one per turn, so that the register answer is handled between two: well before Lambda,
+// having the registration, has started the runtime's process, let alone run the function's code.
 const early = new Promise<EarlyListeners>((resolve, reject) =>
   setImmediate(() => {
     env = mergeEnv(process.env, quiet);
-    bindEarlyListeners(portsFromEnv(env, quiet)).then(resolve, reject);
+    bindEarlyListeners(portsFromEnv(env, quiet), telemetryBound).then(resolve, reject);
   }),
 );
 early.catch(() => {});
@@ -38,26 +46,39 @@ const load = (sent?: RunOptions['sent']) =>
     run({ registration, startedAt, early, ...(sent ? { sent } : {}) }),
   );
 
+const settled = (p: Promise<unknown>) =>
+  p.then(
+    () => true,
+    () => false,
+  );
+
 // Subscribes, then sends the first `next`, then loads the agent. Anything unusual (no sockets, a
 // datadog.yaml, which may turn logs off and so change what is subscribed) leaves both to the agent,
 // as it does a refused registration.
 async function toFirstNext(registered: Registration): Promise<RunOptions['sent']> {
   const runtimeApi = process.env.AWS_LAMBDA_RUNTIME_API;
-  const listeners = await early.catch(() => undefined);
-  if (!listeners || !runtimeApi || yamlPathOf(process.env)) return undefined;
+  // The other sockets may still be binding: the subscription needs only this one.
+  const telemetry = await Promise.race([telemetrySocket, early.then((l) => l.telemetry)]).catch(
+    () => undefined,
+  );
+  if (!telemetry || !runtimeApi || yamlPathOf(process.env)) return undefined;
   const client = new ExtensionsClient(runtimeApi, registered, { agent: lambdaApi });
   // Lambda refuses a subscription after the first `next`: that waits for its answer, whatever it is.
   const subscription = subscribeTelemetry({
     runtimeApi,
     extensionId: registered.extensionId,
-    port: listeners.ports.telemetry,
+    port: telemetry.port,
     logsEnabled: logsEnabledFromEnv(env),
     managedInstances,
     agent: lambdaApi,
   });
-  const next = () => client.prefetchNext();
-  subscription.then(next, next);
-  await firstNextSent(FIRST_NEXT_WAIT_MS);
+  const answered = settled(subscription);
+  // Every listener accepts before the first `next` (or none bound: the agent binds and goes idle).
+  if (!(await settled(early))) return undefined;
+  await answered;
+  const written = firstNextSent(FIRST_NEXT_WAIT_MS);
+  client.prefetchNext();
+  await written;
   return { client, subscription };
 }
 
