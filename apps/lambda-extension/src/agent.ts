@@ -26,6 +26,8 @@ export interface RunOptions {
   registration: Promise<Registration>;
   /** process.uptime() in ms when the process started its entry. */
   startedAt: number;
+  /** When the entry's steps were done (ms since the process started), for the debug log. */
+  steps?: Record<string, number>;
   env?: Env;
   logger?: Logger;
   /** Ends the process (tests pass their own). */
@@ -115,6 +117,7 @@ export function logsEnabled(env: Env): boolean {
 }
 
 export async function run(options: RunOptions): Promise<void> {
+  const loadedAt = process.uptime() * 1000;
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const processEnv = options.env ?? process.env;
   let parseYaml: YamlParser | undefined;
@@ -235,6 +238,14 @@ export async function run(options: RunOptions): Promise<void> {
   warnUnsupported(env, logger);
   logger.info(
     `serverless-agent ${VERSION} ready in ${(process.uptime() * 1000 - options.startedAt).toFixed(1)} ms`,
+  );
+  const steps = Object.entries({
+    ...options.steps,
+    'agent loaded': loadedAt,
+    'lifecycle started': process.uptime() * 1000,
+  });
+  logger.debug(
+    `start, ms since the process started: ${steps.map(([k, t]) => `${k} ${t.toFixed(1)}`).join(', ')}`,
   );
   logger.debug(
     `listening: hooks ${started.hooksPort}, dogstatsd ${early?.ports.dogstatsd}, traces ${early?.ports.traces}, telemetry ${started.telemetryPort}`,

@@ -17,6 +17,11 @@ import { portsFromEnv } from './ports.js';
 // process.uptime(), not performance.now(): the `performance` global loads perf_hooks and eight
 // modules of its own on first use, before the register request could be written.
 const startedAt = process.uptime() * 1000;
+// When each step of the start was done, in ms since the process started (logged at debug).
+const steps: Record<string, number> = { entry: startedAt };
+const done = (step: string) => {
+  steps[step] = process.uptime() * 1000;
+};
 const managedInstances = process.env.AWS_LAMBDA_INITIALIZATION_TYPE === 'lambda-managed-instances';
 // One kept-alive connection to the Lambda API for registration, the subscription and every `next`:
 // each request after the first is written at once, not a turn of the event loop after a new
@@ -43,7 +48,7 @@ const early = new Promise<EarlyListeners>((resolve, reject) =>
 early.catch(() => {});
 const load = (sent?: RunOptions['sent']) =>
   void import('./agent.js').then(({ run }) =>
-    run({ registration, startedAt, early, ...(sent ? { sent } : {}) }),
+    run({ registration, startedAt, steps, early, ...(sent ? { sent } : {}) }),
   );
 
 const settled = (p: Promise<unknown>) =>
@@ -56,6 +61,7 @@ const settled = (p: Promise<unknown>) =>
 // datadog.yaml, which may turn logs off and so change what is subscribed) leaves both to the agent,
 // as it does a refused registration.
 async function toFirstNext(registered: Registration): Promise<RunOptions['sent']> {
+  done('registered');
   const runtimeApi = process.env.AWS_LAMBDA_RUNTIME_API;
   // The other sockets may still be binding: the subscription needs only this one.
   const telemetry = await Promise.race([telemetrySocket, early.then((l) => l.telemetry)]).catch(
@@ -76,9 +82,11 @@ async function toFirstNext(registered: Registration): Promise<RunOptions['sent']
   // Every listener accepts before the first `next` (or none bound: the agent binds and goes idle).
   if (!(await settled(early))) return undefined;
   await answered;
+  done('subscribed');
   const written = firstNextSent(FIRST_NEXT_WAIT_MS);
   client.prefetchNext();
   await written;
+  done('first next written');
   return { client, subscription };
 }
 

@@ -95,6 +95,12 @@ describe('start-up', () => {
         const lines = events.filter((e) => e.type === 'extension').map((e) => String(e.record));
         expect(lines.join('\n')).toMatch(/counted: 50 datagrams/);
         expect(lines.join('\n')).not.toMatch(/telemetry subscription|falling back/);
+        // Who sent the first `next`: the entry, before the agent loaded, or the agent.
+        expect(lines.join('\n')).toMatch(
+          yaml
+            ? /start, ms since the process started: entry [\d.]+, registered [\d.]+, agent loaded [\d.]+, lifecycle started/
+            : /start, ms since the process started: entry [\d.]+, registered [\d.]+, subscribed [\d.]+, first next written [\d.]+, agent loaded/,
+        );
       } finally {
         await sandbox.shutdown();
       }
