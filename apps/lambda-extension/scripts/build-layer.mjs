@@ -3,8 +3,9 @@
 // Bundles the app from the workspace sources (nothing needs building first) and writes
 // dist/layer.zip:
 //   extensions/datadog-agent          the launcher (POSIX sh, 0755)
-//   serverless-agent/datadog-agent.cjs the entry: registers, binds the early sockets, loads agent.cjs
-//   serverless-agent/agent.cjs         the agent up to the first `next` (lifecycle)
+//   serverless-agent/datadog-agent.cjs the entry: registers, binds the early sockets, subscribes, sends
+//                                      the first `next`, then loads agent.cjs
+//   serverless-agent/agent.cjs         the agent (lifecycle), which takes over from the entry
 //   serverless-agent/components.cjs    the heavy components, loaded after the first `next`
 //   serverless-agent/fastify.cjs       fastify, loaded on the first request the hot trace routes leave to it
 //   serverless-agent/*.cache           V8 code caches of agent.cjs, components.cjs and fastify.cjs
@@ -353,8 +354,8 @@ async function stage(dir) {
     outfile: to('datadog-agent.cjs'),
     plugins: [later(['./agent.js'])],
   });
-  // The agent (lifecycle included) runs up to the first `next`; the heavy components are a third
-  // file, loaded after it.
+  // The agent (lifecycle included) takes over from the entry once its first `next` is out (or sends
+  // it itself when the entry did not); the heavy components are a third file, loaded after it.
   await build({
     ...common,
     entryPoints: [join(app, 'src/agent.ts')],
