@@ -347,7 +347,7 @@ async function stage(dir) {
   };
   const to = (name) => join(dir, 'serverless-agent', name);
   // The entry registers with built-ins only; node compiles a whole file before running any of it,
-  // so the agent is a second file, loaded once the register request is out.
+  // so the agent is a second file, loaded once the first `next` is out.
   await build({
     ...common,
     entryPoints: [join(app, 'src/main.ts')],
