@@ -3,8 +3,9 @@
 // Bundles the app from the workspace sources (nothing needs building first) and writes
 // dist/layer.zip:
 //   extensions/datadog-agent          the launcher (POSIX sh, 0755)
-//   serverless-agent/datadog-agent.cjs the entry: registers, binds the early sockets, loads agent.cjs
-//   serverless-agent/agent.cjs         the agent up to the first `next` (lifecycle)
+//   serverless-agent/datadog-agent.cjs the entry: registers, binds the early sockets, subscribes, sends
+//                                      the first `next`, then loads agent.cjs
+//   serverless-agent/agent.cjs         the agent (lifecycle), which takes over from the entry
 //   serverless-agent/components.cjs    the heavy components, loaded after the first `next`
 //   serverless-agent/fastify.cjs       fastify, loaded on the first request the hot trace routes leave to it
 //   serverless-agent/*.cache           V8 code caches of agent.cjs, components.cjs and fastify.cjs
@@ -118,7 +119,14 @@ const later = (names) => ({
       resolveDir: app,
       loader: 'js',
     }));
-    b.onResolve({ filter: /^yaml$/ }, () => ({ path: './yaml.cjs', external: true }));
+    // A `require`, not an `import()`: the agent runs as a vm.Script (layer/load-cached.cjs), where a
+    // dynamic import has no loader to call and throws.
+    b.onResolve({ filter: /^yaml$/ }, () => ({ path: 'yaml', namespace: 'yaml-file' }));
+    b.onLoad({ filter: /.*/, namespace: 'yaml-file' }, () => ({
+      contents: 'module.exports = require("./yaml.cjs");',
+      loader: 'js',
+    }));
+    b.onResolve({ filter: /^\.\/yaml\.cjs$/ }, () => ({ path: './yaml.cjs', external: true }));
   },
 });
 
@@ -339,15 +347,15 @@ async function stage(dir) {
   };
   const to = (name) => join(dir, 'serverless-agent', name);
   // The entry registers with built-ins only; node compiles a whole file before running any of it,
-  // so the agent is a second file, loaded once the register request is out.
+  // so the agent is a second file, loaded once the first `next` is out.
   await build({
     ...common,
     entryPoints: [join(app, 'src/main.ts')],
     outfile: to('datadog-agent.cjs'),
     plugins: [later(['./agent.js'])],
   });
-  // The agent (lifecycle included) runs up to the first `next`; the heavy components are a third
-  // file, loaded after it.
+  // The agent (lifecycle included) takes over from the entry once its first `next` is out (or sends
+  // it itself when the entry did not); the heavy components are a third file, loaded after it.
   await build({
     ...common,
     entryPoints: [join(app, 'src/agent.ts')],

@@ -68,7 +68,7 @@ async function invocation(c) {
     AWS_REGION: 'us-east-1',
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024',
   };
-  const early = await c.bindEarlyListeners({ dogstatsd: 0, traces: 0, hooks: 0 });
+  const early = await c.bindEarlyListeners({ dogstatsd: 0, traces: 0, hooks: 0, telemetry: 0 });
   const lifecycle = { processor: { outOfMemoryDetected() {} }, subscribe: () => () => {} };
   const registration = {
     extensionId: 'code-cache',

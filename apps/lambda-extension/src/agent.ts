@@ -1,17 +1,20 @@
 // The extension after registration was sent. Order matters for start-up and for not losing data:
-//  1. DogStatsD (UDP) and the trace receiver's port are bound with built-ins, queuing what arrives;
-//  2. the lifecycle binds the hooks and the Telemetry listener and subscribes (built-ins only);
-//  3. the first `next` goes out as soon as all of that accepts;
-//  4. only then the heavy components load (fastify, msgpackr, ...) and take over their queues.
+//  1. DogStatsD (UDP), the trace receiver's, the hooks' and the Telemetry listener's ports are
+//     bound with built-ins by the entry, queuing what arrives;
+//  2. the entry subscribes and sends the first `next` (built-ins only), then loads this module;
+//     the lifecycle takes over the client, the subscription and the Telemetry socket, and puts its
+//     hooks server behind the early one (with a datadog.yaml, or when the sockets did not bind, the
+//     lifecycle subscribes and sends the first `next` itself, once all of that accepts);
+//  3. only then the heavy components load (fastify, msgpackr, ...) and take over their queues.
 // Nothing here may break the function: an internal fault turns the extension idle (it keeps
 // answering `next`, drops and counts, says why once).
-import diagnostics from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FlushOutcome } from '@serverless-agent/flush-strategy';
-import type { Lifecycle, LifecycleEvent, Registration } from '@serverless-agent/lifecycle';
+import type { EarlyStart, Lifecycle, LifecycleEvent, Registration } from '@serverless-agent/lifecycle';
 import type { Components, EnhancedSample } from './components.js';
 import { answer, bindEarlyListeners, closeEarlyListeners, type EarlyListeners, proxyTo } from './early.js';
 import { type Env, mergeEnv, type YamlParser, yamlPathOf } from './env.js';
+import { FIRST_NEXT_WAIT_MS, firstNextSent } from './first-next.js';
 import type { FlushDriver } from './flush-driver.js';
 import { createLogger, type Logger, parseLogLevel } from './logger.js';
 import { portsFromEnv } from './ports.js';
@@ -22,14 +25,21 @@ import { VERSION } from './version.js';
 
 export interface RunOptions {
   registration: Promise<Registration>;
-  /** performance.now() when the process started its entry. */
+  /** process.uptime() in ms when the process started its entry. */
   startedAt: number;
+  /** When the entry's steps were done (ms since the process started), for the debug log. */
+  steps?: Record<string, number>;
   env?: Env;
   logger?: Logger;
   /** Ends the process (tests pass their own). */
   exit?: (code: number) => void;
   /** The sockets the entry bound (or failed to bind) while registering; bound here when absent. */
   early?: Promise<EarlyListeners>;
+  /**
+   * The subscription and the first `next` the entry already sent (`client.prefetchNext()`), which
+   * the lifecycle takes over; absent, the lifecycle subscribes and sends it.
+   */
+  sent?: Required<Pick<EarlyStart, 'client' | 'subscription'>>;
 }
 
 /** What a tracer gets while the extension is idle: accepted, dropped (and counted). */
@@ -43,31 +53,6 @@ function idleTraceAnswer(counts: { traceRequests: number }) {
   };
 }
 
-// The heavy components load once the first `next` request is on the wire (compiling them earlier
-// would hold it back), or after this long at most.
-const FIRST_NEXT_WAIT_MS = 250;
-
-/** Resolves once an `event/next` request of this process has been written out (or after `maxMs`). */
-function firstNextSent(maxMs: number): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const channel = diagnostics.channel('http.client.request.start');
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      channel.unsubscribe(onRequest);
-      clearTimeout(timer);
-      // One more turn, so the bytes leave before the compiler takes the thread.
-      setImmediate(resolve);
-    };
-    const onRequest = (message: unknown) => {
-      const req = (message as { request?: import('node:http').ClientRequest }).request;
-      if (req?.path?.endsWith('/extension/event/next')) req.once('finish', finish);
-    };
-    channel.subscribe(onRequest);
-    const timer = setTimeout(finish, maxMs);
-  });
-}
 const MAX_EARLY_SAMPLES = 10_000;
 const MAX_RUNTIME_DONE_KEPT = 16;
 const MAX_EARLY_TELEMETRY_BATCHES = 1000;
@@ -133,6 +118,7 @@ export function logsEnabled(env: Env): boolean {
 }
 
 export async function run(options: RunOptions): Promise<void> {
+  const loadedAt = process.uptime() * 1000;
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const processEnv = options.env ?? process.env;
   let parseYaml: YamlParser | undefined;
@@ -187,7 +173,7 @@ export async function run(options: RunOptions): Promise<void> {
   const lifecycle: Lifecycle = new lifecycleModule.Lifecycle(lifecycleOptions, {
     logger,
     invocationTags: () => [`runtime:${runtime()}`],
-    startedAt: Date.now() - (performance.now() - options.startedAt),
+    startedAt: Date.now() - (process.uptime() * 1000 - options.startedAt),
     // Samples computed before the aggregator loaded wait (bounded) and are handed over then.
     submit: (sample) => {
       counts.enhancedSamples++;
@@ -239,7 +225,10 @@ export async function run(options: RunOptions): Promise<void> {
     goIdle(`internal error: ${String((err as Error)?.message ?? err)}`),
   );
 
-  const started = await lifecycle.start(options.registration);
+  const started = await lifecycle.start(options.registration, {
+    ...(early ? { telemetry: early.telemetry } : {}),
+    ...options.sent,
+  });
   if (early && started.state !== 'unregistered') {
     early.hooks.attach(proxyTo(() => lifecycle.hooks.port));
   }
@@ -254,7 +243,15 @@ export async function run(options: RunOptions): Promise<void> {
   if (idle !== undefined) goIdle(idle);
   warnUnsupported(env, logger);
   logger.info(
-    `serverless-agent ${VERSION} ready in ${(performance.now() - options.startedAt).toFixed(1)} ms`,
+    `serverless-agent ${VERSION} ready in ${(process.uptime() * 1000 - options.startedAt).toFixed(1)} ms`,
+  );
+  const steps = Object.entries({
+    ...options.steps,
+    'agent loaded': loadedAt,
+    'lifecycle started': process.uptime() * 1000,
+  });
+  logger.debug(
+    `start, ms since the process started: ${steps.map(([k, t]) => `${k} ${t.toFixed(1)}`).join(', ')}`,
   );
   logger.debug(
     `listening: hooks ${started.hooksPort}, dogstatsd ${early?.ports.dogstatsd}, traces ${early?.ports.traces}, telemetry ${started.telemetryPort}`,
@@ -303,7 +300,7 @@ export async function run(options: RunOptions): Promise<void> {
   const whenIdle = () => {
     if (collectIfGrown) setImmediate(collectIfGrown);
   };
-  const afterFirstNext = firstNextSent(FIRST_NEXT_WAIT_MS);
+  const afterFirstNext = options.sent ? Promise.resolve() : firstNextSent(FIRST_NEXT_WAIT_MS);
   let waitsForRuntimeDone: typeof import('./flush-driver.js').waitsForRuntimeDone | undefined;
   const loaded =
     idle === undefined && early

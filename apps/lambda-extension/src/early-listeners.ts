@@ -111,6 +111,11 @@ export class EarlyHttpListener {
     this.server.on('clientError', (_err, socket) => socket.destroy());
   }
 
+  /** The port it listens on (0 before `listen`). */
+  get port(): number {
+    return (this.server.address() as AddressInfo | null)?.port ?? 0;
+  }
+
   listen(port: number, host: string): Promise<number> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);

@@ -1,7 +1,8 @@
 // The sockets the function may use during its own init, bound by the entry with built-ins while
 // registration is on its way: DogStatsD (UDP), the trace receiver and the hooks. Lambda starts the
 // runtime as soon as every extension registered, before the agent has even been compiled, so
-// anything bound later could refuse what the function sends first.
+// anything bound later could refuse what the function sends first. And the Telemetry listener's,
+// so that the entry can subscribe as soon as registration is answered.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request } from 'node:http';
@@ -12,7 +13,9 @@ export interface EarlyListeners {
   dogstatsd: EarlyUdpListener;
   traces: EarlyHttpListener;
   hooks: EarlyHttpListener;
-  ports: Pick<Ports, 'dogstatsd' | 'traces' | 'hooks'>;
+  /** Holds Lambda's deliveries (unanswered) until the lifecycle's Telemetry listener takes it over. */
+  telemetry: EarlyHttpListener;
+  ports: Ports;
 }
 
 export const answer = (status: number, body: string) => (_req: unknown, res: ServerResponse) => {
@@ -21,29 +24,52 @@ export const answer = (status: number, body: string) => (_req: unknown, res: Ser
   res.end(body);
 };
 
+/**
+ * Binds the Telemetry listener's socket first (handed to `telemetryBound` at once), then the others,
+ * one per turn of the event loop: the first bind costs a few milliseconds (node loads its cluster
+ * modules at the first listen), and a register answer that comes meanwhile is handled between two
+ * binds, so that the entry's subscription is on its way while the rest bind.
+ */
 export async function bindEarlyListeners(
-  ports: Pick<Ports, 'dogstatsd' | 'traces' | 'hooks'>,
+  ports: Ports,
+  telemetryBound?: (telemetry: EarlyHttpListener) => void,
 ): Promise<EarlyListeners> {
   const dogstatsd = new EarlyUdpListener();
   const traces = new EarlyHttpListener(answer(200, '{"rate_by_service":{}}'));
   const hooks = new EarlyHttpListener(answer(200, '{}'));
-  const bound = await Promise.allSettled([
-    // DogStatsD takes any interface, as upstream; the rest is loopback only.
-    dogstatsd.listen(ports.dogstatsd, '0.0.0.0'),
-    traces.listen(ports.traces, '127.0.0.1'),
-    hooks.listen(ports.hooks, '127.0.0.1'),
-  ]);
-  const failed = bound.find((b) => b.status === 'rejected');
-  if (failed) {
-    await Promise.all([dogstatsd.close(), traces.close(), hooks.close()]).catch(() => {});
-    throw (failed as PromiseRejectedResult).reason;
+  // Past its bound a delivery is answered as the listener answers one (and its events are lost).
+  const telemetry = new EarlyHttpListener(answer(200, '"OK"'));
+  // The Telemetry listener and DogStatsD take any interface (Lambda delivers to the sandbox's
+  // address; upstream's DogStatsD does), the rest is loopback only.
+  const binds = [
+    () => telemetry.listen(ports.telemetry, '0.0.0.0'),
+    () => dogstatsd.listen(ports.dogstatsd, '0.0.0.0'),
+    () => traces.listen(ports.traces, '127.0.0.1'),
+    () => hooks.listen(ports.hooks, '127.0.0.1'),
+  ];
+  const bound: number[] = [];
+  try {
+    for (const bind of binds) {
+      if (bound.length > 0) await new Promise((resolve) => setImmediate(resolve));
+      bound.push(await bind());
+      if (bound.length === 1) telemetryBound?.(telemetry);
+    }
+  } catch (err) {
+    await Promise.all([dogstatsd.close(), traces.close(), hooks.close(), telemetry.close()]).catch(() => {});
+    throw err;
   }
-  const [d, t, h] = bound.map((b) => (b as PromiseFulfilledResult<number>).value);
-  return { dogstatsd, traces, hooks, ports: { dogstatsd: d!, traces: t!, hooks: h! } };
+  const [tm, d, t, h] = bound;
+  return {
+    dogstatsd,
+    traces,
+    hooks,
+    telemetry,
+    ports: { dogstatsd: d!, traces: t!, hooks: h!, telemetry: tm! },
+  };
 }
 
 export async function closeEarlyListeners(l: EarlyListeners): Promise<void> {
-  await Promise.all([l.dogstatsd.close(), l.traces.close(), l.hooks.close()]);
+  await Promise.all([l.dogstatsd.close(), l.traces.close(), l.hooks.close(), l.telemetry.close()]);
 }
 
 /**

@@ -1,7 +1,12 @@
 import { createSocket } from 'node:dgram';
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EarlyHttpListener, EarlyUdpListener } from '../src/index.js';
+import {
+  bindEarlyListeners,
+  closeEarlyListeners,
+  EarlyHttpListener,
+  EarlyUdpListener,
+} from '../src/index.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -92,5 +97,41 @@ describe('EarlyHttpListener', () => {
     l.attach((_req, res) => res.end('handled'));
     expect(await first).toEqual({ status: 200, body: 'handled' });
     expect(l.stats).toMatchObject({ queued: 1, dropped: 1, replayed: 1 });
+  });
+});
+
+describe('bindEarlyListeners', () => {
+  it('binds the Telemetry socket first, the others a turn apart, and holds deliveries until taken over', async () => {
+    let telemetry: EarlyHttpListener | undefined;
+    let boundBefore = -1;
+    const binding = bindEarlyListeners({ dogstatsd: 0, traces: 0, hooks: 0, telemetry: 0 }, (t) => {
+      telemetry = t;
+      boundBefore = early === undefined ? 0 : 1;
+    });
+    let early: Awaited<typeof binding> | undefined;
+    void binding.then((e) => {
+      early = e;
+    });
+    await until(() => telemetry !== undefined);
+    expect(boundBefore).toBe(0);
+    // Accepting, and holding what comes until the lifecycle attaches its handler.
+    const delivery = post(telemetry!.port, '/', '[]');
+    await until(() => telemetry!.stats.queued === 1 && early !== undefined);
+    closers.push(() => closeEarlyListeners(early!));
+    expect(early!.telemetry).toBe(telemetry);
+    expect(early!.ports.telemetry).toBe(telemetry!.port);
+    for (const port of [early!.ports.dogstatsd, early!.ports.traces, early!.ports.hooks])
+      expect(port).toBeGreaterThan(0);
+    early!.telemetry.attach((_req, res) => res.end('"OK"'));
+    expect(await delivery).toEqual({ status: 200, body: '"OK"' });
+  });
+
+  it('a socket that cannot bind closes the others and fails', async () => {
+    const taken = new EarlyHttpListener((_q, res) => res.end());
+    closers.push(() => taken.close());
+    const port = await taken.listen(0, '127.0.0.1');
+    await expect(bindEarlyListeners({ dogstatsd: 0, traces: 0, hooks: port, telemetry: 0 })).rejects.toThrow(
+      /EADDRINUSE/,
+    );
   });
 });

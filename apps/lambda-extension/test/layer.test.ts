@@ -150,7 +150,7 @@ describe('layer.zip', () => {
       });
       (async () => {
         const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-        const early = await c.bindEarlyListeners({ dogstatsd: 0, traces: 0, hooks: 0 });
+        const early = await c.bindEarlyListeners({ dogstatsd: 0, traces: 0, hooks: 0, telemetry: 0 });
         const lifecycle = { processor: { outOfMemoryDetected() {} }, subscribe: () => () => {} };
         const env = { DD_API_KEY: 'x', DD_DD_URL: 'http://127.0.0.1:9', DD_APM_DD_URL: 'http://127.0.0.1:9',
           DD_LOGS_CONFIG_LOGS_DD_URL: 'http://127.0.0.1:9', AWS_LAMBDA_FUNCTION_NAME: 'f', AWS_REGION: 'us-east-1' };

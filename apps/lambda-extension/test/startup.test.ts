@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { LambdaSandbox, type TelemetryEvent } from '@serverless-agent/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,32 +36,77 @@ udp.close();
 export const handler = async () => ({ answers });
 `;
 
+/** Three invocations of a function that answers its `n`, beside the layer; the extension's lines. */
+async function threeInvocations(name: string, env: Record<string, string>): Promise<string[]> {
+  const task = join(work.dir, name);
+  mkdirSync(task, { recursive: true });
+  writeFileSync(join(task, 'index.mjs'), 'export const handler = async (e) => e.n;\n');
+  const lines: string[] = [];
+  const sandbox = new LambdaSandbox({
+    taskRoot: task,
+    extensionsDir: join(opt, 'extensions'),
+    env,
+    onLog: (l) => l.source === 'extension' && lines.push(l.line),
+  });
+  try {
+    expect((await sandbox.start()).status).toBe('success');
+    for (let n = 0; n < 3; n++) expect((await sandbox.invoke({ n })).response).toBe(n);
+    const down = await sandbox.shutdown();
+    expect(down.processes.find((p) => p.name === 'datadog-agent')).toMatchObject({ ended: 'exit', code: 0 });
+    return lines;
+  } finally {
+    await sandbox.shutdown();
+  }
+}
+
 describe('start-up', () => {
-  it('accepts everything the function sends during its init, before the first next', async () => {
-    const { env } = await freePorts();
-    const task = join(work.dir, 'task');
-    mkdirSync(task, { recursive: true });
-    writeFileSync(join(task, 'index.mjs'), INIT_SENDER);
-    const events: TelemetryEvent[] = [];
-    const sandbox = new LambdaSandbox({
-      taskRoot: task,
-      extensionsDir: join(opt, 'extensions'),
-      env: { ...env, DD_API_KEY: 'k', DD_LOG_LEVEL: 'debug' },
-    });
-    sandbox.on('telemetry', (e: TelemetryEvent) => events.push(e));
-    try {
-      const init = await sandbox.start();
-      expect(init.status).toBe('success');
-      const r = await sandbox.invoke({});
-      expect(r.response).toEqual({ answers: ['200', '200'] });
-      await sandbox.shutdown();
-      const lines = events.filter((e) => e.type === 'extension').map((e) => String(e.record));
-      expect(lines.join('\n')).toMatch(/counted: 50 datagrams/);
-      expect(lines.join('\n')).not.toMatch(/telemetry subscription|falling back/);
-    } finally {
-      await sandbox.shutdown();
-    }
-  }, 60_000);
+  // The entry subscribes (with the types the variables give) and sends the first `next` itself; a
+  // datadog.yaml, which may change the types, leaves both to the agent. Either way every listener
+  // accepts before the first `next`, and the subscription comes before it: the sandbox, like
+  // Lambda, refuses one after.
+  it.each([
+    ['the entry, all types', {}, undefined, ['platform', 'function', 'extension']],
+    ['the entry, DD_LOGS_ENABLED=false', { DD_LOGS_ENABLED: 'false' }, undefined, ['platform']],
+    ['the agent, datadog.yaml with logs_enabled: false', {}, 'logs_enabled: false\n', ['platform']],
+  ])(
+    'accepts everything the function sends during its init, subscribed before the first next: %s',
+    async (_name, vars, yaml, types) => {
+      const { env } = await freePorts();
+      const task = join(work.dir, `task-sub-${types.length}-${yaml ? 'yaml' : 'env'}`);
+      mkdirSync(task, { recursive: true });
+      writeFileSync(join(task, 'index.mjs'), INIT_SENDER);
+      if (yaml) writeFileSync(join(task, 'datadog.yaml'), yaml);
+      const events: TelemetryEvent[] = [];
+      const sandbox = new LambdaSandbox({
+        taskRoot: task,
+        extensionsDir: join(opt, 'extensions'),
+        // Extensions read datadog.yaml from LAMBDA_TASK_ROOT (/var/task when unset, as on Lambda).
+        env: { ...env, DD_API_KEY: 'k', DD_LOG_LEVEL: 'debug', LAMBDA_TASK_ROOT: task, ...vars },
+      });
+      sandbox.on('telemetry', (e: TelemetryEvent) => events.push(e));
+      try {
+        const init = await sandbox.start();
+        expect(init.status).toBe('success');
+        const r = await sandbox.invoke({});
+        expect(r.response).toEqual({ answers: ['200', '200'] });
+        await sandbox.shutdown();
+        const subscribed = events.filter((e) => e.type === 'platform.telemetrySubscription');
+        expect(subscribed.map((e) => (e.record as { types: string[] }).types)).toEqual([types]);
+        const lines = events.filter((e) => e.type === 'extension').map((e) => String(e.record));
+        expect(lines.join('\n')).toMatch(/counted: 50 datagrams/);
+        expect(lines.join('\n')).not.toMatch(/telemetry subscription|falling back/);
+        // Who sent the first `next`: the entry, before the agent loaded, or the agent.
+        expect(lines.join('\n')).toMatch(
+          yaml
+            ? /start, ms since the process started: entry [\d.]+, registered [\d.]+, agent loaded [\d.]+, lifecycle started/
+            : /start, ms since the process started: entry [\d.]+, registered [\d.]+, subscribed [\d.]+, first next written [\d.]+, agent loaded/,
+        );
+      } finally {
+        await sandbox.shutdown();
+      }
+    },
+    60_000,
+  );
 
   it('warns once about a set variable it does not support yet, and about an invalid one', async () => {
     const { env } = await freePorts();
@@ -89,27 +135,20 @@ describe('start-up', () => {
 
   it('without an API key: idle, says why once, and the function is unaffected', async () => {
     const { env } = await freePorts();
-    const task = join(work.dir, 'task3');
-    mkdirSync(task, { recursive: true });
-    writeFileSync(join(task, 'index.mjs'), 'export const handler = async (e) => e.n;\n');
-    const lines: string[] = [];
-    const sandbox = new LambdaSandbox({
-      taskRoot: task,
-      extensionsDir: join(opt, 'extensions'),
-      env,
-      onLog: (l) => l.source === 'extension' && lines.push(l.line),
-    });
+    const lines = await threeInvocations('task3', env);
+    expect(lines.filter((l) => l.includes('no API key'))).toHaveLength(1);
+  }, 60_000);
+
+  it('when the Telemetry port is taken: idle, says why once, and the function is unaffected', async () => {
+    const { env } = await freePorts();
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(Number(env.SERVERLESS_AGENT_TELEMETRY_PORT), '0.0.0.0', r));
     try {
-      expect((await sandbox.start()).status).toBe('success');
-      for (let n = 0; n < 3; n++) expect((await sandbox.invoke({ n })).response).toBe(n);
-      const down = await sandbox.shutdown();
-      expect(down.processes.find((p) => p.name === 'datadog-agent')).toMatchObject({
-        ended: 'exit',
-        code: 0,
-      });
-      expect(lines.filter((l) => l.includes('no API key'))).toHaveLength(1);
+      const lines = await threeInvocations('task-taken', { ...env, DD_API_KEY: 'k' });
+      expect(lines.filter((l) => l.includes('falling back'))).toHaveLength(1);
+      expect(lines.join('\n')).toMatch(/could not (bind|start).*EADDRINUSE/);
     } finally {
-      await sandbox.shutdown();
+      await new Promise<void>((r) => taken.close(() => r()));
     }
   }, 60_000);
 });

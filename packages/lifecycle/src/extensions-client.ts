@@ -4,6 +4,7 @@ import {
   ExtensionsApiError,
   errorTypeOf,
   lambdaApiRequest,
+  lambdaApiRequestRetried,
   type Registration,
 } from './register.cjs';
 
@@ -42,34 +43,56 @@ export class ExtensionsClient {
   // anything else the event set off gets the thread (a new connection is only written to once
   // its connect is seen, a turn of the event loop later, after timers and other I/O). That
   // connection is never idle: it carries the pending `next` through the freeze.
-  private readonly nextAgent = new Agent({ keepAlive: true, maxSockets: 1 });
+  private readonly nextAgent: Agent;
+  private readonly now: () => number;
+  private prefetched: Promise<ExtensionEvent> | undefined;
+  /** When the event `next` last resolved with came back (it may have waited for its taker). */
+  receivedAt = 0;
 
   constructor(
     readonly runtimeApi: string,
     readonly registration: Registration,
-  ) {}
+    options: {
+      now?: () => number /** The kept-alive agent registration went out on, reused. */;
+      agent?: Agent;
+    } = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.nextAgent = options.agent ?? new Agent({ keepAlive: true, maxSockets: 1 });
+  }
 
   get extensionId(): string {
     return this.registration.extensionId;
   }
 
+  /**
+   * Sends `event/next` now, before its taker is ready (an entry that says "init done" while the rest
+   * of the extension still loads); the next call of `next()` resolves with its answer, which waits
+   * for it however early it came. A failure is that call's failure.
+   */
+  prefetchNext(): void {
+    if (this.prefetched) return;
+    this.prefetched = this.ask();
+    this.prefetched.catch(() => {});
+  }
+
   /** Blocks until Lambda has an event for us; calling it also says "done with this phase". */
-  async next(): Promise<ExtensionEvent> {
-    const ask = () =>
-      lambdaApiRequest(
-        this.runtimeApi,
-        'GET',
-        `/${EXTENSIONS_API_VERSION}/extension/event/next`,
-        { 'lambda-extension-identifier': this.extensionId },
-        undefined,
-        undefined,
-        this.nextAgent,
-      );
-    // A kept-alive connection the other side closed meanwhile fails at once: ask again on a new one.
-    const res = await ask().catch((err: unknown) => {
-      if ((err as { reusedSocket?: boolean }).reusedSocket) return ask();
-      throw err;
-    });
+  next(): Promise<ExtensionEvent> {
+    const pending = this.prefetched;
+    this.prefetched = undefined;
+    return pending ?? this.ask();
+  }
+
+  private async ask(): Promise<ExtensionEvent> {
+    const res = await lambdaApiRequestRetried(
+      this.runtimeApi,
+      'GET',
+      `/${EXTENSIONS_API_VERSION}/extension/event/next`,
+      { 'lambda-extension-identifier': this.extensionId },
+      undefined,
+      undefined,
+      this.nextAgent,
+    );
     if (res.status !== 200) {
       const errorType = errorTypeOf(res.body);
       throw new ExtensionsApiError(
@@ -78,7 +101,9 @@ export class ExtensionsClient {
         errorType,
       );
     }
-    return parseExtensionEvent(res.body);
+    const event = parseExtensionEvent(res.body);
+    this.receivedAt = this.now();
+    return event;
   }
 
   /** Fails the function's init. The loop never calls it for a fault of its own. */

@@ -3,7 +3,8 @@
  * listener, the invocation processor, enhanced metrics and the :8124 hooks.
  *
  * This file is the package's whole public surface (plus `./register`, the built-ins-only entry
- * that registers before anything heavy loads).
+ * that registers before anything heavy loads, and `./start`, the built-ins-only pieces that get an
+ * entry to its first `next` before the rest loads).
  */
 export const PACKAGE = { name: '@serverless-agent/lifecycle', version: '0.1.0' } as const;
 
@@ -29,6 +30,7 @@ export {
   MAX_HOOK_BODY_BYTES,
   REQUEST_ID_HEADER,
 } from './hooks/server.js';
+export type { ListeningSocket } from './http-listen.js';
 export type {
   InvocationError,
   LifecycleEvent,
@@ -45,6 +47,7 @@ export {
   type ProcessorStats,
 } from './invocation/processor.js';
 export {
+  type EarlyStart,
   Lifecycle,
   type LifecycleDeps,
   type LifecycleState,
@@ -52,6 +55,7 @@ export {
   type StartResult,
 } from './lifecycle.js';
 export { type Logger, noopLogger } from './logger.js';
+export { logsEnabledFromEnv } from './logs-enabled.js';
 export {
   ARM_LAMBDA_PRICE_PER_GB_SECOND,
   type Architecture,

@@ -8,6 +8,7 @@ import {
   type ShutdownEvent,
 } from './extensions-client.js';
 import { type ContextExtractor, HooksServer } from './hooks/server.js';
+import type { ListeningSocket } from './http-listen.js';
 import type { LifecycleListener } from './invocation/events.js';
 import { InvocationProcessor } from './invocation/processor.js';
 import { errorMessage, type Logger, noopLogger } from './logger.js';
@@ -41,6 +42,20 @@ export interface LoopHandlers {
   onInvoke?: (event: InvokeEvent) => Promise<void> | void;
   /** The app's final flush; awaited before `run` resolves. */
   onShutdown?: (event: ShutdownEvent) => Promise<void> | void;
+}
+
+/**
+ * What an entry already did before the lifecycle loaded (all optional): it bound the Telemetry
+ * listener's socket, subscribed, and sent the first `next` (`client.prefetchNext()`), so that
+ * Lambda hears "init done" before the rest of the extension is even compiled.
+ */
+export interface EarlyStart {
+  /** The Telemetry listener's socket; the deliveries it held are handled once the lifecycle starts. */
+  telemetry?: ListeningSocket;
+  /** The client made with the registration; its prefetched `next` is the loop's first event. */
+  client?: ExtensionsClient;
+  /** The subscription, made once registered and answered before `client`'s first `next` went out. */
+  subscription?: Promise<SubscribeOutcome>;
 }
 
 export type LifecycleState = 'new' | 'ready' | 'idle' | 'unregistered' | 'shutdown';
@@ -113,9 +128,10 @@ export class Lifecycle {
    * Registers (unless given a registration from the early `register()` entry), starts the
    * listeners and subscribes to telemetry. Never throws.
    */
-  async start(early?: Registration | Promise<Registration>): Promise<StartResult> {
+  async start(early?: Registration | Promise<Registration>, done: EarlyStart = {}): Promise<StartResult> {
     const t0 = this.now();
     const result: StartResult = { state: 'new', readyInMs: 0 };
+    if (done.telemetry) this.telemetry.adopt(done.telemetry);
     // The sockets need no registration: bind them while it is on its way.
     const listening = Promise.all([this.telemetry.start(), this.hooks.start()]).then(
       (ports) => ({ ports, error: undefined }),
@@ -131,7 +147,8 @@ export class Lifecycle {
       return result;
     }
     result.registration = registration;
-    this.client = new ExtensionsClient(this.options.runtimeApi ?? '', registration);
+    this.client =
+      done.client ?? new ExtensionsClient(this.options.runtimeApi ?? '', registration, { now: this.now });
     if (bound.ports) {
       [result.telemetryPort, result.hooksPort] = bound.ports;
     } else {
@@ -139,14 +156,16 @@ export class Lifecycle {
     }
     if (this.stateValue !== 'idle') {
       try {
-        result.telemetry = await subscribeTelemetry({
-          runtimeApi: this.options.runtimeApi ?? '',
-          extensionId: registration.extensionId,
-          port: this.telemetry.port,
-          logsEnabled: this.options.logsEnabled,
-          managedInstances: this.options.managedInstances,
-          logger: this.logger,
-        });
+        result.telemetry = await (done.subscription ??
+          subscribeTelemetry({
+            runtimeApi: this.options.runtimeApi ?? '',
+            extensionId: registration.extensionId,
+            port: this.telemetry.port,
+            logsEnabled: this.options.logsEnabled,
+            managedInstances: this.options.managedInstances,
+          }));
+        if (result.telemetry === 'not-supported')
+          this.logger.warn('Telemetry API is not supported here: running without platform events');
       } catch (err) {
         result.telemetry = 'failed';
         this.logger.warn(
@@ -212,7 +231,7 @@ export class Lifecycle {
       }
       if (this.stateValue === 'idle') continue;
       try {
-        this.processor.onInvoke(event);
+        this.processor.onInvoke(event, client.receivedAt);
         await handlers.onInvoke?.(event);
       } catch (err) {
         this.fallBackToIdle(`invocation handling failed: ${errorMessage(err)}`);

@@ -1,4 +1,5 @@
 import type { Logger } from './logger.js';
+import { logsEnabledFromEnv, parseBool } from './logs-enabled.js';
 import { type Architecture, architectureOf } from './metrics/enhanced.js';
 import { DEFAULT_TELEMETRY_PORT } from './telemetry/listener.js';
 
@@ -24,18 +25,9 @@ export interface LifecycleOptions {
   architecture: Architecture;
 }
 
-type Env = Record<string, string | undefined>;
+export { parseBool };
 
-/** Datadog's forgiving booleans: true/false/1/0 in any case; anything else warns and keeps the default. */
-export function parseBool(env: Env, name: string, fallback: boolean, logger?: Logger): boolean | undefined {
-  const raw = env[name];
-  if (raw === undefined) return undefined;
-  const v = raw.trim().toLowerCase();
-  if (v === 'true' || v === '1') return true;
-  if (v === 'false' || v === '0') return false;
-  logger?.warn(`${name}=${JSON.stringify(raw)} is not a boolean: using ${fallback}`);
-  return fallback;
-}
+type Env = Record<string, string | undefined>;
 
 function parsePort(env: Env, name: string, fallback: number, logger?: Logger): number {
   const raw = env[name];
@@ -47,10 +39,7 @@ function parsePort(env: Env, name: string, fallback: number, logger?: Logger): n
 }
 
 export function fromEnv(env: Env = process.env, logger?: Logger): LifecycleOptions {
-  const serverlessLogs = parseBool(env, 'DD_SERVERLESS_LOGS_ENABLED', true, logger);
-  const logs = parseBool(env, 'DD_LOGS_ENABLED', true, logger);
-  // Either set: the OR of both, an unset one counting false (so DD_LOGS_ENABLED=false alone disables).
-  const logsEnabled = serverlessLogs === undefined && logs === undefined ? true : !!serverlessLogs || !!logs;
+  const logsEnabled = logsEnabledFromEnv(env, logger);
   return {
     runtimeApi: env['AWS_LAMBDA_RUNTIME_API'] || undefined,
     managedInstances: env['AWS_LAMBDA_INITIALIZATION_TYPE'] === 'lambda-managed-instances',

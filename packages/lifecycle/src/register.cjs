@@ -26,6 +26,9 @@ const EXTENSIONS_API_VERSION = '2020-01-01';
  * @property {boolean} [managedInstances] Registers SHUTDOWN only (invocations are driven by telemetry).
  * @property {string} [name]
  * @property {number} [timeoutMs]
+ * @property {import('node:http').Agent} [agent] A kept-alive agent the calls after it (the subscription,
+ *   `event/next`) use too: one connection for all, each request written at once rather than a turn of
+ *   the event loop after a new connection's connect.
  */
 
 /**
@@ -108,6 +111,26 @@ function lambdaApiRequest(runtimeApi, method, path, headers, body, timeoutMs, ag
 }
 
 /**
+ * `lambdaApiRequest`, sent again on a new connection when it failed on a kept-alive one (the other
+ * side closed it meanwhile: it fails at once, and nothing was processed).
+ * @param {string} runtimeApi
+ * @param {string} method
+ * @param {string} path
+ * @param {Record<string, string>} headers
+ * @param {string | undefined} body
+ * @param {number | undefined} timeoutMs
+ * @param {import('node:http').Agent | undefined} agent
+ * @returns {Promise<HttpResult>}
+ */
+function lambdaApiRequestRetried(runtimeApi, method, path, headers, body, timeoutMs, agent) {
+  const send = () => lambdaApiRequest(runtimeApi, method, path, headers, body, timeoutMs, agent);
+  return send().catch((err) => {
+    if (err?.reusedSocket) return send();
+    throw err;
+  });
+}
+
+/**
  * @param {string} body
  * @returns {string | undefined}
  */
@@ -143,6 +166,7 @@ async function register(options = {}) {
     },
     JSON.stringify({ events }),
     options.timeoutMs,
+    options.agent,
   );
   const errorType = errorTypeOf(res.body);
   if (res.status !== 200) {
@@ -178,5 +202,6 @@ exports.EXTENSION_NAME = EXTENSION_NAME;
 exports.EXTENSIONS_API_VERSION = EXTENSIONS_API_VERSION;
 exports.ExtensionsApiError = ExtensionsApiError;
 exports.lambdaApiRequest = lambdaApiRequest;
+exports.lambdaApiRequestRetried = lambdaApiRequestRetried;
 exports.errorTypeOf = errorTypeOf;
 exports.register = register;

@@ -3,15 +3,9 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type EnhancedMetricSample,
-  fromEnv,
-  Lifecycle,
-  type LifecycleDeps,
-  type LifecycleEvent,
-  type LifecycleOptions,
-} from '../src/index.js';
+import { fromEnv, Lifecycle, type LifecycleDeps, type LifecycleOptions } from '../src/index.js';
 import { FakeLambdaApi, post, until } from './helpers/lambda-api.js';
+import { setupLifecycle } from './helpers/setup.js';
 
 const closers: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -20,27 +14,8 @@ afterEach(async () => {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-async function setup(opts: Partial<LifecycleOptions> = {}, deps: Partial<LifecycleDeps> = {}) {
-  const api = new FakeLambdaApi();
-  closers.push(() => api.close());
-  const runtimeApi = await api.start();
-  const samples: EnhancedMetricSample[] = [];
-  const events: LifecycleEvent[] = [];
-  const logs: string[] = [];
-  const logger = {
-    debug() {},
-    info: (m: string) => logs.push(`info ${m}`),
-    warn: (m: string) => logs.push(`warn ${m}`),
-    error: (m: string) => logs.push(`error ${m}`),
-  };
-  const lc = new Lifecycle(
-    { ...fromEnv({}), runtimeApi, telemetryPort: 0, hooksPort: 0, procEnhancedMetrics: false, ...opts },
-    { logger, submit: (s) => samples.push(s), telemetryHost: '127.0.0.1', ...deps },
-  );
-  closers.push(() => lc.close());
-  lc.subscribe((e) => events.push(e));
-  return { api, lc, samples, events, logs };
-}
+const setup = (opts: Partial<LifecycleOptions> = {}, deps: Partial<LifecycleDeps> = {}) =>
+  setupLifecycle(closers, opts, deps);
 
 const noInitError = (api: FakeLambdaApi) =>
   expect(api.requests.filter((r) => r.url.includes('/init/error') || r.url.includes('/exit/error'))).toEqual(

@@ -211,8 +211,8 @@ export class InvocationProcessor {
 
   // ---- inputs ----------------------------------------------------------------------------
 
-  onInvoke(event: InvokeEvent): void {
-    const time = this.now();
+  /** @param time when the INVOKE came (it may have waited for the loop: an early `next`). */
+  onInvoke(event: InvokeEvent, time = this.now()): void {
     const ctx = this.context(event.requestId, time);
     if (!ctx || ctx.invokeSeen) return;
     ctx.invokeSeen = true;

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { closeNow, listen } from '../http-listen.js';
+import { closeNow, type ListeningSocket, listen } from '../http-listen.js';
 import { errorMessage, type Logger, noopLogger, OnceLogger } from '../logger.js';
 import { parseTelemetryEvent, type TelemetryEvent } from './events.js';
 
@@ -34,6 +34,7 @@ export type TelemetrySink = (events: TelemetryEvent[]) => void;
 /** The Telemetry API destination: answers every delivery at once, then hands events on. */
 export class TelemetryListener {
   private server: Server | undefined;
+  private adopted: ListeningSocket | undefined;
   private readonly queue: TelemetryEvent[] = [];
   private draining = false;
   private readonly once: OnceLogger;
@@ -58,10 +59,21 @@ export class TelemetryListener {
   }
 
   get port(): number {
+    if (this.adopted) return this.adopted.port;
     return (this.server?.address() as AddressInfo | null)?.port ?? 0;
   }
 
+  /**
+   * Takes over a socket already listening, instead of binding one at `start()`; the deliveries it
+   * held are handled first. Closing the listener closes it.
+   */
+  adopt(socket: ListeningSocket): void {
+    this.adopted = socket;
+    socket.attach((req, res) => this.handle(req, res));
+  }
+
   async start(): Promise<number> {
+    if (this.adopted) return this.port;
     const server = createServer((req, res) => this.handle(req, res));
     server.keepAliveTimeout = 60_000;
     this.server = server;
@@ -70,10 +82,12 @@ export class TelemetryListener {
   }
 
   async close(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
+    const { server, adopted } = this;
+    if (!server && !adopted) return;
     this.server = undefined;
-    await closeNow(server);
+    this.adopted = undefined;
+    if (server) await closeNow(server);
+    else await adopted?.close();
     this.drain();
   }
 

@@ -1,5 +1,6 @@
+import type { Agent } from 'node:http';
 import type { Logger } from '../logger.js';
-import { ExtensionsApiError, errorTypeOf, lambdaApiRequest } from '../register.cjs';
+import { ExtensionsApiError, errorTypeOf, lambdaApiRequestRetried } from '../register.cjs';
 
 export const TELEMETRY_API_VERSION = '2022-07-01';
 
@@ -17,6 +18,8 @@ export interface SubscribeOptions {
   logsEnabled: boolean;
   managedInstances: boolean;
   logger?: Logger;
+  /** A kept-alive agent (registration's, say) to send it on; a connection of its own by default. */
+  agent?: Agent;
 }
 
 /** The body the real extension sends, byte for byte in meaning. */
@@ -38,13 +41,14 @@ export type SubscribeOutcome = 'subscribed' | 'not-supported';
  * survivable: we run without platform events.
  */
 export async function subscribeTelemetry(o: SubscribeOptions): Promise<SubscribeOutcome> {
-  const res = await lambdaApiRequest(
+  const res = await lambdaApiRequestRetried(
     o.runtimeApi,
     'PUT',
     `/${TELEMETRY_API_VERSION}/telemetry`,
     { 'lambda-extension-identifier': o.extensionId },
     JSON.stringify(subscriptionRequest(o)),
     5000,
+    o.agent,
   );
   const errorType = errorTypeOf(res.body);
   if (res.status === 200) return 'subscribed';

@@ -1,7 +1,14 @@
 // A minimal Extensions + Telemetry API peer on loopback, following the documented status codes
 // and headers, for the client's unit tests.
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  request,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface Recorded {
@@ -10,6 +17,8 @@ export interface Recorded {
   headers: IncomingHttpHeaders;
   body: string;
   at: number;
+  /** The client's port: requests with the same one came on the same connection. */
+  clientPort: number;
 }
 
 export interface FakeLambdaApiOptions {
@@ -17,6 +26,11 @@ export interface FakeLambdaApiOptions {
   registerBody?: Record<string, unknown>;
   telemetryStatus?: number;
   telemetryBody?: string;
+  /**
+   * How many requests that come on a connection used before are dropped (the connection destroyed,
+   * unanswered), as a server closing an idle kept-alive connection just as a request comes.
+   */
+  dropOnReuse?: number;
 }
 
 export class FakeLambdaApi {
@@ -38,7 +52,14 @@ export class FakeLambdaApi {
   }
 
   async start(): Promise<string> {
+    const used = new WeakSet<object>();
     this.server = createServer((req, res) => {
+      if (used.has(req.socket) && (this.options.dropOnReuse ?? 0) > 0) {
+        this.options.dropOnReuse = (this.options.dropOnReuse ?? 0) - 1;
+        req.socket.destroy();
+        return;
+      }
+      used.add(req.socket);
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -48,6 +69,7 @@ export class FakeLambdaApi {
           headers: req.headers,
           body: Buffer.concat(chunks).toString('utf8'),
           at: Date.now(),
+          clientPort: req.socket.remotePort ?? 0,
         };
         this.requests.push(rec);
         for (const w of [...this.seenWaiters]) {
@@ -203,5 +225,42 @@ export async function until(cond: () => boolean, timeoutMs = 10_000): Promise<vo
   while (!cond()) {
     if (Date.now() - t0 > timeoutMs) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/**
+ * A socket bound before its owner loaded (as an entry binds the Telemetry listener's): requests wait,
+ * unanswered, until a handler is attached, then go to it in order.
+ */
+export class HeldSocket {
+  private readonly held: Array<[IncomingMessage, ServerResponse]> = [];
+  private handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  closed = 0;
+  private readonly server = createServer((req, res) => {
+    if (this.handler) this.handler(req, res);
+    else this.held.push([req, res]);
+  });
+
+  get port(): number {
+    return (this.server.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  get waiting(): number {
+    return this.held.length;
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolve) => this.server.listen(0, '127.0.0.1', () => resolve(this.port)));
+  }
+
+  attach(handler: (req: IncomingMessage, res: ServerResponse) => void): void {
+    this.handler = handler;
+    for (const [req, res] of this.held.splice(0)) handler(req, res);
+  }
+
+  close(): Promise<void> {
+    this.closed++;
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
   }
 }
