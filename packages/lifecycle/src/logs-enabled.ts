@@ -2,13 +2,20 @@ import type { Logger } from './logger.js';
 
 type Env = Record<string, string | undefined>;
 
-/** Datadog's forgiving booleans: true/false/1/0 in any case; anything else warns and keeps the default. */
+const TRUE_WORDS = new Set(['true', '1', 'yes', 'on', 't', 'y']);
+const FALSE_WORDS = new Set(['false', '0', 'no', 'off', 'f', 'n']);
+
+/**
+ * Datadog's forgiving booleans, the same words the logs package takes (true/false, 1/0, yes/no,
+ * on/off, t/f, y/n, any case), so one variable never reads as two values; anything else warns and
+ * keeps the default.
+ */
 export function parseBool(env: Env, name: string, fallback: boolean, logger?: Logger): boolean | undefined {
   const raw = env[name];
   if (raw === undefined) return undefined;
   const v = raw.trim().toLowerCase();
-  if (v === 'true' || v === '1') return true;
-  if (v === 'false' || v === '0') return false;
+  if (TRUE_WORDS.has(v)) return true;
+  if (FALSE_WORDS.has(v)) return false;
   logger?.warn(`${name}=${JSON.stringify(raw)} is not a boolean: using ${fallback}`);
   return fallback;
 }

@@ -200,4 +200,15 @@ describe('logsEnabledFromEnv', () => {
     expect(logsEnabledFromEnv({ DD_LOGS_ENABLED: 'false' })).toBe(false);
     expect(logsEnabledFromEnv({})).toBe(true);
   });
+
+  it('reads the booleans the logs package reads, so one variable means one thing to both', () => {
+    for (const off of ['no', 'OFF', 'f', 'n', '0', 'False'])
+      expect(logsEnabledFromEnv({ DD_LOGS_ENABLED: off }), off).toBe(false);
+    for (const on of ['yes', 'On', 't', 'Y', '1', 'TRUE'])
+      expect(logsEnabledFromEnv({ DD_SERVERLESS_LOGS_ENABLED: 'false', DD_LOGS_ENABLED: on }), on).toBe(true);
+    const warned: string[] = [];
+    const logger = { debug() {}, info() {}, warn: (m: string) => warned.push(m), error() {} };
+    expect(logsEnabledFromEnv({ DD_LOGS_ENABLED: 'nope' }, logger)).toBe(true);
+    expect(warned).toEqual(['DD_LOGS_ENABLED="nope" is not a boolean: using true']);
+  });
 });
