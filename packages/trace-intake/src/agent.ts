@@ -21,6 +21,8 @@ import type {
 import { noopLogger } from './types.js';
 
 const MAX_HELD_REQUESTS = 16;
+/** How many buffered invocations watchInvocation remembers between flushes. */
+const MAX_REMEMBERED_INVOCATIONS = 16;
 
 export interface TraceAgentOptions extends TraceIntakeOptions {
   logger?: Logger;
@@ -139,6 +141,11 @@ export class TraceAgent {
   private transcoder: { keys: string[]; t: V04Transcoder } | undefined;
   /** The invocation whose `aws.lambda` span is awaited, and who hears of it (watchInvocation). */
   private watched: { requestId: string; onBuffered: () => void } | undefined;
+  /**
+   * The request ids of the last `aws.lambda` spans buffered since the last flush (bounded): a watch
+   * set after its invocation's trace arrived hears of it at once.
+   */
+  private bufferedInvocations: string[] = [];
 
   constructor(readonly opts: TraceAgentOptions) {
     const logger = opts.logger ?? noopLogger;
@@ -208,7 +215,8 @@ export class TraceAgent {
     if (processing === undefined) return undefined;
     if (this.transcoder?.keys !== processing) {
       const keys = {
-        read: [...processing, ...(this.concentrator?.metaKeys ?? [])],
+        // `request_id`: read for watchInvocation, whatever the processing needs.
+        read: [...processing, 'request_id', ...(this.concentrator?.metaKeys ?? [])],
         ...stampOrder(this.processor.spanTags),
       };
       this.transcoder = {
@@ -304,27 +312,36 @@ export class TraceAgent {
     const enc = encodeTracerPayloadChunks(payload, staged, this.arena);
     this.buffer.push(enc);
     for (const n of enc.spansPerChunk) this.bufferedSpans += n;
-    if (this.watched !== undefined) this.noticeWatched(payload);
+    this.noticeInvocations(payload);
   }
 
   /**
    * Calls `onBuffered` once, when an `aws.lambda` span whose `request_id` is `requestId` has been
    * buffered (the tracer's, or ours for a tracer on the invocation hooks): the invocation's trace
-   * is then ready to flush. One invocation is watched at a time; a new call replaces the last, and
+   * is then ready to flush; at once (synchronously) when it was buffered since the last flush,
+   * before the watch was set. One invocation is watched at a time; a new call replaces the last, and
    * `watchInvocation(undefined)` stops watching.
    */
   watchInvocation(requestId: string | undefined, onBuffered?: () => void): void {
-    this.watched = requestId !== undefined && onBuffered ? { requestId, onBuffered } : undefined;
+    this.watched = undefined;
+    if (requestId === undefined || !onBuffered) return;
+    if (this.bufferedInvocations.includes(requestId)) onBuffered();
+    else this.watched = { requestId, onBuffered };
   }
 
-  private noticeWatched(payload: TracerPayload): void {
-    const w = this.watched!;
+  private noticeInvocations(payload: TracerPayload): void {
     for (const chunk of payload.chunks) {
       for (const span of chunk.spans) {
-        if (span.name !== 'aws.lambda' || span.meta['request_id'] !== w.requestId) continue;
-        this.watched = undefined;
-        w.onBuffered();
-        return;
+        if (span.name !== 'aws.lambda') continue;
+        const requestId = span.meta['request_id'];
+        if (requestId === undefined) continue;
+        if (this.bufferedInvocations.length >= MAX_REMEMBERED_INVOCATIONS) this.bufferedInvocations.shift();
+        this.bufferedInvocations.push(requestId);
+        const w = this.watched;
+        if (w !== undefined && w.requestId === requestId) {
+          this.watched = undefined;
+          w.onBuffered();
+        }
       }
     }
   }
@@ -343,10 +360,15 @@ export class TraceAgent {
     this.clientStats.push(p);
   }
 
-  /** Everything buffered as payloads for the forwarder. `force` also closes open stats buckets. */
-  flush(force = false): OutgoingPayload[] {
+  /**
+   * Everything buffered as payloads for the forwarder. `force` also closes open stats buckets.
+   * `keepHeld`: the requests waiting for the cold start keep waiting (a flush that another follows
+   * soon); otherwise they are processed and go too.
+   */
+  flush(force = false, options: { keepHeld?: boolean } = {}): OutgoingPayload[] {
     // Nothing waits past a flush: a cold start not known by now may never be.
-    this.releaseHeld();
+    if (!options.keepHeld) this.releaseHeld();
+    this.bufferedInvocations = [];
     const out: OutgoingPayload[] = [];
     if (this.buffer.length > 0) {
       const o: Parameters<typeof encodeAgentPayloads>[1] = {
