@@ -354,6 +354,8 @@ export async function run(options: RunOptions): Promise<void> {
         Math.max(0, event.deadlineMs - Date.now()),
       );
       await new Promise<void>((resolve) => {
+        // goIdle may have run during the awaits above: it found no waiter then, and Telemetry is closed.
+        if (idle !== undefined) return resolve();
         idleWaiters.add(resolve);
         void done.finally(() => {
           idleWaiters.delete(resolve);
