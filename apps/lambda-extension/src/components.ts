@@ -247,22 +247,28 @@ export async function loadComponents(
     const sends: Promise<FlushResult>[] = [];
     const first = [...agent.flush(force).map(toForwarder), ...logs.flush({ final: force })];
     let metrics: ForwarderPayload[];
-    if (before) {
-      // After the sends ahead, what is left is small (runtimeDone's metrics, what came since): it is
-      // encoded at once, so that its request leaves with the logs' rather than a loop turn later.
-      try {
-        await before.built;
-        metrics = await metricPayloads();
-      } finally {
+    try {
+      if (before) {
+        // After the sends ahead, what is left is small (runtimeDone's metrics, what came since): it is
+        // encoded at once, so that its request leaves with the logs' rather than a loop turn later.
+        try {
+          await before.built;
+          metrics = await metricPayloads();
+        } finally {
+          ship(first, options, sends);
+        }
+      } else {
+        // Traces and logs are ready-made and go out first (with what waits in the retry buffer); the
+        // metrics' encoding, the longest part, then runs while those are on the wire, one turn of the
+        // loop later, so that their requests are written before the encoding takes the thread.
         ship(first, options, sends);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        metrics = await metricPayloads();
       }
-    } else {
-      // Traces and logs are ready-made and go out first (with what waits in the retry buffer); the
-      // metrics' encoding, the longest part, then runs while those are on the wire, one turn of the
-      // loop later, so that their requests are written before the encoding takes the thread.
-      ship(first, options, sends);
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      metrics = await metricPayloads();
+    } catch (err) {
+      // The requests already started are the flush's all the same: it ends when they have.
+      await Promise.allSettled(before ? [...before.sends, ...sends] : sends);
+      throw err;
     }
     ship(metrics, options, sends);
     const t1 = performance.now();

@@ -101,6 +101,14 @@ describe('flush strategies', () => {
         const span = ctx.intake.spans((s) => s.name === 'aws.lambda' && s.meta['request_id'] === r.requestId);
         expect(span).toHaveLength(1);
         expect(receivedAt(span[0]!.requestId)).toBeLessThan(responded);
+        // The metrics went ahead with the trace, on their own requests, also before the runtime answered.
+        const metricRequests = ctx.intake
+          .requests()
+          .filter((q) => q.kind === 'sketches' && q.receivedAt < responded && q.decoded !== undefined);
+        expect(
+          metricRequests.length,
+          `invocation ${n}: a sketches request before runtimeDone`,
+        ).toBeGreaterThan(0);
         const late = ctx.intake.logs(new RegExp(`\\[zl ${n}\\.9\\]`));
         expect(late).toHaveLength(1);
         expect(receivedAt(late[0]!.$requestId)).toBeGreaterThanOrEqual(responded - 1);
@@ -114,6 +122,49 @@ describe('flush strategies', () => {
       // the first sends went ahead.
       const flush = shutdownStats(extensionLines)?.flush as { blocking: number; sentAhead: number };
       expect(flush).toMatchObject({ blocking: 4, sentAhead: 3 });
+    } finally {
+      await sandbox.shutdown();
+    }
+  }, 90_000);
+
+  it('default, an intake answering traces and metrics slowly: both are there when the invocation returns', async () => {
+    // One of the sends started ahead of runtimeDone is answered 300 ms later (the trace, or the
+    // custom count's series, in turn); the flush after runtimeDone (the logs, runtimeDone's
+    // distributions, on the forwarder's other connection) at once: it must wait for the earlier
+    // requests too before the extension asks for `next`.
+    let slow = '/api/v0.2/traces';
+    ctx.intake.fault({ path: (p) => p === slow, delayMs: 300 });
+    const { sandbox, extensionLines } = await emitterSandbox(ctx.extensionsDir, ctx.intake);
+    const events: EmitterEvent[] = [];
+    try {
+      expect((await sandbox.start()).status).toBe('success');
+      for (let n = 0; n < 4; n++) {
+        slow = n % 2 === 0 ? '/api/v0.2/traces' : '/api/v2/series';
+        const base = fullEvent(n);
+        const root = base.spans![0]!;
+        const lambdaId = String(BigInt(root.spanId) + 100n);
+        const event: EmitterEvent = {
+          ...base,
+          spans: [
+            { traceId: root.traceId, spanId: lambdaId, name: 'aws.lambda' },
+            ...base.spans!.map((s) => (s.parentId ? s : { ...s, parentId: lambdaId })),
+          ],
+          workMs: 0,
+        };
+        events.push(event);
+        const r = await sandbox.invoke(event);
+        expect(r.status).toBe('success');
+        // Back on `next`, before the freeze: the trace and every metric point are at the intake.
+        expect(checkDelivery(ctx.intake, [event]).missing, `invocation ${n}`).toEqual([]);
+        const span = ctx.intake.spans((s) => s.name === 'aws.lambda' && s.meta['request_id'] === r.requestId);
+        expect(span).toHaveLength(1);
+        expect(await sandbox.waitForFreeze(10_000)).toBe(true);
+      }
+      await shutdownCleanly(sandbox);
+      expect(checkDelivery(ctx.intake, events).missing).toEqual([]);
+      // Every invocation's sends went ahead (what this test is about), and only those.
+      const flush = shutdownStats(extensionLines)?.flush as { blocking: number; sentAhead: number };
+      expect(flush).toMatchObject({ blocking: 5, sentAhead: 4 });
     } finally {
       await sandbox.shutdown();
     }
