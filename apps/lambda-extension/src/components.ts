@@ -177,20 +177,28 @@ export async function loadComponents(
   let shutdownDeadline: number | undefined;
   const debug =
     parseLogLevel(env.DD_LOG_LEVEL).level === 'debug' || parseLogLevel(env.DD_LOG_LEVEL).level === 'trace';
-  /** Hands payloads to the forwarder, or drops and counts them when the API key did not resolve. */
-  const ship = (payloads: ForwarderPayload[], options: SendOptions, sends: Promise<FlushResult>[]) => {
-    if (payloads.length === 0) return;
+  /**
+   * Hands payloads to the forwarder, or drops and counts them when the API key did not resolve.
+   * Whether anything was handed over.
+   */
+  const ship = (
+    payloads: ForwarderPayload[],
+    options: SendOptions,
+    sends: Promise<FlushResult>[],
+  ): boolean => {
+    if (payloads.length === 0) return false;
     if (forwarder.apiKeyState === 'failed') {
       // Nothing can be sent: dropped here and counted, rather than once per payload by the forwarder.
       counts.droppedPayloads += payloads.length;
       for (const p of payloads) counts.droppedItems += p.items ?? 0;
       onApiKeyFailed();
-      return;
+      return false;
     }
     const kinds = tl ? payloads.map((p) => p.kind).join(',') : '';
     tl?.(`handed ${kinds}`);
     const sent = forwarder.flush(payloads, options);
     sends.push(tl ? sent.finally(() => tl(`sent ${kinds}`)) : sent);
+    return true;
   };
   // Every bucket, closed or not: a frozen or shut-down sandbox may never come back for the rest.
   const metricPayloads = async () =>
@@ -215,16 +223,22 @@ export async function loadComponents(
   const sendAhead = (requestId: string) => {
     if (aheadFor !== requestId || ahead !== undefined) return;
     aheadFor = undefined;
-    sentAhead++;
     tl?.(`ahead ${requestId}`);
     const options = requestOptions(false);
     const sends: Promise<FlushResult>[] = [];
-    const traces = agent.flush(false).map(toForwarder);
-    ship(traces, options, sends);
+    // Requests held for the cold start stay: the init report may still give their
+    // `aws.lambda.load` its parent before the flush after runtimeDone takes them.
+    const traces = agent.flush(false, { keepHeld: true }).map(toForwarder);
+    // Counted once something went out ahead: empty buffers or a failed API key send nothing.
+    let counted = ship(traces, options, sends);
+    if (counted) sentAhead++;
     const started = { built: Promise.resolve(), sends, payloads: traces.length };
     started.built = metricPayloads().then((metrics) => {
       started.payloads += metrics.length;
-      ship(metrics, options, sends);
+      if (ship(metrics, options, sends) && !counted) {
+        counted = true;
+        sentAhead++;
+      }
     });
     // A failure here is the flush's (it awaits this): not an unhandled rejection meanwhile.
     started.built.catch(() => {});
