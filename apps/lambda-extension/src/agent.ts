@@ -257,7 +257,7 @@ export async function run(options: RunOptions): Promise<void> {
     `listening: hooks ${started.hooksPort}, dogstatsd ${early?.ports.dogstatsd}, traces ${early?.ports.traces}, telemetry ${started.telemetryPort}`,
   );
 
-  const tl = timelineFromEnv(env);
+  const tl = timelineFromEnv(env, logger);
   const runtimeDone = new Map<string, Promise<unknown>>();
   // Platform and function records that arrive before the logs pipeline loaded wait for it (bounded).
   const earlyTelemetry: unknown[] = [];
@@ -307,7 +307,7 @@ export async function run(options: RunOptions): Promise<void> {
       ? afterFirstNext
           .then(() => import('./components.js'))
           .then(({ loadComponents }) =>
-            loadComponents(env, registration, early, lifecycle, logger, counts, idleIfNoApiKey, runtime),
+            loadComponents(env, registration, early, lifecycle, logger, counts, idleIfNoApiKey, runtime, tl),
           )
           .then(
             (c) => {

@@ -18,7 +18,7 @@ import { InvocationSpans } from './invocation-spans.js';
 import { type Logger, parseLogLevel } from './logger.js';
 import { tracerInternalPorts } from './ports.js';
 import { functionIdentity, functionTags } from './tags.js';
-import { timelineFromEnv } from './timeline.js';
+import { type Stamp, timelineFromEnv } from './timeline.js';
 import { VERSION } from './version.js';
 
 export type EnhancedSample = Parameters<NonNullable<LifecycleDeps['submit']>>[0];
@@ -63,6 +63,8 @@ export async function loadComponents(
   onApiKeyFailed: () => void = () => {},
   /** The function's runtime, resolved once for the metrics and the spans. */
   runtime: () => string | undefined = () => undefined,
+  /** The timeline's stamps (SERVERLESS_AGENT_TIMELINE), shared with the app's: one warning if it cannot write. */
+  tl: Stamp | undefined = timelineFromEnv(env, logger),
 ): Promise<Components> {
   const [dogstatsd, traceIntake, flushStrategy, forwarderModule, logsModule, { FlushDriver }] =
     await Promise.all([
@@ -102,7 +104,6 @@ export async function loadComponents(
   const invocationSpans = new InvocationSpans(agent, logger, runtime);
   // The requests that arrive on our already-bound server: the trace routes served at once, the rest
   // by fastify, built on the first such request (none during a function's init: see the README).
-  const tl = timelineFromEnv(env);
   early.traces.attach(
     tl
       ? (req, res) => {

@@ -5,9 +5,27 @@ import { appendFileSync } from 'node:fs';
 
 export type Stamp = (step: string) => void;
 
-export function timelineFromEnv(env: Record<string, string | undefined>): Stamp | undefined {
+/**
+ * A file that cannot be written (a missing folder, no room) is said once and the stamps stop: they
+ * run inside the Telemetry listener and the invocation path, where a throw would turn the extension
+ * idle.
+ */
+export function timelineFromEnv(
+  env: Record<string, string | undefined>,
+  logger?: { warn(msg: string): void },
+): Stamp | undefined {
   const file = env.SERVERLESS_AGENT_TIMELINE;
   if (!file) return undefined;
-  return (step) =>
-    appendFileSync(file, `${(performance.timeOrigin + performance.now()).toFixed(2)} ${step}\n`);
+  let failed = false;
+  return (step) => {
+    if (failed) return;
+    try {
+      appendFileSync(file, `${(performance.timeOrigin + performance.now()).toFixed(2)} ${step}\n`);
+    } catch (err) {
+      failed = true;
+      logger?.warn(
+        `SERVERLESS_AGENT_TIMELINE: cannot write ${file} (${(err as Error).message}): no more timeline stamps`,
+      );
+    }
+  };
 }
