@@ -11,6 +11,9 @@ import { bindEarlyListeners, closeEarlyListeners, type EarlyListeners } from '..
 // datadog-lambda-js 12 with dd-trace, the first invocation: its trace carries aws.lambda.load.
 const TRACE_1 = readFileSync(new URL('./fixtures/dd-lambda-v12-trace-1.msgpack', import.meta.url));
 const RID_1 = '00000000-0000-4000-8000-000000000001';
+// Its second invocation's trace.
+const TRACE_2 = readFileSync(new URL('./fixtures/dd-lambda-v12-trace-2.msgpack', import.meta.url));
+const RID_2 = '00000000-0000-4000-8000-000000000002';
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 let intake: DatadogIntake;
@@ -127,5 +130,17 @@ describe('the sends ahead of runtimeDone', () => {
     expect((c.stats() as { buffered: { spans: number } }).buffered.spans).toBeGreaterThan(0);
     await c.flushAll(false);
     expect(intake.spans('aws.lambda.load')).toHaveLength(1);
+  }, 30_000);
+
+  it('start for a trace buffered before the flush was set to go ahead of it', async () => {
+    const { c, early } = await load();
+    // As on the first invocation: the trace arrives while onInvoke still waits for the components.
+    expect(await postTrace(early.ports.traces, TRACE_2)).toBe(200);
+    await until(() => (c.stats() as { buffered: { spans: number } }).buffered.spans > 0, 'the trace');
+    c.flushAheadOf(RID_2);
+    await until(() => intake.spans('aws.lambda').length > 0, 'the trace at the intake');
+    expect(sentAhead(c)).toBe(1);
+    await c.flushAll(false);
+    expect(intake.spans('aws.lambda')).toHaveLength(1);
   }, 30_000);
 });
