@@ -28,8 +28,8 @@ export const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 const FIRST_BODY_BYTES = 256 * 1024;
 /**
  * Where a batch is cut when it is compressed at the cut (besides the intake's 1000 events): the size
- * a forwarder compresses on its event loop in one go (its `DEFAULT_SYNC_MAX_BYTES`), so that the cut,
- * which runs while telemetry is ingested, holds the loop no longer than a flush does.
+ * a forwarder compresses on its event loop in one go (its `DEFAULT_SYNC_MAX_BYTES`), so that one cut,
+ * which runs while telemetry is ingested, holds the loop about as long as one of its compressions.
  */
 export const PACKED_BATCH_BYTES = 1024 * 1024;
 const GROUP_EVENTS = 64;
