@@ -316,18 +316,36 @@ export class LogBuffer {
     this.packedBytes = 0;
     if (batches.length === 0) return [];
     // The bodies were cut by the intake's limits: other limits cut them again, by copying.
-    if (recutting) return recut(batches.map(this.unpack), maxEvents, maxBytes);
+    if (recutting) return recut(this.unpackAll(batches), maxEvents, maxBytes);
     return batches.map((b) =>
       'packed' in b ? packedPayload(b, this.codec!) : bytesPayload(this.handOut(b), b.sizes),
     );
   }
 
-  /** A compressed batch's body as written (for cutting it again). */
-  private readonly unpack = (b: Body | Packed): Body => {
-    if (!('packed' in b)) return b;
-    const buf = asBuffer(this.codec!.decompress(b.packed));
-    return { buf, used: buf.length - 1, sizes: b.sizes };
-  };
+  /**
+   * The batches' bodies as written (for cutting them again): a compressed one is decompressed; one
+   * that cannot be is dropped, its events counted and warned of, and the others still go.
+   */
+  private unpackAll(batches: readonly (Body | Packed)[]): Body[] {
+    const bodies: Body[] = [];
+    for (const b of batches) {
+      if (!('packed' in b)) {
+        bodies.push(b);
+        continue;
+      }
+      try {
+        const buf = asBuffer(this.codec!.decompress(b.packed));
+        bodies.push({ buf, used: buf.length - 1, sizes: b.sizes });
+      } catch (err) {
+        this.droppedCount += b.sizes.length;
+        this.warn?.warn(
+          'unpack-failed',
+          `logs: a compressed batch could not be decompressed to cut it again (${(err as Error).message}); dropping its ${b.sizes.length} events, ${this.droppedCount} dropped so far`,
+        );
+      }
+    }
+    return bodies;
+  }
 
   /**
    * The body's bytes, closed by its bracket: the buffer itself, unless most of it is unused (a

@@ -169,6 +169,29 @@ describe('LogBuffer with a codec', () => {
     }
   });
 
+  it('drops and counts a batch it cannot decompress to cut again, and cuts the others', () => {
+    const entries = Array.from({ length: 2500 }, (_, i) => event(i, 'a', 60));
+    const codec = gzipCodec();
+    let decompressions = 0;
+    codec.decompress = (data) => {
+      if (++decompressions === 2) throw new Error('corrupt');
+      return gunzipSync(data);
+    };
+    const warned: string[] = [];
+    const logger = { debug() {}, info() {}, warn: (m: string) => warned.push(m), error() {} };
+    const buffer = new LogBuffer({ codec, logger });
+    pushAll(buffer, entries);
+    const events = buffer.drain({ maxEvents: 7 }).flatMap((p) => JSON.parse(decoded(p)) as { i: number }[]);
+    // The second of the three batches (events 1000 to 1999) is the one that failed.
+    expect(events.map((e) => e.i)).toEqual([
+      ...Array.from({ length: 1000 }, (_, i) => i),
+      ...Array.from({ length: 500 }, (_, i) => 2000 + i),
+    ]);
+    expect(buffer.dropped).toBe(1000);
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toContain('dropping its 1000 events');
+  });
+
   it('is what LambdaLogs holds its batches in when given a codec', () => {
     const codec = gzipCodec();
     const logs = new LambdaLogs({ functionArn: 'arn:aws:lambda:us-east-1:1:function:f', codec });
