@@ -260,9 +260,10 @@ export async function loadComponents(
     countKernelDrops();
     const options = requestOptions(force);
     const sends: Promise<FlushResult>[] = [];
-    const first = [...agent.flush(force).map(toForwarder), ...logs.flush({ final: force })];
+    let first: ForwarderPayload[] = [];
     let metrics: ForwarderPayload[];
     try {
+      first = [...agent.flush(force).map(toForwarder), ...logs.flush({ final: force })];
       if (before) {
         // After the sends ahead, what is left is small (runtimeDone's metrics, what came since): it is
         // encoded at once, so that its request leaves with the logs' rather than a loop turn later.
