@@ -11,6 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FlushOutcome } from '@serverless-agent/flush-strategy';
 import type { EarlyStart, Lifecycle, LifecycleEvent, Registration } from '@serverless-agent/lifecycle';
+import { logsEnabledFromEnv } from '@serverless-agent/lifecycle/start';
 import type { Components, EnhancedSample } from './components.js';
 import { answer, bindEarlyListeners, closeEarlyListeners, type EarlyListeners, proxyTo } from './early.js';
 import { type Env, mergeEnv, type YamlParser, yamlPathOf } from './env.js';
@@ -101,20 +102,12 @@ export function idleReason(env: Env): string | undefined {
   return `no API key (${API_KEY_SOURCES.join(', ')} are all unset)`;
 }
 
-function truthy(v: string | undefined): boolean | undefined {
-  if (v === undefined || v.trim() === '') return undefined;
-  const s = v.trim().toLowerCase();
-  if (s === 'true' || s === '1') return true;
-  if (s === 'false' || s === '0') return false;
-  return undefined;
-}
-
-/** DD_SERVERLESS_LOGS_ENABLED / DD_LOGS_ENABLED: either set gives their OR (unset counts false). */
+/**
+ * DD_SERVERLESS_LOGS_ENABLED / DD_LOGS_ENABLED: either set gives their OR (unset counts false), read
+ * as the lifecycle reads them for the subscribed types and with the logs package's booleans.
+ */
 export function logsEnabled(env: Env): boolean {
-  const a = truthy(env.DD_SERVERLESS_LOGS_ENABLED);
-  const b = truthy(env.DD_LOGS_ENABLED);
-  if (a === undefined && b === undefined) return true;
-  return a === true || b === true;
+  return logsEnabledFromEnv(env);
 }
 
 export async function run(options: RunOptions): Promise<void> {

@@ -170,6 +170,8 @@ describe('switches', () => {
     expect(logsEnabled({ DD_LOGS_ENABLED: 'false' })).toBe(false);
     expect(logsEnabled({ DD_SERVERLESS_LOGS_ENABLED: 'false', DD_LOGS_ENABLED: 'true' })).toBe(true);
     expect(logsEnabled({ DD_SERVERLESS_LOGS_ENABLED: 'TRUE' })).toBe(true);
+    expect(logsEnabled({ DD_SERVERLESS_LOGS_ENABLED: 'no' })).toBe(false);
+    expect(logsEnabled({ DD_SERVERLESS_LOGS_ENABLED: 'false', DD_LOGS_ENABLED: 'yes' })).toBe(true);
   });
 
   it('goes idle without an API key, and says why without the key', () => {

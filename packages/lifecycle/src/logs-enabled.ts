@@ -7,17 +7,19 @@ const FALSE_WORDS = new Set(['false', '0', 'no', 'off', 'f', 'n']);
 
 /**
  * Datadog's forgiving booleans, the same words the logs package takes (true/false, 1/0, yes/no,
- * on/off, t/f, y/n, any case), so one variable never reads as two values; anything else warns and
- * keeps the default.
+ * on/off, t/f, y/n, any case), so one variable never reads as two values. Empty is unset; anything
+ * else warns and counts as unset too (the caller's default, `fallback`, applies), as in the logs
+ * package.
  */
 export function parseBool(env: Env, name: string, fallback: boolean, logger?: Logger): boolean | undefined {
   const raw = env[name];
   if (raw === undefined) return undefined;
   const v = raw.trim().toLowerCase();
+  if (v === '') return undefined;
   if (TRUE_WORDS.has(v)) return true;
   if (FALSE_WORDS.has(v)) return false;
   logger?.warn(`${name}=${JSON.stringify(raw)} is not a boolean: using ${fallback}`);
-  return fallback;
+  return undefined;
 }
 
 /**

@@ -210,5 +210,9 @@ describe('logsEnabledFromEnv', () => {
     const logger = { debug() {}, info() {}, warn: (m: string) => warned.push(m), error() {} };
     expect(logsEnabledFromEnv({ DD_LOGS_ENABLED: 'nope' }, logger)).toBe(true);
     expect(warned).toEqual(['DD_LOGS_ENABLED="nope" is not a boolean: using true']);
+    // Empty or not a boolean counts as unset, as in the logs package: the other variable decides.
+    expect(logsEnabledFromEnv({ DD_SERVERLESS_LOGS_ENABLED: 'false', DD_LOGS_ENABLED: '' })).toBe(false);
+    const invalid = { DD_SERVERLESS_LOGS_ENABLED: 'false', DD_LOGS_ENABLED: 'nope' };
+    expect(logsEnabledFromEnv(invalid, logger)).toBe(false);
   });
 });
