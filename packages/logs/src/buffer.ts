@@ -291,7 +291,7 @@ export class LogBuffer {
     return this.packedBytes;
   }
 
-  /** Events dropped because the buffer was full, since creation. */
+  /** Events dropped since creation: the buffer was full, or a compressed batch could not be cut again. */
   get dropped(): number {
     return this.droppedCount;
   }
