@@ -260,6 +260,8 @@ export async function loadComponents(
     countKernelDrops();
     const options = requestOptions(force);
     const sends: Promise<FlushResult>[] = [];
+    // This flush's requests and those it started ahead of runtimeDone: it ends when all have.
+    const allSends = () => (before ? [...before.sends, ...sends] : sends);
     let first: ForwarderPayload[] = [];
     let metrics: ForwarderPayload[];
     try {
@@ -282,13 +284,12 @@ export async function loadComponents(
         metrics = await metricPayloads();
       }
     } catch (err) {
-      // The requests already started are the flush's all the same: it ends when they have.
-      await Promise.allSettled(before ? [...before.sends, ...sends] : sends);
+      await Promise.allSettled(allSends());
       throw err;
     }
     ship(metrics, options, sends);
     const t1 = performance.now();
-    const results = await Promise.all(before ? [...before.sends, ...sends] : sends);
+    const results = await Promise.all(allSends());
     tl?.('flush-end');
     if (debug) {
       const built = first.length + metrics.length;
