@@ -17,6 +17,22 @@ import {
 
 const ctx = useLayerAndIntake();
 
+/**
+ * The event with the invocation's span, tagged with its request id as datadog-lambda-js does, under
+ * which the function's own root spans hang.
+ */
+function withLambdaSpan(base: EmitterEvent): EmitterEvent {
+  const root = base.spans![0]!;
+  const lambdaId = String(BigInt(root.spanId) + 100n);
+  return {
+    ...base,
+    spans: [
+      { traceId: root.traceId, spanId: lambdaId, name: 'aws.lambda' },
+      ...base.spans!.map((s) => (s.parentId ? s : { ...s, parentId: lambdaId })),
+    ],
+  };
+}
+
 describe('flush strategies', () => {
   it('end: every metric point, span and line of an invocation is at the intake before the freeze', async () => {
     const { sandbox } = await emitterSandbox(ctx.extensionsDir, ctx.intake, {
@@ -71,17 +87,9 @@ describe('flush strategies', () => {
     try {
       expect((await sandbox.start()).status).toBe('success');
       for (let n = 0; n < 3; n++) {
-        const base = fullEvent(n);
-        const root = base.spans![0]!;
-        const lambdaId = String(BigInt(root.spanId) + 100n);
+        // The function lingers before answering, and prints a last line.
         const event: EmitterEvent = {
-          ...base,
-          // The invocation's span, tagged with its request id as datadog-lambda-js does, under which
-          // the function's own spans hang; then the function lingers before answering.
-          spans: [
-            { traceId: root.traceId, spanId: lambdaId, name: 'aws.lambda' },
-            ...base.spans!.map((s) => (s.parentId ? s : { ...s, parentId: lambdaId })),
-          ],
+          ...withLambdaSpan(fullEvent(n)),
           workMs: 400,
           lateLogs: [`${logToken(n, 9)} last line of ${n}`],
         };
@@ -140,17 +148,7 @@ describe('flush strategies', () => {
       expect((await sandbox.start()).status).toBe('success');
       for (let n = 0; n < 4; n++) {
         slow = n % 2 === 0 ? '/api/v0.2/traces' : '/api/v2/series';
-        const base = fullEvent(n);
-        const root = base.spans![0]!;
-        const lambdaId = String(BigInt(root.spanId) + 100n);
-        const event: EmitterEvent = {
-          ...base,
-          spans: [
-            { traceId: root.traceId, spanId: lambdaId, name: 'aws.lambda' },
-            ...base.spans!.map((s) => (s.parentId ? s : { ...s, parentId: lambdaId })),
-          ],
-          workMs: 0,
-        };
+        const event: EmitterEvent = { ...withLambdaSpan(fullEvent(n)), workMs: 0 };
         events.push(event);
         const r = await sandbox.invoke(event);
         expect(r.status).toBe('success');

@@ -92,6 +92,14 @@ function postTrace(port: number, body: Buffer): Promise<number> {
   });
 }
 
+const bufferedSpans = (c: Components) => (c.stats() as { buffered: { spans: number } }).buffered.spans;
+
+/** Sends a tracer's request to the extension's trace port and waits until its spans are buffered. */
+async function bufferTrace(c: Components, port: number, body: Buffer): Promise<void> {
+  expect(await postTrace(port, body)).toBe(200);
+  await until(() => bufferedSpans(c) > 0, 'the trace');
+}
+
 describe('the sends ahead of runtimeDone', () => {
   it('are counted in sentAhead only when a payload went out', async () => {
     const { c, early } = await load();
@@ -119,15 +127,14 @@ describe('the sends ahead of runtimeDone', () => {
 
   it('leave a trace request held for the cold start to the flush after runtimeDone', async () => {
     const { c, early } = await load();
-    expect(await postTrace(early.ports.traces, TRACE_1)).toBe(200);
-    await until(() => (c.stats() as { buffered: { spans: number } }).buffered.spans > 0, 'the trace');
+    await bufferTrace(c, early.ports.traces, TRACE_1);
     c.flushAheadOf(RID_1);
     endInvocation(c, RID_1);
     await new Promise((r) => setImmediate(r));
     await new Promise((r) => setImmediate(r));
     // Still held, nothing of it at the intake: the init report may yet give aws.lambda.load its parent.
     expect(intake.spans('aws.lambda.load')).toHaveLength(0);
-    expect((c.stats() as { buffered: { spans: number } }).buffered.spans).toBeGreaterThan(0);
+    expect(bufferedSpans(c)).toBeGreaterThan(0);
     await c.flushAll(false);
     expect(intake.spans('aws.lambda.load')).toHaveLength(1);
   }, 30_000);
@@ -135,8 +142,7 @@ describe('the sends ahead of runtimeDone', () => {
   it('start for a trace buffered before the flush was set to go ahead of it', async () => {
     const { c, early } = await load();
     // As on the first invocation: the trace arrives while onInvoke still waits for the components.
-    expect(await postTrace(early.ports.traces, TRACE_2)).toBe(200);
-    await until(() => (c.stats() as { buffered: { spans: number } }).buffered.spans > 0, 'the trace');
+    await bufferTrace(c, early.ports.traces, TRACE_2);
     c.flushAheadOf(RID_2);
     await until(() => intake.spans('aws.lambda').length > 0, 'the trace at the intake');
     expect(sentAhead(c)).toBe(1);
