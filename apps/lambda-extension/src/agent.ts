@@ -341,14 +341,15 @@ export async function run(options: RunOptions): Promise<void> {
       // before `next`.
       waitsForRuntimeDone ??= (await import('./flush-driver.js')).waitsForRuntimeDone;
       if (!waitsForRuntimeDone(decisions)) return whenIdle();
+      // goIdle may have run during the awaits above: it found no waiter then, and Telemetry is
+      // closed, so runtimeDone will not come. From here to the waiter's registration nothing yields.
+      if (idle !== undefined) return whenIdle();
       components?.flushAheadOf(event.requestId);
       const done = lifecycle.processor.waitForRuntimeDone(
         event.requestId,
         Math.max(0, event.deadlineMs - Date.now()),
       );
       await new Promise<void>((resolve) => {
-        // goIdle may have run during the awaits above: it found no waiter then, and Telemetry is closed.
-        if (idle !== undefined) return resolve();
         idleWaiters.add(resolve);
         void done.finally(() => {
           idleWaiters.delete(resolve);
