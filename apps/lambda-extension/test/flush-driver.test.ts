@@ -1,0 +1,66 @@
+import type { FlushCore, FlushDecision, FlushEvent, FlushOutcome } from '@serverless-agent/flush-strategy';
+import { describe, expect, it } from 'vitest';
+import { FlushDriver } from '../src/flush-driver.js';
+
+// The core's decisions are the driver's input: a core that answers the first event with one blocking
+// flush (and later events with nothing) lets the waiting be checked on its own.
+function coreDeciding(first: FlushDecision[]): FlushCore & { events: FlushEvent[] } {
+  const events: FlushEvent[] = [];
+  return {
+    events,
+    handle(event: FlushEvent) {
+      events.push(event);
+      return events.length === 1 ? first : [];
+    },
+  } as unknown as FlushCore & { events: FlushEvent[] };
+}
+
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+describe('FlushDriver', () => {
+  it('a blocking flush holds send until it is done, and leaves no budget timer behind', async () => {
+    const flush = deferred<FlushOutcome>();
+    const core = coreDeciding([
+      { type: 'flush-blocking', id: 1, reason: 'end', budgetMs: 60_000 } as FlushDecision,
+    ]);
+    const driver = new FlushDriver(core, () => flush.promise);
+    const before = timeouts();
+    let returned = false;
+    const sent = driver.send({ type: 'runtime-done', requestId: 'r1' } as FlushEvent).then((d) => {
+      returned = true;
+      return d;
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(returned).toBe(false);
+    flush.resolve('success');
+    const decisions = await sent;
+    expect(decisions.map((d) => d.type)).toEqual(['flush-blocking']);
+    // The 60 s budget timer is gone once the flush ended: nothing keeps a frozen sandbox's loop busy.
+    expect(timeouts()).toBe(before);
+    expect(core.events.map((e) => e.type)).toEqual(['runtime-done', 'flush-finished']);
+    driver.close();
+  });
+
+  it('a flush that outlasts its budget lets send return at the budget, and still reports its end', async () => {
+    const flush = deferred<FlushOutcome>();
+    const core = coreDeciding([
+      { type: 'flush-blocking', id: 7, reason: 'end', budgetMs: 5 } as FlushDecision,
+    ]);
+    const driver = new FlushDriver(core, () => flush.promise);
+    await driver.send({ type: 'runtime-done', requestId: 'r1' } as FlushEvent);
+    // Returned while the flush is still out: only its decision has been seen.
+    expect(core.events.map((e) => e.type)).toEqual(['runtime-done']);
+    flush.resolve('partial');
+    await new Promise((r) => setImmediate(r));
+    expect(core.events.at(-1)).toMatchObject({ type: 'flush-finished', id: 7, outcome: 'partial' });
+    driver.close();
+  });
+});
