@@ -283,12 +283,14 @@ export async function loadComponents(
         metrics = await metricPayloads();
       }
     } catch (err) {
+      countKernelDrops();
       await Promise.allSettled(allSends());
       throw err;
     }
     ship(metrics, options, sends);
-    // Reading /proc/net/udp takes a few hundred microseconds: while the requests are out, not before.
-    countKernelDrops();
+    // Reading /proc/net/udp takes a few hundred microseconds: once the requests are written (the
+    // forwarder writes a batch's a few microtasks later), not before.
+    setImmediate(countKernelDrops);
     const t1 = performance.now();
     const results = await Promise.all(allSends());
     tl?.('flush-end');
