@@ -37,8 +37,8 @@ export class FlushDriver {
       }
     }
     if (waits.length > 0) {
-      // A plain timer, cleared: aborting a timers/promises sleep makes an AbortError (about 1.5 ms
-      // the first time, on the first invocation's path to `next`).
+      // A plain timer, cleared: aborting a timers/promises sleep makes an AbortError, which the
+      // first time costs about a millisecond on the first invocation's path to `next`.
       let budget: NodeJS.Timeout | undefined;
       await Promise.race([
         Promise.allSettled(waits),
