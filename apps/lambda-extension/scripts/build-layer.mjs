@@ -90,7 +90,7 @@ function sizeOf(dir) {
   return n;
 }
 
-const mb = (n) => `${(n / 1024 / 1024).toFixed(2)} MB`;
+const mb = (n) => `${(n / 1024 / 1024).toFixed(2)} MiB`;
 
 // The launcher's node flags: the code caches are only taken by a node started with the same ones.
 const NODE_FLAGS = launcherFlags();
