@@ -53,7 +53,8 @@ export class ExtensionsClient {
     readonly runtimeApi: string,
     readonly registration: Registration,
     options: {
-      now?: () => number /** The kept-alive agent registration went out on, reused. */;
+      now?: () => number;
+      /** The kept-alive agent registration went out on, reused. */
       agent?: Agent;
     } = {},
   ) {

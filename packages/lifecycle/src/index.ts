@@ -55,7 +55,7 @@ export {
   type StartResult,
 } from './lifecycle.js';
 export { type Logger, noopLogger } from './logger.js';
-export { logsEnabledFromEnv } from './logs-enabled.js';
+export { logsEnabledFromEnv, parseBool } from './logs-enabled.js';
 export {
   ARM_LAMBDA_PRICE_PER_GB_SECOND,
   type Architecture,
@@ -84,7 +84,7 @@ export {
   type UsagePeaks,
   UsageSampler,
 } from './metrics/proc.js';
-export { fromEnv, type LifecycleOptions, parseBool } from './options.js';
+export { fromEnv, type LifecycleOptions } from './options.js';
 export {
   EXTENSION_NAME,
   type ExtensionEventType,

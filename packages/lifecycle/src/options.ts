@@ -25,8 +25,6 @@ export interface LifecycleOptions {
   architecture: Architecture;
 }
 
-export { parseBool };
-
 type Env = Record<string, string | undefined>;
 
 function parsePort(env: Env, name: string, fallback: number, logger?: Logger): number {

@@ -1,5 +1,4 @@
 import type { Agent } from 'node:http';
-import type { Logger } from '../logger.js';
 import { ExtensionsApiError, errorTypeOf, lambdaApiRequestRetried } from '../register.cjs';
 
 export const TELEMETRY_API_VERSION = '2022-07-01';
@@ -17,7 +16,6 @@ export interface SubscribeOptions {
   port: number;
   logsEnabled: boolean;
   managedInstances: boolean;
-  logger?: Logger;
   /** A kept-alive agent (registration's, say) to send it on; a connection of its own by default. */
   agent?: Agent;
 }
@@ -38,7 +36,8 @@ export type SubscribeOutcome = 'subscribed' | 'not-supported';
 
 /**
  * `PUT /2022-07-01/telemetry`. An emulator that stubs the API (202 `Telemetry.NotSupported`) is
- * survivable: we run without platform events.
+ * survivable: it answers `not-supported`, and the caller runs without platform events (the
+ * lifecycle says so once).
  */
 export async function subscribeTelemetry(o: SubscribeOptions): Promise<SubscribeOutcome> {
   const res = await lambdaApiRequestRetried(
@@ -52,10 +51,7 @@ export async function subscribeTelemetry(o: SubscribeOptions): Promise<Subscribe
   );
   const errorType = errorTypeOf(res.body);
   if (res.status === 200) return 'subscribed';
-  if (res.status === 202 && errorType === 'Telemetry.NotSupported') {
-    o.logger?.warn('Telemetry API is not supported here: running without platform events');
-    return 'not-supported';
-  }
+  if (res.status === 202 && errorType === 'Telemetry.NotSupported') return 'not-supported';
   throw new ExtensionsApiError(
     `telemetry subscription answered ${res.status}${errorType ? ` ${errorType}` : ''}`,
     res.status,
