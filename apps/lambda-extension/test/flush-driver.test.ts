@@ -2,19 +2,6 @@ import type { FlushCore, FlushDecision, FlushEvent, FlushOutcome } from '@server
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FlushDriver } from '../src/flush-driver.js';
 
-// The core's decisions are the driver's input: a core that answers the first event with one blocking
-// flush (and later events with nothing) lets the waiting be checked on its own.
-function coreDeciding(first: FlushDecision[]): FlushCore & { events: FlushEvent[] } {
-  const events: FlushEvent[] = [];
-  return {
-    events,
-    handle(event: FlushEvent) {
-      events.push(event);
-      return events.length === 1 ? first : [];
-    },
-  } as unknown as FlushCore & { events: FlushEvent[] };
-}
-
 function deferred<T>() {
   let resolve!: (v: T) => void;
   const promise = new Promise<T>((r) => {
@@ -23,17 +10,29 @@ function deferred<T>() {
   return { promise, resolve };
 }
 
+// The core's decisions are the driver's input: a core that answers the first event with one blocking
+// flush of `budgetMs` (and later events with nothing) lets the waiting be checked on its own. The
+// flush the driver starts resolves when the test says.
+function blockingFlush(id: number, budgetMs: number) {
+  const events: FlushEvent[] = [];
+  const first = [{ type: 'flush-blocking', id, reason: 'end', budgetMs } as FlushDecision];
+  const core = {
+    handle(event: FlushEvent) {
+      events.push(event);
+      return events.length === 1 ? first : [];
+    },
+  } as unknown as FlushCore;
+  const flush = deferred<FlushOutcome>();
+  return { events, flush, driver: new FlushDriver(core, () => flush.promise) };
+}
+
 describe('FlushDriver', () => {
   afterEach(() => {
     vi.restoreAllMocks();
   });
 
   it('a blocking flush holds send until it is done, and leaves no budget timer behind', async () => {
-    const flush = deferred<FlushOutcome>();
-    const core = coreDeciding([
-      { type: 'flush-blocking', id: 1, reason: 'end', budgetMs: 60_000 } as FlushDecision,
-    ]);
-    const driver = new FlushDriver(core, () => flush.promise);
+    const { events, flush, driver } = blockingFlush(1, 60_000);
     const set = vi.spyOn(globalThis, 'setTimeout');
     const clear = vi.spyOn(globalThis, 'clearTimeout');
     let returned = false;
@@ -50,22 +49,18 @@ describe('FlushDriver', () => {
     const budgetCall = set.mock.calls.findIndex(([, ms]) => ms === 60_000);
     expect(budgetCall).toBeGreaterThanOrEqual(0);
     expect(clear).toHaveBeenCalledWith(set.mock.results[budgetCall]?.value);
-    expect(core.events.map((e) => e.type)).toEqual(['runtime-done', 'flush-finished']);
+    expect(events.map((e) => e.type)).toEqual(['runtime-done', 'flush-finished']);
     driver.close();
   });
 
   it('a flush that outlasts its budget lets send return at the budget, and still reports its end', async () => {
-    const flush = deferred<FlushOutcome>();
-    const core = coreDeciding([
-      { type: 'flush-blocking', id: 7, reason: 'end', budgetMs: 5 } as FlushDecision,
-    ]);
-    const driver = new FlushDriver(core, () => flush.promise);
+    const { events, flush, driver } = blockingFlush(7, 5);
     await driver.send({ type: 'runtime-done', requestId: 'r1' } as FlushEvent);
     // Returned while the flush is still out: only its decision has been seen.
-    expect(core.events.map((e) => e.type)).toEqual(['runtime-done']);
+    expect(events.map((e) => e.type)).toEqual(['runtime-done']);
     flush.resolve('partial');
     await new Promise((r) => setImmediate(r));
-    expect(core.events.at(-1)).toMatchObject({ type: 'flush-finished', id: 7, outcome: 'partial' });
+    expect(events.at(-1)).toMatchObject({ type: 'flush-finished', id: 7, outcome: 'partial' });
     driver.close();
   });
 });

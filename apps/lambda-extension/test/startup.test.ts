@@ -36,11 +36,11 @@ udp.close();
 export const handler = async () => ({ answers });
 `;
 
-/** Three invocations of a function that answers its `n`, beside the layer; the extension's lines. */
-async function threeInvocations(name: string, env: Record<string, string>): Promise<string[]> {
+/** A function of its own folder (`index.mjs` is `source`) beside the layer, and the extension's lines. */
+function sandboxWithLines(name: string, source: string, env: Record<string, string>) {
   const task = join(work.dir, name);
   mkdirSync(task, { recursive: true });
-  writeFileSync(join(task, 'index.mjs'), 'export const handler = async (e) => e.n;\n');
+  writeFileSync(join(task, 'index.mjs'), source);
   const lines: string[] = [];
   const sandbox = new LambdaSandbox({
     taskRoot: task,
@@ -48,6 +48,12 @@ async function threeInvocations(name: string, env: Record<string, string>): Prom
     env,
     onLog: (l) => l.source === 'extension' && lines.push(l.line),
   });
+  return { sandbox, lines };
+}
+
+/** Three invocations of a function that answers its `n`, beside the layer; the extension's lines. */
+async function threeInvocations(name: string, env: Record<string, string>): Promise<string[]> {
+  const { sandbox, lines } = sandboxWithLines(name, 'export const handler = async (e) => e.n;\n', env);
   try {
     expect((await sandbox.start()).status).toBe('success');
     for (let n = 0; n < 3; n++) expect((await sandbox.invoke({ n })).response).toBe(n);
@@ -110,15 +116,11 @@ describe('start-up', () => {
 
   it('warns once about a set variable it does not support yet, and about an invalid one', async () => {
     const { env } = await freePorts();
-    const task = join(work.dir, 'task2');
-    mkdirSync(task, { recursive: true });
-    writeFileSync(join(task, 'index.mjs'), 'export const handler = async () => 1;\n');
-    const lines: string[] = [];
-    const sandbox = new LambdaSandbox({
-      taskRoot: task,
-      extensionsDir: join(opt, 'extensions'),
-      env: { ...env, DD_API_KEY: 'k', DD_SERVERLESS_APPSEC_ENABLED: 'true', DD_LOG_LEVEL: 'chatty' },
-      onLog: (l) => l.source === 'extension' && lines.push(l.line),
+    const { sandbox, lines } = sandboxWithLines('task2', 'export const handler = async () => 1;\n', {
+      ...env,
+      DD_API_KEY: 'k',
+      DD_SERVERLESS_APPSEC_ENABLED: 'true',
+      DD_LOG_LEVEL: 'chatty',
     });
     try {
       expect((await sandbox.start()).status).toBe('success');
